@@ -1,0 +1,1 @@
+"""cloudcat openstack driver."""

@@ -1,0 +1,1 @@
+"""cloudcat vcd driver."""

@@ -1,0 +1,225 @@
+"""The driver interface, and the default behaviour drivers extend.
+
+A driver knows one technology (OpenStack, Cloud Director, a static price list…). It is a
+small, synchronous class:
+
+* :meth:`Driver.regions` lists the regions (and zones) the backend serves;
+* :meth:`Driver.items` lists the catalog items of one kind in one region, every page;
+* :meth:`Driver.check` verifies the credentials.
+
+It declares what it can do in :attr:`Driver.capabilities`, and the options it accepts as a
+pydantic model in :attr:`BaseDriver.Options` (secrets as :class:`pydantic.SecretStr`, so they
+never show in reprs or errors).
+
+The catalog calls one driver instance from several threads at once (one task per region and
+kind), so drivers keep per-call state local and share only thread-safe clients.
+
+Drivers register through the ``cloudcat.drivers`` entry-point group::
+
+    [project.entry-points."cloudcat.drivers"]
+    acme = "cloudcat_acme:AcmeDriver"
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import ModuleType, TracebackType
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from .errors import ConfigError, MissingDependencyError, NotSupportedError, redact
+from .models import Item, Kind, Region
+
+__all__ = [
+    "BaseDriver",
+    "Capabilities",
+    "Driver",
+    "DriverOptions",
+    "import_sdk",
+]
+
+log = logging.getLogger("cloudcat.driver")
+
+
+class Capabilities(BaseModel):
+    """What a driver can do. The conformance kit checks each declared capability and skips,
+    with a reason, the ones that are not declared."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kinds: frozenset[Kind] = Field(description="Kinds of items the driver lists.")
+    zones: bool = Field(default=False, description="Items carry availability zones.")
+    prices: bool = Field(default=False, description="The backend itself supplies prices.")
+    paging: bool = Field(default=False, description="Listings are paged by the backend.")
+    flexible_compute: bool = Field(default=False, description="Lists flexible (pool-sized) compute.")
+    lifecycle: bool = Field(default=False, description="The backend reports sale status.")
+
+
+class DriverOptions(BaseModel):
+    """Options every driver accepts; drivers subclass this with their own fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for one backend call.")
+    regions: list[str] | None = Field(
+        default=None, description="Regions to read; default: every region the backend lists.")
+
+    def secrets(self) -> list[str]:
+        """Every secret value among the options, for redaction."""
+        found: list[str] = []
+
+        def walk(value: object) -> None:
+            if isinstance(value, SecretStr):
+                found.append(value.get_secret_value())
+            elif isinstance(value, BaseModel):
+                for name in type(value).model_fields:
+                    walk(getattr(value, name))
+            elif isinstance(value, Mapping):
+                for v in value.values():
+                    walk(v)
+            elif isinstance(value, (list, tuple)):
+                for v in value:
+                    walk(v)
+
+        walk(self)
+        return found
+
+
+@runtime_checkable
+class Driver(Protocol):
+    """What the catalog needs from a driver. Extend :class:`BaseDriver` rather than
+    implementing this from scratch."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    backend: str
+
+    def regions(self) -> Sequence[Region]:
+        """Regions the backend serves (honouring the ``regions`` option)."""
+        ...
+
+    def items(self, kind: Kind, region: str) -> Iterable[Item]:
+        """Every item of ``kind`` in ``region``, all pages."""
+        ...
+
+    def check(self) -> None:
+        """Raise :class:`cloudcat.errors.AuthenticationError` (or another backend error) when the
+        credentials do not work."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class BaseDriver(abc.ABC):
+    """Default behaviour drivers extend.
+
+    Subclasses set :attr:`name`, :attr:`capabilities`, optionally :attr:`Options`, and implement
+    :meth:`list_regions` and :meth:`list_items`. The base class validates options, filters regions,
+    turns regions into ``location`` items, checks kinds against the capabilities, redacts secrets
+    from errors and gives a repr without secrets.
+    """
+
+    name: ClassVar[str] = ""
+    capabilities: ClassVar[Capabilities] = Capabilities(kinds=frozenset())
+    Options: ClassVar[type[DriverOptions]] = DriverOptions
+
+    def __init__(self, options: Mapping[str, Any] | DriverOptions | None = None, *,
+                 backend: str | None = None) -> None:
+        self.backend = backend or self.name
+        if isinstance(options, DriverOptions):
+            self.options = options
+        else:
+            try:
+                self.options = self.Options.model_validate(dict(options or {}))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(p) for p in first["loc"])
+                raise ConfigError(first["msg"], source=f"backend {self.backend!r} options",
+                                  field=field) from None
+
+    # -- what subclasses implement -------------------------------------------------------------
+    @abc.abstractmethod
+    def list_regions(self) -> Sequence[Region]:
+        """Every region the backend serves."""
+
+    @abc.abstractmethod
+    def list_items(self, kind: Kind, region: str) -> Iterable[Item]:
+        """Items of one kind in one region (``location`` goes to :meth:`list_locations`)."""
+
+    # -- the interface, with default behaviour -------------------------------------------------
+    def regions(self) -> Sequence[Region]:
+        """Regions, restricted to the ``regions`` option when it is set."""
+        found = list(self.list_regions())
+        wanted = self.options.regions
+        if wanted:
+            known = {r.name for r in found}
+            missing = [w for w in wanted if w not in known]
+            if missing:
+                raise ConfigError(f"unknown region(s) {', '.join(missing)}; the backend serves "
+                                  f"{', '.join(sorted(known)) or 'none'}",
+                                  source=f"backend {self.backend!r} options", field="regions")
+            found = [r for r in found if r.name in wanted]
+        return found
+
+    def items(self, kind: Kind, region: str) -> Iterator[Item]:
+        """Items of ``kind`` in ``region``; raises :class:`NotSupportedError` for undeclared kinds."""
+        kind = Kind(kind)
+        if kind not in self.capabilities.kinds:
+            raise NotSupportedError(f"driver {self.name!r} does not list {kind.value} items")
+        if kind == Kind.LOCATION:
+            yield from self.list_locations(region)
+            return
+        yield from self.list_items(kind, region)
+
+    def list_locations(self, region: str) -> list[Item]:
+        """Default ``location`` items: the region itself and each of its zones."""
+        for r in self.list_regions():
+            if r.name == region:
+                items = [Item(kind=Kind.LOCATION, name=r.name, display_name=r.display_name,
+                              region=r.name, country=r.country, zones=list(r.zones))]
+                items += [Item(kind=Kind.LOCATION, name=f"{r.name}/{z}", region=r.name, zone=z,
+                               country=r.country) for z in r.zones]
+                return items
+        return []
+
+    def check(self) -> None:
+        """Default credential check: list the regions."""
+        self.list_regions()
+
+    def close(self) -> None:
+        """Release connections (nothing by default)."""
+
+    def secrets(self) -> list[str]:
+        """Secret values to redact from anything this driver lets out."""
+        return self.options.secrets()
+
+    def redact(self, text: str) -> str:
+        """``text`` with this driver's secrets removed."""
+        return redact(text, self.secrets())
+
+    def __enter__(self) -> BaseDriver:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        # pydantic's repr shows SecretStr as '**********'
+        return f"<{type(self).__name__} backend={self.backend!r} options={self.options!r}>"
+
+
+def import_sdk(module: str, package: str) -> ModuleType:
+    """Import a cloud SDK on first use; when it is missing, say which package to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"this driver needs the Python module {module!r}: pip install {package}",
+            package=package) from exc

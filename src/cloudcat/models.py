@@ -1,0 +1,304 @@
+"""The catalog's typed vocabulary (pydantic v2).
+
+Two layers:
+
+* :class:`Item` is what a driver reads from one backend: a flavor, a template, a storage class…
+  It knows nothing of brands, operators or ids.
+* :class:`Offer` is what a customer of a brand can order: an item seen through a brand, with a
+  stable id, the brand's operator, price book prices, labels and lifecycle, and provenance.
+
+Both share :class:`OfferSpec`, the typed description of the thing itself. Fields that do not
+apply to a kind are ``None`` (an image has no ``vcpus``). Backend-specific data goes in
+``extras``, never in new top-level fields.
+
+A price that is not known is ``None``, never ``0``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "Architecture",
+    "BackendStatus",
+    "Brand",
+    "FlexibleSizing",
+    "Gpu",
+    "Item",
+    "Kind",
+    "Lifecycle",
+    "LifecycleStatus",
+    "Offer",
+    "OfferSpec",
+    "OperatorPeriod",
+    "Price",
+    "PriceUnit",
+    "Region",
+    "SnapshotInfo",
+]
+
+JsonValue = Any
+
+
+class Kind(StrEnum):
+    """What an offer is."""
+
+    COMPUTE = "compute"
+    IMAGE = "image"
+    STORAGE = "storage"
+    NETWORK = "network"
+    LOCATION = "location"
+
+
+class LifecycleStatus(StrEnum):
+    """Where an offer is in its life."""
+
+    AVAILABLE = "available"
+    END_OF_SALE = "end-of-sale"
+    END_OF_LIFE = "end-of-life"
+
+
+Architecture = Literal["x86_64", "aarch64", "ppc64le", "s390x"]
+
+#: Units a price can be expressed in. ``GiB-month`` is storage; ``vcpu-hour`` and
+#: ``GiB-hour`` (and their ``-month`` forms) price the parts of a flexible offer.
+PriceUnit = Literal[
+    "hour", "month", "year", "one-time",
+    "GiB-month", "GiB-hour",
+    "vcpu-hour", "vcpu-month",
+]
+
+_CURRENCY_PATTERN = r"^[A-Z]{3}$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=False)
+
+
+class Price(_Model):
+    """A price with everything needed to trust it: currency, unit, date and source."""
+
+    amount: Decimal = Field(description="Amount as a decimal, in `currency` per `unit`.", ge=0)
+    currency: Annotated[str, Field(pattern=_CURRENCY_PATTERN, description="ISO 4217 code, kept as given.")]
+    unit: PriceUnit = Field(description="What the amount buys: an hour, a month, a GiB-month…")
+    effective_from: dt.date | None = Field(default=None, description="First day this price applies.")
+    source: str | None = Field(default=None, description="Where the price comes from (price book file, API).")
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Gpu(_Model):
+    """Accelerators attached to a compute size."""
+
+    model: str | None = None
+    count: float = Field(default=1, gt=0, description="Number of GPUs; fractions for shared (vGPU) slices.")
+    memory_mib: int | None = Field(default=None, ge=0)
+
+
+class FlexibleSizing(_Model):
+    """A pool sized freely within ranges (VMware-style), priced per vCPU and per GiB of memory."""
+
+    vcpus_min: int = Field(default=1, ge=1)
+    vcpus_max: int = Field(ge=1)
+    memory_mib_min: int = Field(default=1024, ge=1)
+    memory_mib_max: int = Field(ge=1)
+    memory_step_mib: int = Field(default=4, ge=1, description="Memory must be a multiple of this.")
+    price_per_vcpu: Price | None = None
+    price_per_gib_memory: Price | None = None
+
+    @model_validator(mode="after")
+    def _ranges(self) -> FlexibleSizing:
+        if self.vcpus_max < self.vcpus_min:
+            raise ValueError("vcpus_max is below vcpus_min")
+        if self.memory_mib_max < self.memory_mib_min:
+            raise ValueError("memory_mib_max is below memory_mib_min")
+        return self
+
+    def fits(self, vcpus: int, memory_mib: int) -> bool:
+        """Whether a VM of this size can be carved from the pool."""
+        return (self.vcpus_min <= vcpus <= self.vcpus_max
+                and self.memory_mib_min <= memory_mib <= self.memory_mib_max)
+
+    def size_for(self, min_vcpus: int | None, min_memory_mib: int | None) -> tuple[int, int] | None:
+        """Smallest size satisfying both minimums, or ``None`` when the pool cannot."""
+        vcpus = max(self.vcpus_min, min_vcpus or 0)
+        memory = max(self.memory_mib_min, min_memory_mib or 0)
+        step = self.memory_step_mib
+        memory = -(-memory // step) * step
+        if not self.fits(vcpus, memory):
+            return None
+        return vcpus, memory
+
+    def price_for(self, vcpus: int, memory_mib: int) -> Price | None:
+        """Price of one VM of this size; ``None`` unless both parts are priced in one currency."""
+        cpu, mem = self.price_per_vcpu, self.price_per_gib_memory
+        if cpu is None or mem is None or cpu.currency != mem.currency:
+            return None
+        cpu_period = cpu.unit.removeprefix("vcpu-")
+        mem_period = mem.unit.removeprefix("GiB-")
+        if cpu_period != mem_period:
+            return None
+        amount = cpu.amount * vcpus + mem.amount * Decimal(memory_mib) / Decimal(1024)
+        unit: PriceUnit = "hour" if cpu_period == "hour" else "month"
+        return Price(amount=amount.quantize(Decimal("0.000001")).normalize(), currency=cpu.currency,
+                     unit=unit, effective_from=cpu.effective_from, source=cpu.source)
+
+
+class Lifecycle(_Model):
+    """Lifecycle of an offer: status, dates and the offer that replaces it."""
+
+    status: LifecycleStatus = LifecycleStatus.AVAILABLE
+    end_of_sale: dt.date | None = None
+    end_of_life: dt.date | None = None
+    successor: str | None = Field(default=None, description="Id of the offer that replaces this one.")
+    reason: str | None = None
+
+    def at(self, day: dt.date) -> Lifecycle:
+        """The lifecycle as of ``day``: dates that have passed raise the status."""
+        status = self.status
+        if self.end_of_life and day >= self.end_of_life:
+            status = LifecycleStatus.END_OF_LIFE
+        elif self.end_of_sale and day >= self.end_of_sale and status == LifecycleStatus.AVAILABLE:
+            status = LifecycleStatus.END_OF_SALE
+        return self.model_copy(update={"status": status}) if status != self.status else self
+
+
+class Region(_Model):
+    """A region a backend serves, with its availability zones."""
+
+    name: str
+    display_name: str | None = None
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2 country code.")
+    zones: list[str] = Field(default_factory=list)
+
+
+class OfferSpec(_Model):
+    """What is sold: the typed description shared by items and offers."""
+
+    kind: Kind
+    name: str = Field(min_length=1, description="The backend's own name (flavor name, template name…).")
+    display_name: str | None = None
+    region: str | None = None
+    zone: str | None = Field(default=None, description="Set when the item exists in one zone only.")
+    zones: list[str] = Field(default_factory=list, description="Zones where it can be ordered.")
+    country: str | None = None
+    # compute
+    vcpus: int | None = Field(default=None, ge=1)
+    memory_mib: int | None = Field(default=None, ge=1)
+    disk_gib: float | None = Field(default=None, ge=0, description="Local (root or ephemeral) disk.")
+    gpu: Gpu | None = None
+    architecture: Architecture | None = None
+    flexible: FlexibleSizing | None = Field(
+        default=None, description="Set for flexible compute; `vcpus`/`memory_mib` are then its maximum.")
+    # image
+    os_family: str | None = None
+    os_version: str | None = None
+    min_disk_gib: float | None = Field(default=None, ge=0)
+    min_memory_mib: int | None = Field(default=None, ge=0)
+    # storage
+    storage_class: str | None = None
+    iops: int | None = Field(default=None, ge=0)
+    throughput_mbps: float | None = Field(default=None, ge=0)
+    min_size_gib: float | None = Field(default=None, ge=0)
+    max_size_gib: float | None = Field(default=None, ge=0)
+    # network
+    bandwidth_mbps: float | None = Field(default=None, ge=0)
+    # commercial
+    price: Price | None = Field(default=None, description="Null when unknown, never 0 for unknown.")
+    labels: list[str] = Field(default_factory=list, description="Compliance and other labels.")
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    extras: dict[str, JsonValue] = Field(default_factory=dict, description="Backend-specific data.")
+
+    @property
+    def sizing(self) -> Literal["fixed", "flexible"] | None:
+        """``fixed`` or ``flexible`` for compute, ``None`` for other kinds."""
+        if self.kind != Kind.COMPUTE:
+            return None
+        return "flexible" if self.flexible is not None else "fixed"
+
+    @field_validator("labels", mode="after")
+    @classmethod
+    def _sorted_labels(cls, value: list[str]) -> list[str]:
+        return sorted({label.strip().lower() for label in value if label.strip()})
+
+
+class Item(OfferSpec):
+    """One catalog item as a driver reads it from one backend, in one region."""
+
+
+class Offer(OfferSpec):
+    """One thing a customer of a brand can order, named by a stable id."""
+
+    id: str = Field(description="Stable id, `<brand>/<kind>/<region>/<name>`.")
+    brand: str
+    operator: str | None = None
+    display_name: str | None = None
+    backend: str = Field(description="Configured backend the offer was read from.")
+    driver: str = Field(description="Driver that read it.")
+    read_at: dt.datetime = Field(description="When the backend was read (UTC).")
+
+    @model_validator(mode="after")
+    def _id_has_brand(self) -> Offer:
+        if not self.id.startswith(self.brand + "/"):
+            raise ValueError(f"offer id {self.id!r} must begin with '{self.brand}/'")
+        return self
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """The stable JSON form (the ``offers --format json`` contract)."""
+        data = self.model_dump(mode="json")
+        data["sizing"] = self.sizing
+        if data.get("display_name") is None:
+            data["display_name"] = self.name
+        return data
+
+
+class OperatorPeriod(_Model):
+    """Who operated a brand, and when."""
+
+    operator: str
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+
+class Brand(_Model):
+    """The commercial name a customer sees, with its operator, history and backends."""
+
+    name: str
+    display_name: str | None = None
+    operator: str | None = None
+    operator_history: list[OperatorPeriod] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list)
+    former_names: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    backends: list[str] = Field(default_factory=list)
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+
+
+class BackendStatus(_Model):
+    """Outcome of reading one backend during a refresh."""
+
+    backend: str
+    driver: str
+    status: Literal["ok", "failed", "stale"]
+    error: str | None = None
+    items: int = 0
+    seconds: float = 0.0
+    read_at: dt.datetime | None = None
+
+
+class SnapshotInfo(_Model):
+    """One stored refresh."""
+
+    id: int
+    created_at: dt.datetime
+    offers: int
+    config_hash: str | None = None
+    backends: list[BackendStatus] = Field(default_factory=list)
