@@ -253,10 +253,14 @@ class Offer(OfferSpec):
 
     def to_json(self) -> dict[str, JsonValue]:
         """The stable JSON form (the ``offers --format json`` contract)."""
-        data = self.model_dump(mode="json")
-        data["sizing"] = self.sizing
-        if data.get("display_name") is None:
-            data["display_name"] = self.name
+        raw = self.model_dump(mode="json")
+        if raw.get("display_name") is None:
+            raw["display_name"] = self.name
+        raw["sizing"] = self.sizing
+        first = ("id", "brand", "operator", "kind", "name", "display_name", "region", "zone", "zones",
+                 "vcpus", "memory_mib", "price", "labels", "lifecycle", "backend", "driver", "read_at")
+        data = {k: raw[k] for k in first}
+        data.update((k, v) for k, v in raw.items() if k not in data)
         return data
 
 

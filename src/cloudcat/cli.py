@@ -1,0 +1,388 @@
+"""The ``cloudcat`` command.
+
+Exit status: 0 success; 1 failure (nothing could be read or stored); 2 usage or configuration
+error; 3 some backends failed but the others were stored. Errors are one line on stderr; the
+global ``--debug`` flag (before the subcommand) shows tracebacks and debug logs, ``-v`` progress
+and info logs.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import signal
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from . import __version__
+from .errors import CloudcatError, ConfigError, DriverError, NotSupportedError, OfferNotFoundError
+from .output import Format, default_format, render
+
+__all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+OFFER_COLUMNS = [("id", "id"), ("name", "display_name"), ("vCPU", "vcpus"), ("MiB", "memory_mib"),
+                 ("price", "price.amount"), ("cur", "price.currency"), ("unit", "price.unit"),
+                 ("zones", "zones"), ("labels", "labels"), ("lifecycle", "lifecycle.status"),
+                 ("operator", "operator")]
+
+
+class _State:
+    debug = False
+    verbose = 0
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"cloudcat: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _guard(fn: F) -> F:
+    """Turn cloudcat errors into one-line messages and exit codes (tracebacks with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("always")
+                warnings.showwarning = _show_warning
+                return fn(*args, **kwargs)
+        except (ConfigError, DriverError, NotSupportedError) as exc:
+            if _State.debug:
+                raise
+            _fail(str(exc), 2)
+        except OfferNotFoundError as exc:
+            if _State.debug:
+                raise
+            _fail(str(exc), 1)
+        except CloudcatError as exc:
+            if _State.debug:
+                raise
+            _fail(str(exc), 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    click.echo(f"cloudcat: notice: {message}", err=True)
+
+
+def _config_options(fn: F) -> F:
+    fn = click.option("--store", "store", type=str, default=None,
+                      help="Snapshot store: SQLite file or database URL (overrides the config).")(fn)
+    fn = click.option("--config", "-c", "config", type=click.Path(dir_okay=False), default=None,
+                      envvar="CLOUDCAT_CONFIG", help="Configuration file (default ./cloudcat.yaml).")(fn)
+    return fn
+
+
+def _format_option(fn: F) -> F:
+    return click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv", "yaml"]),
+                        default=None, help="Output format (table on a terminal, else json).")(fn)
+
+
+def _open(config: str | None, store: str | None) -> Any:
+    from .catalog import open_catalog
+
+    return open_catalog(config, store=store)
+
+
+def _emit(rows: Any, fmt: str | None, **kwargs: Any) -> None:
+    chosen: Format = fmt or default_format()  # type: ignore[assignment]
+    click.echo(render(rows, chosen, **kwargs).rstrip("\n"))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="cloudcat")
+@click.option("--debug", is_flag=True, help="Tracebacks and debug logs.")
+@click.option("-v", "--verbose", count=True, help="Progress and info logs.")
+def cli(debug: bool, verbose: int) -> None:
+    """cloudcat: one offer catalog in front of many clouds."""
+    _State.debug = debug
+    _State.verbose = verbose
+    level = logging.DEBUG if debug else (logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not debug:
+        logging.getLogger("keystoneauth").setLevel(max(level, logging.WARNING))
+        logging.getLogger("openstack").setLevel(max(level, logging.WARNING))
+        logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+
+
+@cli.command()
+@_format_option
+@_guard
+def drivers(fmt: str | None) -> None:
+    """List installed drivers, their distribution, version and capabilities."""
+    from .registry import driver_infos
+
+    rows = [{"name": d.name, "distribution": d.distribution, "version": d.version,
+             "capabilities": d.capabilities} for d in driver_infos()]
+    _emit(rows, fmt, columns=[("name", "name"), ("distribution", "distribution"), ("version", "version"),
+                              ("kinds", "capabilities.kinds")])
+
+
+@cli.command()
+@_config_options
+@_format_option
+@_guard
+def brands(config: str | None, store: str | None, fmt: str | None) -> None:
+    """List configured brands with operator, aliases and backends."""
+    with _open(config, store) as catalog:
+        rows = [b.model_dump(mode="json") for b in catalog.brands()]
+    _emit(rows, fmt, columns=[("name", "name"), ("display name", "display_name"), ("operator", "operator"),
+                              ("aliases", "aliases"), ("former names", "former_names"),
+                              ("backends", "backends"), ("labels", "labels")])
+
+
+@cli.command()
+@_config_options
+@_format_option
+@click.option("--brand", "-b", multiple=True, help="Brand name, alias or former name (repeatable).")
+@click.option("--kind", "-k", multiple=True,
+              type=click.Choice(["compute", "image", "storage", "network", "location"]))
+@click.option("--region", "-r", multiple=True)
+@click.option("--zone", multiple=True)
+@click.option("--label", "-l", "labels", multiple=True, help="Required label (repeatable).")
+@click.option("--min-vcpus", type=click.IntRange(min=1), default=None)
+@click.option("--min-memory-mib", type=click.IntRange(min=1), default=None)
+@click.option("--gpu/--no-gpu", default=None, help="Only offers with (or without) a GPU.")
+@click.option("--max-price", type=str, default=None, help="Highest price amount.")
+@click.option("--currency", default=None)
+@click.option("--lifecycle", multiple=True, type=click.Choice(["available", "end-of-sale", "end-of-life"]))
+@click.option("--text", "-q", default=None, help="Substring of the id, name or display name.")
+@click.option("--backend", multiple=True)
+@click.option("--sort", default="id",
+              type=click.Choice(["id", "name", "price", "-price", "vcpus", "-vcpus", "memory_mib", "-memory_mib"]))
+@click.option("--limit", "-n", type=click.IntRange(min=0), default=None)
+@click.option("--refresh", is_flag=True, help="Read the backends first.")
+@click.option("--offline", is_flag=True, help="Never touch the network; use the stored snapshot.")
+@click.option("--snapshot", type=int, default=None, help="Query this snapshot instead of the latest.")
+@_guard
+def offers(config: str | None, store: str | None, fmt: str | None, brand: Sequence[str],
+           kind: Sequence[str], region: Sequence[str], zone: Sequence[str], labels: Sequence[str],
+           min_vcpus: int | None, min_memory_mib: int | None, gpu: bool | None, max_price: str | None,
+           currency: str | None, lifecycle: Sequence[str], text: str | None, backend: Sequence[str],
+           sort: str, limit: int | None, refresh: bool, offline: bool, snapshot: int | None) -> None:
+    """List offers, filtered and sorted."""
+    if refresh and offline:
+        raise click.UsageError("--refresh and --offline exclude each other")
+    with _open(config, store) as catalog:
+        found = catalog.offers(
+            brand=list(brand) or None, kind=list(kind) or None, region=list(region) or None,
+            zone=list(zone) or None, labels=list(labels) or None, min_vcpus=min_vcpus,
+            min_memory_mib=min_memory_mib, gpu=gpu, max_price=_decimal(max_price, "--max-price"),
+            currency=currency, lifecycle=list(lifecycle) or None, text=text, backend=list(backend) or None,
+            sort=sort, limit=limit, refresh=refresh, offline=offline, snapshot=snapshot)
+        rows = [o.to_json() for o in found]
+    _emit(rows, fmt, columns=OFFER_COLUMNS)
+
+
+def _decimal(value: str | None, flag: str) -> Any:
+    if value is None:
+        return None
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise click.BadParameter(f"{value!r} is not a number", param_hint=flag) from None
+
+
+@cli.command()
+@click.argument("offer_id")
+@_config_options
+@_format_option
+@click.option("--refresh", is_flag=True)
+@click.option("--offline", is_flag=True)
+@_guard
+def get(offer_id: str, config: str | None, store: str | None, fmt: str | None, refresh: bool,
+        offline: bool) -> None:
+    """Show one offer by id (aliases and former brand names resolve)."""
+    with _open(config, store) as catalog:
+        offer = catalog.get(offer_id, refresh=refresh, offline=offline)
+        row = offer.to_json()
+    if (fmt or default_format()) == "table":
+        _emit([{"field": k, "value": v} for k, v in row.items()], "table",
+              columns=[("field", "field"), ("value", "value")], title=row["id"])
+    else:
+        _emit(row, fmt)
+
+
+@cli.command()
+@_config_options
+@click.option("--backend", "backends", multiple=True, help="Read only these backends (repeatable).")
+@_guard
+def refresh(config: str | None, store: str | None, backends: Sequence[str]) -> None:
+    """Read the backends and store a snapshot. Exit 0 all ok, 3 some failed, 1 nothing stored."""
+    from .models import BackendStatus
+
+    def progress(status: BackendStatus) -> None:
+        if status.status == "ok":
+            click.echo(f"  {status.backend:<24} ok      {status.items:>6} items  {status.seconds:6.2f}s", err=True)
+        else:
+            click.echo(f"  {status.backend:<24} FAILED  {status.error}", err=True)
+
+    with _open(config, store) as catalog:
+        click.echo(f"refreshing {len(backends) or len(catalog.config.backends)} backend(s)…", err=True)
+        result = catalog.refresh(list(backends) or None, progress=progress)
+    if result.snapshot is not None:
+        click.echo(f"snapshot {result.snapshot.id}: {result.snapshot.offers} offers "
+                   f"({len(result.failed)} backend(s) failed)")
+    else:
+        click.echo("nothing stored: every backend failed", err=True)
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@_config_options
+@_format_option
+@_guard
+def snapshots(config: str | None, store: str | None, fmt: str | None) -> None:
+    """List stored snapshots."""
+    with _open(config, store) as catalog:
+        rows = []
+        for s in catalog.snapshots():
+            row = s.model_dump(mode="json")
+            row["status"] = ", ".join(f"{b.backend}:{b.status}" for b in s.backends)
+            rows.append(row)
+    _emit(rows, fmt, columns=[("id", "id"), ("created", "created_at"), ("offers", "offers"),
+                              ("backends", "status")])
+
+
+@cli.command()
+@click.argument("a", type=int)
+@click.argument("b", type=int)
+@_config_options
+@_format_option
+@_guard
+def diff(a: int, b: int, config: str | None, store: str | None, fmt: str | None) -> None:
+    """What changed between snapshots A and B."""
+    with _open(config, store) as catalog:
+        d = catalog.diff(a, b)
+    data = d.model_dump(mode="json")
+    if (fmt or default_format()) == "table":
+        rows: list[dict[str, Any]] = []
+        for key, values in data.items():
+            if isinstance(values, list):
+                for v in values:
+                    rows.append({"change": key, "detail": v})
+        _emit(rows, "table", columns=[("change", "change"), ("detail", "detail")],
+              title=f"snapshot {a} → {b}")
+    else:
+        _emit(data, fmt)
+
+
+@cli.command()
+@click.option("--model", type=click.Choice(["offer", "item", "brand", "config", "price-rule"]), default=None,
+              help="One model; default: all, by name.")
+@_guard
+def schema(model: str | None) -> None:
+    """Print the JSON Schema of the models."""
+    from .config import Config
+    from .models import Brand, Item, Offer
+    from .prices import PriceRule
+
+    models: dict[str, Any] = {"offer": Offer, "item": Item, "brand": Brand, "config": Config,
+                              "price-rule": PriceRule}
+    if model:
+        out: Any = models[model].model_json_schema()
+    else:
+        out = {name: m.model_json_schema() for name, m in models.items()}
+    click.echo(json.dumps(out, indent=2))
+
+
+@cli.command()
+@click.option("--keep", is_flag=True, help="Keep the mocks running until Ctrl-C after the stories.")
+@click.option("--store", default=None, help="Store for the demo (default: a temporary file).")
+@_guard
+def demo(keep: bool, store: str | None) -> None:
+    """Run the bundled stories on mocked clouds: no credentials, no network beyond loopback."""
+    from .demo import run_demo
+
+    sys.exit(run_demo(echo=click.echo, store=store, keep=keep))
+
+
+@cli.group()
+def mock() -> None:
+    """Mocked cloud endpoints for integration tests."""
+
+
+@mock.command("list")
+def mock_list() -> None:
+    """List installed mock platforms."""
+    from .registry import mock_names
+
+    for name in mock_names():
+        click.echo(name)
+
+
+@mock.command("serve")
+@click.argument("platform")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="0 picks a free port.")
+@click.option("--fixture", default=None, help="Fixture file, or the name of a bundled fixture.")
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0)
+@click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, help="Fraction answered 503.")
+@click.option("--throttle-rate", type=click.FloatRange(0, 1), default=0.0, help="Fraction answered 429.")
+@click.option("--malformed-rate", type=click.FloatRange(0, 1), default=0.0)
+@click.option("--page-limit", type=click.IntRange(min=1), default=None)
+@click.option("--token-ttl", type=click.FloatRange(min=0, min_open=True), default=None)
+@click.option("--regions", type=click.IntRange(min=1), default=None, help="Serve N regions.")
+@click.option("--seed", type=int, default=None)
+@click.option("--allow-remote", is_flag=True, help="Allow binding a non-loopback address.")
+@_guard
+def mock_serve(platform: str, host: str, port: int, fixture: str | None, latency_ms: float,
+               error_rate: float, throttle_rate: float, malformed_rate: float, page_limit: int | None,
+               token_ttl: float | None, regions: int | None, seed: int | None, allow_remote: bool) -> None:
+    """Serve a mocked PLATFORM until SIGINT/SIGTERM. The first stdout line is one JSON object
+    with `url` and `backend` (a ready backend entry for cloudcat's config)."""
+    from .testing.mockserver import mock as start_mock
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with start_mock(platform, fixture, host=host, port=port, regions=regions, allow_remote=allow_remote,
+                    latency_ms=latency_ms, error_rate=error_rate, throttle_rate=throttle_rate,
+                    malformed_rate=malformed_rate, page_limit=page_limit, token_ttl=token_ttl,
+                    seed=seed) as handle:
+        click.echo(json.dumps(handle.first_line()))
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            pass
+    sys.exit(0)
+
+
+def _mount_optional() -> None:
+    """Mount command groups that live in their own modules."""
+    try:
+        from .cli_plugin import plugin
+    except ImportError:  # module not present in this build
+        return
+    cli.add_command(plugin)
+
+
+_mount_optional()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="cloudcat", standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

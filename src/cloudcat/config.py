@@ -1,0 +1,371 @@
+"""The configuration file: backends, brands, price books, store.
+
+::
+
+    backends:
+      fe:
+        driver: openstack
+        options: {cloud: flexible-engine}
+    brands:
+      flexible-engine:
+        display_name: Flexible Engine
+        operator: Orange Business
+        backend: fe
+    price_books: [prices/fe.csv]
+    store: ~/.cache/cloudcat/catalog.db
+
+The file is found as ``--config``, else ``$CLOUDCAT_CONFIG``, else ``./cloudcat.yaml``.
+``${VAR}`` in any value is replaced by the environment variable (an unset one is an error naming
+it), so secrets stay out of files. Relative paths in price books, ``store`` and the driver options
+``path``, ``paths``, ``file``, ``files`` and ``fixture`` are taken relative to the file.
+
+Every error names the file, the line and the field; unknown keys get a "did you mean".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+from .models import Lifecycle, OperatorPeriod
+
+__all__ = [
+    "DEFAULT_CONFIG_NAME",
+    "BackendConfig",
+    "BrandConfig",
+    "Config",
+    "LogicalOfferConfig",
+    "PriceBookRef",
+    "find_config",
+    "load_config",
+]
+
+DEFAULT_CONFIG_NAME = "cloudcat.yaml"
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_PATH_OPTIONS = {"path", "paths", "file", "files", "fixture"}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BackendConfig(_Strict):
+    """One backend: which driver reads it, with the driver's own options."""
+
+    driver: str = Field(description="Registered driver name (see `cloudcat drivers`).")
+    options: dict[str, Any] = Field(default_factory=dict, description="The driver's options.")
+    enabled: bool = Field(default=True, description="Skip this backend in refreshes when false.")
+
+
+class LogicalOfferConfig(_Strict):
+    """A stable offer a brand defines by requirements, resolved on whichever backend it uses."""
+
+    id: str = Field(description="Stable id under the brand, e.g. `gp-4-16`.")
+    name: str | None = None
+    kind: str = "compute"
+    min_vcpus: int | None = Field(default=None, ge=1)
+    min_memory_mib: int | None = Field(default=None, ge=1)
+    gpu: bool | None = None
+    architecture: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    country: str | None = None
+    regions: list[str] | None = None
+    os_family: str | None = None
+    storage_class: str | None = None
+    min_iops: int | None = None
+
+
+class BrandConfig(_Strict):
+    """A brand: what customers see, who operates it, where it sells from."""
+
+    display_name: str | None = None
+    operator: str | None = None
+    operator_history: list[OperatorPeriod] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list)
+    former_names: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    backend: str | None = Field(default=None, description="The one backend the brand sells from.")
+    backends: list[str] | None = Field(default=None, description="Several backends.")
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    offers: list[LogicalOfferConfig] = Field(default_factory=list, description="Logical offers.")
+
+    @model_validator(mode="after")
+    def _one_backend_field(self) -> BrandConfig:
+        if self.backend and self.backends:
+            raise ValueError("give either 'backend' or 'backends', not both")
+        if not self.backend and not self.backends:
+            raise ValueError("a brand needs 'backend' (one backend's name) or 'backends' (several)")
+        return self
+
+    @property
+    def backend_names(self) -> list[str]:
+        """The backends this brand sells from."""
+        return [self.backend] if self.backend else list(self.backends or [])
+
+
+class PriceBookRef(_Strict):
+    """A price book file, and the backend its rows apply to when they name none."""
+
+    path: Path
+    backend: str | None = None
+
+
+class Config(_Strict):
+    """The whole configuration."""
+
+    backends: dict[str, BackendConfig] = Field(default_factory=dict)
+    brands: dict[str, BrandConfig] = Field(default_factory=dict)
+    price_books: list[PriceBookRef] = Field(default_factory=list)
+    store: str | None = Field(default=None, description="SQLite file path or database URL.")
+    max_age: float = Field(default=3600.0, ge=0,
+                           description="Seconds before `offers` refreshes a snapshot (`30m`, `2h`, `1d`).")
+    concurrency: int = Field(default=16, ge=1, le=256, description="Parallel backend calls in a refresh.")
+    source: str | None = Field(default=None, exclude=True, description="File the config came from.")
+
+    @field_validator("price_books", mode="before")
+    @classmethod
+    def _price_book_paths(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [{"path": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("max_age", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        if isinstance(value, str):
+            m = _DURATION.match(value)
+            if not m:
+                raise ValueError("a duration is a number of seconds or like 30m, 2h, 1d")
+            return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        for name, brand in self.brands.items():
+            for backend in brand.backend_names:
+                if backend not in self.backends:
+                    raise ValueError(f"brand {name!r} names backend {backend!r}, which is not defined"
+                                     f"{_suggest(backend, self.backends)}")
+        seen: dict[str, str] = {}
+        for name, brand in self.brands.items():
+            for other in [name, *brand.aliases, *brand.former_names]:
+                key = other.casefold()
+                if key in seen and seen[key] != name:
+                    raise ValueError(f"brand name or alias {other!r} is used by both {seen[key]!r} and {name!r}")
+                seen[key] = name
+            if "/" in name:
+                raise ValueError(f"brand name {name!r} cannot contain '/' (it begins offer ids)")
+        for ref in self.price_books:
+            if ref.backend and ref.backend not in self.backends:
+                raise ValueError(f"price book {ref.path} names backend {ref.backend!r}, which is not defined")
+        return self
+
+    def fingerprint(self) -> str:
+        """Hash of what shapes offers (brands and price book contents), to know when to recompose."""
+        h = hashlib.sha256()
+        h.update(json.dumps(self.model_dump(mode="json", include={"brands", "backends"}),
+                            sort_keys=True).encode())
+        for ref in self.price_books:
+            h.update(str(ref.path).encode())
+            try:
+                h.update(ref.path.read_bytes())
+            except OSError:
+                h.update(b"<missing>")
+        h.update(dt.date.today().isoformat().encode())  # lifecycle dates move with the calendar
+        return h.hexdigest()[:16]
+
+
+def _suggest(word: str, options: Mapping[str, Any] | list[str]) -> str:
+    match = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def find_config(explicit: str | Path | None = None) -> Path:
+    """The config file to use: ``explicit``, else ``$CLOUDCAT_CONFIG``, else ``./cloudcat.yaml``."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("CLOUDCAT_CONFIG")
+    if env:
+        return Path(env)
+    return Path(DEFAULT_CONFIG_NAME)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that records the line of every mapping key and sequence item."""
+
+
+def _mark_lines(node: yaml.Node, path: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            sub = (*path, str(key.value))
+            lines[sub] = key.start_mark.line + 1
+            _mark_lines(value, sub, lines)
+            lines[sub] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, value in enumerate(node.value):
+            _mark_lines(value, (*path, i), lines)
+
+
+def _expand_env(value: Any, path: tuple[str | int, ...], source: str,
+                lines: dict[tuple[str | int, ...], int]) -> Any:
+    if isinstance(value, str):
+        def repl(m: re.Match[str]) -> str:
+            var = m.group(1)
+            if var not in os.environ:
+                raise ConfigError(f"environment variable {var} is not set", source=source,
+                                  line=_line_for(path, lines), field=_dotted(path))
+            return os.environ[var]
+        return _ENV.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v, (*path, str(k)), source, lines) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, (*path, i), source, lines) for i, v in enumerate(value)]
+    return value
+
+
+def _line_for(path: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> int | None:
+    for n in range(len(path), -1, -1):
+        if path[:n] in lines:
+            return lines[path[:n]]
+    return None
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    def rel(p: Any) -> Any:
+        if isinstance(p, str) and p and not os.path.isabs(os.path.expanduser(p)) and "://" not in p:
+            return str(base / p)
+        if isinstance(p, str):
+            return os.path.expanduser(p)
+        return p
+
+    for backend in (data.get("backends") or {}).values():
+        if isinstance(backend, dict) and isinstance(backend.get("options"), dict):
+            opts = backend["options"]
+            for key in _PATH_OPTIONS & set(opts):
+                opts[key] = [rel(v) for v in opts[key]] if isinstance(opts[key], list) else rel(opts[key])
+    books = data.get("price_books")
+    if isinstance(books, list):
+        data["price_books"] = [rel(b) if isinstance(b, str)
+                               else ({**b, "path": rel(b.get("path"))} if isinstance(b, dict) else b)
+                               for b in books]
+    store = data.get("store")
+    if isinstance(store, str) and "://" not in store:
+        data["store"] = rel(store)
+
+
+def _validation_error(exc: ValidationError, source: str, lines: dict[tuple[str | int, ...], int],
+                      data: Any) -> ConfigError:
+    err = exc.errors()[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        parent: Any = data
+        for p in loc[:-1]:
+            try:
+                parent = parent[p]
+            except (KeyError, IndexError, TypeError):
+                parent = None
+                break
+        model_fields = _fields_at(loc[:-1])
+        msg = f"unknown key {loc[-1]!r}{_suggest(str(loc[-1]), model_fields)}"
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return ConfigError(msg, source=source, line=_line_for(loc, lines), field=_dotted(loc) or None)
+
+
+def _fields_at(loc: tuple[str | int, ...]) -> list[str]:
+    """Field names valid at ``loc`` (for "did you mean")."""
+    model: Any = Config
+    i = 0
+    while i < len(loc):
+        key = loc[i]
+        if model is Config and key in ("backends", "brands"):
+            model = BackendConfig if key == "backends" else BrandConfig
+            i += 2
+            continue
+        if model is BrandConfig and key == "offers":
+            model = LogicalOfferConfig
+            i += 2
+            continue
+        if model is BrandConfig and key == "operator_history":
+            model = OperatorPeriod
+            i += 2
+            continue
+        if model is BrandConfig and key == "lifecycle":
+            model = Lifecycle
+            i += 1
+            continue
+        if model is Config and key == "price_books":
+            model = PriceBookRef
+            i += 2
+            continue
+        return []
+    return list(model.model_fields)
+
+
+def parse_config(data: Mapping[str, Any], *, source: str = "<config>",
+                 lines: dict[tuple[str | int, ...], int] | None = None,
+                 base: Path | None = None) -> Config:
+    """Validate a configuration mapping (``${VAR}`` expanded, paths resolved against ``base``)."""
+    lines = lines or {}
+    if not isinstance(data, Mapping):
+        raise ConfigError("the configuration must be a mapping with backends, brands, price_books, store",
+                          source=source, line=1)
+    expanded = _expand_env(dict(data), (), source, lines)
+    _resolve_paths(expanded, base or Path.cwd())
+    try:
+        config = Config.model_validate(expanded)
+    except ValidationError as exc:
+        raise _validation_error(exc, source, lines, expanded) from None
+    config.source = source
+    return config
+
+
+def load_config(path: str | Path | Mapping[str, Any] | Config | None = None) -> Config:
+    """Load and validate a configuration file (or mapping). Raises :class:`ConfigError`."""
+    if isinstance(path, Config):
+        return path
+    if isinstance(path, Mapping):
+        return parse_config(path)
+    file = find_config(path)
+    source = str(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("configuration file not found (give --config FILE or set CLOUDCAT_CONFIG)",
+                          source=source) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration: {exc.strerror or exc}", source=source) from None
+    try:
+        node = yaml.compose(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", source=source,
+                          line=mark.line + 1 if mark else None) from None
+    if data is None:
+        data = {}
+    lines: dict[tuple[str | int, ...], int] = {}
+    if node is not None:
+        _mark_lines(node, (), lines)
+    return parse_config(data, source=source, lines=lines, base=file.resolve().parent)

@@ -1,0 +1,152 @@
+"""Price books: data that adds prices, labels, lifecycle and display names to what drivers read.
+
+OpenStack and VMware APIs carry no prices, no compliance labels and no sale dates; price books
+do. A price book is a CSV, JSON, JSON Lines or YAML file of rules. Each rule matches items by
+backend and by exact ``name`` or glob ``pattern`` (optionally ``kind``, ``region``, ``brand``)
+and sets what it gives::
+
+    # prices/fe.yaml
+    items:
+      - {backend: fe, name: s3.large.2, price: {amount: "0.0736", currency: EUR, unit: hour}}
+      - {backend: fe, pattern: "g1.*", labels: [gpu], lifecycle: {status: end-of-sale}}
+      - {backend: cav, kind: compute, pattern: "*",
+         price_per_vcpu: {amount: "0.0192", currency: EUR, unit: vcpu-hour},
+         price_per_gib_memory: {amount: "0.0064", currency: EUR, unit: GiB-hour}}
+
+CSV has the same fields flattened: ``price_amount``, ``price_currency``, ``price_unit``,
+``price_effective_from``, ``labels`` (``;``-separated) … Currencies are kept as given, never
+converted. Where several rules match, an exact name beats a pattern, and among equals the later
+rule wins; a rule with ``effective_from`` in the future is not applied yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .config import PriceBookRef
+from .errors import ConfigError
+from .models import Item, Kind, Lifecycle, Price
+from .records import read_records
+
+__all__ = ["PriceBook", "PriceRule"]
+
+
+class PriceRule(BaseModel):
+    """One rule of a price book."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str | None = Field(default=None, description="Backend it applies to; any when empty.")
+    brand: str | None = Field(default=None, description="Only for offers of this brand.")
+    kind: Kind | None = None
+    name: str | None = Field(default=None, description="Exact item name.")
+    pattern: str | None = Field(default=None, description="Glob on the item name (`s3.*`).")
+    region: str | None = Field(default=None, description="Region (glob).")
+    price: Price | None = None
+    price_per_vcpu: Price | None = Field(default=None, description="Flexible compute: per vCPU.")
+    price_per_gib_memory: Price | None = Field(default=None, description="Flexible compute: per GiB.")
+    labels: list[str] = Field(default_factory=list, description="Labels to add.")
+    remove_labels: list[str] = Field(default_factory=list)
+    lifecycle: Lifecycle | None = None
+    display_name: str | None = None
+    source: str | None = Field(default=None, description="Where the rule comes from (file:line).")
+
+    @model_validator(mode="after")
+    def _has_target(self) -> PriceRule:
+        if self.name is None and self.pattern is None:
+            raise ValueError("a price book rule needs 'name' or 'pattern'")
+        return self
+
+    @property
+    def exact(self) -> bool:
+        """Whether the rule names one item."""
+        return self.name is not None
+
+    def effective_from(self) -> dt.date | None:
+        """The latest effective date among the rule's prices."""
+        dates = [p.effective_from for p in (self.price, self.price_per_vcpu, self.price_per_gib_memory)
+                 if p is not None and p.effective_from is not None]
+        return max(dates) if dates else None
+
+    def matches(self, backend: str, item: Item, brand: str | None = None) -> bool:
+        """Whether the rule applies to ``item`` read from ``backend`` (for ``brand``)."""
+        if self.backend is not None and self.backend != backend:
+            return False
+        if self.brand is not None and brand is not None and self.brand != brand:
+            return False
+        if self.kind is not None and self.kind != item.kind:
+            return False
+        if self.region is not None and not fnmatch.fnmatchcase(item.region or "", self.region):
+            return False
+        if self.name is not None:
+            return self.name == item.name
+        return self.pattern is not None and fnmatch.fnmatchcase(item.name, self.pattern)
+
+
+class PriceBook:
+    """Rules from one or more price book files, applied in order."""
+
+    def __init__(self, rules: Sequence[PriceRule] = ()) -> None:
+        self.rules = list(rules)
+
+    @classmethod
+    def load(cls, refs: Iterable[PriceBookRef | str | Path]) -> PriceBook:
+        """Read price book files; errors name the file, line and field."""
+        rules: list[PriceRule] = []
+        for ref in refs:
+            if not isinstance(ref, PriceBookRef):
+                ref = PriceBookRef(path=Path(ref))
+            for source, line, row in read_records(ref.path):
+                data: dict[str, Any] = dict(row)
+                if ref.backend and not data.get("backend"):
+                    data["backend"] = ref.backend
+                if data.get("price") and isinstance(data["price"], dict):
+                    data["price"].setdefault("source", f"{Path(source).name}")
+                for part in ("price_per_vcpu", "price_per_gib_memory"):
+                    if isinstance(data.get(part), dict):
+                        data[part].setdefault("source", f"{Path(source).name}")
+                data.setdefault("source", f"{source}:{line}" if line else source)
+                try:
+                    rules.append(PriceRule.model_validate(data))
+                except ValidationError as exc:
+                    err = exc.errors()[0]
+                    field = ".".join(str(p) for p in err["loc"]) or None
+                    msg = err["msg"].removeprefix("Value error, ")
+                    raise ConfigError(msg, source=source, line=line, field=field) from None
+        return cls(rules)
+
+    def apply(self, backend: str, item: Item, *, brand: str | None = None,
+              today: dt.date | None = None) -> Item:
+        """``item`` with every matching rule applied (patterns first, then exact names; file order)."""
+        today = today or dt.date.today()
+        matching = [r for r in self.rules if r.matches(backend, item, brand)
+                    and (r.effective_from() is None or r.effective_from() <= today)]  # type: ignore[operator]
+        if not matching:
+            return item
+        matching.sort(key=lambda r: (r.exact, r.effective_from() or dt.date.min))
+        update: dict[str, Any] = {}
+        labels = set(item.labels)
+        flexible = item.flexible
+        for rule in matching:
+            if rule.price is not None:
+                update["price"] = rule.price
+            if rule.display_name is not None:
+                update["display_name"] = rule.display_name
+            if rule.lifecycle is not None:
+                update["lifecycle"] = rule.lifecycle
+            labels |= {label.lower() for label in rule.labels}
+            labels -= {label.lower() for label in rule.remove_labels}
+            if flexible is not None and (rule.price_per_vcpu or rule.price_per_gib_memory):
+                flexible = flexible.model_copy(update={
+                    k: v for k, v in (("price_per_vcpu", rule.price_per_vcpu),
+                                      ("price_per_gib_memory", rule.price_per_gib_memory)) if v is not None})
+        update["labels"] = sorted(labels)
+        if flexible is not item.flexible:
+            update["flexible"] = flexible
+        return item.model_copy(update=update)
