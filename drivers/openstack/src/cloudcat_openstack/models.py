@@ -1,0 +1,355 @@
+"""State of the mocked OpenStack cloud: identities, tokens and per-region catalogs.
+
+This module holds what the mock *knows* and the rules it applies (who may log in, when a
+token expires, which items a page holds); :mod:`cloudcat_openstack.responses` turns it into
+the wire format of each OpenStack service. A fixture is validated here, so a broken fixture
+fails with the file's field named, before the server starts.
+
+Fixture format (YAML or JSON)::
+
+    domain: Default
+    project: {name: demo, id: 0123...}
+    users: [{name: demo, password: secret}]
+    application_credentials: [{id: abc, secret: s3cr3t, user: demo}]
+    regions: [{name: fr1, zones: [nova], volume_zones: [nova]}]
+    flavors: [{name: s3.large.2, vcpus: 2, ram: 4096, disk: 0, extra_specs: {...}, regions: [fr1]}]
+    images: [{name: Ubuntu, os_distro: ubuntu, visibility: public}]
+    volume_types: [{name: SSD, extra_specs: {...}, qos: gold}]
+    qos_specs: [{name: gold, specs: {total_iops_sec: "3000"}}]
+    networks: [{name: public, "router:external": true}]
+    prices: {currency: EUR, flavors: {s3.large.2: "0.05"}, volume_types: {SSD: "0.0002"}}
+
+An entry with ``regions: [...]`` exists only in those regions; without it, in every region.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cloudcat.errors import ConfigError
+
+__all__ = [
+    "CloudState",
+    "FixtureModel",
+    "RegionState",
+    "Token",
+    "page",
+]
+
+_NS = uuid.UUID("3b0f6f43-1c55-4a0c-8a3c-7f7c5d1c2a10")
+
+
+def _id(*parts: str) -> str:
+    return uuid.uuid5(_NS, "/".join(parts)).hex
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    name: str
+    id: str | None = None
+    regions: list[str] | None = None
+
+
+class _Flavor(_Entry):
+    vcpus: int = Field(ge=1)
+    ram: int = Field(ge=1, description="MiB")
+    disk: int = Field(default=0, ge=0, description="GiB")
+    ephemeral: int = 0
+    swap: int = 0
+    is_public: bool = True
+    disabled: bool = False
+    description: str | None = None
+    extra_specs: dict[str, str] = Field(default_factory=dict)
+
+
+class _Image(_Entry):
+    visibility: str = "public"
+    status: str = "active"
+
+
+class _VolumeType(_Entry):
+    description: str | None = None
+    is_public: bool = True
+    extra_specs: dict[str, str] = Field(default_factory=dict)
+    qos: str | None = None
+
+
+class _Qos(_Entry):
+    consumer: str = "back-end"
+    specs: dict[str, str] = Field(default_factory=dict)
+
+
+class _Network(_Entry):
+    pass
+
+
+class _Region(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    zones: list[str] = Field(default_factory=lambda: ["nova"])
+    volume_zones: list[str] | None = None
+    unavailable_zones: list[str] = Field(default_factory=list)
+
+
+class _User(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    password: str
+    id: str | None = None
+
+
+class _AppCredential(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    secret: str
+    user: str
+    name: str | None = None
+
+
+class _Project(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    id: str | None = None
+
+
+class _Prices(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    currency: str = "EUR"
+    flavors: dict[str, str] = Field(default_factory=dict)
+    volume_types: dict[str, str] = Field(default_factory=dict)
+
+
+class FixtureModel(BaseModel):
+    """The validated fixture of a mocked OpenStack cloud."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = ""
+    domain: str = "Default"
+    project: _Project = Field(default_factory=lambda: _Project(name="demo"))
+    users: list[_User] = Field(default_factory=lambda: [_User(name="demo", password="secret")])
+    application_credentials: list[_AppCredential] = Field(default_factory=list)
+    regions: list[_Region] = Field(default_factory=lambda: [_Region(name="RegionOne")], min_length=1)
+    flavors: list[_Flavor] = Field(default_factory=list)
+    images: list[_Image] = Field(default_factory=list)
+    volume_types: list[_VolumeType] = Field(default_factory=list)
+    qos_specs: list[_Qos] = Field(default_factory=list)
+    networks: list[_Network] = Field(default_factory=list)
+    prices: _Prices | None = None
+    cloudkitty: bool = Field(default=True, description="Serve CloudKitty's hashmap API when prices are set.")
+
+
+@dataclass
+class Token:
+    """An issued token."""
+
+    value: str
+    user_id: str
+    user_name: str
+    method: str
+    issued_at: float
+    expires_at: float
+    app_credential_id: str | None = None
+
+    def expired(self, now: float | None = None) -> bool:
+        """Whether the token is no longer valid."""
+        return (now if now is not None else time.time()) >= self.expires_at
+
+    def expires_iso(self) -> str:
+        """``expires_at`` in Keystone's format."""
+        return _iso(self.expires_at)
+
+    def issued_iso(self) -> str:
+        """``issued_at`` in Keystone's format."""
+        return _iso(self.issued_at)
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+
+
+@dataclass
+class RegionState:
+    """The catalog of one region, as lists of wire-ready dicts (order is the listing order)."""
+
+    name: str
+    description: str
+    zones: list[str]
+    volume_zones: list[str]
+    unavailable_zones: list[str]
+    flavors: list[dict[str, Any]] = field(default_factory=list)
+    images: list[dict[str, Any]] = field(default_factory=list)
+    volume_types: list[dict[str, Any]] = field(default_factory=list)
+    qos_specs: list[dict[str, Any]] = field(default_factory=list)
+    networks: list[dict[str, Any]] = field(default_factory=list)
+
+
+class CloudState:
+    """Everything the mocked cloud knows: identities, issued tokens and region catalogs."""
+
+    DEFAULT_TTL = 3600.0
+
+    def __init__(self, fixture: Mapping[str, Any], *, regions: int | None = None,
+                 source: str = "<fixture>") -> None:
+        try:
+            self.fixture = FixtureModel.model_validate(dict(fixture))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ConfigError(first["msg"], source=source,
+                              field=".".join(str(p) for p in first["loc"])) from None
+        fx = self.fixture
+        self.domain = fx.domain
+        self.domain_id = "default" if fx.domain == "Default" else _id("domain", fx.domain)
+        self.project_name = fx.project.name
+        self.project_id = fx.project.id or _id("project", fx.project.name)
+        self.users = {u.name: u for u in fx.users}
+        self.user_ids = {u.name: (u.id or _id("user", u.name)) for u in fx.users}
+        self.app_credentials = {a.id: a for a in fx.application_credentials}
+        self.tokens: dict[str, Token] = {}
+        self.tokens_issued = 0
+        self._lock = threading.Lock()
+        self.regions: dict[str, RegionState] = {}
+        base = fx.regions
+        if regions:
+            # N regions, repeating the fixture's regions in turn: "<region>-<i>"
+            for i in range(regions):
+                src = base[i % len(base)]
+                self._add_region(src, f"{src.name}-{i + 1}")
+        else:
+            for src in base:
+                self._add_region(src, src.name)
+
+    # -- building ------------------------------------------------------------------------------
+    def _add_region(self, src: _Region, name: str) -> None:
+        fx = self.fixture
+        r = RegionState(name=name, description=src.description, zones=list(src.zones),
+                        volume_zones=list(src.volume_zones if src.volume_zones is not None else src.zones),
+                        unavailable_zones=list(src.unavailable_zones))
+
+        def here(entry: _Entry) -> bool:
+            return entry.regions is None or src.name in entry.regions
+
+        created = "2018-03-01T10:00:00Z"
+        for f in fx.flavors:
+            if here(f):
+                r.flavors.append({
+                    "id": f.id or _id("flavor", f.name), "name": f.name, "vcpus": f.vcpus, "ram": f.ram,
+                    "disk": f.disk, "swap": f.swap, "ephemeral": f.ephemeral, "is_public": f.is_public,
+                    "disabled": f.disabled, "description": f.description, "rxtx_factor": 1.0,
+                    "extra_specs": dict(f.extra_specs)})
+        for im in fx.images:
+            if here(im):
+                extra = {k: v for k, v in (im.model_extra or {}).items()}
+                r.images.append({
+                    "id": im.id or str(uuid.uuid5(_NS, "image/" + im.name)), "name": im.name,
+                    "status": im.status, "visibility": im.visibility, "protected": False,
+                    "disk_format": extra.pop("disk_format", "qcow2"),
+                    "container_format": extra.pop("container_format", "bare"),
+                    "size": extra.pop("size", 2361393152), "virtual_size": None,
+                    "min_disk": extra.pop("min_disk", 0), "min_ram": extra.pop("min_ram", 0),
+                    "checksum": _id("checksum", im.name), "os_hidden": False,
+                    "owner": extra.pop("owner", self.project_id if im.visibility == "private"
+                                       else _id("project", "image-owner")),
+                    "created_at": created, "updated_at": created, "tags": extra.pop("tags", []),
+                    **extra})
+        qos_ids = {q.name: (q.id or _id("qos", q.name)) for q in fx.qos_specs}
+        for q in fx.qos_specs:
+            if here(q):
+                r.qos_specs.append({"id": qos_ids[q.name], "name": q.name, "consumer": q.consumer,
+                                    "specs": dict(q.specs)})
+        for vt in fx.volume_types:
+            if here(vt):
+                r.volume_types.append({
+                    "id": vt.id or str(uuid.uuid5(_NS, "volume-type/" + vt.name)), "name": vt.name,
+                    "description": vt.description, "is_public": vt.is_public,
+                    "extra_specs": dict(vt.extra_specs),
+                    "qos_specs_id": qos_ids.get(vt.qos) if vt.qos else None})
+        for n in fx.networks:
+            if here(n):
+                extra = dict(n.model_extra or {})
+                external = bool(extra.pop("router:external", False))
+                r.networks.append({
+                    "id": n.id or str(uuid.uuid5(_NS, "network/" + n.name)), "name": n.name,
+                    "router:external": external, "shared": bool(extra.pop("shared", False)),
+                    "status": "ACTIVE", "admin_state_up": True, "mtu": extra.pop("mtu", 1500),
+                    "subnets": [], "availability_zones": list(r.zones), "availability_zone_hints": [],
+                    "project_id": self.project_id if not external else _id("project", "admin"),
+                    "description": extra.pop("description", ""), "port_security_enabled": True,
+                    "is_default": external, "tags": [], "created_at": created, "updated_at": created,
+                    "revision_number": 1, "provider:network_type": "vxlan" if not external else "flat",
+                    **extra})
+        self.regions[name] = r
+
+    # -- identity ------------------------------------------------------------------------------
+    def check_password(self, name: str | None, user_id: str | None, password: str | None) -> str | None:
+        """The user's name when the password matches, else ``None``."""
+        for uname, user in self.users.items():
+            if (name == uname or user_id == self.user_ids[uname]) and password == user.password:
+                return uname
+        return None
+
+    def check_app_credential(self, cred_id: str | None, name: str | None, secret: str | None) -> str | None:
+        """The owning user's name when the application credential matches, else ``None``."""
+        for cred in self.app_credentials.values():
+            if (cred_id == cred.id or (name and name == cred.name)) and secret == cred.secret:
+                return cred.user
+        return None
+
+    def issue(self, user_name: str, method: str, ttl: float | None,
+              app_credential_id: str | None = None) -> Token:
+        """Issue a token living ``ttl`` seconds (default one hour)."""
+        now = time.time()
+        tok = Token(value="gAAAAA" + secrets.token_urlsafe(48), user_id=self.user_ids[user_name],
+                    user_name=user_name, method=method, issued_at=now,
+                    expires_at=now + (ttl or self.DEFAULT_TTL), app_credential_id=app_credential_id)
+        with self._lock:
+            self.tokens[tok.value] = tok
+            self.tokens_issued += 1
+        return tok
+
+    def token(self, value: str | None) -> Token | None:
+        """The live token of that value, or ``None`` (unknown or expired)."""
+        if not value:
+            return None
+        with self._lock:
+            tok = self.tokens.get(value)
+        if tok is None or tok.expired():
+            return None
+        return tok
+
+
+def page(items: Sequence[dict[str, Any]], *, marker: str | None, limit: int | None,
+         cap: int | None, key: str = "id") -> tuple[list[dict[str, Any]], int | None, bool]:
+    """One page of ``items`` after ``marker``, at most ``min(limit, cap)`` long.
+
+    Returns ``(items, effective_limit, marker_found)``; ``marker_found`` is False when a
+    marker was given and matches nothing (services answer 400 then).
+    """
+    start = 0
+    if marker:
+        for i, item in enumerate(items):
+            if str(item[key]) == marker:
+                start = i + 1
+                break
+        else:
+            return [], None, False
+    sizes = [n for n in (limit, cap) if n]
+    effective = min(sizes) if sizes else None
+    chunk = list(items[start:start + effective]) if effective else list(items[start:])
+    return chunk, effective, True
