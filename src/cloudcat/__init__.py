@@ -59,7 +59,47 @@ _EXPORTS: dict[str, str] = {
     "open_catalog": "catalog",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "AuthenticationError",
+    "BackendError",
+    "BackendNotFoundError",
+    "BackendStatus",
+    "BackendTimeoutError",
+    "BaseDriver",
+    "Brand",
+    "Capabilities",
+    "Catalog",
+    "CloudcatError",
+    "Config",
+    "ConfigError",
+    "Driver",
+    "DriverConflictError",
+    "DriverError",
+    "DriverNotFoundError",
+    "DriverOptions",
+    "FlexibleSizing",
+    "Gpu",
+    "Item",
+    "Kind",
+    "Lifecycle",
+    "LifecycleStatus",
+    "MissingDependencyError",
+    "NotSupportedError",
+    "Offer",
+    "OfferNotFoundError",
+    "OfferQuery",
+    "PermissionDeniedError",
+    "Price",
+    "RateLimitedError",
+    "RefreshResult",
+    "Region",
+    "SnapshotInfo",
+    "StoreError",
+    "UnavailableError",
+    "__version__",
+    "load_config",
+    "open_catalog",
+]
 
 if TYPE_CHECKING:
     from .catalog import Catalog, RefreshResult, open_catalog

@@ -32,7 +32,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -151,27 +151,6 @@ class Config(_Strict):
             return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
         return value
 
-    @model_validator(mode="after")
-    def _references(self) -> Config:
-        for name, brand in self.brands.items():
-            for backend in brand.backend_names:
-                if backend not in self.backends:
-                    raise ValueError(f"brand {name!r} names backend {backend!r}, which is not defined"
-                                     f"{_suggest(backend, self.backends)}")
-        seen: dict[str, str] = {}
-        for name, brand in self.brands.items():
-            for other in [name, *brand.aliases, *brand.former_names]:
-                key = other.casefold()
-                if key in seen and seen[key] != name:
-                    raise ValueError(f"brand name or alias {other!r} is used by both {seen[key]!r} and {name!r}")
-                seen[key] = name
-            if "/" in name:
-                raise ValueError(f"brand name {name!r} cannot contain '/' (it begins offer ids)")
-        for ref in self.price_books:
-            if ref.backend and ref.backend not in self.backends:
-                raise ValueError(f"price book {ref.path} names backend {ref.backend!r}, which is not defined")
-        return self
-
     def fingerprint(self) -> str:
         """Hash of what shapes offers (brands and price book contents), to know when to recompose."""
         h = hashlib.sha256()
@@ -275,7 +254,9 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
 
 def _validation_error(exc: ValidationError, source: str, lines: dict[tuple[str | int, ...], int],
                       data: Any) -> ConfigError:
-    err = exc.errors()[0]
+    # an unknown key is usually the typo behind a "missing" one: report it first
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    err = errors[0]
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
@@ -337,8 +318,37 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>",
         config = Config.model_validate(expanded)
     except ValidationError as exc:
         raise _validation_error(exc, source, lines, expanded) from None
+    _check_references(config, source, lines)
     config.source = source
     return config
+
+
+def _check_references(config: Config, source: str, lines: dict[tuple[str | int, ...], int]) -> None:
+    """Cross-field rules, reported at the line of the offending field."""
+
+    def fail(message: str, *loc: str | int) -> NoReturn:
+        raise ConfigError(message, source=source, line=_line_for(loc, lines), field=_dotted(loc))
+
+    for name, brand in config.brands.items():
+        if "/" in name:
+            fail(f"brand name {name!r} cannot contain '/' (it begins offer ids)", "brands", name)
+        field = "backend" if brand.backend else "backends"
+        for i, backend in enumerate(brand.backend_names):
+            if backend not in config.backends:
+                loc: tuple[str | int, ...] = ("brands", name, field) if brand.backend else ("brands", name, field, i)
+                fail(f"brand {name!r} names backend {backend!r}, which is not defined"
+                     f"{_suggest(backend, config.backends)}", *loc)
+    seen: dict[str, str] = {}
+    for name, brand in config.brands.items():
+        for other in [name, *brand.aliases, *brand.former_names]:
+            key = other.casefold()
+            if key in seen and seen[key] != name:
+                fail(f"brand name or alias {other!r} is used by both {seen[key]!r} and {name!r}", "brands", name)
+            seen[key] = name
+    for i, ref in enumerate(config.price_books):
+        if ref.backend and ref.backend not in config.backends:
+            fail(f"price book {ref.path} names backend {ref.backend!r}, which is not defined"
+                 f"{_suggest(ref.backend, config.backends)}", "price_books", i, "backend")
 
 
 def load_config(path: str | Path | Mapping[str, Any] | Config | None = None) -> Config:
@@ -358,7 +368,7 @@ def load_config(path: str | Path | Mapping[str, Any] | Config | None = None) -> 
         raise ConfigError(f"cannot read configuration: {exc.strerror or exc}", source=source) from None
     try:
         node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
+        data = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", source=source,

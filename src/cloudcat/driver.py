@@ -192,7 +192,7 @@ class BaseDriver(abc.ABC):
         """Default credential check: list the regions."""
         self.list_regions()
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections (nothing by default)."""
 
     def secrets(self) -> list[str]:

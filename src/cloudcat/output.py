@@ -29,7 +29,7 @@ def flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         if isinstance(value, Mapping):
             if not value:
                 out[name] = ""
-            out.update(flatten(value, name + "."))
+            out.update(flatten(dict(value), name + "."))
         elif isinstance(value, list):
             out[name] = ";".join(json.dumps(v) if isinstance(v, (dict, list)) else str(v) for v in value)
         else:
@@ -64,8 +64,8 @@ def render(rows: Sequence[Mapping[str, Any]] | Mapping[str, Any], fmt: Format, *
     cols = list(columns) or [(k, k) for k in (rows[0].keys() if rows else [])]
     for header, _ in cols:
         table.add_column(header, overflow="fold")
-    for r in rows:
-        table.add_row(*[_cell(_dig(r, key)) for _, key in cols])
+    for row in rows:
+        table.add_row(*[_cell(_dig(row, key)) for _, key in cols])
     buf = io.StringIO()
     Console(file=buf, width=max(100, _width()), force_terminal=False).print(table)
     return buf.getvalue()

@@ -52,7 +52,7 @@ CONTROL_PREFIX = "/_cloudcat/"
 
 
 class Faults(BaseModel):
-    """Faults a mock injects. Rates are fractions of requests (0–1), drawn from a seeded RNG."""
+    """Faults a mock injects. Rates are fractions of requests (0 to 1), drawn from a seeded RNG."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -203,7 +203,7 @@ class MockServer:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = make_server(self.host, self.port, self._wsgi, threaded=True,
                                    ssl_context=ssl_context)
-        self._server.daemon_threads = True
+        self._server.daemon_threads = True  # type: ignore[attr-defined]  # ThreadedWSGIServer
         self.platform.base_url = self.url
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"mock-{self.platform.name}",
                                         daemon=True)

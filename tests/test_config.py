@@ -1,0 +1,150 @@
+"""Configuration files: valid ones load, malformed ones fail naming the file, line and field."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cloudcat.config import load_config
+from cloudcat.errors import ConfigError
+
+GOOD = """\
+backends:
+  fe:
+    driver: static
+    options:
+      paths: [data/fe.yaml]
+  cav:
+    driver: static
+    options: {paths: [data/cav.yaml], timeout: 5}
+brands:
+  orange-iaas:
+    display_name: Orange IaaS
+    operator: Orange Business
+    operator_history:
+      - {operator: Orange Business Services, until: 2022-12-31}
+    aliases: [OBS IaaS]
+    former_names: [Flexible Engine]
+    labels: [secnumcloud]
+    backend: fe
+  bleu:
+    backends: [cav]
+price_books:
+  - prices/fe.csv
+  - {path: prices/cav.yaml, backend: cav}
+store: state/catalog.db
+max_age: 30m
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "cloudcat.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_good_config_loads_with_paths_relative_to_the_file(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, GOOD))
+    assert cfg.backends["fe"].options["paths"] == [str(tmp_path / "data/fe.yaml")]
+    assert cfg.brands["orange-iaas"].backend_names == ["fe"]
+    assert cfg.brands["bleu"].backend_names == ["cav"]
+    assert cfg.price_books[0].path == tmp_path / "prices/fe.csv"
+    assert cfg.price_books[1].backend == "cav"
+    assert cfg.store == str(tmp_path / "state/catalog.db")
+    assert cfg.max_age == 1800
+    assert cfg.brands["orange-iaas"].operator_history[0].operator == "Orange Business Services"
+
+
+def test_environment_variables_are_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CC_TEST_PASSWORD", "s3cr3t-value")
+    path = write(tmp_path, """\
+        backends:
+          b: {driver: openstack, options: {auth: {password: "${CC_TEST_PASSWORD}"}}}
+        brands:
+          x: {backend: b}
+        """)
+    assert load_config(path).backends["b"].options["auth"]["password"] == "s3cr3t-value"
+
+
+def test_cloudcat_config_environment_variable_names_the_file(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, GOOD, "elsewhere.yaml")
+    monkeypatch.setenv("CLOUDCAT_CONFIG", str(path))
+    assert "orange-iaas" in load_config().brands
+
+
+# (config text, expected line, substrings the message must contain)
+MALFORMED = [
+    pytest.param("backends: [\n", 2, ["invalid YAML"], id="yaml-syntax"),
+    pytest.param("- just\n- a list\n", 1, ["must be a mapping"], id="not-a-mapping"),
+    pytest.param("backends: {}\nbrand: {}\n", 2, ["unknown key 'brand'", "did you mean 'brands'"],
+                 id="unknown-top-level-key"),
+    pytest.param("backends:\n  b:\n    drivr: static\n", 3, ["unknown key 'drivr'", "did you mean 'driver'"],
+                 id="unknown-backend-key"),
+    pytest.param("backends:\n  b:\n    options: {}\n", 2, ["backends.b.driver", "Field required"],
+                 id="missing-driver"),
+    pytest.param("backends:\n  b: {driver: static}\nbrands:\n  x:\n    operator: Acme\n", 4,
+                 ["brands.x", "needs 'backend'"], id="brand-without-backend"),
+    pytest.param("backends:\n  fe: {driver: static}\nbrands:\n  x:\n    backend: fee\n", 5,
+                 ["backend 'fee'", "not defined", "did you mean 'fe'"], id="brand-unknown-backend"),
+    pytest.param("backends:\n  b: {driver: static}\nbrands:\n  x: {backend: b, backends: [b]}\n", 4,
+                 ["either 'backend' or 'backends'"], id="backend-and-backends"),
+    pytest.param("backends:\n  b: {driver: static}\nbrands:\n  x:\n    backend: b\n    aliasses: [y]\n", 6,
+                 ["unknown key 'aliasses'", "did you mean 'aliases'"], id="unknown-brand-key"),
+    pytest.param("backends:\n  b: {driver: static}\nbrands:\n  x: {backend: b, aliases: [z]}\n"
+                 "  y: {backend: b, former_names: [Z]}\n", None, ["'Z'", "both 'x' and 'y'"],
+                 id="alias-collision"),
+    pytest.param("backends:\n  b:\n    driver: static\n    options:\n      password: ${CC_UNSET_VARIABLE_X}\n", 5,
+                 ["CC_UNSET_VARIABLE_X is not set", "backends.b.options.password"], id="unset-env"),
+    pytest.param("max_age: soon\n", 1, ["max_age", "duration"], id="bad-duration"),
+    pytest.param("concurrency: 0\n", 1, ["concurrency", "greater than or equal to 1"], id="bad-concurrency"),
+    pytest.param("backends:\n  b: {driver: static}\nbrands:\n  x:\n    backend: b\n    operator_history:\n"
+                 "      - {operator: A, since: not-a-date}\n", 7, ["operator_history[0].since"],
+                 id="bad-date"),
+    pytest.param("backends:\n  b: {driver: static}\nbrands:\n  x/y: {backend: b}\n", None, ["cannot contain '/'"],
+                 id="slash-in-brand"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "expected"), MALFORMED)
+def test_malformed_config_names_file_line_and_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    text: str, line: int | None, expected: list[str]) -> None:
+    monkeypatch.delenv("CC_UNSET_VARIABLE_X", raising=False)
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(str(path)), message
+    if line is not None:
+        assert info.value.line == line, message
+        assert f"{path}:{line}" in message
+    for part in expected:
+        assert part in message, message
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_cli_config_error_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, "backends:\n  b:\n    drivr: static\n")
+    proc = subprocess.run([sys.executable, "-m", "cloudcat.cli", "offers", "--config", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert f"{path}:3" in lines[0] and "did you mean 'driver'" in lines[0]
+
+
+def test_cli_debug_flag_shows_the_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, "backends:\n  b:\n    drivr: static\n")
+    proc = subprocess.run([sys.executable, "-m", "cloudcat.cli", "--debug", "offers", "--config", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr
