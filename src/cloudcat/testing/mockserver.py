@@ -205,8 +205,9 @@ class MockServer:
                                    ssl_context=ssl_context)
         self._server.daemon_threads = True  # type: ignore[attr-defined]  # ThreadedWSGIServer
         self.platform.base_url = self.url
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"mock-{self.platform.name}",
-                                        daemon=True)
+        # a short poll interval: stop() waits for one poll, and tests stop many mocks
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"mock-{self.platform.name}", daemon=True)
         self._thread.start()
         log.info("mock %s serving on %s", self.platform.name, self.url)
         return self
