@@ -1,0 +1,655 @@
+"""cloudcat's ``openstack`` driver, on openstacksdk.
+
+Options, in the keys OpenStack users already keep in ``clouds.yaml``::
+
+    backends:
+      fe:
+        driver: openstack
+        options:
+          cloud: flexible-engine          # a clouds.yaml entry (vendor profiles apply), or:
+          auth:
+            auth_url: https://iam.eu-west-0.prod-cloud-ocb.orange-business.com/v3
+            username: me
+            password: ${FE_PASSWORD}
+            project_name: eu-west-0
+            user_domain_name: OCB0001234
+            project_domain_name: OCB0001234
+          regions: [eu-west-0]           # default: every region in Keystone
+          cloudkitty: false              # read prices from CloudKitty's hashmap rating
+
+What it reads, per region: flavors (microversion 2.61, extra specs inline; GPUs from
+``pci_passthrough:alias`` / ``resources:VGPU``; Huawei ``cond:operation:status`` and
+``cond:operation:az`` as sale status per zone), public and shared images, volume types with
+extra specs and QoS, external networks, and the availability zones of each region. Every
+listing follows every page.
+
+One keystoneauth session (one token, one connection pool) serves every region and thread;
+region views of it are created once, under a lock. 429 and 5xx answers are retried by
+keystoneauth with bounded exponential backoff, honouring ``Retry-After`` (capped by
+``retry_after_max``); a token that expires mid-refresh is renewed on the 401.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from cloudcat.driver import BaseDriver, Capabilities, DriverOptions, import_sdk
+from cloudcat.errors import (
+    AuthenticationError,
+    BackendError,
+    BackendNotFoundError,
+    BackendTimeoutError,
+    ConfigError,
+    PermissionDeniedError,
+    RateLimitedError,
+    UnavailableError,
+)
+from cloudcat.models import Gpu, Item, Kind, Lifecycle, LifecycleStatus, Price, Region
+
+__all__ = ["OpenStackAuth", "OpenStackDriver", "OpenStackOptions", "zone_sale_status"]
+
+log = logging.getLogger("cloudcat.drivers.openstack")
+
+T = TypeVar("T")
+
+#: Huawei sale states in which a flavor can be ordered.
+ORDERABLE = frozenset({"normal", "obt", "promotion"})
+RETRIABLE_STATUS_CODES = [429, 500, 502, 503, 504]
+_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "x86": "x86_64", "i686": "x86_64",
+         "aarch64": "aarch64", "arm64": "aarch64", "arm": "aarch64",
+         "ppc64le": "ppc64le", "s390x": "s390x"}
+
+
+class OpenStackAuth(BaseModel):
+    """Inline credentials, in clouds.yaml's ``auth`` keys (password or application credential)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auth_url: str = Field(description="Keystone URL, e.g. https://keystone.example.com/v3.")
+    username: str | None = None
+    user_id: str | None = None
+    password: SecretStr | None = None
+    project_name: str | None = None
+    project_id: str | None = None
+    user_domain_name: str | None = None
+    user_domain_id: str | None = None
+    project_domain_name: str | None = None
+    project_domain_id: str | None = None
+    application_credential_id: str | None = None
+    application_credential_name: str | None = None
+    application_credential_secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _one_method(self) -> OpenStackAuth:
+        app = self.application_credential_id or self.application_credential_name
+        if app and self.application_credential_secret is None:
+            raise ValueError("application_credential_secret is required with an application credential")
+        if not app and self.password is None:
+            raise ValueError("give password (with username) or an application credential")
+        return self
+
+    def uses_application_credential(self) -> bool:
+        """Whether these are application-credential credentials."""
+        return bool(self.application_credential_id or self.application_credential_name)
+
+    def as_sdk(self) -> dict[str, str]:
+        """The ``auth`` mapping openstacksdk expects, secrets revealed (never logged)."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if value is not None:
+                out[name] = value
+        if self.uses_application_credential():
+            for key in ("password", "project_name", "project_id", "project_domain_name",
+                        "project_domain_id"):
+                out.pop(key, None)
+        return out
+
+
+class OpenStackOptions(DriverOptions):
+    """Options of the ``openstack`` driver."""
+
+    cloud: str | None = Field(default=None, description="Name of a clouds.yaml entry.")
+    auth: OpenStackAuth | None = Field(default=None, description="Inline credentials (clouds.yaml keys).")
+    region_name: str | None = Field(default=None, description="Read this one region only.")
+    interface: Literal["public", "internal", "admin"] = "public"
+    verify: bool = Field(default=True, description="Verify TLS certificates.")
+    cacert: str | None = Field(default=None, description="CA bundle for TLS verification.")
+    retries: int = Field(default=3, ge=0, le=10,
+                         description="Retries of a request answered 429/5xx or not connected.")
+    retry_after_max: float = Field(default=30.0, ge=0,
+                                   description="Longest Retry-After honoured, in seconds.")
+    cloudkitty: bool = Field(default=False, description="Read prices from CloudKitty's hashmap rating.")
+    cloudkitty_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$",
+                                     description="Currency of CloudKitty costs (the API carries none).")
+    cloudkitty_period: Literal["hour", "month"] = Field(
+        default="hour", description="CloudKitty's collect period: what one flat cost buys.")
+    countries: dict[str, str] = Field(default_factory=dict,
+                                      description="ISO country code per region name.")
+
+    @model_validator(mode="after")
+    def _credentials(self) -> OpenStackOptions:
+        if self.cloud is None and self.auth is None:
+            raise ValueError("give either cloud (a clouds.yaml entry) or auth")
+        return self
+
+
+class OpenStackDriver(BaseDriver):
+    """Reads flavors, images, volume types, external networks and zones from OpenStack clouds."""
+
+    name: ClassVar[str] = "openstack"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        kinds=frozenset(Kind), zones=True, paging=True, lifecycle=True, prices=False)
+    Options: ClassVar[type[DriverOptions]] = OpenStackOptions
+
+    options: OpenStackOptions
+
+    def __init__(self, options: Mapping[str, Any] | DriverOptions | None = None, *,
+                 backend: str | None = None) -> None:
+        super().__init__(options, backend=backend)
+        if self.options.cloudkitty:
+            # prices are a capability of this instance only when CloudKitty is read
+            self.__dict__["capabilities"] = self.capabilities.model_copy(update={"prices": True})
+        self._lock = threading.Lock()
+        self._keyed_locks: dict[tuple[str, ...], threading.Lock] = {}
+        self._base: Any = None
+        self._regions_cache: list[Region] | None = None
+        self._conns: dict[str, Any] = {}
+        self._proxies: dict[tuple[str, str], Any] = {}
+        self._volume_zones: dict[str, list[str]] = {}
+        self._prices: dict[str, dict[str, dict[str, Price]]] = {}
+        self._tokens: set[str] = set()
+
+    # -- connections -----------------------------------------------------------------------------
+    def _key_lock(self, *key: str) -> threading.Lock:
+        with self._lock:
+            return self._keyed_locks.setdefault(key, threading.Lock())
+
+    def _connection(self) -> Any:
+        """The driver's one base Connection (created once, under the lock)."""
+        with self._lock:
+            if self._base is None:
+                self._base = self._guard("connect", self._connect)
+            return self._base
+
+    def _connect(self) -> Any:
+        sdk = import_sdk("openstack", "openstacksdk")
+        import_sdk("openstack.config", "openstacksdk")
+        opts = self.options
+        kwargs: dict[str, Any] = {
+            "load_yaml_config": opts.cloud is not None, "load_envvars": False, "app_name": "cloudcat",
+            "verify": opts.verify, "interface": opts.interface, "api_timeout": opts.timeout,
+            "connect_retries": opts.retries, "status_code_retries": opts.retries,
+            "retriable_status_codes": RETRIABLE_STATUS_CODES,
+        }
+        if opts.cacert:
+            kwargs["cacert"] = opts.cacert
+        if opts.cloud:
+            kwargs["cloud"] = opts.cloud
+        if opts.auth is not None:
+            kwargs["auth"] = opts.auth.as_sdk()
+            kwargs["auth_type"] = ("v3applicationcredential" if opts.auth.uses_application_credential()
+                                   else "password")
+        if opts.region_name:
+            kwargs["region_name"] = opts.region_name
+        try:
+            config = sdk.config.get_cloud_region(**kwargs)
+        except sdk.exceptions.ConfigException as exc:
+            raise ConfigError(self.redact(str(exc)), source=f"backend {self.backend!r} options",
+                              field="cloud") from exc
+        conn = sdk.connection.Connection(config=config)
+        requests_session = conn.session.session
+        requests_session.hooks.setdefault("response", []).append(self._cap_retry_after)
+        return conn
+
+    def _cap_retry_after(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """Keep a server's Retry-After within ``retry_after_max`` (keystoneauth sleeps it)."""
+        value = response.headers.get("Retry-After")
+        if value is not None:
+            try:
+                seconds = float(value)
+            except ValueError:
+                seconds = None
+            if seconds is not None and seconds > self.options.retry_after_max:
+                response.headers["Retry-After"] = str(int(self.options.retry_after_max))
+        return response
+
+    def _region_connection(self, region: str) -> Any:
+        """A Connection for ``region`` sharing the base session (token, pool)."""
+        base = self._connection()
+        with self._lock:
+            conn = self._conns.get(region)
+            if conn is not None:
+                return conn
+        sdk = import_sdk("openstack", "openstacksdk")
+        from openstack.config import cloud_region
+
+        with self._key_lock("conn", region):
+            conn = self._conns.get(region)
+            if conn is None:
+                cfg = base.config
+                view = cloud_region.CloudRegion(name=cfg.name, region_name=region, config=dict(cfg.config),
+                                                session=base.session, app_name="cloudcat")
+                conn = sdk.connection.Connection(config=view)
+                with self._lock:
+                    self._conns[region] = conn
+            return conn
+
+    def _proxy(self, region: str, service: str) -> Any:
+        """The service proxy of a region; creating one runs version discovery, once."""
+        with self._lock:
+            proxy = self._proxies.get((region, service))
+            if proxy is not None:
+                return proxy
+        with self._key_lock("proxy", region, service):
+            proxy = self._proxies.get((region, service))
+            if proxy is None:
+                conn = self._region_connection(region)
+                proxy = self._guard(f"{service} endpoint in {region}", lambda: getattr(conn, service))
+                with self._lock:
+                    self._proxies[(region, service)] = proxy
+            return proxy
+
+    def close(self) -> None:
+        """Drop the connections (the next call reconnects)."""
+        with self._lock:
+            base, self._base = self._base, None
+            self._conns.clear()
+            self._proxies.clear()
+        if base is not None:
+            with contextlib.suppress(Exception):
+                base.close()
+
+    def secrets(self) -> list[str]:
+        """Option secrets plus every token this driver has held."""
+        found = super().secrets()
+        base = self._base
+        if base is not None:
+            ref = getattr(getattr(base.session, "auth", None), "auth_ref", None)
+            token = getattr(ref, "auth_token", None) if ref is not None else None
+            if token:
+                self._tokens.add(token)
+        return found + sorted(self._tokens)
+
+    # -- errors ----------------------------------------------------------------------------------
+    def _guard(self, what: str, call: Callable[[], T]) -> T:
+        """Run ``call``; turn keystoneauth/openstacksdk failures into cloudcat errors."""
+        try:
+            return call()
+        except BackendError:
+            raise
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise self._translate(what, exc) from exc
+
+    def _translate(self, what: str, exc: BaseException) -> BackendError:
+        from keystoneauth1 import exceptions as ksa
+        from openstack import exceptions as sdk_exc
+
+        status: int | None = None
+        retry_after: float | None = None
+        response = getattr(exc, "response", None)
+        if isinstance(exc, (sdk_exc.HttpException, ksa.HttpError)):
+            status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
+        if status is None and response is not None:
+            status = getattr(response, "status_code", None)
+        if response is not None:
+            header = getattr(response, "headers", {}).get("Retry-After")
+            with contextlib.suppress(TypeError, ValueError):
+                retry_after = float(header) if header is not None else None
+        url = getattr(response, "url", None) or getattr(exc, "url", None)
+        where = f" ({url})" if url else ""
+        detail = self.redact(_first_line(exc))
+        message = f"{what}{where}: {detail}"
+        backend = self.backend
+        if status == 401 or isinstance(exc, ksa.Unauthorized | ksa.MissingAuthPlugin | ksa.AuthorizationFailure):
+            return AuthenticationError(f"{what}: credentials refused{where}", backend=backend)
+        if status == 403:
+            return PermissionDeniedError(message, backend=backend)
+        if status == 404 or isinstance(exc, ksa.EndpointNotFound | sdk_exc.NotFoundException):
+            return BackendNotFoundError(message, backend=backend)
+        if status == 429:
+            return RateLimitedError(f"{message} (throttled)", backend=backend, retry_after=retry_after)
+        if isinstance(exc, ksa.ConnectTimeout | TimeoutError):
+            return BackendTimeoutError(f"{what}{where}: no answer within {self.options.timeout:g}s",
+                                       backend=backend)
+        if isinstance(exc, ValueError | KeyError | TypeError | ksa.InvalidResponse):
+            return UnavailableError(f"{what}{where}: malformed answer: {detail}", backend=backend)
+        return UnavailableError(message, backend=backend)
+
+    def _read(self, what: str, call: Callable[[], T]) -> T:
+        """``_guard`` with bounded retries of the whole read for transient failures (malformed
+        bodies, 5xx on discovery or login) that keystoneauth does not retry itself."""
+        attempts = self.options.retries + 1
+        delay = 0.2
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._guard(what, call)
+            except (UnavailableError, RateLimitedError) as exc:
+                if attempt == attempts:
+                    raise
+                wait = delay
+                if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+                    wait = max(wait, exc.retry_after)
+                wait = min(wait, self.options.retry_after_max)
+                log.debug("%s: %s; retry %d of %d in %.1fs", self.backend, exc, attempt,
+                          attempts - 1, wait)
+                time.sleep(wait)
+                delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- regions ---------------------------------------------------------------------------------
+    def list_regions(self) -> Sequence[Region]:
+        """Regions from Keystone (those with endpoints), each with its compute zones."""
+        with self._key_lock("regions"):
+            if self._regions_cache is None:
+                self._regions_cache = self._read("list regions", self._load_regions)
+            return list(self._regions_cache)
+
+    def _load_regions(self) -> list[Region]:
+        from openstack import exceptions as sdk_exc
+
+        conn = self._connection()
+        if self.options.region_name:
+            names = [self.options.region_name]
+        else:
+            access = conn.session.auth.get_access(conn.session)
+            in_catalog: list[str] = []
+            for service in access.service_catalog.catalog or []:
+                for endpoint in service.get("endpoints", []):
+                    name = endpoint.get("region_id") or endpoint.get("region")
+                    if name and name not in in_catalog:
+                        in_catalog.append(name)
+            try:
+                keystone = [r.id for r in conn.identity.regions()]
+            except (sdk_exc.ForbiddenException, sdk_exc.NotFoundException):
+                keystone = []  # listing regions is an admin call on some clouds
+            names = [r for r in keystone if not in_catalog or r in in_catalog] or in_catalog
+            if self.options.regions:
+                names = [r for r in names if r in self.options.regions] or names
+        with ThreadPoolExecutor(max_workers=min(16, max(1, len(names)))) as pool:
+            zones = list(pool.map(self._compute_zones, names))
+        return [Region(name=n, display_name=n, country=self.options.countries.get(n), zones=z)
+                for n, z in zip(names, zones, strict=True)]
+
+    def _compute_zones(self, region: str) -> list[str]:
+        compute = self._proxy(region, "compute")
+        return [z.name for z in compute.availability_zones()
+                if (z.state or {}).get("available", True) and z.name != "internal"]
+
+    # -- items -----------------------------------------------------------------------------------
+    def list_items(self, kind: Kind, region: str) -> Iterable[Item]:
+        """Every item of ``kind`` in ``region`` (all pages), as a list."""
+        readers: dict[Kind, Callable[[str], list[Item]]] = {
+            Kind.COMPUTE: self._flavors, Kind.IMAGE: self._images,
+            Kind.STORAGE: self._volume_types, Kind.NETWORK: self._networks,
+        }
+        reader = readers[kind]
+        return self._read(f"list {kind.value} items in region {region}", lambda: reader(region))
+
+    def _region(self, region: str) -> Region:
+        for r in self.list_regions():
+            if r.name == region:
+                return r
+        raise BackendNotFoundError(f"region {region!r} is not served", backend=self.backend)
+
+    # compute
+    def _flavors(self, region: str) -> list[Item]:
+        compute = self._proxy(region, "compute")
+        zones = self._region(region).zones
+        prices = self._region_prices(region).get("flavor", {})
+        items = []
+        for flavor in compute.flavors(details=True):
+            specs = flavor.extra_specs
+            if specs is None:  # the cloud did not negotiate microversion 2.61
+                specs = compute.fetch_flavor_extra_specs(flavor).extra_specs or {}
+            items.append(self._flavor_item(flavor, dict(specs), region, zones,
+                                           prices.get(flavor.id) or prices.get(flavor.name)))
+        return items
+
+    def _flavor_item(self, flavor: Any, specs: dict[str, str], region: str, zones: list[str],
+                     price: Price | None) -> Item:
+        per_zone = zone_sale_status(specs, zones)
+        orderable = [z for z, s in per_zone.items() if s in ORDERABLE] if per_zone else list(zones)
+        lifecycle = Lifecycle()
+        if flavor.is_disabled:
+            lifecycle = Lifecycle(status=LifecycleStatus.END_OF_SALE, reason="flavor disabled")
+            orderable = []
+        elif per_zone and not orderable:
+            states = sorted(set(per_zone.values()))
+            lifecycle = Lifecycle(status=LifecycleStatus.END_OF_SALE,
+                                  reason=f"not orderable in any zone ({', '.join(states)})")
+        extras: dict[str, Any] = {
+            "id": flavor.id, "is_public": flavor.is_public, "ephemeral_gib": flavor.ephemeral or 0,
+            "swap_mib": int(flavor.swap or 0), "extra_specs": specs,
+        }
+        if flavor.description:
+            extras["description"] = flavor.description
+        if per_zone:
+            extras["zone_status"] = per_zone
+        for key, name in (("ecs:performancetype", "performance_type"), ("ecs:generation", "generation"),
+                          ("cond:operation:status", "sale_status")):
+            if key in specs:
+                extras[name] = specs[key]
+        arch = _ARCH.get(str(specs.get("capabilities:cpu_arch") or specs.get("hw:cpu_arch") or "").lower())
+        return Item(kind=Kind.COMPUTE, name=flavor.name, region=region, zones=orderable,
+                    vcpus=flavor.vcpus or None, memory_mib=flavor.ram or None,
+                    disk_gib=float(flavor.disk or 0), gpu=flavor_gpu(specs), architecture=arch,  # type: ignore[arg-type]
+                    price=price, lifecycle=lifecycle, extras=extras)
+
+    # images
+    def _images(self, region: str) -> list[Item]:
+        image = self._proxy(region, "image")
+        seen: set[str] = set()
+        items = []
+        for visibility in ("public", "shared"):
+            for img in image.images(visibility=visibility):
+                if img.id in seen or (img.status and img.status != "active"):
+                    continue
+                seen.add(img.id)
+                items.append(self._image_item(img, region))
+        return items
+
+    @staticmethod
+    def _image_item(img: Any, region: str) -> Item:
+        data = img.to_dict(computed=False)
+        props = data.get("properties") or {}
+        arch = _ARCH.get(str(data.get("architecture") or props.get("hw_architecture")
+                             or props.get("architecture") or "").lower())
+        extras = {k: v for k, v in {"id": img.id, "visibility": img.visibility,
+                                    "disk_format": img.disk_format, "size": img.size,
+                                    "tags": list(img.tags or [])}.items() if v not in (None, [])}
+        return Item(kind=Kind.IMAGE, name=img.name or img.id, region=region,
+                    os_family=(img.os_distro or None) and str(img.os_distro).lower(),
+                    os_version=str(img.os_version) if img.os_version else None,
+                    min_disk_gib=float(img.min_disk) if img.min_disk is not None else None,
+                    min_memory_mib=int(img.min_ram) if img.min_ram is not None else None,
+                    architecture=arch, extras=extras)  # type: ignore[arg-type]
+
+    # storage
+    def _volume_types(self, region: str) -> list[Item]:
+        from openstack import exceptions as sdk_exc
+
+        storage = self._proxy(region, "block_storage")
+        zones = [z.name for z in storage.availability_zones() if (z.state or {}).get("available", True)]
+        qos_by_type: dict[str, dict[str, str]] = {}
+        try:
+            for qos in storage.qos_specs():
+                assoc = storage.get(f"/qos-specs/{qos.id}/associations")
+                sdk_exc.raise_from_response(assoc)
+                for a in assoc.json().get("qos_associations", []):
+                    if a.get("association_type") == "volume_type":
+                        qos_by_type[a["id"]] = dict(qos.specs or {})
+        except (sdk_exc.ForbiddenException, sdk_exc.NotFoundException):
+            pass  # QoS specs are admin-only on many clouds
+        prices = self._region_prices(region).get("volume", {})
+        items = []
+        for vt in storage.types():
+            specs = dict(vt.extra_specs or {})
+            qos = qos_by_type.get(vt.id, {})
+            merged = {**specs, **qos}
+            iops = _number(merged, "total_iops_sec", "qos:total_iops_sec", "iops", "read_iops_sec")
+            bytes_sec = _number(merged, "total_bytes_sec", "qos:total_bytes_sec", "read_bytes_sec")
+            extras: dict[str, Any] = {"id": vt.id, "extra_specs": specs}
+            if qos:
+                extras["qos"] = qos
+            if vt.description:
+                extras["description"] = vt.description
+            type_zones = specs.get("RESKEY:availability_zones") or specs.get("availability-zone")
+            item_zones = [z.strip() for z in type_zones.split(",")] if type_zones else zones
+            items.append(Item(kind=Kind.STORAGE, name=vt.name, region=region, storage_class=vt.name,
+                              zones=[z for z in item_zones if z], iops=int(iops) if iops else None,
+                              throughput_mbps=round(bytes_sec * 8 / 1_000_000, 3) if bytes_sec else None,
+                              price=prices.get(vt.id) or prices.get(vt.name), extras=extras))
+        return items
+
+    # networks
+    def _networks(self, region: str) -> list[Item]:
+        network = self._proxy(region, "network")
+        items = []
+        for net in network.networks(is_router_external=True):
+            extras = {k: v for k, v in {"id": net.id, "shared": net.is_shared, "mtu": net.mtu,
+                                        "status": net.status, "is_default": net.is_default}.items()
+                      if v is not None}
+            items.append(Item(kind=Kind.NETWORK, name=net.name or net.id, region=region,
+                              zones=list(net.availability_zones or []), extras=extras))
+        return items
+
+    # prices
+    def _region_prices(self, region: str) -> dict[str, dict[str, Price]]:
+        """CloudKitty flat mappings of a region: ``{"flavor": {id: Price}, "volume": {id: Price}}``."""
+        if not self.options.cloudkitty:
+            return {}
+        with self._key_lock("prices", region):
+            if region not in self._prices:
+                self._prices[region] = self._load_prices(region)
+            return self._prices[region]
+
+    def _load_prices(self, region: str) -> dict[str, dict[str, Price]]:
+        from keystoneauth1 import adapter
+        from openstack import exceptions as sdk_exc
+
+        base = self._connection()
+        rating = adapter.Adapter(base.session, service_type="rating", region_name=region,
+                                 interface=self.options.interface, connect_retries=self.options.retries,
+                                 status_code_retries=self.options.retries,
+                                 retriable_status_codes=RETRIABLE_STATUS_CODES)
+        root = "/v1/rating/module_config/hashmap"
+
+        def get(path: str, **params: str) -> Any:
+            resp = rating.get(root + path, params=params, raise_exc=False)
+            sdk_exc.raise_from_response(resp)
+            return resp.json()
+
+        wanted = {"instance": ("flavor", "flavor_id", self.options.cloudkitty_period),
+                  "volume.size": ("volume", "volume_type", f"GiB-{self.options.cloudkitty_period}")}
+        out: dict[str, dict[str, Price]] = {"flavor": {}, "volume": {}}
+        source = f"cloudkitty hashmap ({self.backend}, {region})"
+        for svc in get("/services").get("services", []):
+            target = wanted.get(svc.get("name"))
+            if target is None:
+                continue
+            kind, field_name, unit = target
+            for fld in get("/fields", service_id=svc["service_id"]).get("fields", []):
+                if fld.get("name") != field_name:
+                    continue
+                for m in get("/mappings", field_id=fld["field_id"]).get("mappings", []):
+                    if m.get("type") != "flat" or m.get("tenant_id") not in (None, "", self._project_id()):
+                        continue
+                    try:
+                        amount = Decimal(str(m["cost"])).quantize(Decimal("1e-8")).normalize()
+                    except (InvalidOperation, KeyError):
+                        continue
+                    key = str(m.get("value"))
+                    old = out[kind].get(key)
+                    # CloudKitty applies the most expensive of several matching flat mappings
+                    if old is None or amount > old.amount:
+                        out[kind][key] = Price(amount=amount, currency=self.options.cloudkitty_currency,
+                                               unit=unit, source=source)  # type: ignore[arg-type]
+        return out
+
+    def _project_id(self) -> str | None:
+        base = self._connection()
+        ref = getattr(base.session.auth, "auth_ref", None)
+        return getattr(ref, "project_id", None) if ref is not None else None
+
+    def check(self) -> None:
+        """Log in and list the regions."""
+        self._regions_cache = None
+        self.list_regions()
+
+
+def zone_sale_status(specs: Mapping[str, str], zones: Sequence[str]) -> dict[str, str]:
+    """Huawei sale status of a flavor per zone, from ``cond:operation:status`` / ``cond:operation:az``.
+
+    ``cond:operation:az`` lists ``zone(status)`` pairs; a zone it does not name takes the
+    flavor-level ``cond:operation:status``. Empty when the flavor carries neither spec.
+    """
+    overall = specs.get("cond:operation:status")
+    az_spec = specs.get("cond:operation:az")
+    if overall is None and az_spec is None:
+        return {}
+    listed: dict[str, str] = {}
+    for part in (az_spec or "").split(","):
+        m = re.fullmatch(r"\s*([^()\s]+)\s*\(\s*([^()]*)\s*\)\s*", part)
+        if m:
+            listed[m.group(1)] = m.group(2).strip().lower()
+    default = (overall or "normal").strip().lower()
+    out = {z: listed.get(z, default) for z in zones}
+    return out
+
+
+def flavor_gpu(specs: Mapping[str, str]) -> Gpu | None:
+    """GPUs of a flavor from ``pci_passthrough:alias`` (``model:count[,model:count]``) or
+    ``resources:VGPU`` (a count of virtual GPUs)."""
+    alias = specs.get("pci_passthrough:alias")
+    if alias:
+        models: list[str] = []
+        count = 0.0
+        for part in alias.split(","):
+            name, _, n = part.strip().partition(":")
+            try:
+                count += float(n or 1)
+            except ValueError:
+                continue
+            models.append(name)
+        if count > 0:
+            return Gpu(model="+".join(dict.fromkeys(models)) or None, count=count)
+    vgpu = specs.get("resources:VGPU")
+    if vgpu:
+        try:
+            n = float(vgpu)
+        except ValueError:
+            return None
+        if n > 0:
+            return Gpu(model=specs.get("trait:CUSTOM_VGPU_MODEL"), count=n)
+    return None
+
+
+def _number(specs: Mapping[str, str], *keys: str) -> float | None:
+    for key in keys:
+        if key in specs:
+            try:
+                return float(specs[key])
+            except ValueError:
+                continue
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
