@@ -165,7 +165,7 @@ class Catalog:
 
         Backends not read this time, and backends that fail, keep their items from the previous
         snapshot; a failed backend is reported with its error. Nothing is stored when every
-        backend read failed and nothing could be carried forward.
+        backend read failed (the previous snapshot then stays the latest).
         """
         enabled = [n for n, b in self.config.backends.items() if b.enabled]
         selected = list(backends) if backends is not None else enabled
@@ -201,7 +201,8 @@ class Catalog:
             if name in prev_status:
                 statuses.append(prev_status[name])
         ok_now = [s for s in statuses if s.status == "ok" and s.backend in selected]
-        if not ok_now and not read:
+        if selected and not ok_now:
+            # every backend read this time failed: keep the previous snapshot as the latest
             return RefreshResult(snapshot=None, statuses=statuses)
         snapshot = self._write(read, statuses)
         return RefreshResult(snapshot=snapshot, statuses=statuses)

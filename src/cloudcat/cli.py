@@ -123,7 +123,8 @@ def drivers(fmt: str | None) -> None:
     from .registry import driver_infos
 
     rows = [{"name": d.name, "distribution": d.distribution, "version": d.version,
-             "capabilities": d.capabilities} for d in driver_infos()]
+             "capabilities": d.capabilities, **({"error": d.error} if d.error else {})}
+            for d in driver_infos()]
     _emit(rows, fmt, columns=[("name", "name"), ("distribution", "distribution"), ("version", "version"),
                               ("kinds", "capabilities.kinds")])
 

@@ -67,17 +67,17 @@ def render(rows: Sequence[Mapping[str, Any]] | Mapping[str, Any], fmt: Format, *
     for row in rows:
         table.add_row(*[_cell(_dig(row, key)) for _, key in cols])
     buf = io.StringIO()
-    Console(file=buf, width=max(100, _width()), force_terminal=False).print(table)
+    Console(file=buf, width=max(100, _width()), force_terminal=False).print(table, crop=False)
     return buf.getvalue()
 
 
 def _width() -> int:
-    try:
-        import shutil
+    """The terminal's width; wide when piped, so that ids are not folded."""
+    if not sys.stdout.isatty():
+        return 400
+    import shutil
 
-        return shutil.get_terminal_size((160, 40)).columns
-    except OSError:
-        return 160
+    return shutil.get_terminal_size((160, 40)).columns
 
 
 def _dig(row: Mapping[str, Any], key: str) -> Any:

@@ -59,6 +59,7 @@ class DriverInfo:
     version: str
     capabilities: dict[str, Any]
     target: str
+    error: str | None = None
 
 
 def _scan(group: str) -> dict[str, list[PluginEntry]]:
@@ -128,12 +129,18 @@ def mock_names() -> list[str]:
 def driver_infos() -> list[DriverInfo]:
     """Every installed driver with its distribution, version and declared capabilities.
 
-    Raises :class:`DriverConflictError` when two distributions claim one name.
+    Raises :class:`DriverConflictError` when two distributions claim one name. A driver that
+    cannot be imported is listed with its ``error`` and no capabilities.
     """
     infos = []
     for name in sorted(_entries(DRIVER_GROUP)):
         entry = _entry(DRIVER_GROUP, name, "driver")
-        cls = _load(entry, "driver")
+        try:
+            cls = _load(entry, "driver")
+        except MissingDependencyError as exc:
+            infos.append(DriverInfo(name=name, distribution=entry.distribution, version=entry.version,
+                                    capabilities={}, target=entry.value, error=str(exc)))
+            continue
         caps = getattr(cls, "capabilities", None)
         cap_dict: dict[str, Any] = caps.model_dump(mode="json") if caps is not None else {}
         if "kinds" in cap_dict:
