@@ -117,6 +117,11 @@ class VcdMock(MockPlatform):
             return self._session(request, version)
         if path == "/cloudapi/1.0.0/sessions/current" and method == "DELETE":
             return self._logout(request)
+        if path == "/cloudapi/1.0.0/sessions/current" and method == "GET":
+            session = request.environ["cloudcat.vcd.session"]
+            response = self._session_json(session, status=200)
+            del response.headers["X-VMWARE-VCLOUD-ACCESS-TOKEN"]
+            return response
         if method != "GET":
             raise _Fail(405, "METHOD_NOT_ALLOWED", f"method {method} is not allowed on {path}")
         match = re.fullmatch(r"/cloudapi/(1\.0\.0|2\.0\.0)/vdcComputePolicies", path)

@@ -89,7 +89,7 @@ def choose_version(server: list[ServerVersion], pinned: str | None = None,
     with a message naming both ranges.
     """
     offered = sorted({s.version for s in server})
-    server_range = f"{offered[0]}–{offered[-1]}" if offered else "none"
+    server_range = f"{offered[0]}-{offered[-1]}" if offered else "none"
     if pinned is not None:
         want = ApiVersion.parse(pinned)
         if want not in offered:
@@ -99,7 +99,7 @@ def choose_version(server: list[ServerVersion], pinned: str | None = None,
     common = [s for s in server if low <= s.version <= high]
     if not common:
         raise NoCommonVersion(f"no common API version: the server supports {server_range}, "
-                              f"this driver supports {low}–{high}")
+                              f"this driver supports {low}-{high}")
     current = [s for s in common if not s.deprecated] or common
     return max(s.version for s in current)
 

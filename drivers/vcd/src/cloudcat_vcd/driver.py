@@ -1,0 +1,545 @@
+"""cloudcat's ``vcd`` driver: VMware Cloud Director, and Cloud Avenue on top of it.
+
+Options::
+
+    backends:
+      cloud-avenue:
+        driver: vcd
+        options:
+          url: https://console1.cloudavenue.orange-business.com
+          org: cav01ev01ocb0001234
+          username: ${CLOUDAVENUE_USERNAME}
+          password: ${CLOUDAVENUE_PASSWORD}   # or api_token: ${VCD_API_TOKEN}
+
+**Regions.** A region is where an org's VDCs run. A VDC whose ``networkProviderScope`` is set
+belongs to the region of that name (providers set one scope per data centre); every other VDC
+belongs to the org's *site*: the ``site`` option when given, else the Cloud Avenue location of the
+org (``vdr``, ``chr`` or ``vdr-cha``, from the org-name pattern of its console), else the name of
+the Cloud Director site the session reports. Each region is a ``location`` item listing its VDCs.
+
+**What each kind reads.**
+
+* ``compute``: the VM sizing policies assigned to the region's VDCs
+  (``/cloudapi/2.0.0/vdcs/{urn}/computePolicies``, or the 1.0.0 API on servers without 2.0.0) as
+  *fixed* sizes, vGPU policies with their GPU; and, on Cloud Avenue, each VDC's offer (service
+  class, billing model, disponibility class and vCPU speed, from the VDC and its metadata) as a
+  *flexible* size named ``<serviceClass>-<billing>-<disponibility>`` (``STD-PAYG-ONE-ROOM``), sized
+  from 1 vCPU / 1024 MiB up to what the VDC's allocation holds (at most 256 vCPUs; memory in 4 MiB
+  steps). Policies without a CPU count or memory (``System Default``, placement policies) are
+  not sizes and are left out.
+* ``storage``: storage profiles of the region's VDCs (query ``orgVdcStorageProfile``); Cloud
+  Avenue classes get their IOPS, disponibility and the 100-81 920 GB class limits.
+* ``image``: vApp templates of every catalog the org sees (query ``vAppTemplate``), with OS family
+  and version from the template name (else the guest OS) and the template's size.
+* ``network``: org VDC networks and edge gateways of the region's VDCs; on Cloud Avenue, the
+  tier-0 classes of service (``VRF_STANDARD`` 300 Mbps…) with their bandwidth.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from pydantic import Field, SecretStr, model_validator
+
+from cloudcat.driver import BaseDriver, Capabilities, DriverOptions
+from cloudcat.errors import BackendNotFoundError
+from cloudcat.models import FlexibleSizing, Gpu, Item, Kind, Region
+
+from . import cloudavenue as cav
+from .client import Credentials, VcdClient
+
+__all__ = ["VcdDriver", "VcdOptions"]
+
+T = TypeVar("T")
+
+
+class VcdOptions(DriverOptions):
+    """Options of the ``vcd`` driver."""
+
+    url: str = Field(description="Cloud Director endpoint, e.g. https://console1.cloudavenue.orange-business.com")
+    org: str = Field(min_length=1, description="Organisation (tenant) name.")
+    username: str | None = Field(default=None, description="User name (without @org).")
+    password: SecretStr | None = Field(default=None, description="Password of `username`.")
+    api_token: SecretStr | None = Field(default=None, description="API token (refresh token), instead of a password.")
+    verify: bool = Field(default=True, description="Verify the server's TLS certificate.")
+    api_version: str | None = Field(default=None, description="Pin the API version instead of negotiating.")
+    site: str | None = Field(default=None, description="Region name of VDCs without a network provider scope.")
+    site_country: str = Field(default="FR", pattern=r"^[A-Z]{2}$", description="Country of the regions.")
+    page_size: int = Field(default=128, ge=1, le=128, description="Page size asked for on every listing.")
+    retries: int = Field(default=3, ge=0, le=10, description="Retries after a 429, 5xx or malformed answer.")
+    max_retry_after: float = Field(default=30.0, ge=0, description="Longest Retry-After honoured, in seconds.")
+    query_format: Literal["json", "xml"] = Field(default="json", description="Wire format of /api/query.")
+    cache_seconds: float = Field(default=60.0, ge=0, description="How long listings are reused across calls.")
+
+    @model_validator(mode="after")
+    def _credentials(self) -> VcdOptions:
+        if self.api_token is None and (self.username is None or self.password is None):
+            raise ValueError("give either username and password, or api_token")
+        return self
+
+
+@dataclass
+class _Vdc:
+    name: str
+    href: str
+    uuid: str
+    region: str
+    record: dict[str, Any]
+    metadata: dict[str, str] = field(default_factory=dict)
+    document: dict[str, Any] | None = None
+
+    @property
+    def urn(self) -> str:
+        return f"urn:vcloud:vdc:{self.uuid}"
+
+
+class VcdDriver(BaseDriver):
+    """Catalog items of a VMware Cloud Director org (Cloud Avenue included)."""
+
+    name = "vcd"
+    capabilities = Capabilities(kinds=frozenset(Kind), zones=False, prices=False, paging=True,
+                                flexible_compute=True, lifecycle=False)
+    Options = VcdOptions
+    options: VcdOptions
+
+    def __init__(self, options: Any = None, *, backend: str | None = None) -> None:
+        super().__init__(options, backend=backend)
+        self._client_lock = threading.Lock()
+        self._client: VcdClient | None = None
+        self._memo: dict[str, tuple[float, Any]] = {}
+        self._memo_locks: dict[str, threading.Lock] = {}
+        self._policy_api = "2.0.0"
+
+    # -- plumbing -----------------------------------------------------------------------------
+    @property
+    def client(self) -> VcdClient:
+        """The REST client (created on first use)."""
+        with self._client_lock:
+            if self._client is None:
+                o = self.options
+                creds = Credentials(org=o.org, username=o.username,
+                                    password=o.password.get_secret_value() if o.password else None,
+                                    api_token=o.api_token.get_secret_value() if o.api_token else None)
+                self._client = VcdClient(o.url, creds, backend=self.backend, verify=o.verify, timeout=o.timeout,
+                                         api_version=o.api_version, retries=o.retries,
+                                         max_retry_after=o.max_retry_after, page_size=o.page_size)
+            return self._client
+
+    def secrets(self) -> list[str]:
+        """Option secrets and the bearer tokens issued during this driver's life."""
+        found = super().secrets()
+        if self._client is not None:
+            found += self._client.secrets()
+        return found
+
+    def close(self) -> None:
+        """Log out and close connections."""
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.logout()
+
+    def _cached(self, key: str, load: Callable[[], T]) -> T:
+        """``load()``, reused for ``cache_seconds`` (one load at a time per key)."""
+        with self._client_lock:
+            lock = self._memo_locks.setdefault(key, threading.Lock())
+        with lock:
+            hit = self._memo.get(key)
+            if hit is not None and time.monotonic() - hit[0] < self.options.cache_seconds:
+                return hit[1]  # type: ignore[no-any-return]
+            value = load()
+            self._memo[key] = (time.monotonic(), value)
+            return value
+
+    # -- inventory ----------------------------------------------------------------------------
+    def _site(self) -> tuple[str, str | None]:
+        """Region name (and display name) of VDCs without a network provider scope."""
+        if self.options.site:
+            return self.options.site, None
+        console = cav.console_for_org(self.options.org)
+        if console is not None:
+            return console.location, f"Cloud Avenue {console.site}"
+        site = self.client.session_info().get("site") or {}
+        name = str(site.get("name") or self.options.org)
+        return _slug(name), name
+
+    def _vdcs(self) -> list[_Vdc]:
+        return self._cached("vdcs", self._load_vdcs)
+
+    def _load_vdcs(self) -> list[_Vdc]:
+        client = self.client
+        site = None
+        vdcs = []
+        for record in client.query("orgVdc", fmt=self.options.query_format):
+            href = str(record.get("href", ""))
+            uuid = href.rstrip("/").rsplit("/", 1)[-1]
+            scope = str(record.get("networkProviderScope") or "").strip()
+            if not scope and site is None:
+                site = self._site()[0]
+            vdcs.append(_Vdc(name=str(record.get("name", uuid)), href=href, uuid=uuid,
+                             region=scope or site or "", record=record))
+        for vdc in vdcs:
+            vdc.metadata = self._metadata(vdc)
+            if "vdcServiceClass" in vdc.metadata:
+                vdc.document = client.get_json(f"/api/vdc/{vdc.uuid}")
+        return vdcs
+
+    def _metadata(self, vdc: _Vdc) -> dict[str, str]:
+        body = self.client.get_json(f"/api/vdc/{vdc.uuid}/metadata")
+        entries = body.get("metadataEntry") if isinstance(body, dict) else None
+        out: dict[str, str] = {}
+        for entry in entries or []:
+            if not isinstance(entry, dict) or "key" not in entry:
+                continue
+            typed = entry.get("typedValue")
+            value = typed.get("value") if isinstance(typed, dict) else entry.get("value")
+            if value is not None:
+                out[str(entry["key"])] = str(value)
+        return out
+
+    def _is_cloud_avenue(self) -> bool:
+        return cav.console_for_org(self.options.org) is not None or any(
+            "vdcServiceClass" in v.metadata for v in self._vdcs())
+
+    def _in_region(self, region: str) -> list[_Vdc]:
+        return [v for v in self._vdcs() if v.region == region]
+
+    # -- BaseDriver ---------------------------------------------------------------------------
+    def list_regions(self) -> Sequence[Region]:
+        """One region per network provider scope, plus the org's site."""
+        regions: dict[str, Region] = {}
+        site_name, site_display = (None, None)
+        for vdc in self._vdcs():
+            if vdc.region not in regions:
+                display = None
+                if not vdc.record.get("networkProviderScope"):
+                    if site_name is None:
+                        site_name, site_display = self._site()
+                    display = site_display
+                regions[vdc.region] = Region(name=vdc.region, display_name=display,
+                                             country=self.options.site_country)
+        return list(regions.values())
+
+    def list_locations(self, region: str) -> list[Item]:
+        """The region, with its VDCs (and their Cloud Avenue classes) in ``extras``."""
+        items = super().list_locations(region)
+        vdcs = self._in_region(region)
+        for item in items:
+            item.extras["org"] = self.options.org
+            item.extras["vdcs"] = [{"name": v.name, "id": v.urn, **{k: v.metadata[k] for k in cav.METADATA_KEYS
+                                                                   if k in v.metadata}} for v in vdcs]
+        return items
+
+    def list_items(self, kind: Kind, region: str) -> Iterable[Item]:
+        """Items of ``kind`` in ``region``."""
+        vdcs = self._in_region(region)
+        if not vdcs:
+            raise BackendNotFoundError(f"no region {region!r} in org {self.options.org!r}", backend=self.backend)
+        if kind == Kind.COMPUTE:
+            return [*self._sizing_policies(region, vdcs), *self._flexible(region, vdcs)]
+        if kind == Kind.STORAGE:
+            return self._storage(region, vdcs)
+        if kind == Kind.IMAGE:
+            return self._images(region)
+        if kind == Kind.NETWORK:
+            return self._networks(region, vdcs)
+        return []
+
+    def check(self) -> None:
+        """Negotiate the version, log in and read the session."""
+        self.client.session_info()
+
+    # -- compute ------------------------------------------------------------------------------
+    def _policies_of(self, vdc: _Vdc) -> tuple[str, list[dict[str, Any]]]:
+        def load() -> tuple[str, list[dict[str, Any]]]:
+            client = self.client
+            if self._policy_api == "2.0.0":
+                try:
+                    return "2.0.0", list(client.openapi_list(f"/cloudapi/2.0.0/vdcs/{vdc.urn}/computePolicies"))
+                except BackendNotFoundError:
+                    self._policy_api = "1.0.0"  # a server without the 2.0.0 API
+            return "1.0.0", list(client.openapi_list(f"/cloudapi/1.0.0/vdcs/{vdc.urn}/computePolicies"))
+
+        return self._cached(f"policies:{vdc.uuid}", load)
+
+    def _sizing_policies(self, region: str, vdcs: list[_Vdc]) -> list[Item]:
+        items: dict[str, Item] = {}
+        for vdc in vdcs:
+            api, policies = self._policies_of(vdc)
+            for p in policies:
+                pid = str(p.get("id", p.get("name")))
+                if pid in items:
+                    items[pid].extras["vdcs"].append(vdc.name)
+                    continue
+                item = _policy_item(p, api, region, self.options.site_country)
+                if item is not None:
+                    item.extras["vdcs"] = [vdc.name]
+                    items[pid] = item
+        return list(items.values())
+
+    def _flexible(self, region: str, vdcs: list[_Vdc]) -> list[Item]:
+        groups: dict[str, list[Item]] = {}
+        for vdc in vdcs:
+            item = _flexible_item(vdc, region, self.options.site_country)
+            if item is not None:
+                groups.setdefault(item.name, []).append(item)
+        out = []
+        for name, same in groups.items():
+            by_speed: dict[Any, list[Item]] = {}
+            for item in same:
+                by_speed.setdefault(item.extras["vcpu_mhz"], []).append(item)
+            for speed, group in by_speed.items():
+                merged = _merge_flexible(group)
+                if len(by_speed) > 1:
+                    merged.name = f"{name}-{speed}MHZ"
+                out.append(merged)
+        return out
+
+    # -- storage ------------------------------------------------------------------------------
+    def _storage(self, region: str, vdcs: list[_Vdc]) -> list[Item]:
+        records = self._cached("profiles", lambda: list(
+            self.client.query("orgVdcStorageProfile", fmt=self.options.query_format)))
+        hrefs = {v.href for v in vdcs}
+        names = {v.name for v in vdcs}
+        cloud_avenue = self._is_cloud_avenue()
+        items: dict[str, Item] = {}
+        for r in records:
+            if r.get("vdc") not in hrefs and r.get("vdcName") not in names:
+                continue
+            if r.get("isEnabled") is False:
+                continue
+            name = str(r.get("name", ""))
+            if not name:
+                continue
+            limit = _as_int(r.get("storageLimitMB")) or 0
+            if name in items:
+                extras = items[name].extras
+                extras["vdcs"].append(str(r.get("vdcName", "")))
+                extras["limit_mb"] += limit
+                if r.get("isDefaultStorageProfile"):
+                    extras["default_in"].append(str(r.get("vdcName", "")))
+                continue
+            items[name] = _storage_item(r, region, self.options.site_country, cloud_avenue)
+        return list(items.values())
+
+    # -- images -------------------------------------------------------------------------------
+    def _images(self, region: str) -> list[Item]:
+        records = self._cached("templates", lambda: list(
+            self.client.query("vAppTemplate", fmt=self.options.query_format)))
+        usable = [r for r in records if r.get("isExpired") is not True and r.get("isEnabled") is not False
+                  and r.get("name")]
+        counts: dict[str, int] = {}
+        for r in usable:
+            counts[str(r["name"])] = counts.get(str(r["name"]), 0) + 1
+        items = []
+        seen: set[str] = set()
+        for r in usable:
+            name = str(r["name"])
+            if counts[name] > 1:
+                name = f"{r.get('catalogName', '')}/{name}"
+            if name in seen:
+                continue
+            seen.add(name)
+            items.append(_image_item(r, name, region, self.options.site_country))
+        return items
+
+    # -- networks -----------------------------------------------------------------------------
+    def _networks(self, region: str, vdcs: list[_Vdc]) -> list[Item]:
+        client = self.client
+        urns = {v.urn for v in vdcs}
+        country = self.options.site_country
+        networks = self._cached("networks", lambda: list(client.openapi_list("/cloudapi/1.0.0/orgVdcNetworks")))
+        edges = self._cached("edges", lambda: list(client.openapi_list("/cloudapi/1.0.0/edgeGateways")))
+        items: list[Item] = []
+        for n in networks:
+            owner = _ref_id(n.get("ownerRef")) or _ref_id(n.get("orgVdc"))
+            if owner not in urns:
+                continue
+            subnets = (n.get("subnets") or {}).get("values") or []
+            cidrs = [f"{s.get('gateway')}/{s.get('prefixLength')}" for s in subnets if isinstance(s, dict)]
+            router = (n.get("connection") or {}).get("routerRef") or {}
+            items.append(Item(kind=Kind.NETWORK, name=str(n.get("name")), display_name=n.get("description") or None,
+                              region=region, country=country, extras={
+                                  "network_type": "org-vdc-network", "type": n.get("networkType"),
+                                  "id": n.get("id"), "gateway_cidrs": cidrs, "edge_gateway": router.get("name"),
+                                  "vdc": (n.get("ownerRef") or n.get("orgVdc") or {}).get("name")}))
+        for e in edges:
+            owner = _ref_id(e.get("ownerRef")) or _ref_id(e.get("orgVdc"))
+            if owner not in urns:
+                continue
+            uplinks = [u.get("uplinkName") for u in e.get("edgeGatewayUplinks") or [] if isinstance(u, dict)]
+            items.append(Item(kind=Kind.NETWORK, name=str(e.get("name")), display_name=e.get("description") or None,
+                              region=region, country=country, extras={
+                                  "network_type": "edge-gateway", "id": e.get("id"), "uplinks": uplinks,
+                                  "vdc": (e.get("ownerRef") or e.get("orgVdc") or {}).get("name")}))
+        if any("vdcServiceClass" in v.metadata for v in vdcs):
+            for c in cav.EDGE_CLASSES:
+                items.append(Item(kind=Kind.NETWORK, name=c.name, region=region, country=country,
+                                  bandwidth_mbps=c.bandwidth_mbps,
+                                  display_name=f"Internet access {c.name} ({c.bandwidth_mbps} Mbps)",
+                                  extras={"network_type": "tier0-class-of-service",
+                                          "rate_limits_mbps": list(c.rate_limits_mbps)}))
+        return items
+
+
+# -- mapping (pure functions) ------------------------------------------------------------------
+def _policy_item(p: dict[str, Any], api: str, region: str, country: str) -> Item | None:
+    """A fixed compute item from a VM sizing policy; ``None`` for a policy that sets no size."""
+    cpus, memory = _as_int(p.get("cpuCount")), _as_int(p.get("memory"))
+    if not cpus or not memory or cpus < 1 or memory < 1:
+        return None
+    if p.get("policyType") not in (None, "VdcVmPolicy"):
+        return None  # Kubernetes policies size nodes of a cluster, not VMs
+    gpu = None
+    profiles = [v for v in p.get("vgpuProfiles") or [] if isinstance(v, dict)]
+    if p.get("isVgpuPolicy") and profiles:
+        first = profiles[0]
+        profile = first.get("profile") if isinstance(first.get("profile"), dict) else {}
+        model = profile.get("name") if profile else first.get("name")
+        count = sum(float(v.get("count") or 1) for v in profiles)
+        gpu = Gpu(model=str(model) if model else None, count=count)
+    return Item(kind=Kind.COMPUTE, name=str(p["name"]), display_name=p.get("description") or None,
+                region=region, country=country, vcpus=cpus, memory_mib=memory, gpu=gpu,
+                extras={"policy_id": p.get("id"), "cpu_speed_mhz": p.get("cpuSpeed"),
+                        "cores_per_socket": p.get("coresPerSocket"), "compute_policy_api": api,
+                        "vgpu_profiles": [((v.get("profile") or {}).get("name"), v.get("count")) for v in profiles]
+                        or None})
+
+
+def _vdc_speed(document: dict[str, Any]) -> int | None:
+    for key, value in document.items():
+        if key.lower() == "vcpuinmhz2":
+            return _as_int(value)
+    return None
+
+
+def _flexible_item(vdc: _Vdc, region: str, country: str) -> Item | None:
+    """The Cloud Avenue offer of one VDC as a flexible compute item."""
+    meta = vdc.metadata
+    service = meta.get("vdcServiceClass")
+    if not service:
+        return None
+    billing = meta.get("vdcBillingModel", "UNKNOWN")
+    disponibility = meta.get("vdcDisponibilityClass", "UNKNOWN")
+    doc = vdc.document or {}
+    capacity = doc.get("computeCapacity") or {}
+    cpu = capacity.get("cpu") or {}
+    mem = capacity.get("memory") or {}
+    speed = _vdc_speed(doc)
+    cpu_mhz = _as_int(cpu.get("limit")) or _as_int(cpu.get("allocated")) or _as_int(vdc.record.get("cpuLimitMhz"))
+    mem_mb = _as_int(mem.get("limit")) or _as_int(mem.get("allocated")) or _as_int(vdc.record.get("memoryLimitMB"))
+    vcpus_max = cav.MAX_VM_CPUS
+    if speed and cpu_mhz and cpu_mhz > 0:
+        vcpus_max = max(1, min(cav.MAX_VM_CPUS, cpu_mhz // speed))
+    step = cav.VM_MEMORY_STEP_MIB
+    memory_max = (mem_mb // step) * step if mem_mb and mem_mb > 0 else 5120 * 1024
+    memory_min = min(1024, memory_max)
+    name = f"{service}-{billing}-{disponibility}"
+    return Item(
+        kind=Kind.COMPUTE, name=name, region=region, country=country,
+        display_name=f"{service} {billing} {disponibility}" + (f", vCPU {speed} MHz" if speed else ""),
+        vcpus=vcpus_max, memory_mib=memory_max, architecture="x86_64",
+        flexible=FlexibleSizing(vcpus_min=1, vcpus_max=vcpus_max, memory_mib_min=memory_min,
+                                memory_mib_max=memory_max, memory_step_mib=step),
+        extras={"offer": "cloud-avenue-vdc", "service_class": service, "billing_model": billing,
+                "storage_billing_model": meta.get("vdcStorageBillingModel"),
+                "disponibility_class": disponibility, "vcpu_mhz": speed, "cpu_allocated_mhz": cpu_mhz,
+                "memory_allocated_mib": mem_mb, "allocation_model": doc.get("allocationModel"),
+                "vdcs": [vdc.name]})
+
+
+def _merge_flexible(items: list[Item]) -> Item:
+    """VDCs selling the same offer in one region: one item, the largest ranges, every VDC named."""
+    first = items[0].model_copy(deep=True)
+    for other in items[1:]:
+        assert first.flexible is not None and other.flexible is not None
+        first.flexible.vcpus_max = max(first.flexible.vcpus_max, other.flexible.vcpus_max)
+        first.flexible.memory_mib_max = max(first.flexible.memory_mib_max, other.flexible.memory_mib_max)
+        first.vcpus, first.memory_mib = first.flexible.vcpus_max, first.flexible.memory_mib_max
+        first.extras["vdcs"] += other.extras["vdcs"]
+    return first
+
+
+def _storage_item(r: dict[str, Any], region: str, country: str, cloud_avenue: bool) -> Item:
+    name = str(r["name"])
+    iops_limit = _as_int(r.get("iopsLimit")) or 0
+    vdc_name = str(r.get("vdcName", ""))
+    extras: dict[str, Any] = {"vdcs": [vdc_name], "limit_mb": _as_int(r.get("storageLimitMB")) or 0,
+                              "default_in": [vdc_name] if r.get("isDefaultStorageProfile") else []}
+    sc = cav.parse_storage_class(name) if cloud_avenue else None
+    if sc is None:
+        return Item(kind=Kind.STORAGE, name=name, region=region, country=country, storage_class=name,
+                    iops=iops_limit or None, extras=extras)
+    extras.update({"disponibility_class": sc.disponibility, "service_classes": list(sc.service_classes),
+                   "custom": sc.customer is not None, "customer": sc.customer})
+    return Item(kind=Kind.STORAGE, name=name, region=region, country=country, storage_class=sc.base,
+                iops=iops_limit or sc.iops, min_size_gib=cav.STORAGE_MIN_GIB, max_size_gib=cav.STORAGE_MAX_GIB,
+                display_name=f"{sc.base} {sc.disponibility} ({iops_limit or sc.iops} IOPS)", extras=extras)
+
+
+_OS_FAMILIES = {
+    "debian": "debian", "ubuntu": "ubuntu", "centos": "centos", "rocky": "rocky", "rockylinux": "rocky",
+    "almalinux": "almalinux", "alma": "almalinux", "rhel": "rhel", "redhat": "rhel", "windows": "windows",
+    "sles": "sles", "suse": "sles", "opensuse": "opensuse", "oracle": "oracle", "oraclelinux": "oracle",
+    "fedora": "fedora", "freebsd": "freebsd",
+}
+
+
+def guess_os(name: str, guest_os: str | None = None) -> tuple[str | None, str | None]:
+    """OS family and version from a template name (``UBUNTU_22.04``), else its guest OS id."""
+    tokens = [t for t in re.split(r"[_\-\s]+", name.lower()) if t]
+    for i, token in enumerate(tokens):
+        match = re.match(r"^([a-z]+?)(\d+(?:\.\d+)*)?$", token)
+        if match and match[1] in _OS_FAMILIES:
+            version = match[2]
+            if version is None:
+                version = next((t for t in tokens[i + 1:] if re.fullmatch(r"\d+(\.\d+)*", t)), None)
+            return _OS_FAMILIES[match[1]], version
+    if guest_os:
+        stem = re.sub(r"_?(64)?Guest$", "", guest_os)
+        match = re.match(r"^([a-zA-Z]+?)(\d+)?(?:srv|Server|_|$)", stem)
+        if match and match[1].lower() in _OS_FAMILIES:
+            return _OS_FAMILIES[match[1].lower()], match[2]
+    return None, None
+
+
+def _image_item(r: dict[str, Any], name: str, region: str, country: str) -> Item:
+    guest = r.get("guestOs") or None
+    family, version = guess_os(str(r["name"]), str(guest) if guest else None)
+    storage_kb = _as_int(r.get("storageKB"))
+    memory = _as_int(r.get("memoryAllocationMB"))
+    x64 = "x64" in str(r["name"]).lower() or (guest and "64" in str(guest))
+    return Item(kind=Kind.IMAGE, name=name, display_name=r.get("description") or None, region=region,
+                country=country, os_family=family, os_version=version,
+                architecture="x86_64" if x64 else None,
+                min_disk_gib=round(storage_kb / 1024 / 1024, 3) if storage_kb else None,
+                min_memory_mib=memory if memory else None,
+                extras={"catalog": r.get("catalogName"), "published": r.get("isPublished"),
+                        "owner": r.get("ownerName"), "guest_os": guest, "cpus": _as_int(r.get("numberOfCpus")),
+                        "href": r.get("href"), "status": r.get("status")})
+
+
+def _ref_id(ref: Any) -> str | None:
+    return str(ref.get("id")) if isinstance(ref, dict) and ref.get("id") else None
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "default"
