@@ -109,28 +109,42 @@ class Totals(BaseModel):
     difference: Decimal = Decimal(0)
 
 
-class PlanLine(BaseModel):
-    """The plan for one inventory line."""
+@dataclass(slots=True)
+class PlanLine:
+    """The plan for one inventory line.
+
+    A slotted dataclass rather than a pydantic model: a plan holds one per inventory line
+    (100,000 and more), and building them is the largest cost of planning. :class:`Plan`
+    (a pydantic model) validates and serialises them like any model field.
+    """
 
     item: str
-    source: str = Field(description="Source offer id (or the name given, when not found).")
+    #: Source offer id (or the reference given, when no source offer has it).
+    source: str
     source_name: str | None = None
     kind: str | None = None
-    family: str = Field(default="other", description="Family of the source offer (flavor prefix, class…).")
+    #: Family of the source offer (flavor prefix, service class…), see :func:`offer_family`.
+    family: str = "other"
     quantity: int = 1
     hours_per_month: Decimal = _HOURS_PER_MONTH
-    target: str | None = Field(default=None, description="Chosen target offer id; null for a gap.")
+    #: Chosen target offer id; ``None`` for a gap.
+    target: str | None = None
     target_name: str | None = None
-    target_vcpus: int | None = Field(default=None, description="Size carved from a flexible target.")
+    #: Size carved from a flexible target.
+    target_vcpus: int | None = None
     target_memory_mib: int | None = None
-    alternatives: list[str] = Field(default_factory=list, description="Up to three next-cheapest ids.")
+    #: Up to three next-cheapest acceptable target ids.
+    alternatives: list[str] = field(default_factory=list)
     monthly_before: Decimal | None = None
     monthly_after: Decimal | None = None
+    #: ``monthly_after - monthly_before`` when both are known in the same currency.
     difference: Decimal | None = None
-    currency: str | None = Field(default=None, description="Currency of the line (before, else after).")
-    currency_after: str | None = Field(default=None, description="Currency of monthly_after.")
+    #: Currency of the line: of ``monthly_before``, else of ``monthly_after``.
+    currency: str | None = None
+    #: Currency of ``monthly_after``.
+    currency_after: str | None = None
     gap_reason: str | None = None
-    reasons: list[str] = Field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
 
     @property
     def is_gap(self) -> bool:
@@ -717,14 +731,24 @@ class _SourceIndex:
 class _Solved:
     """Everything shared by the lines of one (source offer, hours, size) group, per unit."""
 
-    offer: Offer
-    before: Decimal | None
-    before_currency: str | None
-    choice: _Choice
-    after: Decimal | None
-    after_currency: str | None
-    reasons: list[str]
+    source_id: str
+    source_name: str
+    kind: str
     family: str
+    before: Decimal | None = None
+    before_currency: str | None = None
+    before_per_gib: bool = False
+    after: Decimal | None = None
+    after_currency: str | None = None
+    after_per_gib: bool = False
+    same_currency: bool = False
+    target_id: str | None = None
+    target_name: str | None = None
+    target_vcpus: int | None = None
+    target_memory_mib: int | None = None
+    alternatives: tuple[str, ...] = ()
+    gap_reason: str | None = None
+    reasons: list[str] = field(default_factory=list)
 
 
 def plan_migration(
@@ -757,8 +781,9 @@ def plan_migration(
     choices: dict[tuple[Any, ...], _Choice] = {}
     solved: dict[tuple[Any, ...], _Solved | None] = {}
     lines: list[PlanLine] = []
-    totals: dict[str, Totals] = {}
-    construct = PlanLine.model_construct
+    # currency -> [before, after, difference]; plain decimals, models built at the end
+    sums: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
+    decimals: dict[int, Decimal] = {}
 
     for inv in inventory:
         group_key = (inv.offer, inv.region, inv.hours_per_month, inv.vcpus, inv.memory_mib)
@@ -768,48 +793,36 @@ def plan_migration(
             group = _solve(inv, sources, index, choices)
             solved[group_key] = group
         if group is None:
-            lines.append(construct(
-                item=inv.item or inv.offer, source=inv.offer, source_name=None, kind=None, family="unknown",
-                quantity=inv.quantity, hours_per_month=inv.hours_per_month, target=None, target_name=None,
-                target_vcpus=None, target_memory_mib=None, alternatives=[], monthly_before=None,
-                monthly_after=None, difference=None, currency=None, currency_after=None,
-                gap_reason=f"offer {inv.offer!r} not found at source", reasons=[]))
+            lines.append(PlanLine(
+                item=inv.item or inv.offer, source=inv.offer, family="unknown", quantity=inv.quantity,
+                hours_per_month=inv.hours_per_month,
+                gap_reason=f"offer {inv.offer!r} not found at source"))
             continue
-        units = Decimal(inv.quantity)
-        if inv.size_gib is not None and _per_gib(group.offer.price):
-            units *= inv.size_gib
-        before = group.before * units if group.before is not None else None
-        ranked = group.choice.ranked
-        chosen = ranked[0] if ranked else None
-        after = None
-        if chosen is not None and group.after is not None:
-            after_units = Decimal(inv.quantity)
-            if inv.size_gib is not None and _per_gib(chosen[0].offer.price):
-                after_units *= inv.size_gib
-            after = group.after * after_units
-        currency = group.before_currency if before is not None else group.after_currency
-        difference = None
-        if before is not None and after is not None and group.before_currency == group.after_currency:
-            difference = after - before
-        size = chosen[3] if chosen is not None else None
-        lines.append(construct(
-            item=inv.item or group.offer.name, source=group.offer.id, source_name=group.offer.name,
-            kind=str(group.offer.kind), family=group.family, quantity=inv.quantity,
-            hours_per_month=inv.hours_per_month,
-            target=chosen[0].offer.id if chosen else None,
-            target_name=chosen[0].offer.name if chosen else None,
-            target_vcpus=size[0] if size else None, target_memory_mib=size[1] if size else None,
-            alternatives=[entry[0].offer.id for entry in ranked[1:]],
-            monthly_before=before, monthly_after=after, difference=difference,
-            currency=currency if (before is not None or after is not None) else None,
-            currency_after=group.after_currency if after is not None else None,
-            gap_reason=group.choice.gap_reason, reasons=list(group.reasons)))
-        if before is not None and group.before_currency:
-            totals.setdefault(group.before_currency, Totals()).before += before
-        if after is not None and group.after_currency:
-            totals.setdefault(group.after_currency, Totals()).after += after
-        if difference is not None and group.before_currency:
-            totals[group.before_currency].difference += difference
+        units = decimals.get(inv.quantity)
+        if units is None:
+            units = decimals[inv.quantity] = Decimal(inv.quantity)
+        before = after = difference = None
+        if group.before is not None:
+            before = group.before * units
+            if inv.size_gib is not None and group.before_per_gib:
+                before *= inv.size_gib
+            sums[group.before_currency][0] += before  # type: ignore[index]
+        if group.after is not None:
+            after = group.after * units
+            if inv.size_gib is not None and group.after_per_gib:
+                after *= inv.size_gib
+            sums[group.after_currency][1] += after  # type: ignore[index]
+            if before is not None and group.same_currency:
+                difference = after - before
+                sums[group.after_currency][2] += difference  # type: ignore[index]
+        lines.append(PlanLine(
+            inv.item or group.source_name, group.source_id, group.source_name, group.kind, group.family,
+            inv.quantity, inv.hours_per_month, group.target_id, group.target_name, group.target_vcpus,
+            group.target_memory_mib, list(group.alternatives),
+            before, after, difference,
+            group.before_currency if before is not None else group.after_currency,
+            group.after_currency, group.gap_reason, list(group.reasons)))
+    totals = {currency: Totals(before=b, after=a, difference=d) for currency, (b, a, d) in sums.items()}
     return Plan.model_construct(source=source, target=target, generated_at=dt.datetime.now(dt.UTC),
                                 lines=lines, totals=totals)
 
@@ -819,37 +832,45 @@ def _solve(inv: InventoryLine, sources: _SourceIndex, index: _Index,
     offer, note = sources.resolve(inv.offer, inv.region)
     if offer is None:
         return None
-    reasons: list[str] = [note] if note else []
-    family = offer_family(offer)
+    group = _Solved(source_id=offer.id, source_name=offer.name, kind=str(offer.kind),
+                    family=offer_family(offer), reasons=[note] if note else [])
     if offer.kind == Kind.LOCATION:
-        return _Solved(offer, None, None, _Choice([], "location offers are not planned"), None, None,
-                       reasons, family)
+        group.gap_reason = "location offers are not planned"
+        return group
     req, flex_size = _requirement(offer, inv)
     if offer.flexible is not None and flex_size is None and (inv.vcpus or inv.memory_mib):
-        reasons.append("size in use does not fit the source's flexible pool")
+        group.reasons.append("size in use does not fit the source's flexible pool")
     price = _source_price(offer, flex_size)
-    before = _monthly(price, inv.hours_per_month)
-    before_currency = price.currency if price is not None and before is not None else None
-    if before is None:
-        reasons.append("source price unknown")
-    key = (*req.key(), inv.hours_per_month, before_currency)
+    group.before = _monthly(price, inv.hours_per_month)
+    if price is not None and group.before is not None:
+        group.before_currency = price.currency
+        group.before_per_gib = _per_gib(price)
+    else:
+        group.reasons.append("source price unknown")
+    key = (*req.key(), inv.hours_per_month, group.before_currency)
     choice = choices.get(key)
     if choice is None:
-        choice = index.choose(req, inv.hours_per_month, before_currency)
+        choice = index.choose(req, inv.hours_per_month, group.before_currency)
         choices[key] = choice
-    after: Decimal | None = None
-    after_currency: str | None = None
-    if choice.ranked:
-        t, amount, currency, size = choice.ranked[0]
-        after, after_currency = amount, currency
-        reasons += _why(req, t, size, amount, len(choice.ranked) - 1, index.labels)
-        if before_currency and after_currency and before_currency != after_currency:
-            reasons.append(f"priced in {after_currency}, source in {before_currency}: no difference computed")
-    return _Solved(offer, before, before_currency, choice, after, after_currency, reasons, family)
+    group.gap_reason = choice.gap_reason
+    if not choice.ranked:
+        return group
+    t, amount, currency, size = choice.ranked[0]
+    group.target_id, group.target_name = t.offer.id, t.offer.name
+    if size is not None:
+        group.target_vcpus, group.target_memory_mib = size
+    group.alternatives = tuple(entry[0].offer.id for entry in choice.ranked[1:])
+    group.after, group.after_currency = amount, currency
+    group.after_per_gib = t.offer.flexible is None and _per_gib(t.offer.price)
+    group.same_currency = currency is not None and currency == group.before_currency
+    group.reasons += _why(req, t, size, amount, index.labels)
+    if group.before_currency and currency and group.before_currency != currency:
+        group.reasons.append(f"priced in {currency}, source in {group.before_currency}: no difference computed")
+    return group
 
 
 def _why(req: _Requirement, t: _Target, size: tuple[int, int] | None, amount: Decimal | None,
-         alternatives: int, labels: frozenset[str]) -> list[str]:
+         labels: frozenset[str]) -> list[str]:
     out = ["cheapest acceptable offer" if amount is not None else "price unknown"]
     if req.kind == Kind.COMPUTE:
         if size is not None:
