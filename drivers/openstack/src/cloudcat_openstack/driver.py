@@ -36,7 +36,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Literal, TypeVar
@@ -122,6 +122,8 @@ class OpenStackOptions(DriverOptions):
     """Options of the ``openstack`` driver."""
 
     cloud: str | None = Field(default=None, description="Name of a clouds.yaml entry.")
+    clouds_file: str | None = Field(default=None,
+                                    description="clouds.yaml to read; default: openstacksdk's search path.")
     auth: OpenStackAuth | None = Field(default=None, description="Inline credentials (clouds.yaml keys).")
     region_name: str | None = Field(default=None, description="Read this one region only.")
     interface: Literal["public", "internal", "admin"] = "public"
@@ -186,10 +188,9 @@ class OpenStackDriver(BaseDriver):
 
     def _connect(self) -> Any:
         sdk = import_sdk("openstack", "openstacksdk")
-        import_sdk("openstack.config", "openstacksdk")
+        import_sdk("openstack.config.loader", "openstacksdk")
         opts = self.options
         kwargs: dict[str, Any] = {
-            "load_yaml_config": opts.cloud is not None, "load_envvars": False, "app_name": "cloudcat",
             "verify": opts.verify, "interface": opts.interface, "api_timeout": opts.timeout,
             "connect_retries": opts.retries, "status_code_retries": opts.retries,
             "retriable_status_codes": RETRIABLE_STATUS_CODES,
@@ -205,7 +206,10 @@ class OpenStackDriver(BaseDriver):
         if opts.region_name:
             kwargs["region_name"] = opts.region_name
         try:
-            config = sdk.config.get_cloud_region(**kwargs)
+            loader = sdk.config.loader.OpenStackConfig(
+                config_files=[opts.clouds_file] if opts.clouds_file else None,
+                load_yaml_config=opts.cloud is not None, load_envvars=False, app_name="cloudcat")
+            config = loader.get_one(**kwargs)
         except sdk.exceptions.ConfigException as exc:
             raise ConfigError(self.redact(str(exc)), source=f"backend {self.backend!r} options",
                               field="cloud") from exc
@@ -363,8 +367,11 @@ class OpenStackDriver(BaseDriver):
         from openstack import exceptions as sdk_exc
 
         conn = self._connection()
-        if self.options.region_name:
-            names = [self.options.region_name]
+        configured = self.options.region_name
+        if configured is None and self.options.cloud:
+            configured = conn.config.config.get("region_name") or None  # from clouds.yaml
+        if configured:
+            names = [configured]
         else:
             access = conn.session.auth.get_access(conn.session)
             in_catalog: list[str] = []
@@ -447,7 +454,7 @@ class OpenStackDriver(BaseDriver):
         arch = _ARCH.get(str(specs.get("capabilities:cpu_arch") or specs.get("hw:cpu_arch") or "").lower())
         return Item(kind=Kind.COMPUTE, name=flavor.name, region=region, zones=orderable,
                     vcpus=flavor.vcpus or None, memory_mib=flavor.ram or None,
-                    disk_gib=float(flavor.disk or 0), gpu=flavor_gpu(specs), architecture=arch,  # type: ignore[arg-type]
+                    disk_gib=float(flavor.disk or 0), gpu=flavor_gpu(specs), architecture=arch,
                     price=price, lifecycle=lifecycle, extras=extras)
 
     # images
@@ -477,7 +484,7 @@ class OpenStackDriver(BaseDriver):
                     os_version=str(img.os_version) if img.os_version else None,
                     min_disk_gib=float(img.min_disk) if img.min_disk is not None else None,
                     min_memory_mib=int(img.min_ram) if img.min_ram is not None else None,
-                    architecture=arch, extras=extras)  # type: ignore[arg-type]
+                    architecture=arch, extras=extras)
 
     # storage
     def _volume_types(self, region: str) -> list[Item]:
@@ -578,7 +585,7 @@ class OpenStackDriver(BaseDriver):
                     # CloudKitty applies the most expensive of several matching flat mappings
                     if old is None or amount > old.amount:
                         out[kind][key] = Price(amount=amount, currency=self.options.cloudkitty_currency,
-                                               unit=unit, source=source)  # type: ignore[arg-type]
+                                               unit=unit, source=source)
         return out
 
     def _project_id(self) -> str | None:
@@ -631,11 +638,11 @@ def flavor_gpu(specs: Mapping[str, str]) -> Gpu | None:
     vgpu = specs.get("resources:VGPU")
     if vgpu:
         try:
-            n = float(vgpu)
+            vgpus = float(vgpu)
         except ValueError:
             return None
-        if n > 0:
-            return Gpu(model=specs.get("trait:CUSTOM_VGPU_MODEL"), count=n)
+        if vgpus > 0:
+            return Gpu(model=specs.get("trait:CUSTOM_VGPU_MODEL"), count=vgpus)
     return None
 
 

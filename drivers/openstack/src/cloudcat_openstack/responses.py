@@ -574,9 +574,22 @@ class OpenStackResponses:
                                                        "message": f"Network {rest[1]} could not be found."}},
                                      status=404)
             return json_response({"network": dict(net)})
+        extensions = [{"alias": alias, "name": name, "description": "", "links": [], "updated": _UPDATED}
+                      for alias, name in (("external-net", "Neutron external network"),
+                                          ("availability_zone", "Availability Zone"))]
         if rest == ["extensions"]:
-            return json_response({"extensions": [{"alias": "external-net", "name": "Neutron external network",
-                                                  "description": "", "links": [], "updated": _UPDATED}]})
+            return json_response({"extensions": extensions})
+        if len(rest) == 2 and rest[0] == "extensions":
+            ext = next((e for e in extensions if e["alias"] == rest[1]), None)
+            if ext is None:
+                return json_response({"NeutronError": {"type": "ExtensionNotFound", "detail": "",
+                                                       "message": f"Extension {rest[1]} could not be found."}},
+                                     status=404)
+            return json_response({"extension": ext})
+        if rest == ["availability_zones"]:
+            return json_response({"availability_zones": [
+                {"name": z, "resource": resource, "state": "available"}
+                for z in region.zones for resource in ("network", "router")]})
         return _error(404, "The resource could not be found.")
 
     # -- CloudKitty (hashmap rating) -------------------------------------------------------------
