@@ -336,7 +336,7 @@ class Catalog:
         current brand. Reading an end-of-sale or end-of-life offer warns and names its successor."""
         resolved = self._brands.resolve_id(offer_id)
         snap = snapshot if snapshot is not None else self.ensure_fresh(refresh=refresh, offline=offline).id
-        offer = self.store.get(resolved, snapshot=snap)
+        offer = self.store.get(resolved, snapshot=snap) or self.resolve_logical(resolved, snapshot=snap)
         if offer is None:
             raise OfferNotFoundError(f"no offer with id {offer_id!r}")
         if offer.lifecycle.status != LifecycleStatus.AVAILABLE:
@@ -344,6 +344,76 @@ class Catalog:
             warnings.warn(f"offer {offer.id} is {offer.lifecycle.status.value}{succ}", OfferLifecycleWarning,
                           stacklevel=2)
         return offer
+
+    def resolve_logical(self, offer_id: str, *, snapshot: int | None = None) -> Offer | None:
+        """Resolve ``<brand>/<logical id>`` to the best concrete offer on the brand's current
+        backends: the cheapest available offer meeting the requirements (priced offers first).
+
+        The result keeps the logical id; ``extras["resolved"]`` says which offer it resolved to,
+        on which backend, and why. ``None`` when the id names no logical offer.
+        """
+        brand, sep, rest = self._brands.resolve_id(offer_id, warn=False).partition("/")
+        if not sep or brand not in self._brands:
+            return None
+        logical = next((lo for lo in self._brands.config(brand).offers if lo.id == rest), None)
+        if logical is None:
+            return None
+        snap = snapshot if snapshot is not None else self.ensure_fresh().id
+        q = self.query(brand=brand, kind=logical.kind, region=logical.regions, labels=logical.labels or None,
+                       min_vcpus=logical.min_vcpus, min_memory_mib=logical.min_memory_mib, gpu=logical.gpu,
+                       lifecycle="available", sort="price")
+        candidates = [
+            o for o in self.store.query(q, snapshot=snap)
+            if (logical.country is None or (o.country or "").upper() == logical.country.upper())
+            and (logical.architecture is None or (o.architecture or "x86_64") == logical.architecture)
+            and (logical.os_family is None or (o.os_family or "").lower() == logical.os_family.lower())
+            and (logical.storage_class is None or o.storage_class == logical.storage_class)
+            and (logical.min_iops is None or (o.iops or 0) >= logical.min_iops)
+        ]
+        if not candidates:
+            raise OfferNotFoundError(
+                f"logical offer {offer_id!r} has no matching offer on {brand!r}'s backends "
+                f"({', '.join(self._brands.config(brand).backend_names)})")
+        best = candidates[0]
+        wanted = [f"{logical.min_vcpus} vCPU" if logical.min_vcpus else "",
+                  f"{logical.min_memory_mib} MiB" if logical.min_memory_mib else "",
+                  f"in {logical.country}" if logical.country else "",
+                  f"labels {', '.join(logical.labels)}" if logical.labels else ""]
+        reason = (f"cheapest available of {len(candidates)} offer(s) with "
+                  f"{' '.join(w for w in wanted if w) or 'no requirement'}"
+                  + (" (flexible pool sized to the requirement)" if best.flexible is not None else ""))
+        extras = {**best.extras, "resolved": {"offer": best.id, "backend": best.backend, "reason": reason,
+                                              "candidates": [c.id for c in candidates[:5]]}}
+        return best.model_copy(update={"id": f"{brand}/{logical.id}",
+                                       "display_name": logical.name or best.display_name, "extras": extras})
+
+    def plan_migration(self, source: str, target: str, inventory: Any = None, *,
+                       require_labels: Sequence[str] = (), refresh: bool = False,
+                       offline: bool = False) -> Any:
+        """Plan the move from ``source`` to ``target`` (each a brand, alias, former name or backend).
+
+        ``inventory`` is a list of :class:`cloudcat.planner.InventoryLine`, a path to a CSV/JSON
+        inventory, or ``None`` (every offer of the source). Returns a :class:`cloudcat.planner.Plan`.
+        """
+        from .planner import plan_migration, read_inventory
+
+        snap = self.ensure_fresh(refresh=refresh, offline=offline).id
+        if isinstance(inventory, (str, Path)):
+            inventory = read_inventory(inventory)
+        return plan_migration(self._side(source, snap), self._side(target, snap), inventory,
+                              require_labels=require_labels, source=source, target=target)
+
+    def _side(self, name: str, snapshot: int) -> list[Offer]:
+        if name in self.config.backends and self._brands.resolve(name, warn=False) is None:
+            seen: set[tuple[str, str | None, str]] = set()
+            out = []
+            for o in self.store.query(self.query(backend=name), snapshot=snapshot):
+                key = (o.kind.value, o.region, o.name)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(o)
+            return out
+        return list(self.store.query(self.query(brand=self.resolve_brand(name)), snapshot=snapshot))
 
     # -- history -------------------------------------------------------------------------------
     def snapshots(self) -> list[SnapshotInfo]:

@@ -72,7 +72,12 @@ def _guard(fn: F) -> F:
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: Any = None, line: str | None = None) -> None:
-    click.echo(f"cloudcat: notice: {message}", err=True)
+    """cloudcat's own notices (brand aliases, lifecycle) always; other libraries' only with -v."""
+    from .brands import BrandNameDeprecation
+    from .catalog import OfferLifecycleWarning
+
+    if issubclass(category, (BrandNameDeprecation, OfferLifecycleWarning)) or _State.verbose or _State.debug:
+        click.echo(f"cloudcat: notice: {message}", err=True)
 
 
 def _config_options(fn: F) -> F:

@@ -1,0 +1,216 @@
+"""``cloudcat demo``: the two stories cloudcat exists for, on mocked clouds, in under a minute.
+
+It starts the bundled mocked OpenStack (Cloudwatt and Flexible Engine fixtures) and Cloud
+Director (Cloud Avenue fixture) on 127.0.0.1, writes a configuration in a temporary folder, and
+runs the client scripts of ``examples/`` unchanged against two versions of that configuration:
+
+1. *Relabel*: the Cloudwatt brand moves from operator "Cloudwatt" to "Orange Cloud for
+   Business" and gains an alias. Same script, same ids, new operator; ids under the alias resolve.
+2. *Backend swap*: brand "Orange IaaS" moves from Flexible Engine (OpenStack) to Cloud Avenue
+   (Cloud Director). The same script still gets a general-purpose 4 vCPU / 16 GiB offer in
+   France. Then the migration plan for a sample inventory, gaps first.
+
+No credentials, no network beyond loopback. Needs the ``cloudcat-static``, ``cloudcat-openstack``
+and ``cloudcat-vcd`` distributions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import os
+import runpy
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["DATA", "demo_config", "examples_dir", "run_demo", "run_example"]
+
+DATA = Path(str(resources.files(__package__) / "data"))
+
+Echo = Callable[[str], Any]
+
+
+def examples_dir() -> Path:
+    """Where the example client scripts are: shipped in the package, or the source checkout's."""
+    shipped = Path(str(resources.files(__package__) / "examples"))
+    if shipped.is_dir():
+        return shipped
+    checkout = Path(__file__).resolve().parents[3] / "examples"
+    if checkout.is_dir():
+        return checkout
+    raise FileNotFoundError("the example scripts are not installed with this cloudcat")
+
+
+def run_example(script: str, args: list[str], config: Path) -> str:
+    """Run an example script unchanged (as ``python examples/<script> args``) with
+    ``CLOUDCAT_CONFIG=config``; return what it printed."""
+    path = examples_dir() / script
+    out = io.StringIO()
+    saved_argv, saved_env = sys.argv, os.environ.get("CLOUDCAT_CONFIG")
+    sys.argv = [str(path), *args]
+    os.environ["CLOUDCAT_CONFIG"] = str(config)
+    try:
+        with contextlib.redirect_stdout(out):
+            runpy.run_path(str(path), run_name="__main__")
+    finally:
+        sys.argv = saved_argv
+        if saved_env is None:
+            os.environ.pop("CLOUDCAT_CONFIG", None)
+        else:
+            os.environ["CLOUDCAT_CONFIG"] = saved_env
+    return out.getvalue()
+
+
+def demo_config(backends: dict[str, Any], store: str) -> dict[str, Any]:
+    """The demo's configuration, before the relabel and the swap."""
+    fe = copy.deepcopy(backends["fe"])
+    fe.setdefault("options", {})["countries"] = {"eu-west-0": "FR", "eu-west-1": "NL"}
+    return {
+        "backends": {
+            "cw": backends["cw"],
+            "fe": fe,
+            "cav": backends["cav"],
+            "bleu": {"driver": "static", "options": {"paths": [str(DATA / "bleu.yaml")]}},
+        },
+        "brands": {
+            "cloudwatt": {"display_name": "Cloudwatt", "operator": "Cloudwatt", "backend": "cw"},
+            "flexible-engine": {
+                "display_name": "Flexible Engine", "operator": "Orange Business", "backend": "fe",
+                "lifecycle": {"status": "end-of-sale", "successor": "cloud-avenue",
+                              "reason": "closure announced; customers move to Cloud Avenue or Bleu"}},
+            "cloud-avenue": {"display_name": "Cloud Avenue", "operator": "Orange Business", "backend": "cav"},
+            "bleu": {"display_name": "Bleu", "operator": "Bleu (Capgemini and Orange)", "backend": "bleu"},
+            "orange-iaas": {
+                "display_name": "Orange IaaS", "operator": "Orange Business", "backend": "fe",
+                "offers": [{"id": "gp-4-16", "name": "General purpose 4 vCPU / 16 GiB",
+                            "min_vcpus": 4, "min_memory_mib": 16384, "country": "FR"}]},
+        },
+        "price_books": [str(DATA / "prices-cloudwatt.csv"), str(DATA / "prices-flexible-engine.csv"),
+                        str(DATA / "prices-cloud-avenue.yaml")],
+        "store": store,
+    }
+
+
+def _write(path: Path, config: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@contextlib.contextmanager
+def _mocks() -> Iterator[dict[str, Any]]:
+    from ..testing.mockserver import mock
+
+    with mock("openstack", "cloudwatt") as cw, mock("openstack", "flexible-engine") as fe, \
+            mock("vcd", "cloud-avenue") as cav:
+        yield {"cw": cw.backend, "fe": fe.backend, "cav": cav.backend,
+               "urls": {"cloudwatt (OpenStack)": cw.url, "flexible engine (OpenStack)": fe.url,
+                        "cloud avenue (Cloud Director)": cav.url}}
+
+
+def _indent(text: str) -> str:
+    return "".join(f"    {line}\n" for line in text.rstrip("\n").splitlines())
+
+
+def run_demo(echo: Echo = print, store: str | None = None, keep: bool = False) -> int:
+    """Run both stories; return the exit status (0 when every step held)."""
+    import cloudcat
+
+    started = time.monotonic()
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="cloudcat-demo-") as tmp, _mocks() as mocks:
+        work = Path(tmp)
+        echo("cloudcat demo: mocked clouds on loopback")
+        for name, url in mocks["urls"].items():
+            echo(f"  {name:<30} {url}")
+        config = demo_config(mocks, store or str(work / "catalog.db"))
+        path = _write(work / "cloudcat.yaml", config)
+        with cloudcat.open_catalog(path) as catalog:
+            result = catalog.refresh()
+            for s in result.statuses:
+                echo(f"  read {s.backend:<6} {s.status:<6} {s.items:>4} items in {s.seconds:.2f}s")
+            if result.exit_code != 0:
+                ok = False
+
+        echo("\n== 1. Relabel: Cloudwatt becomes a label of Orange Cloud for Business ==")
+        echo("$ python examples/brand_offers.py cloudwatt        # operator: Cloudwatt")
+        before = run_example("brand_offers.py", ["cloudwatt"], path)
+        echo(_indent("\n".join(before.splitlines()[:4]) + f"\n… {len(before.splitlines())} offers"))
+        relabeled = copy.deepcopy(config)
+        relabeled["brands"]["cloudwatt"].update({
+            "operator": "Orange Cloud for Business", "aliases": ["ocb-openstack"],
+            "operator_history": [{"operator": "Cloudwatt"}, {"operator": "Orange Cloud for Business"}]})
+        _write(path, relabeled)
+        echo("(cloudcat.yaml: operator → Orange Cloud for Business, alias ocb-openstack; no refresh, no code change)")
+        echo("$ python examples/brand_offers.py cloudwatt")
+        after = run_example("brand_offers.py", ["cloudwatt"], path)
+        echo(_indent("\n".join(after.splitlines()[:4]) + f"\n… {len(after.splitlines())} offers"))
+        same_ids = [x.split()[0] for x in before.splitlines()] == [x.split()[0] for x in after.splitlines()]
+        echo(f"same offer ids before and after: {'yes' if same_ids else 'NO'}")
+        ok = ok and same_ids and "Orange Cloud for Business" in after
+        with cloudcat.open_catalog(path) as catalog:
+            import warnings
+
+            with warnings.catch_warnings(record=True):
+                warnings.simplefilter("always")
+                offer = catalog.get("ocb-openstack/compute/fr1/n1.cw.standard-4")
+            echo(f"id under the alias: ocb-openstack/compute/fr1/n1.cw.standard-4 → {offer.id} ({offer.operator})")
+
+        echo("\n== 2. Backend swap: Orange IaaS moves from Flexible Engine (OpenStack) to Cloud Avenue "
+             "(Cloud Director) ==")
+        echo("$ python examples/general_purpose_offer.py orange-iaas/gp-4-16     # backend: fe (OpenStack)")
+        on_fe = run_example("general_purpose_offer.py", ["orange-iaas/gp-4-16"], path)
+        echo(_indent(on_fe))
+        swapped = copy.deepcopy(relabeled)
+        swapped["brands"]["orange-iaas"]["backend"] = "cav"
+        _write(path, swapped)
+        echo("(cloudcat.yaml: orange-iaas backend fe → cav; no code change)")
+        echo("$ python examples/general_purpose_offer.py orange-iaas/gp-4-16     # backend: cav (Cloud Director)")
+        on_cav = run_example("general_purpose_offer.py", ["orange-iaas/gp-4-16"], path)
+        echo(_indent(on_cav))
+        ok = ok and "backend fe" in on_fe and "backend cav" in on_cav
+
+        echo("$ cloudcat plan --from flexible-engine --to cloud-avenue --inventory inventory-flexible-engine.csv")
+        with cloudcat.open_catalog(path) as catalog:
+            plan = catalog.plan_migration("flexible-engine", "cloud-avenue",
+                                          DATA / "inventory-flexible-engine.csv")
+        echo(_indent(format_plan(plan)))
+        ok = ok and bool(plan.gaps) and bool(plan.lines)
+        elapsed = time.monotonic() - started
+        echo(f"\ndemo {'completed' if ok else 'FAILED'} in {elapsed:.1f}s")
+        if keep:
+            echo("mocks keep running; backends in " + str(path) + " — Ctrl-C to stop")
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(1)
+    return 0 if ok else 1
+
+
+def format_plan(plan: Any) -> str:
+    """A plan as text: gaps first, then the lines, then totals per currency."""
+    out: list[str] = []
+    gaps = [line for line in plan.lines if line.target is None]
+    if gaps:
+        out.append(f"gaps ({len(gaps)}):")
+        for line in gaps:
+            out.append(f"  {line.item:<22} {line.source_name or line.source:<28} ×{line.quantity:<3} {line.gap_reason}")
+    out.append("lines:")
+    for line in plan.lines:
+        if line.target is None:
+            continue
+        before = f"{line.monthly_before:.2f}" if line.monthly_before is not None else "?"
+        after = f"{line.monthly_after:.2f}" if line.monthly_after is not None else "?"
+        size = f" ({line.target_vcpus} vCPU/{line.target_memory_mib} MiB)" if line.target_vcpus else ""
+        out.append(f"  {line.item:<22} {line.source_name or line.source:<28} → {line.target_name or line.target}{size}"
+                   f"  ×{line.quantity}  {before} → {after} {line.currency or ''}/month")
+    for currency, t in sorted(plan.totals.items()):
+        out.append(f"total {currency} per month: {t.before:.2f} before, {t.after:.2f} after "
+                   f"(difference on the lines priced on both sides: {t.difference:+.2f})")
+    return "\n".join(out)
