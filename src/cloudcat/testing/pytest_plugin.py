@@ -1,10 +1,13 @@
-"""cloudcat's pytest plugin: the ``cloudcat_mock`` fixture.
+"""cloudcat's pytest plugin: the ``cloudcat_mock`` fixture and the conformance kit's option.
 
 ::
 
     def test_my_app(cloudcat_mock):
         m = cloudcat_mock("openstack", fixture="tests/my-cloud.yaml", error_rate=0.1)
         run_my_app(m.url, m.backend)
+
+``--cloudcat-backend FILE`` (YAML/JSON ``{driver, options}``) points the conformance kit
+(:mod:`cloudcat.testing.conformance`) at a real endpoint instead of the driver's mock.
 """
 
 from __future__ import annotations
@@ -16,6 +19,14 @@ from typing import Any
 import pytest
 
 from .mockserver import MockHandle, mock
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register ``--cloudcat-backend`` for the conformance kit."""
+    group = parser.getgroup("cloudcat", "cloudcat driver conformance kit")
+    group.addoption("--cloudcat-backend", dest="cloudcat_backend", metavar="FILE", default=None,
+                    help="YAML/JSON file {driver, options}: run the conformance kit against this "
+                         "backend instead of the driver's mock (${VAR} read from the environment)")
 
 
 @pytest.fixture
