@@ -286,6 +286,44 @@ def diff(a: int, b: int, config: str | None, store: str | None, fmt: str | None)
 
 
 @cli.command()
+@click.option("--from", "source", required=True, help="Source brand (or alias, former name) or backend.")
+@click.option("--to", "target", required=True, help="Target brand or backend.")
+@click.option("--inventory", "-i", type=click.Path(dir_okay=False), default=None,
+              help="CSV/JSON of offers in use (item, offer, quantity, hours_per_month); default: every offer.")
+@click.option("--require-label", "labels", multiple=True, help="Label every target must carry (repeatable).")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default=None)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to this file.")
+@click.option("--refresh", is_flag=True)
+@click.option("--offline", is_flag=True)
+@_config_options
+@_guard
+def plan(source: str, target: str, inventory: str | None, labels: Sequence[str], fmt: str | None,
+         output: str | None, refresh: bool, offline: bool, config: str | None, store: str | None) -> None:
+    """Plan a migration: the replacement of each offer in use, the monthly price difference, the gaps."""
+    with _open(config, store) as catalog:
+        result = catalog.plan_migration(source, target, inventory, require_labels=list(labels),
+                                        refresh=refresh, offline=offline)
+    chosen = fmt or default_format()
+    if chosen == "html":
+        from .report import render_html
+
+        text = render_html(result)
+    elif chosen == "json":
+        text = json.dumps(result.to_json(), indent=2)
+    elif chosen == "csv":
+        text = render(result.rows(), "csv")
+    else:
+        from .demo import format_plan
+
+        text = format_plan(result)
+    if output:
+        Path(output).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text.rstrip("\n"))
+
+
+@cli.command()
 @click.option("--model", type=click.Choice(["offer", "item", "brand", "config", "price-rule"]), default=None,
               help="One model; default: all, by name.")
 @_guard
