@@ -14,8 +14,10 @@ import cloudcat
 def main(brand: str) -> None:
     with cloudcat.open_catalog() as catalog:
         for offer in catalog.offers(brand=brand, kind="compute", sort="id"):
-            price = f"{offer.price.amount} {offer.price.currency}/{offer.price.unit}" if offer.price else "price unknown"
-            print(f"{offer.id:<44} {offer.operator or '-':<28} {offer.vcpus:>3} vCPU {offer.memory_mib:>7} MiB  {price}")
+            price = offer.price
+            shown = f"{price.amount} {price.currency}/{price.unit}" if price else "price unknown"
+            size = f"{offer.vcpus:>3} vCPU {offer.memory_mib:>7} MiB"
+            print(f"{offer.id:<44} {offer.operator or '-':<28} {size}  {shown}")
 
 
 if __name__ == "__main__":
