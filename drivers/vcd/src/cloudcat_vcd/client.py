@@ -21,6 +21,7 @@ import logging
 import math
 import re
 import threading
+import weakref
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from cloudcat.errors import (
     PermissionDeniedError,
     RateLimitedError,
     UnavailableError,
+    redact,
 )
 
 from .versions import ApiVersion, NoCommonVersion, choose_version, parse_versions
@@ -48,6 +50,36 @@ log = logging.getLogger("cloudcat.drivers.vcd")
 #: A listing with more pages than this is treated as a broken server, not followed forever.
 MAX_PAGES = 10_000
 _INT = re.compile(r"^-?\d+$")
+
+
+class _RedactingFilter(logging.Filter):
+    """Removes the secrets of live clients from records of the HTTP libraries' loggers.
+
+    httpcore logs response headers at DEBUG level, the access token among them.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clients: weakref.WeakSet[VcdClient] = weakref.WeakSet()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        # a token header is logged before the client has read it, so it is known by its name
+        cleaned = _TOKEN_HEADER.sub(r"\1***", message)
+        cleaned = redact(cleaned, [s for client in list(self.clients) for s in client.secrets()])
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+_TOKEN_HEADER = re.compile(
+    r"""((?:x-vmware-vcloud-access-token|x-vcloud-authorization|authorization)['"]?\s*[,:=]\s*(?:b?['"])?)"""
+    r"""(?:(?:bearer|basic)\s+)?[^'"\s,)]+""", re.IGNORECASE)
+
+
+_FILTER = _RedactingFilter()
+for _name in ("httpx", "httpcore.http11", "httpcore.http2", "httpcore.connection", "httpcore.proxy"):
+    logging.getLogger(_name).addFilter(_FILTER)
 
 
 @dataclass(frozen=True)
@@ -93,6 +125,7 @@ class VcdClient:
         self._token: str | None = None
         self._session: dict[str, Any] | None = None
         self._issued: list[str] = []
+        _FILTER.clients.add(self)
 
     # -- secrets ------------------------------------------------------------------------------
     def secrets(self) -> list[str]:
@@ -102,8 +135,6 @@ class VcdClient:
 
     def redact(self, text: str) -> str:
         """``text`` with every secret of this client removed."""
-        from cloudcat.errors import redact
-
         return redact(self._redact(text), self.secrets())
 
     # -- version and session ------------------------------------------------------------------
@@ -148,6 +179,7 @@ class VcdClient:
             if self._token is not None and self._token != stale:
                 return self._token
             creds = self.credentials
+            _ = self.version  # negotiated first, so its own retries do not multiply with the login's
             login = self._login_api_token if creds.api_token else self._login_basic
             token: str = self._retrying(login)
             self._token = token

@@ -137,6 +137,9 @@ class VcdDriver(BaseDriver):
             found += self._client.secrets()
         return found
 
+    def __enter__(self) -> VcdDriver:
+        return self
+
     def close(self) -> None:
         """Log out and close connections."""
         with self._client_lock:

@@ -194,6 +194,7 @@ class VcdState:
         if session is None:
             return None
         if ttl is not None and time.monotonic() - session.issued > ttl:
+            del self.sessions[session.token]  # an expired session is gone for good
             return None
         return session
 
