@@ -1,0 +1,447 @@
+"""The SQLite snapshot store: snapshots, streaming queries (agreeing with cloudcat.query), diff,
+crash safety and errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cloudcat.errors import StoreError
+from cloudcat.models import (
+    BackendStatus,
+    FlexibleSizing,
+    Gpu,
+    Item,
+    Kind,
+    Lifecycle,
+    LifecycleStatus,
+    Offer,
+    Price,
+)
+from cloudcat.query import SORTS, OfferQuery, run
+from cloudcat.store import Store, StoredItem
+
+READ_AT = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def offer(name: str, *, brand: str = "acme", kind: Kind = Kind.COMPUTE, region: str | None = "eu-west-0",
+          **fields: Any) -> Offer:
+    return Offer(id=f"{brand}/{kind.value}/{region}/{name}", brand=brand, kind=kind, name=name, region=region,
+                 backend=fields.pop("backend", "fe"), driver="static", read_at=READ_AT, **fields)
+
+
+def eur(amount: str, unit: str = "hour") -> Price:
+    return Price(amount=Decimal(amount), currency="EUR", unit=unit)
+
+
+POOL = FlexibleSizing(vcpus_min=1, vcpus_max=32, memory_mib_min=1024, memory_mib_max=131072,
+                      memory_step_mib=1024, price_per_vcpu=eur("0.01", "vcpu-hour"),
+                      price_per_gib_memory=eur("0.005", "GiB-hour"))
+
+CATALOG = [
+    offer("s3.large.2", vcpus=2, memory_mib=4096, price=eur("0.05"), labels=["hds"], zones=["eu-west-0a"]),
+    offer("s3.xlarge.4", vcpus=4, memory_mib=16384, price=eur("0.20"), labels=["hds", "secnumcloud"]),
+    offer("s3.2xlarge.4", vcpus=8, memory_mib=32768, price=eur("0.40")),
+    offer("g1.xlarge", vcpus=4, memory_mib=16384, gpu=Gpu(model="M60", count=0.125)),
+    offer("pool-gold", flexible=POOL, vcpus=32, memory_mib=131072, backend="cav"),
+    offer("c6.xlarge.4", region="eu-west-1", vcpus=4, memory_mib=16384, price=eur("0.15")),
+    offer("debian-12", kind=Kind.IMAGE, price=None),
+    offer("silver", kind=Kind.STORAGE, price=eur("0.04", "GiB-month"),
+          lifecycle=Lifecycle(status=LifecycleStatus.END_OF_SALE)),
+]
+STATUSES = [BackendStatus(backend="fe", driver="static", status="ok", items=7, seconds=0.5, read_at=READ_AT),
+            BackendStatus(backend="cav", driver="static", status="failed", error="HTTP 503")]
+
+
+def stored_items() -> list[StoredItem]:
+    return [StoredItem(backend="fe", driver="static", read_at=READ_AT,
+                       item=Item(kind=Kind.COMPUTE, name="s3.large.2", region="eu-west-0", vcpus=2,
+                                 memory_mib=4096)),
+            StoredItem(backend="cav", driver="vcd", read_at=READ_AT,
+                       item=Item(kind=Kind.COMPUTE, name="pool-gold", region="eu-west-0", flexible=POOL)),
+            StoredItem(backend="fe", driver="static", read_at=READ_AT,
+                       item=Item(kind=Kind.IMAGE, name="debian-12", region="eu-west-0"))]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "catalog.db") as s:
+        yield s
+
+
+@pytest.fixture
+def filled(store: Store) -> Store:
+    store.write_snapshot(items=stored_items(), offers=CATALOG, statuses=STATUSES, config_hash="h1")
+    return store
+
+
+# -- opening ------------------------------------------------------------------------------------
+def test_opens_paths_and_sqlite_urls_creating_directories(tmp_path: Path) -> None:
+    deep = tmp_path / "a" / "b" / "catalog.db"
+    with Store(f"sqlite:///{deep}") as s:  # sqlite:////abs/path
+        assert s.path == deep
+        assert s.latest() is None
+    assert deep.exists()
+    with Store(str(deep)) as s:
+        assert s.snapshots() == []
+        assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert s._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_other_url_schemes_are_refused_without_leaking_credentials() -> None:
+    with pytest.raises(StoreError, match="'postgresql' is not supported yet") as err:
+        Store("postgresql://catalog:s3cret@db.example/cloudcat")
+    assert "s3cret" not in str(err.value)
+
+
+def test_default_path_is_in_the_user_cache() -> None:
+    import platformdirs
+
+    assert Store.default_path() == Path(platformdirs.user_cache_dir("cloudcat")) / "catalog.db"
+
+
+def test_corrupt_file_is_a_store_error_naming_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    path.write_bytes(b"this is not a database, just some bytes " * 200)
+    with pytest.raises(StoreError, match=str(path)) as err:
+        Store(path)
+    assert isinstance(err.value.__cause__, sqlite3.DatabaseError)
+
+
+def test_unopenable_location_is_a_store_error_naming_the_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match=str(blocker)):
+        Store(blocker / "catalog.db")  # parent is a file
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(StoreError, match="schema version 99"):
+        Store(path)
+
+
+def test_closed_store_raises(tmp_path: Path) -> None:
+    s = Store(tmp_path / "c.db")
+    s.close()
+    with pytest.raises(StoreError, match="closed"):
+        s.latest()
+
+
+# -- writing and reading snapshots --------------------------------------------------------------
+def test_write_snapshot_round_trip(filled: Store) -> None:
+    info = filled.latest()
+    assert info is not None
+    assert info.offers == len(CATALOG)
+    assert info.config_hash == "h1"
+    assert info.backends == STATUSES
+    assert info.created_at.tzinfo is not None
+    assert filled.snapshot(info.id) == info
+    assert filled.snapshots() == [info]
+    assert sorted(filled.query(OfferQuery()), key=lambda o: o.id) == sorted(CATALOG, key=lambda o: o.id)
+    assert filled.get("acme/compute/eu-west-0/s3.xlarge.4") == CATALOG[1]
+    assert filled.get("acme/compute/eu-west-0/nope") is None
+
+
+def test_a_second_snapshot_becomes_the_latest_and_the_first_stays(filled: Store) -> None:
+    first = filled.latest()
+    assert first is not None
+    second = filled.write_snapshot(items=[], offers=CATALOG[:2], statuses=[], config_hash=None)
+    assert second.id > first.id
+    assert filled.latest() == second
+    assert [s.id for s in filled.snapshots()] == [first.id, second.id]
+    assert len(list(filled.query(OfferQuery()))) == 2
+    assert len(list(filled.query(OfferQuery(), snapshot=first.id))) == len(CATALOG)
+    assert filled.get("acme/image/eu-west-0/debian-12") is None
+    assert filled.get("acme/image/eu-west-0/debian-12", snapshot=first.id) == CATALOG[6]
+
+
+def test_missing_snapshot_is_a_store_error(filled: Store) -> None:
+    for call in (lambda: filled.snapshot(42), lambda: filled.query(OfferQuery(), snapshot=42),
+                 lambda: filled.get("x", snapshot=42), lambda: filled.items(42), lambda: filled.diff(1, 42)):
+        with pytest.raises(StoreError, match="no snapshot 42"):
+            call()
+
+
+def test_empty_store_queries_nothing(store: Store) -> None:
+    assert list(store.query(OfferQuery())) == []
+    assert store.get("acme/compute/eu-west-0/s3.large.2") is None
+
+
+def test_items_round_trip_and_filter_by_backend(filled: Store) -> None:
+    sid = filled.latest().id  # type: ignore[union-attr]
+    assert list(filled.items(sid)) == stored_items()
+    assert [s.item.name for s in filled.items(sid, backend="fe")] == ["s3.large.2", "debian-12"]
+    assert list(filled.items(sid, backend="nope")) == []
+
+
+def test_duplicate_offer_ids_fail_and_leave_the_store_as_it_was(filled: Store) -> None:
+    before = filled.snapshots()
+    with pytest.raises(StoreError, match="share one id"):
+        filled.write_snapshot(items=[], offers=[CATALOG[0], CATALOG[1], CATALOG[0]], statuses=[],
+                              config_hash=None)
+    assert filled.snapshots() == before
+
+
+def test_an_error_while_producing_offers_rolls_everything_back(filled: Store) -> None:
+    before = filled.snapshots()
+
+    def offers() -> Iterator[Offer]:
+        for i in range(5000):
+            yield offer(f"n{i}", vcpus=1, memory_mib=1024)
+        raise RuntimeError("backend went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        filled.write_snapshot(items=stored_items(), offers=offers(), statuses=[], config_hash=None)
+    assert filled.snapshots() == before
+    assert filled._db.execute("SELECT count(*) FROM offers").fetchone()[0] == len(CATALOG)
+    assert filled._db.execute("SELECT count(*) FROM items").fetchone()[0] == len(stored_items())
+    after = filled.write_snapshot(items=[], offers=CATALOG[:1], statuses=[], config_hash=None)
+    assert filled.latest() == after
+
+
+def test_usable_from_another_thread(filled: Store) -> None:
+    found: list[int] = []
+    t = threading.Thread(target=lambda: found.append(len(list(filled.query(OfferQuery())))))
+    t.start()
+    t.join(timeout=10)
+    assert found == [len(CATALOG)]
+
+
+_KILLED_WRITER = textwrap.dedent("""
+    import datetime as dt, pathlib, sys, time
+    from cloudcat.models import Kind, Offer
+    from cloudcat.store import Store
+
+    path, marker = sys.argv[1], pathlib.Path(sys.argv[2])
+    read_at = dt.datetime(2025, 3, 2, tzinfo=dt.UTC)
+
+    def offers():
+        for i in range(100_000):
+            if i == 9_000:
+                marker.write_text("writing")
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:  # wait here to be killed
+                    time.sleep(0.05)
+            yield Offer(id=f"acme/compute/eu-west-0/new-{i}", brand="acme", kind=Kind.COMPUTE,
+                        name=f"new-{i}", region="eu-west-0", vcpus=2, memory_mib=4096,
+                        extras={"pad": "x" * 500}, backend="fe", driver="static", read_at=read_at)
+
+    with Store(path) as store:
+        store.write_snapshot(items=[], offers=offers(), statuses=[], config_hash="second")
+    sys.exit(3)  # never reached: the parent kills us while writing
+""")
+
+
+def test_a_writer_killed_midway_leaves_the_previous_snapshot_intact(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    with Store(path) as s:
+        first = s.write_snapshot(items=stored_items(), offers=CATALOG, statuses=STATUSES, config_hash="h1")
+    wal = Path(f"{path}-wal")
+    wal_before = wal.stat().st_size if wal.exists() else 0
+    marker = tmp_path / "writing"
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(path), str(marker)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert marker.exists(), "the writer did not start writing within 60 s"
+        # thousands of offers of the new snapshot are in the database file's WAL, uncommitted
+        assert wal.stat().st_size > wal_before + 1_000_000
+        os.kill(child.pid, signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=30)
+        assert child.stdout is not None and child.stderr is not None
+        child.stdout.close()
+        child.stderr.close()
+
+    with Store(path) as s:
+        assert s.latest() == first
+        assert s.snapshots() == [first]
+        assert sorted(s.query(OfferQuery()), key=lambda o: o.id) == sorted(CATALOG, key=lambda o: o.id)
+        assert list(s.items(first.id)) == stored_items()
+        assert s._db.execute("SELECT count(*) FROM offers").fetchone()[0] == len(CATALOG)
+        assert s._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        # and the store takes the next snapshot normally
+        second = s.write_snapshot(items=[], offers=CATALOG[:3], statuses=[], config_hash="h2")
+        assert s.latest() == second and second.offers == 3
+
+
+# -- queries ------------------------------------------------------------------------------------
+def names(offers: Iterator[Offer]) -> list[str]:
+    return [o.name for o in offers]
+
+
+def test_filters_translate_to_sql(filled: Store) -> None:
+    assert names(filled.query(OfferQuery(kinds=[Kind.COMPUTE], regions=["eu-west-0"], labels=["HDS"]))) == [
+        "s3.large.2", "s3.xlarge.4"]
+    assert names(filled.query(OfferQuery(zones=["eu-west-0a"]))) == ["s3.large.2"]
+    assert names(filled.query(OfferQuery(gpu=True))) == ["g1.xlarge"]
+    assert names(filled.query(OfferQuery(max_price=Decimal("0.15"), sort="price"))) == [
+        "silver", "s3.large.2", "c6.xlarge.4"]
+    assert names(filled.query(OfferQuery(lifecycle=[LifecycleStatus.END_OF_SALE]))) == ["silver"]
+    assert names(filled.query(OfferQuery(backends=["cav"]))) == ["pool-gold"]
+    assert names(filled.query(OfferQuery(text="XLARGE", sort="name"))) == [
+        "c6.xlarge.4", "g1.xlarge", "s3.2xlarge.4", "s3.xlarge.4"]
+    assert names(filled.query(OfferQuery(brands=[]))) == []
+
+
+def test_selective_query_merges_flexible_offers_into_price_order(filled: Store) -> None:
+    q = OfferQuery(kinds=[Kind.COMPUTE], regions=["eu-west-0"], min_vcpus=4, min_memory_mib=16384,
+                   sort="price")
+    got = list(filled.query(q))
+    assert names(iter(got)) == ["pool-gold", "s3.xlarge.4", "s3.2xlarge.4", "g1.xlarge"]
+    assert (got[0].vcpus, got[0].memory_mib, got[0].price) == (4, 16384, eur("0.12"))
+    assert got[0].extras["sized_for"] == {"vcpus": 4, "memory_mib": 16384}
+    assert names(filled.query(q.model_copy(update={"limit": 2}))) == ["pool-gold", "s3.xlarge.4"]
+    assert names(filled.query(q.model_copy(update={"offset": 1, "limit": 2}))) == [
+        "s3.xlarge.4", "s3.2xlarge.4"]
+    assert names(filled.query(q.model_copy(update={"sort": "-price"}))) == [
+        "s3.2xlarge.4", "s3.xlarge.4", "pool-gold", "g1.xlarge"]
+    # the pool cannot grow past 32 vCPUs
+    assert names(filled.query(q.model_copy(update={"min_vcpus": 33}))) == []
+
+
+def test_max_price_is_exact_beyond_floating_point(store: Store) -> None:
+    tiny_above = Decimal("0.1000000000000000000001")
+    store.write_snapshot(items=[], offers=[offer("at", price=eur("0.1")), offer("above", price=Price(
+        amount=tiny_above, currency="EUR", unit="hour"))], statuses=[], config_hash=None)
+    assert names(store.query(OfferQuery(max_price=Decimal("0.1")))) == ["at"]
+    assert names(store.query(OfferQuery(max_price=tiny_above))) == ["above", "at"]
+
+
+def test_text_filter_is_case_insensitive_beyond_ascii(store: Store) -> None:
+    store.write_snapshot(items=[], offers=[offer("ÉCO-1", display_name="Économique"), offer("std-1")],
+                         statuses=[], config_hash=None)
+    assert names(store.query(OfferQuery(text="éco"))) == ["ÉCO-1"]
+    assert names(store.query(OfferQuery(text="ÉCONOMIQUE"))) == ["ÉCO-1"]
+    # the column separator never lets a match straddle two fields
+    assert names(store.query(OfferQuery(text="1\x1f"))) == []
+
+
+def test_query_streams(filled: Store) -> None:
+    it = filled.query(OfferQuery(sort="name"))
+    assert next(it).name == "c6.xlarge.4"
+    # another call while a query is half read
+    assert filled.get("acme/compute/eu-west-0/s3.large.2") is not None
+    assert next(it).name == "debian-12"
+    it.close()  # type: ignore[attr-defined]
+
+
+@st.composite
+def store_offer(draw: st.DrawFn) -> Offer:
+    kind = draw(st.sampled_from([Kind.COMPUTE, Kind.COMPUTE, Kind.IMAGE]))
+    compute = kind == Kind.COMPUTE
+    flex = None
+    if compute and draw(st.integers(0, 2)) == 0:
+        flex = FlexibleSizing(vcpus_max=draw(st.integers(1, 64)), memory_mib_max=draw(st.integers(1024, 262144)),
+                              memory_step_mib=draw(st.sampled_from([4, 1024])),
+                              price_per_vcpu=eur("0.01", "vcpu-hour"),
+                              price_per_gib_memory=eur("0.004", "GiB-hour"))
+    amount = draw(st.one_of(st.none(), st.decimals(0, 100, places=4, allow_nan=False, allow_infinity=False)))
+    currency = draw(st.sampled_from(["EUR", "USD"]))
+    return offer(
+        draw(st.text("abXé.-", min_size=1, max_size=5)),
+        brand=draw(st.sampled_from(["acme", "orange"])), kind=kind,
+        region=draw(st.sampled_from(["eu-west-0", "eu-west-1", None])),
+        vcpus=(flex.vcpus_max if flex else draw(st.integers(1, 64))) if compute else None,
+        memory_mib=(flex.memory_mib_max if flex else draw(st.integers(512, 262144))) if compute else None,
+        gpu=Gpu(count=1) if compute and draw(st.booleans()) else None,
+        flexible=flex,
+        price=None if amount is None else Price(amount=amount, currency=currency, unit="hour"),
+        labels=draw(st.lists(st.sampled_from(["hds", "secnumcloud", "gdpr-eu"]), max_size=2)),
+        zone=draw(st.sampled_from([None, "eu-west-0b"])),
+        zones=draw(st.lists(st.sampled_from(["eu-west-0a", "eu-west-0b"]), max_size=2)),
+        display_name=draw(st.one_of(st.none(), st.text("aXÉ ", max_size=4))),
+        lifecycle=Lifecycle(status=draw(st.sampled_from(list(LifecycleStatus)))),
+        backend=draw(st.sampled_from(["fe", "cav"])))
+
+
+STORE_OFFERS = st.lists(store_offer(), max_size=25, unique_by=lambda o: o.id)
+
+FILTERS: dict[str, st.SearchStrategy[Any]] = {
+    "brands": st.lists(st.sampled_from(["acme", "orange"]), max_size=1),
+    "kinds": st.lists(st.sampled_from([Kind.COMPUTE, Kind.IMAGE]), min_size=1),
+    "regions": st.lists(st.sampled_from(["eu-west-0", "eu-west-1"]), min_size=1),
+    "zones": st.lists(st.sampled_from(["eu-west-0a", "eu-west-0b"]), min_size=1),
+    "labels": st.lists(st.sampled_from(["HDS", "secnumcloud"]), max_size=2),
+    "min_vcpus": st.integers(0, 70),
+    "min_memory_mib": st.integers(0, 300000),
+    "gpu": st.booleans(),
+    "max_price": st.decimals(0, 100, places=4, allow_nan=False, allow_infinity=False),
+    "currency": st.sampled_from(["EUR", "usd"]),
+    "lifecycle": st.lists(st.sampled_from(list(LifecycleStatus)), min_size=1),
+    "text": st.text("abXÉ.", max_size=2),
+    "backends": st.lists(st.sampled_from(["fe", "cav"]), min_size=1),
+}
+
+
+@st.composite
+def store_query(draw: st.DrawFn) -> OfferQuery:
+    # A few filters at a time, so that most queries return something to compare.
+    chosen = draw(st.lists(st.sampled_from(sorted(FILTERS)), max_size=3, unique=True))
+    fields = {name: draw(FILTERS[name]) for name in chosen}
+    return OfferQuery(sort=draw(st.sampled_from(SORTS)), limit=draw(st.one_of(st.none(), st.integers(0, 6))),
+                      offset=draw(st.integers(0, 4)), **fields)
+
+
+@settings(max_examples=300, deadline=None)
+@given(offers=STORE_OFFERS, queries=st.lists(store_query(), min_size=1, max_size=4))
+def test_store_query_agrees_with_the_pure_query(offers: list[Offer], queries: list[OfferQuery]) -> None:
+    with Store(":memory:") as s:
+        s.write_snapshot(items=[], offers=offers, statuses=[], config_hash=None)
+        for q in queries:
+            assert list(s.query(q)) == run(offers, q), q
+
+
+# -- diff ---------------------------------------------------------------------------------------
+def test_diff_lists_added_removed_price_and_lifecycle_changes(filled: Store) -> None:
+    a = filled.latest().id  # type: ignore[union-attr]
+    changed = [
+        CATALOG[0].model_copy(update={"price": eur("0.0500")}),             # same price, other spelling
+        CATALOG[1].model_copy(update={"price": eur("0.22")}),               # price up
+        CATALOG[2].model_copy(update={"price": None}),                      # price now unknown
+        CATALOG[3].model_copy(update={"price": eur("1.1")}),                # price now known
+        CATALOG[5].model_copy(update={"price": Price(amount=Decimal("0.15"), currency="USD", unit="hour")}),
+        CATALOG[7].model_copy(update={"lifecycle": Lifecycle(status=LifecycleStatus.END_OF_LIFE)}),
+        offer("s3.4xlarge.4", vcpus=16, memory_mib=65536),
+    ]
+    b = filled.write_snapshot(items=[], offers=changed, statuses=[], config_hash=None).id
+    d = filled.diff(a, b)
+    assert (d.a, d.b) == (a, b)
+    assert d.added == ["acme/compute/eu-west-0/s3.4xlarge.4"]
+    assert d.removed == ["acme/compute/eu-west-0/pool-gold", "acme/image/eu-west-0/debian-12"]
+    assert [(c.id, c.before, c.after) for c in d.price_changes] == [
+        ("acme/compute/eu-west-0/g1.xlarge", None, eur("1.1")),
+        ("acme/compute/eu-west-0/s3.2xlarge.4", eur("0.40"), None),
+        ("acme/compute/eu-west-0/s3.xlarge.4", eur("0.20"), eur("0.22")),
+        ("acme/compute/eu-west-1/c6.xlarge.4", eur("0.15"),
+         Price(amount=Decimal("0.15"), currency="USD", unit="hour")),
+    ]
+    assert [(c.id, c.before, c.after) for c in d.lifecycle_changes] == [
+        ("acme/storage/eu-west-0/silver", LifecycleStatus.END_OF_SALE, LifecycleStatus.END_OF_LIFE)]
+    empty = filled.diff(b, b)
+    assert not (empty.added or empty.removed or empty.price_changes or empty.lifecycle_changes)
