@@ -42,16 +42,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, model_validator
 
-from cloudcat.driver import BaseDriver, Capabilities, DriverOptions
+from cloudcat.driver import BaseDriver, Capabilities, DriverOptions, import_sdk
 from cloudcat.errors import BackendNotFoundError
 from cloudcat.models import FlexibleSizing, Gpu, Item, Kind, Region
 
 from . import cloudavenue as cav
-from .client import Credentials, VcdClient
+
+if TYPE_CHECKING:
+    from .client import VcdClient
 
 __all__ = ["VcdDriver", "VcdOptions"]
 
@@ -121,6 +123,11 @@ class VcdDriver(BaseDriver):
         """The REST client (created on first use)."""
         with self._client_lock:
             if self._client is None:
+                # the HTTP libraries are imported on first use, with an install hint when missing
+                import_sdk("httpx", "httpx")
+                import_sdk("tenacity", "tenacity")
+                from .client import Credentials, VcdClient
+
                 o = self.options
                 creds = Credentials(org=o.org, username=o.username,
                                     password=o.password.get_secret_value() if o.password else None,
