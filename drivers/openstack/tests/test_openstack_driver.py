@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from cloudcat_openstack.driver import OpenStackDriver, flavor_gpu, zone_sale_status
 
 from cloudcat.errors import ConfigError
 from cloudcat.models import Gpu, Item, Kind, LifecycleStatus
 from cloudcat.registry import load_driver
 from cloudcat.testing import mock
-from cloudcat_openstack.driver import OpenStackDriver, flavor_gpu, zone_sale_status
 
 
 def by_name(items: list[Item]) -> dict[str, Item]:
