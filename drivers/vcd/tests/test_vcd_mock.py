@@ -1,0 +1,120 @@
+"""The mocked Cloud Director's wire format, seen by a plain HTTP client."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from cloudcat_vcd.mock import VcdMock
+
+from cloudcat.testing import MockHandle, mock
+
+NS = "{http://www.vmware.com/vcloud/v1.5}"
+JSON = "application/*+json;version=38.1"
+
+
+@pytest.fixture
+def cav() -> Iterator[MockHandle]:
+    with mock(VcdMock) as m:
+        yield m
+
+
+def login(m: MockHandle) -> str:
+    o = m.backend["options"]
+    r = httpx.post(m.url + "/cloudapi/1.0.0/sessions", auth=(f"{o['username']}@{o['org']}", o["password"]),
+                   headers={"Accept": "application/json;version=38.1"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["org"]["name"] == "cav01ev01ocb0001234" and body["site"]["name"] == "Console Externe VDR"
+    assert body["roles"] == ["Organization Administrator"]
+    return str(r.headers["X-VMWARE-VCLOUD-ACCESS-TOKEN"])
+
+
+def test_versions_document(cav: MockHandle) -> None:
+    r = httpx.get(cav.url + "/api/versions")
+    assert r.status_code == 200
+    root = ET.fromstring(r.content)
+    assert root.tag == "{http://www.vmware.com/vcloud/versions}SupportedVersions"
+    infos = {i.findtext("{http://www.vmware.com/vcloud/versions}Version"): i.get("deprecated") for i in root}
+    assert infos["36.0"] == "true" and infos["39.1"] == "false"
+
+
+def test_login_errors_are_vcd_error_bodies(cav: MockHandle) -> None:
+    r = httpx.post(cav.url + "/cloudapi/1.0.0/sessions", auth=("admin@cav01ev01ocb0001234", "nope"),
+                   headers={"Accept": "application/json;version=38.1"})
+    assert r.status_code == 401
+    assert r.json()["majorErrorCode"] == 401 and r.json()["minorErrorCode"] == "UNAUTHORIZED"
+    r = httpx.get(cav.url + "/api/query?type=orgVdc", headers={"Accept": JSON})
+    assert r.status_code == 401
+    r = httpx.get(cav.url + "/api/query?type=orgVdc", headers={"Accept": "application/*+xml;version=38.1"})
+    assert r.status_code == 401 and ET.fromstring(r.content).tag == f"{NS}Error"
+    r = httpx.post(cav.url + "/cloudapi/1.0.0/sessions", auth=("admin@cav01ev01ocb0001234", "x"),
+                   headers={"Accept": "application/json;version=30.0"})
+    assert r.status_code == 406
+
+
+def test_api_token_exchange(cav: MockHandle) -> None:
+    platform = cav.platform
+    assert isinstance(platform, VcdMock)
+    token = platform.token_backend()["options"]["api_token"]
+    url = cav.url + "/oauth/tenant/cav01ev01ocb0001234/token"
+    r = httpx.post(url, data={"grant_type": "refresh_token", "refresh_token": token})
+    assert r.status_code == 200 and r.json()["token_type"] == "Bearer"
+    access = r.json()["access_token"]
+    r = httpx.get(cav.url + "/api/session", headers={"Authorization": f"Bearer {access}",
+                                                     "Accept": "application/*+xml;version=38.1"})
+    assert r.status_code == 200 and ET.fromstring(r.content).get("org") == "cav01ev01ocb0001234"
+    r = httpx.post(url, data={"grant_type": "refresh_token", "refresh_token": "wrong"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+
+
+def test_query_json_and_xml_with_paging(cav: MockHandle) -> None:
+    headers = {"Authorization": f"Bearer {login(cav)}"}
+    r = httpx.get(cav.url + "/api/query", params={"type": "vAppTemplate", "format": "records", "pageSize": 2,
+                                                  "filter": "catalogName==Orange-Linux"},
+                  headers={**headers, "Accept": JSON})
+    body = r.json()
+    assert (body["total"], body["page"], body["pageSize"]) == (4, 1, 2)
+    assert [rec["name"] for rec in body["record"]] == ["debian_10_X64", "UBUNTU_20.04"]
+    assert body["record"][0]["_type"] == "QueryResultVAppTemplateRecordType"
+    assert body["link"][0]["rel"] == "nextPage"
+    r = httpx.get(cav.url + "/api/query", params={"type": "orgVdcStorageProfile", "format": "records",
+                                                  "page": 2, "pageSize": 5},
+                  headers={**headers, "Accept": "application/*+xml;version=38.1"})
+    root = ET.fromstring(r.content)
+    assert root.get("total") == "16" and root.get("page") == "2"
+    assert len(root.findall(f"{NS}OrgVdcStorageProfileRecord")) == 5
+    r = httpx.get(cav.url + "/api/query", params={"type": "orgVdc", "page": 9}, headers={**headers, "Accept": JSON})
+    assert r.status_code == 400 and r.json()["majorErrorCode"] == 400
+
+
+def test_vdc_metadata_and_policies(cav: MockHandle) -> None:
+    headers = {"Authorization": f"Bearer {login(cav)}", "Accept": JSON}
+    records = httpx.get(cav.url + "/api/query?type=orgVdc&format=records", headers=headers).json()["record"]
+    vdc_id = records[0]["href"].rsplit("/", 1)[-1]
+    meta = httpx.get(cav.url + f"/api/vdc/{vdc_id}/metadata", headers=headers).json()
+    keys = {e["key"]: e["typedValue"]["value"] for e in meta["metadataEntry"]}
+    assert keys == {"vdcServiceClass": "ECO", "vdcBillingModel": "PAYG", "vdcStorageBillingModel": "PAYG",
+                    "vdcDisponibilityClass": "ONE-ROOM"}
+    vdc = httpx.get(cav.url + f"/api/vdc/{vdc_id}", headers=headers).json()
+    assert vdc["vCpuInMhz2"] == 2200 and vdc["computeCapacity"]["cpu"]["limit"] == 22000
+    listing = httpx.get(cav.url + f"/cloudapi/2.0.0/vdcs/urn:vcloud:vdc:{vdc_id}/computePolicies",
+                        headers=headers).json()
+    assert "pageCount" not in listing and listing["resultTotal"] == 1
+    assert listing["values"][0]["name"] == "System Default"
+    org_wide = httpx.get(cav.url + "/cloudapi/1.0.0/vdcComputePolicies", headers=headers).json()
+    assert org_wide["pageCount"] == 1
+    r = httpx.get(cav.url + "/api/vdc/00000000-0000-0000-0000-000000000000", headers=headers)
+    assert r.status_code == 403 and r.json()["minorErrorCode"] == "ACCESS_TO_RESOURCE_IS_FORBIDDEN"
+
+
+def test_page_limit_and_token_ttl_faults(cav: MockHandle) -> None:
+    cav.server.set_faults(page_limit=1)
+    headers = {"Authorization": f"Bearer {login(cav)}", "Accept": JSON}
+    body = httpx.get(cav.url + "/cloudapi/1.0.0/orgVdcNetworks?pageSize=50", headers=headers).json()
+    assert (body["pageSize"], body["resultTotal"], body["pageCount"], len(body["values"])) == (1, 3, 3, 1)
+    r = httpx.post(cav.url + "/_cloudcat/reset")
+    assert r.status_code == 200
+    assert httpx.get(cav.url + "/api/session", headers=headers).status_code == 401  # sessions forgotten
