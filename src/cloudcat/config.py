@@ -125,9 +125,11 @@ class PriceBookRef(_Strict):
 class Config(_Strict):
     """The whole configuration."""
 
-    backends: dict[str, BackendConfig] = Field(default_factory=dict)
-    brands: dict[str, BrandConfig] = Field(default_factory=dict)
-    price_books: list[PriceBookRef] = Field(default_factory=list)
+    backends: dict[str, BackendConfig] = Field(default_factory=dict, description="Backends by name.")
+    brands: dict[str, BrandConfig] = Field(default_factory=dict,
+                                           description="Brands by name; the name begins offer ids.")
+    price_books: list[PriceBookRef] = Field(default_factory=list,
+                                            description="Price book files (paths, or {path, backend}).")
     store: str | None = Field(default=None, description="SQLite file path or database URL.")
     max_age: float = Field(default=3600.0, ge=0,
                            description="Seconds before `offers` refreshes a snapshot (`30m`, `2h`, `1d`).")

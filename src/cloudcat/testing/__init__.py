@@ -6,6 +6,7 @@
 * :mod:`cloudcat.testing.conformance` is the kit plugin authors run against their drivers.
 """
 
-from .mockserver import Faults, MockHandle, MockPlatform, MockServer, RequestRecord, json_response, mock
+from .mockserver import Faults, MockHandle, MockPlatform, MockServer, RequestRecord, json_response, mock, start_mock
 
-__all__ = ["Faults", "MockHandle", "MockPlatform", "MockServer", "RequestRecord", "json_response", "mock"]
+__all__ = ["Faults", "MockHandle", "MockPlatform", "MockServer", "RequestRecord", "json_response", "mock",
+           "start_mock"]

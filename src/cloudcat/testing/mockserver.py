@@ -45,6 +45,7 @@ __all__ = [
     "json_response",
     "load_fixture_file",
     "mock",
+    "start_mock",
 ]
 
 log = logging.getLogger("cloudcat.mock")
@@ -331,10 +332,31 @@ class MockHandle:
     platform: MockPlatform
     server: MockServer
 
+    def stop(self) -> None:
+        """Stop the server (for mocks started with :func:`start_mock`)."""
+        self.server.stop()
+
     def first_line(self) -> dict[str, Any]:
         """The JSON object ``cloudcat mock serve`` prints first."""
         return {"url": self.url, "platform": self.platform.name, "backend": self.backend,
                 "control": self.url + CONTROL_PREFIX}
+
+
+def start_mock(name: str | type[MockPlatform], fixture: str | Path | Mapping[str, Any] | None = None, *,
+               host: str = "127.0.0.1", port: int = 0, tls: bool | None = None, regions: int | None = None,
+               allow_remote: bool = False, **faults: Any) -> MockHandle:
+    """Start a mocked platform and return its handle; call ``handle.stop()`` when done.
+    Same arguments as :func:`mock`, which is the context-manager form."""
+    if isinstance(name, str):
+        from ..registry import load_mock
+
+        cls: type[MockPlatform] = load_mock(name)
+    else:
+        cls = name
+    platform = cls(fixture, faults=Faults(**faults), regions=regions)
+    use_tls = getattr(cls, "tls", False) if tls is None else tls
+    server = MockServer(platform, host=host, port=port, tls=use_tls, allow_remote=allow_remote).start()
+    return MockHandle(url=server.url, backend=platform.backend(), platform=platform, server=server)
 
 
 @contextlib.contextmanager
@@ -349,13 +371,9 @@ def mock(name: str | type[MockPlatform], fixture: str | Path | Mapping[str, Any]
         with cloudcat.testing.mock("static") as m:
             catalog = cloudcat.open_catalog({"backends": {"b": m.backend}, ...})
     """
-    if isinstance(name, str):
-        from ..registry import load_mock
-
-        cls: type[MockPlatform] = load_mock(name)
-    else:
-        cls = name
-    platform = cls(fixture, faults=Faults(**faults), regions=regions)
-    use_tls = getattr(cls, "tls", False) if tls is None else tls
-    with MockServer(platform, host=host, port=port, tls=use_tls, allow_remote=allow_remote) as server:
-        yield MockHandle(url=server.url, backend=platform.backend(), platform=platform, server=server)
+    handle = start_mock(name, fixture, host=host, port=port, tls=tls, regions=regions, allow_remote=allow_remote,
+                        **faults)
+    try:
+        yield handle
+    finally:
+        handle.stop()
