@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 from cloudcat_openstack.driver import OpenStackDriver, flavor_gpu, zone_sale_status
+from cloudcat_openstack.mock import OpenStackMock
+from werkzeug.wrappers import Request, Response
 
 from cloudcat.errors import ConfigError
 from cloudcat.models import Gpu, Item, Kind, LifecycleStatus
 from cloudcat.registry import load_driver
-from cloudcat.testing import mock
+from cloudcat.testing import json_response, mock
 
 
 def by_name(items: list[Item]) -> dict[str, Item]:
@@ -201,3 +203,22 @@ def test_zone_sale_status_and_gpu_rules() -> None:
     assert flavor_gpu({"pci_passthrough:alias": "a100:2,a100:2"}) == Gpu(model="a100", count=4)
     assert flavor_gpu({"resources:VGPU": "1"}) == Gpu(count=1)
     assert flavor_gpu({"resources:VGPU": "zero"}) is None
+
+
+class _NoComputeDiscovery(OpenStackMock):
+    """A cloud whose compute version document is missing: openstacksdk falls back to 2.1."""
+
+    def dispatch(self, request: Request) -> Response:
+        if request.path.rstrip("/").endswith("/compute/v2.1"):
+            return json_response({"error": {"code": 404, "message": "no version document"}}, status=404)
+        return super().dispatch(request)
+
+
+def test_extra_specs_without_microversion_2_61() -> None:
+    with mock("openstack", "flexible-engine") as reference_mock:
+        expected = {f.name: f for f in OpenStackDriver(reference_mock.backend["options"]).items(
+            Kind.COMPUTE, "eu-west-0")}
+    with mock(_NoComputeDiscovery, "flexible-engine") as m:
+        flavors = {f.name: f for f in OpenStackDriver(m.backend["options"]).items(Kind.COMPUTE, "eu-west-0")}
+        assert flavors == expected  # lifecycle, zones and GPUs intact
+        assert any(r.path.endswith("/os-extra_specs") for r in m.server.requests())

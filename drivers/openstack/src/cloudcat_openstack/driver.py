@@ -417,11 +417,17 @@ class OpenStackDriver(BaseDriver):
     def _flavors(self, region: str) -> list[Item]:
         compute = self._proxy(region, "compute")
         zones = self._region(region).zones
-        prices = self._region_prices(region).get("flavor", {})
+        all_prices, flavors = _concurrently(lambda: self._region_prices(region),
+                                            lambda: list(compute.flavors(details=True)))
+        prices = all_prices.get("flavor", {})
         items = []
-        for flavor in compute.flavors(details=True):
-            specs = flavor.extra_specs
-            if specs is None:  # the cloud did not negotiate microversion 2.61
+        for flavor in flavors:
+            # Below microversion 2.61 (an old Nova, or a version discovery that failed and made
+            # openstacksdk fall back to 2.1) a listing carries no extra specs: read them apart.
+            specs = flavor.extra_specs if _at_least(flavor.microversion, (2, 61)) else None
+            if specs is None:
+                log.debug("%s: flavor %s in %s read at microversion %s; fetching its extra specs",
+                          self.backend, flavor.name, region, flavor.microversion)
                 specs = compute.fetch_flavor_extra_specs(flavor).extra_specs or {}
             items.append(self._flavor_item(flavor, dict(specs), region, zones,
                                            prices.get(flavor.id) or prices.get(flavor.name)))
@@ -462,8 +468,9 @@ class OpenStackDriver(BaseDriver):
         image = self._proxy(region, "image")
         seen: set[str] = set()
         items = []
-        for visibility in ("public", "shared"):
-            for img in image.images(visibility=visibility):
+        listings = _concurrently(*(lambda v=v: list(image.images(visibility=v)) for v in ("public", "shared")))
+        for listing in listings:
+            for img in listing:
                 if img.id in seen or (img.status and img.status != "active"):
                     continue
                 seen.add(img.id)
@@ -491,22 +498,33 @@ class OpenStackDriver(BaseDriver):
         from openstack import exceptions as sdk_exc
 
         storage = self._proxy(region, "block_storage")
-        zones = [z.name for z in storage.availability_zones() if (z.state or {}).get("available", True)]
-        qos_by_type: dict[str, dict[str, str]] = {}
-        try:
-            for qos in storage.qos_specs():
-                assoc = storage.get(f"/qos-specs/{qos.id}/associations")
-                sdk_exc.raise_from_response(assoc)
-                for a in assoc.json().get("qos_associations", []):
-                    if a.get("association_type") == "volume_type":
-                        qos_by_type[a["id"]] = dict(qos.specs or {})
-        except (sdk_exc.ForbiddenException, sdk_exc.NotFoundException):
-            pass  # QoS specs are admin-only on many clouds
-        prices = self._region_prices(region).get("volume", {})
+
+        def zone_names() -> list[str]:
+            return [z.name for z in storage.availability_zones() if (z.state or {}).get("available", True)]
+
+        def qos_of(qos: Any) -> dict[str, dict[str, str]]:
+            assoc = storage.get(f"/qos-specs/{qos.id}/associations")
+            sdk_exc.raise_from_response(assoc)
+            return {a["id"]: dict(qos.specs or {}) for a in assoc.json().get("qos_associations", [])
+                    if a.get("association_type") == "volume_type"}
+
+        def qos_by_type() -> dict[str, dict[str, str]]:
+            try:
+                specs = list(storage.qos_specs())
+                found: dict[str, dict[str, str]] = {}
+                for part in _concurrently(*(lambda q=q: qos_of(q) for q in specs)):
+                    found.update(part)
+                return found
+            except (sdk_exc.ForbiddenException, sdk_exc.NotFoundException):
+                return {}  # QoS specs are admin-only on many clouds
+
+        zones, qos_map, all_prices, types = _concurrently(
+            zone_names, qos_by_type, lambda: self._region_prices(region), lambda: list(storage.types()))
+        prices = all_prices.get("volume", {})
         items = []
-        for vt in storage.types():
+        for vt in types:
             specs = dict(vt.extra_specs or {})
-            qos = qos_by_type.get(vt.id, {})
+            qos = qos_map.get(vt.id, {})
             merged = {**specs, **qos}
             iops = _number(merged, "total_iops_sec", "qos:total_iops_sec", "iops", "read_iops_sec")
             bytes_sec = _number(merged, "total_bytes_sec", "qos:total_bytes_sec", "read_bytes_sec")
@@ -597,6 +615,21 @@ class OpenStackDriver(BaseDriver):
         """Log in and list the regions."""
         self._regions_cache = None
         self.list_regions()
+
+
+def _at_least(microversion: str | None, wanted: tuple[int, int]) -> bool:
+    m = re.fullmatch(r"(\d+)\.(\d+)", str(microversion or ""))
+    return bool(m) and (int(m.group(1)), int(m.group(2))) >= wanted  # type: ignore[union-attr]
+
+
+def _concurrently(*calls: Callable[[], Any]) -> list[Any]:
+    """Results of independent calls, run at once (requests of one listing that do not depend
+    on each other); the first failure is raised."""
+    if len(calls) <= 1:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="cloudcat-openstack") as pool:
+        futures = [pool.submit(call) for call in calls]
+        return [f.result() for f in futures]
 
 
 def zone_sale_status(specs: Mapping[str, str], zones: Sequence[str]) -> dict[str, str]:
