@@ -111,14 +111,19 @@ class Catalog:
         """The driver instance of a configured backend (created once, reused: connections and
         tokens survive across refreshes)."""
         with self._lock:
-            if backend not in self._drivers:
-                cfg = self.config.backends.get(backend)
-                if cfg is None:
-                    raise ConfigError(f"no backend named {backend!r}", source=self.config.source,
-                                      field="backends")
-                cls = load_driver(cfg.driver)
-                self._drivers[backend] = cls(cfg.options, backend=backend)
-            return self._drivers[backend]
+            found = self._drivers.get(backend)
+        if found is not None:
+            return found
+        cfg = self.config.backends.get(backend)
+        if cfg is None:
+            raise ConfigError(f"no backend named {backend!r}", source=self.config.source, field="backends")
+        # built outside the lock: importing one driver's SDK must not hold up the other backends
+        created: Driver = load_driver(cfg.driver)(cfg.options, backend=backend)
+        with self._lock:
+            kept = self._drivers.setdefault(backend, created)
+        if kept is not created:
+            created.close()
+        return kept
 
     def close(self) -> None:
         """Close drivers and the store."""
