@@ -263,18 +263,21 @@ class DriverConformance:
     retry_after: ClassVar[float] = 1.0
 
     # -- fixtures an author may override ------------------------------------------------------
-    @pytest.fixture
-    def mock_faults(self) -> dict[str, Any]:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def mock_faults(cls) -> dict[str, Any]:
         """Faults each test's mock starts with (``Faults`` fields). Default: none."""
         return {}
 
-    @pytest.fixture
-    def mock_fixture(self) -> Any:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def mock_fixture(cls) -> Any:
         """Fixture catalog the mock serves: a bundled name, a path or a mapping. Default: the mock's own."""
         return None
 
-    @pytest.fixture
-    def cloudcat_backend_file(self, request: pytest.FixtureRequest) -> dict[str, Any] | None:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def cloudcat_backend_file(cls, request: pytest.FixtureRequest) -> dict[str, Any] | None:
         """The ``--cloudcat-backend FILE`` target, or ``None`` when the kit runs on a mock."""
         try:
             path = request.config.getoption(BACKEND_OPTION)
@@ -283,21 +286,40 @@ class DriverConformance:
         if not path:
             return None
         data = load_backend_file(path)
-        name = self._driver_name()
+        name = cls._driver_name()
         if name and data["driver"] != name:
             pytest.skip(f"{BACKEND_OPTION} {path} is for driver {data['driver']!r}, "
                         f"this suite tests {name!r}")
         return data
 
-    @pytest.fixture
-    def mock_handle(self, cloudcat_backend_file: dict[str, Any] | None, mock_fixture: Any,
+    @pytest.fixture(scope="class")
+    @classmethod
+    def mock_handle(cls, cloudcat_backend_file: dict[str, Any] | None, mock_fixture: Any,
                     mock_faults: dict[str, Any]) -> Iterator[MockHandle | None]:
-        """The running mock for this test (``None`` without :attr:`mock` or with a real endpoint)."""
-        if cloudcat_backend_file is not None or self.mock is None:
+        """The mock the class's tests share (``None`` without :attr:`mock` or with a real endpoint).
+
+        Started once per test class; checks that inject faults restore them afterwards.
+        """
+        if cloudcat_backend_file is not None or cls.mock is None:
             yield None
             return
-        with mock(self.mock, mock_fixture, **mock_faults) as handle:
+        with mock(cls.mock, mock_fixture, **mock_faults) as handle:
             yield handle
+
+    @pytest.fixture
+    def fault_mock(self, mock_handle: MockHandle | None) -> Iterator[MockHandle | None]:
+        """The shared mock, for a check that changes its faults: they, and the platform state,
+        are restored after the check."""
+        if mock_handle is None:
+            yield None
+            return
+        initial = mock_handle.platform.faults.model_dump()
+        try:
+            yield mock_handle
+        finally:
+            mock_handle.server.set_faults(**initial)
+            with mock_handle.platform.lock:
+                mock_handle.platform.reset()
 
     @pytest.fixture
     def backend_options(self, mock_handle: MockHandle | None) -> dict[str, Any]:
@@ -338,11 +360,24 @@ class DriverConformance:
             with contextlib.suppress(Exception):
                 drv.close()
 
+    @pytest.fixture(scope="class")
+    @classmethod
+    def listing_cache(cls) -> dict[str, Listing]:
+        """Listings already read by this class's tests, by driver and options."""
+        return {}
+
     @pytest.fixture
-    def listing(self, make_driver: Callable[..., BaseDriver]) -> Listing:
-        """One complete read of the backend (every region, every declared kind)."""
-        drv = make_driver()
-        return _run_bounded(lambda: read_listing(drv), self.fault_deadline * 4, "reading the backend")
+    def listing(self, make_driver: Callable[..., BaseDriver], driver_class: type[BaseDriver],
+                driver_options: dict[str, Any], listing_cache: dict[str, Listing]) -> Listing:
+        """One complete read of the backend (every region, every declared kind), shared by the
+        class's tests while the driver and options are the same."""
+        key = f"{driver_class.__module__}.{driver_class.__qualname__}:" + json.dumps(
+            driver_options, sort_keys=True, default=str)
+        if key not in listing_cache:
+            drv = make_driver()
+            listing_cache[key] = _run_bounded(lambda: read_listing(drv), self.fault_deadline * 4,
+                                              "reading the backend")
+        return listing_cache[key]
 
     # -- gates ----------------------------------------------------------------------------------
     def _gate(self, check: str) -> None:
@@ -362,18 +397,21 @@ class DriverConformance:
                         f"({BACKEND_OPTION})")
         return handle
 
-    def _capabilities(self) -> Capabilities:
-        return self._driver_class().capabilities
+    @classmethod
+    def _capabilities(cls) -> Capabilities:
+        return cls._driver_class().capabilities
 
-    def _driver_name(self) -> str:
-        return self.driver if isinstance(self.driver, str) else self.driver.name
+    @classmethod
+    def _driver_name(cls) -> str:
+        return cls.driver if isinstance(cls.driver, str) else cls.driver.name
 
-    def _driver_class(self) -> type[BaseDriver]:
-        if isinstance(self.driver, str):
+    @classmethod
+    def _driver_class(cls) -> type[BaseDriver]:
+        if isinstance(cls.driver, str):
             from ..registry import load_driver
 
-            return load_driver(self.driver)
-        return self.driver
+            return load_driver(cls.driver)
+        return cls.driver
 
     @staticmethod
     def _expect_error(call: Callable[[], object], expected: type[CloudcatError], fault: str,
@@ -643,13 +681,13 @@ class DriverConformance:
                 _fail(f"item {_item_id(found[0])} carries {capability} but the driver does not declare "
                       f"capabilities.{capability}")
 
-    def test_paging(self, listing: Listing, mock_handle: MockHandle | None,
+    def test_paging(self, listing: Listing, fault_mock: MockHandle | None,
                     make_driver: Callable[..., BaseDriver]) -> None:
         """With a page size of 1, the listing is complete and identical."""
         self._gate("paging")
         if not self._capabilities().paging:
             pytest.skip("driver does not declare paging (capabilities.paging)")
-        handle = self._needs_mock(mock_handle, "the paging check")
+        handle = self._needs_mock(fault_mock, "the paging check")
         before = len(handle.server.requests())
         _run_bounded(lambda: read_listing(make_driver()), self.fault_deadline * 4, "an unpaged read")
         unpaged_requests = len(handle.server.requests()) - before
@@ -674,11 +712,11 @@ class DriverConformance:
                   f"{unpaged_requests} unpaged): make the mock honour Faults.page_limit")
 
     # -- backend failures -----------------------------------------------------------------------
-    def test_unavailable(self, mock_handle: MockHandle | None,
+    def test_unavailable(self, fault_mock: MockHandle | None,
                          make_driver: Callable[..., BaseDriver]) -> None:
         """Every request answered 503 → UnavailableError."""
         self._gate("unavailable")
-        handle = self._needs_mock(mock_handle, "the unavailable check")
+        handle = self._needs_mock(fault_mock, "the unavailable check")
         handle.server.set_faults(error_rate=1.0)
         drv = make_driver()
         exc = self._expect_error(lambda: self._touch_backend(drv), UnavailableError,
@@ -687,21 +725,21 @@ class DriverConformance:
             _fail("UnavailableError raised without the original exception as __cause__ "
                   "(raise ... from exc)")
 
-    def test_malformed(self, mock_handle: MockHandle | None,
+    def test_malformed(self, fault_mock: MockHandle | None,
                        make_driver: Callable[..., BaseDriver]) -> None:
         """Every body cut in half → UnavailableError (malformed answer)."""
         self._gate("malformed")
-        handle = self._needs_mock(mock_handle, "the malformed-answer check")
+        handle = self._needs_mock(fault_mock, "the malformed-answer check")
         handle.server.set_faults(malformed_rate=1.0)
         drv = make_driver()
         self._expect_error(lambda: self._touch_backend(drv), UnavailableError,
                            "malformed_rate=1 (every body cut in half)", self.fault_deadline)
 
-    def test_rate_limited(self, mock_handle: MockHandle | None,
+    def test_rate_limited(self, fault_mock: MockHandle | None,
                           make_driver: Callable[..., BaseDriver]) -> None:
         """Every request answered 429 with Retry-After → RateLimitedError carrying retry_after."""
         self._gate("rate_limited")
-        handle = self._needs_mock(mock_handle, "the rate-limit check")
+        handle = self._needs_mock(fault_mock, "the rate-limit check")
         handle.server.set_faults(throttle_rate=1.0, retry_after=self.retry_after)
         drv = make_driver()
         exc = self._expect_error(lambda: self._touch_backend(drv), RateLimitedError,
@@ -714,11 +752,11 @@ class DriverConformance:
             _fail(f"RateLimitedError.retry_after is {exc.retry_after}, the backend sent "
                   f"{self.retry_after:g}")
 
-    def test_authentication(self, mock_handle: MockHandle | None,
+    def test_authentication(self, fault_mock: MockHandle | None,
                             make_driver: Callable[..., BaseDriver]) -> None:
         """Every login refused → AuthenticationError from check() and from listings."""
         self._gate("authentication")
-        handle = self._needs_mock(mock_handle, "the authentication check")
+        handle = self._needs_mock(fault_mock, "the authentication check")
         handle.server.set_faults(fail_auth=True)
         drv = make_driver()
         self._expect_error(drv.check, AuthenticationError, "fail_auth (every login refused), check()",
@@ -727,11 +765,11 @@ class DriverConformance:
         self._expect_error(lambda: self._touch_backend(drv), AuthenticationError,
                            "fail_auth (every login refused), a listing", self.fault_deadline)
 
-    def test_timeout(self, mock_handle: MockHandle | None,
+    def test_timeout(self, fault_mock: MockHandle | None,
                      make_driver: Callable[..., BaseDriver]) -> None:
         """A backend slower than the ``timeout`` option → BackendTimeoutError, in bounded time."""
         self._gate("timeout")
-        handle = self._needs_mock(mock_handle, "the timeout check")
+        handle = self._needs_mock(fault_mock, "the timeout check")
         handle.server.set_faults(latency_ms=self.timeout_latency_ms)
         drv = make_driver(timeout=self.timeout_option)
         started = time.monotonic()
@@ -800,12 +838,12 @@ class DriverConformance:
             handle.server.set_faults(fail_auth=False, error_rate=0.0, throttle_rate=0.0)
 
     def test_secrets_logs(self, make_driver: Callable[..., BaseDriver], driver_options: dict[str, Any],
-                          mock_handle: MockHandle | None, caplog: pytest.LogCaptureFixture) -> None:
+                          fault_mock: MockHandle | None, caplog: pytest.LogCaptureFixture) -> None:
         """Secrets appear in no log record (DEBUG and up), healthy or failing."""
         self._gate("secrets_logs")
         _drv, secrets = self._secrets_or_skip(make_driver, driver_options)
         with caplog.at_level(logging.DEBUG):
-            for _ in self._run_scenarios(mock_handle, make_driver):
+            for _ in self._run_scenarios(fault_mock, make_driver):
                 pass
         for record in caplog.records:
             text = record.getMessage()
@@ -817,12 +855,12 @@ class DriverConformance:
                       f"{record.name!r} at {record.levelname}")
 
     def test_secrets_errors(self, make_driver: Callable[..., BaseDriver], driver_options: dict[str, Any],
-                            mock_handle: MockHandle | None) -> None:
+                            fault_mock: MockHandle | None) -> None:
         """Secrets appear in no error message (nor in the causes it chains)."""
         self._gate("secrets_errors")
         _drv, secrets = self._secrets_or_skip(make_driver, driver_options)
         seen = 0
-        for what, exc in self._run_scenarios(mock_handle, make_driver):
+        for what, exc in self._run_scenarios(fault_mock, make_driver):
             if exc is None:
                 continue
             seen += 1
