@@ -241,7 +241,9 @@ class DriverConformance:
     * :attr:`sdk_modules` / :attr:`sdk_package`: the cloud SDK the driver imports lazily;
     * :attr:`secret_options`: option names that hold secrets (fields typed ``SecretStr`` and names
       like ``password`` or ``token`` are found without it);
-    * :attr:`unsupported`: ``{check: reason}`` for checks that cannot apply, reported as skips;
+    * :attr:`unsupported`: ``{check: reason}`` for checks that cannot apply, reported as skips
+      (``check`` is a test name without ``test_``, optionally with its parameter:
+      ``"capability_declared[flexible_compute]"``);
     * :attr:`kit_level`: the kit level the driver was written against;
     * :attr:`fault_deadline`, :attr:`timeout_option`, :attr:`timeout_latency_ms`: time bounds.
     """
@@ -380,10 +382,11 @@ class DriverConformance:
         return listing_cache[key]
 
     # -- gates ----------------------------------------------------------------------------------
-    def _gate(self, check: str) -> None:
-        reason = self.unsupported.get(check)
-        if reason:
-            pytest.skip(f"{check}: {reason} (declared in `unsupported`)")
+    def _gate(self, check: str, param: str | None = None) -> None:
+        for key in ([f"{check}[{param}]"] if param else []) + [check]:
+            reason = self.unsupported.get(key)
+            if reason:
+                pytest.skip(f"{key}: {reason} (declared in `unsupported`)")
         level = CHECKS.get(check, 1)
         if level > self.kit_level:
             pytest.skip(f"{check} was added at kit level {level}; this suite is at kit_level "
@@ -522,7 +525,7 @@ class DriverConformance:
     @pytest.mark.parametrize("kind", list(Kind), ids=[k.value for k in Kind])
     def test_declared_kind(self, kind: Kind, listing: Listing, mock_handle: MockHandle | None) -> None:
         """A declared kind lists items of that kind, in the region asked, in every region."""
-        self._gate("declared_kind")
+        self._gate("declared_kind", kind.value)
         if kind not in self._capabilities().kinds:
             pytest.skip(f"driver does not declare the {kind.value!r} kind (capabilities.kinds)")
         total = 0
@@ -545,7 +548,7 @@ class DriverConformance:
     def test_undeclared_kind(self, kind: Kind, listing: Listing,
                              make_driver: Callable[..., BaseDriver]) -> None:
         """An undeclared kind raises NotSupportedError, and no listing yields it."""
-        self._gate("undeclared_kind")
+        self._gate("undeclared_kind", kind.value)
         if kind in self._capabilities().kinds:
             pytest.skip(f"driver declares the {kind.value!r} kind; see test_declared_kind")
         stray = [i for i in listing.all_items() if i.kind == kind]
@@ -657,7 +660,7 @@ class DriverConformance:
     def test_capability_declared(self, capability: str, listing: Listing,
                                  mock_handle: MockHandle | None) -> None:
         """A declared capability shows in the items read (from the mock)."""
-        self._gate("capability_declared")
+        self._gate("capability_declared", capability)
         if not getattr(self._capabilities(), capability):
             pytest.skip(f"driver does not declare {capability} (capabilities.{capability})")
         carries = self._CARRIES[capability]
