@@ -28,6 +28,7 @@ class TestVcdGeneric(DriverConformance):
     unsupported = {"capability_declared": "this fixture sells fixed sizing policies only; flexible "
                                           "compute is confirmed on the Cloud Avenue fixture"}
 
-    @pytest.fixture
-    def mock_fixture(self) -> Any:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def mock_fixture(cls) -> Any:
         return "generic-vcd"

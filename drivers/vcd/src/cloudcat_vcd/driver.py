@@ -41,6 +41,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -58,6 +59,8 @@ if TYPE_CHECKING:
 __all__ = ["VcdDriver", "VcdOptions"]
 
 T = TypeVar("T")
+#: Parallel requests when reading the details (metadata, capacity) of an org's VDCs.
+_DETAIL_WORKERS = 8
 
 
 class VcdOptions(DriverOptions):
@@ -193,10 +196,16 @@ class VcdDriver(BaseDriver):
                 site = self._site()[0]
             vdcs.append(_Vdc(name=str(record.get("name", uuid)), href=href, uuid=uuid,
                              region=scope or site or "", record=record))
-        for vdc in vdcs:
+        def details(vdc: _Vdc) -> None:
             vdc.metadata = self._metadata(vdc)
             if "vdcServiceClass" in vdc.metadata:
                 vdc.document = client.get_json(f"/api/vdc/{vdc.uuid}")
+
+        # two calls per VDC: run them side by side so a large org costs a few round trips
+        if vdcs:
+            with ThreadPoolExecutor(max_workers=min(_DETAIL_WORKERS, len(vdcs))) as pool:
+                for done in [pool.submit(details, vdc) for vdc in vdcs]:
+                    done.result()
         return vdcs
 
     def _metadata(self, vdc: _Vdc) -> dict[str, str]:

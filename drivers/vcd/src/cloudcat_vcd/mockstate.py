@@ -143,6 +143,7 @@ class VcdState:
         self.policies: list[dict[str, Any]] = list(fx.get("compute_policies", []))
         self.vdcs: list[Vdc] = self._build_vdcs()
         self.catalogs: list[dict[str, Any]] = list(fx.get("catalogs", []))
+        self._records: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     def _build_vdcs(self) -> list[Vdc]:
         specs = list(self.fixture.get("vdcs", []))
@@ -266,7 +267,12 @@ class VcdState:
             "vAppTemplate": self._template_records,
         }
         build = builders.get(kind)
-        return build() if build else None
+        if build is None:
+            return None
+        key = (kind, self.base_url)
+        if key not in self._records:  # the org does not change between resets: build once
+            self._records[key] = build()
+        return [dict(r) for r in self._records[key]]
 
     def _vdc_records(self) -> list[dict[str, Any]]:
         out = []
