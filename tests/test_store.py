@@ -307,6 +307,7 @@ def test_filters_translate_to_sql(filled: Store) -> None:
     assert names(filled.query(OfferQuery(text="XLARGE", sort="name"))) == [
         "c6.xlarge.4", "g1.xlarge", "s3.2xlarge.4", "s3.xlarge.4"]
     assert names(filled.query(OfferQuery(brands=[]))) == []
+    assert names(filled.query(OfferQuery(brands=[], min_vcpus=1))) == []
 
 
 def test_selective_query_merges_flexible_offers_into_price_order(filled: Store) -> None:

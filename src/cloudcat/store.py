@@ -101,10 +101,14 @@ CREATE TABLE IF NOT EXISTS offers (
     data                TEXT NOT NULL,
     UNIQUE (snapshot_id, id)
 );
-CREATE INDEX IF NOT EXISTS offers_by_kind_region ON offers (snapshot_id, kind, region, vcpus, memory_mib);
-CREATE INDEX IF NOT EXISTS offers_by_brand ON offers (snapshot_id, brand, kind);
-CREATE INDEX IF NOT EXISTS offers_by_price ON offers (snapshot_id, price_amount);
-CREATE INDEX IF NOT EXISTS offers_by_name ON offers (snapshot_id, name);
+-- Cheapest-first listings read these indexes in order and stop at the limit; sizes ride
+-- along so that rows too small are skipped without reading the table.
+CREATE INDEX IF NOT EXISTS offers_by_region_price ON offers (
+    snapshot_id, kind, region, price_amount IS NULL, price_amount, id, vcpus, memory_mib, flexible, brand);
+CREATE INDEX IF NOT EXISTS offers_by_kind_price ON offers (
+    snapshot_id, kind, price_amount IS NULL, price_amount, id, vcpus, memory_mib, region, flexible, brand);
+CREATE INDEX IF NOT EXISTS offers_by_brand ON offers (snapshot_id, brand, kind, region);
+CREATE INDEX IF NOT EXISTS offers_flexible ON offers (snapshot_id, kind, region) WHERE flexible = 1;
 CREATE TABLE IF NOT EXISTS offer_labels (
     offer_pk INTEGER NOT NULL REFERENCES offers(pk) ON DELETE CASCADE,
     label    TEXT NOT NULL,
@@ -552,7 +556,8 @@ class Store:
         the query (see :func:`cloudcat.query.materialize`) and merged into the order.
         """
         sid = self._snapshot_id(snapshot)
-        if sid is None:
+        empty = (q.brands, q.kinds, q.regions, q.zones, q.lifecycle, q.backends)
+        if sid is None or any(values == [] for values in empty):  # an empty list admits nothing
             return iter(())
         order = _ORDER_BY[q.sort]
         if not q.sizes_flexible:
@@ -575,7 +580,9 @@ class Store:
         if flexible is not None:
             where.append("o.flexible = 1" if flexible else "o.flexible = 0")
         where += _conditions(q, sized=sized, params=params)
-        sql = f"SELECT o.data FROM offers o WHERE {' AND '.join(where)}"
+        # Flexible offers are few: their partial index beats any other the planner might prefer.
+        hint = " INDEXED BY offers_flexible" if flexible else ""
+        sql = f"SELECT o.data FROM offers o{hint} WHERE {' AND '.join(where)}"
         if order:
             sql += f" ORDER BY {order}"
         if limit is not None or offset:
