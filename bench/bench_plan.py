@@ -33,7 +33,7 @@ OS = (("ubuntu", "20.04"), ("ubuntu", "22.04"), ("ubuntu", "24.04"), ("debian", 
 
 
 def _price(amount: float, unit: str = "hour") -> Price:
-    return Price(amount=Decimal(str(round(amount, 6))), currency="EUR", unit=unit)  # type: ignore[arg-type]
+    return Price(amount=Decimal(str(round(amount, 6))), currency="EUR", unit=unit)
 
 
 def source_offers(rng: random.Random) -> list[Offer]:

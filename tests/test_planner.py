@@ -7,6 +7,7 @@ must meet, what it costs), independent of the planner's index and search.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections import defaultdict
 from decimal import Decimal
@@ -39,7 +40,7 @@ def offer(brand: str, kind: str, name: str, region: str = "eu-west-0", **fields:
 
 
 def eur(amount: str, unit: str = "hour", currency: str = "EUR") -> Price:
-    return Price(amount=Decimal(amount), currency=currency, unit=unit)  # type: ignore[arg-type]
+    return Price(amount=Decimal(amount), currency=currency, unit=unit)
 
 
 # --------------------------------------------------------------------------- realistic catalogs
@@ -247,12 +248,13 @@ def test_currencies_are_never_added() -> None:
     usd = offer("bleu", "compute", "Standard_D2s_v5", vcpus=2, memory_mib=8192, price=eur("0.096", currency="USD"))
     chf = offer("fe", "compute", "s3.large.4", region="ch-1", vcpus=2, memory_mib=8192,
                 price=eur("0.09", currency="CHF"))
-    plan = plan_migration(flexible_engine() + [chf], [usd],
+    plan = plan_migration([*flexible_engine(), chf], [usd],
                           [InventoryLine(offer="fe/compute/eu-west-0/s3.large.2", quantity=2),
                            InventoryLine(offer="fe/compute/ch-1/s3.large.4")], day=DAY)
     eur_line, chf_line = plan.lines
     assert eur_line.target == usd.id and eur_line.currency == "EUR" and eur_line.currency_after == "USD"
     assert eur_line.difference is None
+    assert chf_line.target == usd.id and (chf_line.currency, chf_line.currency_after) == ("CHF", "USD")
     assert any("priced in USD, source in EUR" in reason for reason in eur_line.reasons)
     assert set(plan.totals) == {"EUR", "USD", "CHF"}
     assert plan.totals["EUR"].before == Decimal("89.352") and plan.totals["EUR"].after == 0
@@ -274,7 +276,7 @@ def test_source_currency_is_preferred() -> None:
 
 def test_inventory_by_name_region_and_unknown() -> None:
     west1 = offer("fe", "compute", "s3.large.2", region="eu-west-1", vcpus=2, memory_mib=4096, price=eur("0.07"))
-    sources = flexible_engine() + [west1]
+    sources = [*flexible_engine(), west1]
     plan = plan_migration(sources, cloud_avenue(), [
         InventoryLine(item="a", offer="s3.large.2", region="eu-west-1"),
         InventoryLine(item="b", offer="s3.large.2"),
@@ -389,7 +391,7 @@ def compute_offers(draw: st.DrawFn, brand: str, index: int) -> Offer:
         extras["zone_status"] = {zone: draw(st.sampled_from(("normal", "sellout", "abandon"))) for zone in zones}
     lifecycle = Lifecycle(status=draw(st.sampled_from(("available", "available", "available", "end-of-sale"))))
     common: dict[str, Any] = dict(
-        architecture=draw(st.sampled_from(ARCHES + (None,))), labels=draw(st.lists(st.sampled_from(LABELS))),
+        architecture=draw(st.sampled_from((*ARCHES, None))), labels=draw(st.lists(st.sampled_from(LABELS))),
         lifecycle=lifecycle, zones=zones, extras=extras)
     if brand != "src" and draw(st.integers(0, 5)) == 0:
         currency = draw(st.sampled_from(CURRENCIES))
@@ -398,9 +400,9 @@ def compute_offers(draw: st.DrawFn, brand: str, index: int) -> Offer:
             vcpus_min=draw(st.integers(1, 4)), vcpus_max=draw(st.integers(4, 32)),
             memory_mib_max=draw(st.integers(4096, 65536)), memory_step_mib=draw(st.sampled_from((4, 1024))),
             price_per_vcpu=Price(amount=Decimal(draw(st.integers(1, 50))) / 1000, currency=currency,
-                                 unit=f"vcpu-{unit_period}"),  # type: ignore[arg-type]
+                                 unit=f"vcpu-{unit_period}"),
             price_per_gib_memory=Price(amount=Decimal(draw(st.integers(1, 20))) / 1000, currency=currency,
-                                       unit=f"GiB-{unit_period}"))  # type: ignore[arg-type]
+                                       unit=f"GiB-{unit_period}"))
         return offer(brand, "compute", f"flex{index}", region=region, flexible=flexible, **common)
     gpu = None
     if draw(st.integers(0, 2)) == 0:
@@ -537,7 +539,7 @@ def test_plan_properties(scenario: tuple[list[Offer], list[Offer], list[Inventor
                            for c in (unit_cost(source, t, inv.hours_per_month) for t in fits))
         # alternatives follow the target, cheapest first, within a currency
         ranked = [unit_cost(source, by_id[i], inv.hours_per_month) for i in [line.target, *line.alternatives]]
-        for first, second in zip(ranked, ranked[1:], strict=False):
+        for first, second in itertools.pairwise(ranked):
             if first is not None and second is not None and first[1] == second[1]:
                 assert first[0] <= second[0]
     for line in plan.lines:
