@@ -201,17 +201,37 @@ def import_time_ms(module: str, runs: int = 7) -> float:
     return (loaded - bare) * 1000
 
 
-def write_rate(count: int) -> float:
-    """Offers per second through ``Store.write_snapshot`` (pydantic models, the real path)."""
+def write_and_diff(count: int) -> tuple[float, float, int]:
+    """Offers per second through ``Store.write_snapshot`` (pydantic models, the real path), then
+    the time of ``Store.diff`` between that snapshot and a changed copy (10% repriced, 5%
+    removed, 5% added, 2% at end of sale), and the number of changes it found."""
     import tempfile
 
-    from cloudcat.models import Offer
+    from cloudcat.models import LifecycleStatus, Offer, Price
 
     offers = [Offer.model_validate_json(row[-1]) for row, _, _ in _rows(count, 1, 1, seed=11)]
+    changed: list[Offer] = []
+    for n, o in enumerate(offers):
+        if n % 20 == 0:
+            continue  # removed
+        if n % 10 == 1 and o.price is not None:
+            o = o.model_copy(update={"price": Price(amount=o.price.amount * 2, currency=o.price.currency,
+                                                    unit=o.price.unit)})
+        if n % 50 == 2:
+            o = o.model_copy(update={"lifecycle": o.lifecycle.model_copy(
+                update={"status": LifecycleStatus.END_OF_SALE})})
+        changed.append(o)
+    changed += [o.model_copy(update={"id": o.id + "-new", "name": o.name + "-new"}) for o in offers[::20]]
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "w.db") as store:
         start = time.perf_counter()
-        store.write_snapshot(items=[], offers=offers, statuses=[], config_hash=None)
-        return count / (time.perf_counter() - start)
+        a = store.write_snapshot(items=[], offers=offers, statuses=[], config_hash=None)
+        rate = count / (time.perf_counter() - start)
+        b = store.write_snapshot(items=[], offers=changed, statuses=[], config_hash=None)
+        start = time.perf_counter()
+        diff = store.diff(a.id, b.id)
+        diff_ms = (time.perf_counter() - start) * 1000
+        found = len(diff.added) + len(diff.removed) + len(diff.price_changes) + len(diff.lifecycle_changes)
+        return rate, diff_ms, found
 
 
 def main() -> None:
@@ -264,7 +284,9 @@ def main() -> None:
     print(f"  full-scan SQL (NOT INDEXED, rows only):            {scan_ms:8.2f} ms")
     print(f"  ratio Store.query / hand-written:                  {store_ms / hand_ms:8.2f} x")
     print(f"  ratio full scan / Store.query:                     {scan_ms / store_ms:8.2f} x")
-    print(f"write_snapshot: {write_rate(20_000):,.0f} offers/s (20,000 offers, pydantic models)")
+    rate, diff_ms, found = write_and_diff(50_000)
+    print(f"write_snapshot: {rate:,.0f} offers/s (50,000 offers, pydantic models)")
+    print(f"diff of two 50,000-offer snapshots: {diff_ms:.1f} ms ({found:,} changes)")
     print(f"import cloudcat:       {import_time_ms('cloudcat'):6.1f} ms over a bare interpreter")
     print(f"import cloudcat.store: {import_time_ms('cloudcat.store'):6.1f} ms over a bare interpreter")
 
