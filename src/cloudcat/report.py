@@ -105,43 +105,57 @@ def _unpriced(lines: list[PlanLine]) -> str:
             '<th class="num">Qty</th></tr></thead><tbody>' + rows + "</tbody></table>")
 
 
-def _family_costs(plan: Plan) -> dict[str, dict[str, list[Decimal]]]:
-    """currency -> family -> [before, after]."""
-    costs: dict[str, dict[str, list[Decimal]]] = defaultdict(
-        lambda: defaultdict(lambda: [Decimal(0), Decimal(0)]))
+class _FamilyCost:
+    """Monthly cost of one family in one currency, and how many lines had no price."""
+
+    __slots__ = ("after", "before", "unknown_after")
+
+    def __init__(self) -> None:
+        self.before = Decimal(0)
+        self.after = Decimal(0)
+        self.unknown_after = 0
+
+
+def _family_costs(plan: Plan) -> dict[str, dict[str, _FamilyCost]]:
+    """currency -> family -> cost. A line counts in the currency of each of its prices."""
+    costs: dict[str, dict[str, _FamilyCost]] = defaultdict(lambda: defaultdict(_FamilyCost))
     for line in plan.lines:
         if line.monthly_before is not None and line.currency:
-            costs[line.currency][line.family][0] += line.monthly_before
+            costs[line.currency][line.family].before += line.monthly_before
+            if line.monthly_after is None:
+                costs[line.currency][line.family].unknown_after += 1
         if line.monthly_after is not None and line.currency_after:
-            costs[line.currency_after][line.family][1] += line.monthly_after
+            costs[line.currency_after][line.family].after += line.monthly_after
     return costs
 
 
-def _chart(currency: str, families: dict[str, list[Decimal]]) -> str:
-    label_width, bar_width, value_width = 140, 520, 150
+def _chart(currency: str, families: dict[str, _FamilyCost]) -> str:
+    label_width, bar_width, value_width = 140, 520, 220
     bar, row = 13, 36
-    order = sorted(families, key=lambda f: (-max(families[f]), f))
-    top = max((max(v) for v in families.values()), default=Decimal(0)) or Decimal(1)
+    order = sorted(families, key=lambda f: (-max(families[f].before, families[f].after), f))
+    top = max((max(c.before, c.after) for c in families.values()), default=Decimal(0)) or Decimal(1)
     width = label_width + bar_width + value_width
     height = row * len(order) + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-currency="{_e(currency)}" '
+    parts = [f'<svg class="chart" data-currency="{_e(currency)}" '
              f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
              f'aria-label="Monthly cost per family before and after, in {_e(currency)}">']
     for index, family in enumerate(order):
+        cost = families[family]
         y = 5 + index * row
         parts.append(f'<text x="{label_width - 8}" y="{y + bar + 3}" text-anchor="end">{_e(family)}</text>')
-        for offset, (name, value) in enumerate((("before", families[family][0]),
-                                                 ("after", families[family][1]))):
+        for offset, (name, value) in enumerate((("before", cost.before), ("after", cost.after))):
             length = float(value / top) * bar_width
             shown = max(length, 1.0) if value > 0 else 0.0
             y_bar = y + offset * (bar + 2)
-            label = f"{family} {name}: {_money(value, currency)}"
+            text = _money(value)
+            if name == "after" and cost.unknown_after:
+                unknown = f"{cost.unknown_after} line{'s' if cost.unknown_after > 1 else ''} unpriced or gap"
+                text = unknown if value == 0 else f"{text} + {unknown}"
             parts.append(
                 f'<rect class="bar-{name}" data-family="{_e(family)}" data-value="{_e(value)}" '
                 f'x="{label_width}" y="{y_bar}" width="{shown:.1f}" height="{bar}">'
-                f"<title>{_e(label)}</title></rect>")
-            parts.append(f'<text x="{label_width + shown + 6:.1f}" y="{y_bar + bar - 2}">'
-                         f"{_e(_money(value))}</text>")
+                f"<title>{_e(f'{family} {name}: {text} {currency}')}</title></rect>")
+            parts.append(f'<text x="{label_width + shown + 6:.1f}" y="{y_bar + bar - 2}">{_e(text)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
