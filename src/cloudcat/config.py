@@ -133,7 +133,7 @@ class Config(_Strict):
     store: str | None = Field(default=None, description="SQLite file path or database URL.")
     max_age: float = Field(default=3600.0, ge=0,
                            description="Seconds before `offers` refreshes a snapshot (`30m`, `2h`, `1d`).")
-    concurrency: int = Field(default=16, ge=1, le=256, description="Parallel backend calls in a refresh.")
+    concurrency: int = Field(default=32, ge=1, le=256, description="Parallel backend calls in a refresh.")
     source: str | None = Field(default=None, exclude=True, description="File the config came from.")
 
     @field_validator("price_books", mode="before")
