@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -196,9 +197,13 @@ def test_items_round_trip_and_filter_by_backend(filled: Store) -> None:
 
 def test_duplicate_offer_ids_fail_and_leave_the_store_as_it_was(filled: Store) -> None:
     before = filled.snapshots()
-    with pytest.raises(StoreError, match="share one id"):
+    with pytest.raises(StoreError, match=re.escape("two offers have the id 'acme/compute/eu-west-0/s3.large.2'")):
         filled.write_snapshot(items=[], offers=[CATALOG[0], CATALOG[1], CATALOG[0]], statuses=[],
                               config_hash=None)
+    # across two batches of the bulk insert
+    many = [offer(f"n{i}", vcpus=1, memory_mib=1024) for i in range(4500)]
+    with pytest.raises(StoreError, match=re.escape("two offers have the id 'acme/compute/eu-west-0/n7'")):
+        filled.write_snapshot(items=[], offers=[*many, many[7]], statuses=[], config_hash=None)
     assert filled.snapshots() == before
 
 

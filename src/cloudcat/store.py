@@ -295,6 +295,31 @@ def _conditions(q: OfferQuery, *, sized: bool, params: list[Any]) -> list[str]:
     return where
 
 
+class _DuplicateOfferError(Exception):
+    def __init__(self, offer_id: str) -> None:
+        self.offer_id = offer_id
+        super().__init__(offer_id)
+
+
+def _duplicate(db: sqlite3.Connection, snapshot_id: int, first_pk: int,
+               ids: list[str]) -> _DuplicateOfferError | None:
+    """The offer id that a failed batch insert repeated, if that is why it failed. Rows of the
+    batch before the failing one are in the table, so earlier batches start below ``first_pk``."""
+    seen: set[str] = set()
+    for offer_id in ids:
+        if offer_id in seen:
+            return _DuplicateOfferError(offer_id)
+        seen.add(offer_id)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        row = db.execute(f"SELECT id FROM offers WHERE snapshot_id = ? AND pk < ? "
+                         f"AND id IN ({', '.join('?' * len(chunk))}) LIMIT 1",
+                         (snapshot_id, first_pk, *chunk)).fetchone()
+        if row is not None:
+            return _DuplicateOfferError(row[0])
+    return None
+
+
 class Store:
     """Snapshots of the catalog in a SQLite file (WAL mode, one transaction per snapshot).
 
@@ -446,9 +471,9 @@ class Store:
             except BaseException as exc:
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.IntegrityError) and "offers.snapshot_id, offers.id" in str(exc):
-                    raise StoreError(f"snapshot store {self.path}: two offers share one id "
-                                     "in the snapshot being written") from exc
+                if isinstance(exc, _DuplicateOfferError):
+                    raise StoreError(f"snapshot store {self.path}: two offers have the id {exc.offer_id!r} "
+                                     "in the snapshot being written") from exc.__cause__
                 if isinstance(exc, sqlite3.Error):
                     raise self._error("write a snapshot", exc) from exc
                 raise
@@ -487,7 +512,10 @@ class Store:
                 rows.append(_offer_row(pk, sid, offer))
                 labels.extend((pk, label) for label in offer.labels)
                 zones.extend((pk, zone) for zone in set(offer.zones))
-            db.executemany(insert, rows)
+            try:
+                db.executemany(insert, rows)
+            except sqlite3.IntegrityError as exc:
+                raise _duplicate(db, sid, rows[0][0], [row[2] for row in rows]) or exc from exc
             db.executemany("INSERT INTO offer_labels (offer_pk, label) VALUES (?, ?)", labels)
             db.executemany("INSERT INTO offer_zones (offer_pk, zone) VALUES (?, ?)", zones)
         db.execute("UPDATE snapshots SET offers = ? WHERE id = ?", (count, sid))
