@@ -147,14 +147,15 @@ def _chart(currency: str, families: dict[str, _FamilyCost]) -> str:
             length = float(value / top) * bar_width
             shown = max(length, 1.0) if value > 0 else 0.0
             y_bar = y + offset * (bar + 2)
-            text = _money(value)
+            text, tooltip = _money(value), _money(value, currency)
             if name == "after" and cost.unknown_after:
                 unknown = f"{cost.unknown_after} line{'s' if cost.unknown_after > 1 else ''} unpriced or gap"
                 text = unknown if value == 0 else f"{text} + {unknown}"
+                tooltip = unknown if value == 0 else f"{tooltip} + {unknown}"
             parts.append(
                 f'<rect class="bar-{name}" data-family="{_e(family)}" data-value="{_e(value)}" '
                 f'x="{label_width}" y="{y_bar}" width="{shown:.1f}" height="{bar}">'
-                f"<title>{_e(f'{family} {name}: {text} {currency}')}</title></rect>")
+                f"<title>{_e(f'{family} {name}: {tooltip}')}</title></rect>")
             parts.append(f'<text x="{label_width + shown + 6:.1f}" y="{y_bar + bar - 2}">{_e(text)}</text>')
     parts.append("</svg>")
     return "".join(parts)

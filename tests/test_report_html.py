@@ -1,0 +1,235 @@
+"""The plan's HTML page, rendered by headless Chromium (Debian's ``chromium`` package).
+
+Chromium loads the page from a file with networking features off, and the tests assert on what
+it rendered: the DOM it dumps (sections in order, totals, escaped text, SVG bars) and a
+screenshot (not blank; the bar colours are painted).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import struct
+import subprocess
+import zlib
+from decimal import Decimal
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloudcat.models import FlexibleSizing, Gpu, Offer, Price
+from cloudcat.planner import InventoryLine, Plan, plan_migration
+from cloudcat.report import render_html
+
+READ_AT = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+DAY = dt.date(2025, 3, 1)
+HOSTILE = "<script>document.title='owned'</script><img src=x onerror=alert(1)>"
+
+
+def _offer(brand: str, kind: str, name: str, **fields: Any) -> Offer:
+    region = "fr-paris" if brand == "cav" else "eu-west-0"
+    return Offer(id=f"{brand}/{kind}/{region}/{name}", brand=brand, kind=kind, name=name, region=region,
+                 backend=brand, driver="static", read_at=READ_AT, **fields)
+
+
+def _price(amount: str, unit: str = "hour") -> Price:
+    return Price(amount=Decimal(amount), currency="EUR", unit=unit)
+
+
+def sample_plan() -> Plan:
+    source = [
+        _offer("fe", "compute", "s3.large.2", vcpus=2, memory_mib=4096, price=_price("0.0612")),
+        _offer("fe", "compute", "c6.2xlarge.2", vcpus=8, memory_mib=16384, price=_price("0.3220")),
+        _offer("fe", "compute", "g1.xlarge", vcpus=4, memory_mib=8192, price=_price("0.95"),
+               gpu=Gpu(model="NVIDIA M60", count=0.125)),
+        _offer("fe", "storage", "SSD", storage_class="SSD", iops=3000, price=_price("0.16", "GiB-month")),
+        _offer("fe", "image", "OBS CentOS 7.4", os_family="CentOS", os_version="7.4"),
+    ]
+    target = [
+        _offer("cav", "compute", "STD-PAYG", labels=["secnumcloud"], extras={"service_class": "STD"},
+               flexible=FlexibleSizing(vcpus_max=256, memory_mib_max=5120 * 1024,
+                                       price_per_vcpu=_price("0.015", "vcpu-hour"),
+                                       price_per_gib_memory=_price("0.005", "GiB-hour"))),
+        _offer("cav", "storage", "platinum3k", storage_class="platinum3k", iops=3000, labels=["secnumcloud"],
+               price=_price("0.21", "GiB-month")),
+        _offer("cav", "image", "UBUNTU_22.04", os_family="ubuntu", os_version="22.04", labels=["secnumcloud"]),
+    ]
+    inventory = [
+        InventoryLine(item=HOSTILE, offer="s3.large.2", quantity=12),
+        InventoryLine(item="batch", offer="c6.2xlarge.2", quantity=4),
+        InventoryLine(item="render", offer="g1.xlarge", quantity=2),
+        InventoryLine(item="db", offer="SSD", size_gib=Decimal(2000)),
+        InventoryLine(item="legacy", offer="OBS CentOS 7.4", quantity=3),
+    ]
+    return plan_migration(source, target, inventory, require_labels=["secnumcloud"],
+                          source="Flexible Engine <FE>", target="Cloud Avenue", day=DAY)
+
+
+def chromium(tmp_path: Path, page: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("chromium")
+    assert binary, "headless Chromium is needed: apt-get install -y chromium"
+    profile = tmp_path / "profile"
+    profile.mkdir(exist_ok=True)
+    return subprocess.run(
+        [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", *args, page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True)
+
+
+class _Dom(HTMLParser):
+    """Elements in document order, with attributes and the text inside each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str]]] = []
+        self.text: list[str] = []
+        self.title = ""
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, {k: v or "" for k, v in attrs}))
+        self._in_title = tag == "title" and not self.title  # the page's, not an SVG tooltip
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._in_title:
+            self.title += data
+
+    def ids(self) -> list[str]:
+        return [attrs["id"] for _, attrs in self.elements if "id" in attrs]
+
+    def find(self, tag: str, cls: str | None = None) -> list[dict[str, str]]:
+        return [attrs for name, attrs in self.elements
+                if name == tag and (cls is None or cls in attrs.get("class", "").split())]
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> tuple[Plan, Path]:
+    plan = sample_plan()
+    path = tmp_path / "plan.html"
+    path.write_text(render_html(plan), encoding="utf-8")
+    return plan, path
+
+
+def test_chromium_renders_gaps_first_totals_and_bars(tmp_path: Path, page: tuple[Plan, Path]) -> None:
+    plan, path = page
+    dom = _Dom()
+    dom.feed(chromium(tmp_path, path, "--dump-dom").stdout)
+    text = " ".join(" ".join(dom.text).split())
+
+    assert dom.title == "Migration plan: Flexible Engine <FE> → Cloud Avenue"
+    ids = dom.ids()
+    assert ids.index("totals") < ids.index("gaps") < ids.index("chart") < ids.index("lines")
+    assert "Gaps (2)" in text and "no GPU offer" in text and "no image for OS centos 7.4" in text
+
+    # totals as rendered, computed from the plan
+    total = plan.totals["EUR"]
+    assert total.before == Decimal("12") * 730 * Decimal("0.0612") + 4 * 730 * Decimal("0.322") \
+        + 2 * 730 * Decimal("0.95") + 2000 * Decimal("0.16")
+    for amount in (total.before, total.after, total.difference):
+        assert f"{amount:,.2f} EUR" in text
+    assert f"{total.before:,.2f} EUR" == "3,183.35 EUR"
+
+    # one SVG bar pair per family, lengths proportional to the amounts
+    assert len(dom.find("svg", "chart")) == 1
+    before = {bar["data-family"]: bar for bar in dom.find("rect", "bar-before")}
+    after = {bar["data-family"]: bar for bar in dom.find("rect", "bar-after")}
+    assert set(before) == set(after) == {"s3", "c6", "g1", "SSD"}
+    assert float(after["g1"]["width"]) == 0  # the GPU flavor is a gap
+    widest = max(float(bar["width"]) for bar in [*before.values(), *after.values()])
+    assert widest == 520.0
+    assert float(before["c6"]["width"]) > float(after["c6"]["width"]) > 0
+    assert "1 line unpriced or gap" in text
+
+    # hostile text from the inventory is shown, never run
+    assert dom.title != "owned"
+    assert dom.find("script") == [] and dom.find("img") == []
+    assert HOSTILE in text
+
+
+def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
+    """Rows of RGB(A) pixels of an 8-bit, non-interlaced PNG (what Chromium writes)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat = 8, b""
+    width = height = channels = 0
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            assert depth == 8 and interlace == 0 and color in (2, 6)
+            channels = 3 if color == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * channels
+    rows: list[bytes] = []
+    prior = bytearray(stride)
+    for y in range(height):
+        filter_type = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for x in range(stride):
+            left = line[x - channels] if x >= channels else 0
+            up = prior[x]
+            corner = prior[x - channels] if x >= channels else 0
+            if filter_type == 1:
+                line[x] = (line[x] + left) & 0xFF
+            elif filter_type == 2:
+                line[x] = (line[x] + up) & 0xFF
+            elif filter_type == 3:
+                line[x] = (line[x] + (left + up) // 2) & 0xFF
+            elif filter_type == 4:
+                estimate = left + up - corner
+                pa, pb, pc = abs(estimate - left), abs(estimate - up), abs(estimate - corner)
+                line[x] = (line[x] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 0xFF
+        rows.append(bytes(line))
+        prior = line
+    return width, channels, rows
+
+
+def test_chromium_screenshot_is_not_blank_and_paints_the_bars(tmp_path: Path, page: tuple[Plan, Path]) -> None:
+    _, path = page
+    shot = tmp_path / "plan.png"
+    chromium(tmp_path, path, "--hide-scrollbars", "--window-size=1100,1400", f"--screenshot={shot}")
+    width, channels, rows = _png_pixels(shot.read_bytes())
+    colours: set[tuple[int, ...]] = set()
+    runs: dict[tuple[int, ...], int] = {}
+    for row in rows:
+        run, last = 0, None
+        for x in range(0, width * channels, channels):
+            pixel = tuple(row[x:x + 3])
+            colours.add(pixel)
+            run = run + 1 if pixel == last else 1
+            last = pixel
+            runs[pixel] = max(runs.get(pixel, 0), run)
+    assert len(colours) > 20, "the screenshot is blank"
+    # bars are far wider than the 14-pixel legend swatches of the same colours
+    assert runs.get((0x8A, 0x94, 0xA6), 0) > 100, "no 'before' bar painted"
+    assert runs.get((0xE8, 0x70, 0x2A), 0) > 100, "no 'after' bar painted"
+    assert (0xB3, 0x26, 0x1E) in colours, "gaps heading not painted"
+
+
+def test_page_is_self_contained() -> None:
+    html = render_html(sample_plan())
+    dom = _Dom()
+    dom.feed(html)
+    tags = {tag for tag, _ in dom.elements}
+    assert tags.isdisjoint({"script", "link", "img", "iframe", "object", "embed", "base", "meta http-equiv"})
+    assert all(not {"src", "href", "srcset", "action"} & set(attrs) for _, attrs in dom.elements)
+    lowered = html.lower()
+    for needle in ("http:", "https:", "url(", "@import", "@font-face"):
+        assert needle not in lowered, needle
+    assert "svg" in tags and "style" in tags
+
+
+def test_empty_and_gapless_plans_render() -> None:
+    html = render_html(Plan(source="a", target="b"))
+    assert "No gaps: every line has a replacement." in html and "No known prices." in html
+    assert "No known prices to chart." in html and "All lines (0)" in html
