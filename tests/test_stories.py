@@ -120,7 +120,11 @@ def test_migration_plan_json_contract_and_gaps(config: dict[str, Any], tmp_path:
         str(DATA / "inventory-flexible-engine.csv"), "--format", "html", "--output", str(html), config=path)
     page = html.read_text()
     assert page.lstrip().lower().startswith("<!doctype html") and "no GPU offer" in page
-    assert "http://" not in page and "https://" not in page  # self-contained
+    # self-contained: nothing is fetched (an SVG namespace URI is a name, not a request)
+    import re
+
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "<link" not in page.lower() and "@import" not in page and "url(" not in page
 
     csv_out = cli("plan", "--from", "FE-unknown", "--to", "cloud-avenue", config=path, check=False)
     assert csv_out.returncode == 2 and "no brand named 'FE-unknown'" in csv_out.stderr
