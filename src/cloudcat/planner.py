@@ -51,6 +51,7 @@ list sorted by price, and merged lazily so a search stops at the fourth acceptab
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import heapq
 import re
 from collections import Counter, defaultdict
@@ -223,6 +224,12 @@ def _fmt(value: Decimal | None) -> str | None:
     """A decimal as plain text: at most 6 decimals, at least 2, never an exponent."""
     if value is None:
         return None
+    return _fmt_decimal(value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _fmt_decimal(value: Decimal) -> str:
+    # amounts repeat (one per source offer and quantity), so a 100,000-line plan formats few
     text = format(value.quantize(Decimal("0.000001")), "f")
     whole, _, frac = text.partition(".")
     frac = frac.rstrip("0").ljust(2, "0")
