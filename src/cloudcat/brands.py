@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Mapping
 
 from .config import BrandConfig
-from .models import Brand
+from .models import Brand, BrandData
 
 __all__ = ["BrandIndex", "BrandNameDeprecation"]
 
@@ -69,10 +69,9 @@ class BrandIndex:
     def brand(self, name: str) -> Brand:
         """The :class:`Brand` model for a canonical name."""
         cfg = self._configs[name]
-        return Brand(name=name, display_name=cfg.display_name or name, operator=cfg.operator,
-                     operator_history=cfg.operator_history, aliases=cfg.aliases,
-                     former_names=cfg.former_names, labels=cfg.labels, backends=cfg.backend_names,
-                     lifecycle=cfg.lifecycle)
+        data = {field: getattr(cfg, field) for field in BrandData.model_fields}
+        data["display_name"] = cfg.display_name or name
+        return Brand(name=name, backends=cfg.backend_names, **data)
 
     def brands(self) -> list[Brand]:
         """Every brand."""

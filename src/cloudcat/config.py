@@ -38,7 +38,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
-from .models import Lifecycle, OperatorPeriod
+from .models import BrandData, Lifecycle, OperatorPeriod
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",
@@ -87,18 +87,11 @@ class LogicalOfferConfig(_Strict):
     min_iops: int | None = None
 
 
-class BrandConfig(_Strict):
+class BrandConfig(BrandData):
     """A brand: what customers see, who operates it, where it sells from."""
 
-    display_name: str | None = None
-    operator: str | None = None
-    operator_history: list[OperatorPeriod] = Field(default_factory=list)
-    aliases: list[str] = Field(default_factory=list)
-    former_names: list[str] = Field(default_factory=list)
-    labels: list[str] = Field(default_factory=list)
     backend: str | None = Field(default=None, description="The one backend the brand sells from.")
     backends: list[str] | None = Field(default=None, description="Several backends.")
-    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     offers: list[LogicalOfferConfig] = Field(default_factory=list, description="Logical offers.")
 
     @model_validator(mode="after")

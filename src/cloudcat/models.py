@@ -27,6 +27,7 @@ __all__ = [
     "Architecture",
     "BackendStatus",
     "Brand",
+    "BrandData",
     "FlexibleSizing",
     "Gpu",
     "Item",
@@ -272,18 +273,23 @@ class OperatorPeriod(_Model):
     until: dt.date | None = None
 
 
-class Brand(_Model):
+class BrandData(_Model):
+    """What describes a brand, in the configuration and in the catalog alike."""
+
+    display_name: str | None = Field(default=None, description="Name shown to customers.")
+    operator: str | None = Field(default=None, description="Who operates the brand now.")
+    operator_history: list[OperatorPeriod] = Field(default_factory=list, description="Earlier operators.")
+    aliases: list[str] = Field(default_factory=list, description="Other names that resolve to the brand.")
+    former_names: list[str] = Field(default_factory=list, description="Names the brand had before.")
+    labels: list[str] = Field(default_factory=list, description="Labels every offer of the brand carries.")
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle, description="The brand's own lifecycle.")
+
+
+class Brand(BrandData):
     """The commercial name a customer sees, with its operator, history and backends."""
 
     name: str
-    display_name: str | None = None
-    operator: str | None = None
-    operator_history: list[OperatorPeriod] = Field(default_factory=list)
-    aliases: list[str] = Field(default_factory=list)
-    former_names: list[str] = Field(default_factory=list)
-    labels: list[str] = Field(default_factory=list)
     backends: list[str] = Field(default_factory=list)
-    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
 
 
 class BackendStatus(_Model):
