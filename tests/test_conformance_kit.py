@@ -7,15 +7,19 @@ first and fail each of the others on the check that names its fault — and only
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
+import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cloudcat.errors import ConfigError
 from cloudcat.testing import mock
@@ -99,7 +103,8 @@ def _parse_junit(path: Path) -> dict[str, dict[str, Outcome]]:
 def _run_kit(workdir: Path, targets: dict[str, list[str]], timeout: float = 300.0,
              ) -> dict[str, dict[str, dict[str, Outcome]]]:
     """Run pytest once per target, concurrently; return each run's outcomes by class and test."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(workdir), str(TESTS),
+                                                         os.environ.get("PYTHONPATH", "")])}
     procs = {}
     for name, args in targets.items():
         report = workdir / f"{name}.xml"
@@ -234,3 +239,47 @@ def test_backend_file_errors_name_file_and_field(tmp_path: Path, monkeypatch: py
     path.write_text('{"driver": "acme", "options": {"token": "${KIT_SET_VARIABLE}", "n": [1, "x${KIT_SET_VARIABLE}"]}}')
     assert load_backend_file(path) == {"driver": "acme",
                                        "options": {"token": "tok-123", "n": [1, "xtok-123"]}}
+
+
+# -- the guide's example is a working driver ----------------------------------------------------
+
+GUIDE = TESTS.parent / "docs" / "writing-a-driver.md"
+_BLOCK = re.compile(r"(?:<!-- file: (?P<file>[\w.]+) -->\n)?```(?P<lang>\w*)\n(?P<body>.*?)```", re.DOTALL)
+
+
+def _guide_blocks() -> list[tuple[str | None, str, str]]:
+    return [(m.group("file"), m.group("lang"), m.group("body")) for m in _BLOCK.finditer(GUIDE.read_text())]
+
+
+def test_guide_snippets_parse() -> None:
+    blocks = _guide_blocks()
+    assert sum(1 for f, _, _ in blocks if f) >= 6
+    for file, lang, body in blocks:
+        if lang == "python" and file is None:
+            compile(body, f"{GUIDE.name}:snippet", "exec")
+        elif lang == "yaml":
+            assert isinstance(yaml.safe_load(body), dict)
+        elif lang == "json":
+            json.loads(body)
+        elif lang == "toml":
+            tomllib.loads(body)
+
+
+def test_guide_example_driver_passes_the_kit(tmp_path: Path) -> None:
+    """The files the guide builds, written out and run through the kit as a plugin author would."""
+    files: dict[str, str] = {}
+    for file, _, body in _guide_blocks():
+        if file:
+            files[file] = files.get(file, "") + body + "\n"
+    assert set(files) == {"acme_driver.py", "acme_mock.py", "acme_catalog.json", "test_acme_conformance.py"}
+    for name, text in files.items():
+        if name.endswith(".py"):
+            compile(text, f"{GUIDE.name}:{name}", "exec")
+        (tmp_path / name).write_text(text)
+    results = _run_kit(tmp_path, {"guide": ["test_acme_conformance.py"]})["guide"]
+    outcomes = results["TestAcmeConformance"]
+    assert _failed(outcomes) == {}
+    ran = {n for n, o in outcomes.items() if o.outcome == "passed"}
+    assert {"test_paging", "test_unavailable", "test_malformed", "test_rate_limited", "test_authentication",
+            "test_timeout", "test_secrets_errors", "test_secret_options", "test_lazy_import",
+            "test_capability_declared[zones]", "test_capability_declared[prices]"} <= ran
