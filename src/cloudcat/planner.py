@@ -43,9 +43,11 @@ that same currency (so it may differ from ``after - before`` when some lines are
 unpriced). A line whose two prices are in different currencies has no difference; each price
 counts in the total of its own currency.
 
-Speed: lines are grouped by (source offer, hours, size) and each requirement is solved once;
-targets are indexed by kind, currency, price period and vCPU count (or OS family, or IOPS), each
-list sorted by price, and merged lazily so a search stops at the fourth acceptable offer.
+Speed: lines are grouped by source offer (and size), and each requirement is solved once per
+ranking: the hours a month matter to the ranking only where a pool mixes hourly and monthly
+prices. Targets are indexed by kind, currency, price period and vCPU count (or OS family, or
+IOPS), each list sorted by price, and merged lazily so a search stops at the fourth acceptable
+offer (``bench/bench_plan.py``: 100,000 lines against 10,000 offers).
 """
 
 from __future__ import annotations
@@ -419,9 +421,15 @@ class _Requirement:
                 self.os_family, self.os_version, self.iops, self.bandwidth)
 
 
+_Ranked = tuple["_Target", Decimal | None, str | None, str | None, tuple[int, int] | None]
+# a candidate in a price-ordered stream: (monthly amount, id, target, size, rate, period)
+_Entry = tuple[Decimal, str, "_Target", tuple[int, int] | None, Decimal, str]
+
+
 @dataclass(slots=True)
 class _Choice:
-    ranked: list[tuple[_Target, Decimal | None, str | None, tuple[int, int] | None]]
+    # (target, rate per period or None, period "hour"/"month" or None, currency, flexible size)
+    ranked: list[_Ranked]
     gap_reason: str | None
 
 
@@ -435,6 +443,7 @@ class _Pool:
     unpriced: dict[Any, list[_Target]] = field(default_factory=lambda: defaultdict(list))
     flexible: list[_Target] = field(default_factory=list)
     currencies: Counter[str] = field(default_factory=Counter)
+    periods: set[str] = field(default_factory=set)
     size: int = 0
     any_gpu: bool = False
 
@@ -497,6 +506,7 @@ class _Index:
             for part in (offer.flexible.price_per_vcpu, offer.flexible.price_per_gib_memory):
                 if part is not None:
                     pool.currencies[part.currency] += 1
+                    pool.periods.add(part.unit.rsplit("-", 1)[-1])
             return
         price = offer.price
         period = _period(price.unit) if price is not None else None
@@ -507,6 +517,7 @@ class _Index:
         target.rate, target.period, target.currency = rate, "hour" if period == "hour" else "month", \
             price.currency
         pool.currencies[price.currency] += 1
+        pool.periods.add(target.period)
         pool.priced[(price.currency, target.period)][_bucket(offer.kind, target)].append(
             (rate, offer.id, target))
 
@@ -546,11 +557,21 @@ class _Index:
 
     # -- search
 
+    def ranking_hours(self, kind: Kind, hours: Decimal) -> Decimal:
+        """Hours a month to rank ``kind``'s targets at, for lines of ``hours``.
+
+        Ranking depends on the hours only where hourly and monthly prices meet in one pool;
+        elsewhere every positive number of hours ranks alike, so lines share one search.
+        """
+        pool = self.pools.get(kind)
+        if pool is None or len(pool.periods) > 1 or hours == 0:
+            return hours
+        return _HOURS_PER_MONTH
+
     def _streams(self, pool: _Pool, req: _Requirement, hours: Decimal, currency: str,
-                 flex: list[tuple[Decimal, str, _Target, tuple[int, int], str]],
-                 ) -> Iterator[tuple[Decimal, str, _Target, tuple[int, int] | None]]:
+                 flex: list[tuple[_Entry, str]]) -> Iterator[_Entry]:
         """Acceptable-or-not candidates priced in ``currency``, cheapest first."""
-        streams: list[Iterable[tuple[Decimal, str, _Target, tuple[int, int] | None]]] = []
+        streams: list[Iterable[_Entry]] = []
         for period in ("hour", "month"):
             buckets = pool.priced.get((currency, period))
             if not buckets:
@@ -559,11 +580,10 @@ class _Index:
                 if not _bucket_ok(req.kind, bucket, req):
                     continue
                 if period == "hour":
-                    streams.append((rate * hours, oid, t, None) for rate, oid, t in entries)
+                    streams.append((rate * hours, oid, t, None, rate, "hour") for rate, oid, t in entries)
                 else:
-                    streams.append((rate, oid, t, None) for rate, oid, t in entries)
-        flex_here = sorted(((amount, oid, t, size) for amount, oid, t, size, cur in flex if cur == currency),
-                           key=lambda e: (e[0], e[1]))
+                    streams.append((rate, oid, t, None, rate, "month") for rate, oid, t in entries)
+        flex_here = sorted((entry for entry, cur in flex if cur == currency), key=lambda e: (e[0], e[1]))
         if flex_here:
             streams.append(flex_here)
         return heapq.merge(*streams, key=lambda e: (e[0], e[1]))
@@ -573,12 +593,12 @@ class _Index:
         if pool is None or pool.size == 0:
             return _Choice([], f"no {req.kind} offer at target")
         furthest = _first_stage(req.kind) - 1
-        ranked: list[tuple[_Target, Decimal | None, str | None, tuple[int, int] | None]] = []
+        ranked: list[_Ranked] = []
         near: list[_Target] = []  # candidates that reached the labels stage (for the gap message)
         want = 1 + _MAX_ALTERNATIVES
 
         # flexible targets: size and price them for this requirement
-        flex_priced: list[tuple[Decimal, str, _Target, tuple[int, int], str]] = []
+        flex_priced: list[tuple[_Entry, str]] = []
         flex_unpriced: list[tuple[_Target, tuple[int, int] | None]] = []
         for t in pool.flexible:
             sizing = t.offer.flexible
@@ -587,23 +607,24 @@ class _Index:
             price = sizing.price_for(*size) if size is not None else None
             monthly = _monthly(price, hours)
             if price is not None and monthly is not None and size is not None:
-                flex_priced.append((monthly, t.offer.id, t, size, price.currency))
+                period = "hour" if price.unit == "hour" else "month"
+                flex_priced.append(((monthly, t.offer.id, t, size, price.amount, period), price.currency))
             else:
                 flex_unpriced.append((t, size))
 
-        def consider(t: _Target, amount: Decimal | None, currency: str | None,
+        def consider(t: _Target, rate: Decimal | None, period: str | None, currency: str | None,
                      size: tuple[int, int] | None) -> bool:
             nonlocal furthest
             stage = self.check(t, req, size)
             if stage == _OK:
-                ranked.append((t, amount, currency, size))
+                ranked.append((t, rate, period, currency, size))
                 return len(ranked) >= want
             if stage >= _LABELS:
                 near.append(t)
             furthest = max(furthest, stage)
             return False
 
-        currencies = sorted(set(pool.currencies) | {entry[4] for entry in flex_priced})
+        currencies = sorted(set(pool.currencies) | {currency for _, currency in flex_priced})
         if preferred is None and pool.currencies:
             preferred = max(sorted(pool.currencies), key=lambda c: pool.currencies[c])
         if preferred in currencies:
@@ -611,8 +632,8 @@ class _Index:
             currencies.insert(0, preferred)
         done = False
         for currency in currencies:
-            for amount, _oid, t, size in self._streams(pool, req, hours, currency, flex_priced):
-                if consider(t, amount, currency, size):
+            for _amount, _oid, t, size, rate, period in self._streams(pool, req, hours, currency, flex_priced):
+                if consider(t, rate, period, currency, size):
                     done = True
                     break
             if done:
@@ -624,7 +645,7 @@ class _Index:
             unpriced += flex_unpriced
             unpriced.sort(key=lambda e: e[0].offer.id)
             for t, size in unpriced:
-                if consider(t, None, None, size):
+                if consider(t, None, None, None, size):
                     break
         if ranked:
             return _Choice(ranked, None)
@@ -734,28 +755,51 @@ class _SourceIndex:
         return same[0], None
 
 
-@dataclass(slots=True)
-class _Solved:
-    """Everything shared by the lines of one (source offer, hours, size) group, per unit."""
+def _rate(price: Price | None) -> tuple[Decimal | None, str | None]:
+    """(amount per period, ``hour``/``month``) of a price; a yearly price becomes monthly."""
+    period = _period(price.unit) if price is not None else None
+    if price is None or period is None:
+        return None, None
+    if period == "year":
+        return price.amount / 12, "month"
+    return price.amount, period
 
-    source_id: str
-    source_name: str
-    kind: str
-    family: str
-    before: Decimal | None = None
-    before_currency: str | None = None
-    before_per_gib: bool = False
-    after: Decimal | None = None
-    after_currency: str | None = None
-    after_per_gib: bool = False
-    same_currency: bool = False
+
+@dataclass(slots=True)
+class _Replacement:
+    """The target side of a group, for one ranking of the target pool."""
+
     target_id: str | None = None
     target_name: str | None = None
     target_vcpus: int | None = None
     target_memory_mib: int | None = None
     alternatives: tuple[str, ...] = ()
+    rate: Decimal | None = None
+    hourly: bool = False
+    currency: str | None = None
+    per_gib: bool = False
+    same_currency: bool = False
     gap_reason: str | None = None
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class _Group:
+    """What the inventory lines naming one source offer (and size) share, per unit."""
+
+    source_id: str
+    source_name: str
+    kind: Kind
+    family: str
+    req: _Requirement | None = None
+    rate: Decimal | None = None
+    hourly: bool = False
+    currency: str | None = None
+    per_gib: bool = False
     reasons: list[str] = field(default_factory=list)
+    gap_reason: str | None = None
+    # ranking hours -> replacement
+    replacements: dict[Decimal, _Replacement] = field(default_factory=dict)
 
 
 def plan_migration(
@@ -786,94 +830,101 @@ def plan_migration(
                      for o in source_offers if o.kind in _PLANNED_KINDS]
 
     choices: dict[tuple[Any, ...], _Choice] = {}
-    solved: dict[tuple[Any, ...], _Solved | None] = {}
+    groups: dict[tuple[Any, ...], _Group | None] = {}
     lines: list[PlanLine] = []
     # currency -> [before, after, difference]; plain decimals, models built at the end
     sums: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
     decimals: dict[int, Decimal] = {}
 
     for inv in inventory:
-        group_key = (inv.offer, inv.region, inv.hours_per_month, inv.vcpus, inv.memory_mib)
-        if group_key in solved:
-            group = solved[group_key]
+        hours = inv.hours_per_month
+        group_key = (inv.offer, inv.region, inv.vcpus, inv.memory_mib)
+        if group_key in groups:
+            group = groups[group_key]
         else:
-            group = _solve(inv, sources, index, choices)
-            solved[group_key] = group
+            group = groups[group_key] = _group(inv, sources)
         if group is None:
             lines.append(PlanLine(
                 item=inv.item or inv.offer, source=inv.offer, family="unknown", quantity=inv.quantity,
-                hours_per_month=inv.hours_per_month,
-                gap_reason=f"offer {inv.offer!r} not found at source"))
+                hours_per_month=hours, gap_reason=f"offer {inv.offer!r} not found at source"))
             continue
+        rank_hours = index.ranking_hours(group.kind, hours)
+        found = group.replacements.get(rank_hours)
+        if found is None:
+            found = group.replacements[rank_hours] = _replace(group, rank_hours, index, choices)
         units = decimals.get(inv.quantity)
         if units is None:
             units = decimals[inv.quantity] = Decimal(inv.quantity)
         before = after = difference = None
-        if group.before is not None:
-            before = group.before * units
-            if inv.size_gib is not None and group.before_per_gib:
+        if group.rate is not None:
+            before = (group.rate * hours if group.hourly else group.rate) * units
+            if inv.size_gib is not None and group.per_gib:
                 before *= inv.size_gib
-            sums[group.before_currency][0] += before  # type: ignore[index]
-        if group.after is not None:
-            after = group.after * units
-            if inv.size_gib is not None and group.after_per_gib:
+            sums[group.currency][0] += before  # type: ignore[index]
+        if found.rate is not None:
+            after = (found.rate * hours if found.hourly else found.rate) * units
+            if inv.size_gib is not None and found.per_gib:
                 after *= inv.size_gib
-            sums[group.after_currency][1] += after  # type: ignore[index]
-            if before is not None and group.same_currency:
+            sums[found.currency][1] += after  # type: ignore[index]
+            if before is not None and found.same_currency:
                 difference = after - before
-                sums[group.after_currency][2] += difference  # type: ignore[index]
+                sums[found.currency][2] += difference  # type: ignore[index]
         lines.append(PlanLine(
-            inv.item or group.source_name, group.source_id, group.source_name, group.kind, group.family,
-            inv.quantity, inv.hours_per_month, group.target_id, group.target_name, group.target_vcpus,
-            group.target_memory_mib, list(group.alternatives),
-            before, after, difference,
-            group.before_currency if before is not None else group.after_currency,
-            group.after_currency, group.gap_reason, list(group.reasons)))
+            inv.item or group.source_name, group.source_id, group.source_name, group.kind.value, group.family,
+            inv.quantity, hours, found.target_id, found.target_name, found.target_vcpus,
+            found.target_memory_mib, list(found.alternatives), before, after, difference,
+            group.currency if before is not None else found.currency if after is not None else None,
+            found.currency if after is not None else None, group.gap_reason or found.gap_reason,
+            [*group.reasons, *found.reasons]))
     totals = {currency: Totals(before=b, after=a, difference=d) for currency, (b, a, d) in sums.items()}
     return Plan.model_construct(source=source, target=target, generated_at=dt.datetime.now(dt.UTC),
                                 lines=lines, totals=totals)
 
 
-def _solve(inv: InventoryLine, sources: _SourceIndex, index: _Index,
-           choices: dict[tuple[Any, ...], _Choice]) -> _Solved | None:
+def _group(inv: InventoryLine, sources: _SourceIndex) -> _Group | None:
     offer, note = sources.resolve(inv.offer, inv.region)
     if offer is None:
         return None
-    group = _Solved(source_id=offer.id, source_name=offer.name, kind=str(offer.kind),
-                    family=offer_family(offer), reasons=[note] if note else [])
+    group = _Group(source_id=offer.id, source_name=offer.name, kind=offer.kind,
+                   family=offer_family(offer), reasons=[note] if note else [])
     if offer.kind == Kind.LOCATION:
         group.gap_reason = "location offers are not planned"
         return group
-    req, flex_size = _requirement(offer, inv)
+    group.req, flex_size = _requirement(offer, inv)
     if offer.flexible is not None and flex_size is None and (inv.vcpus or inv.memory_mib):
         group.reasons.append("size in use does not fit the source's flexible pool")
     price = _source_price(offer, flex_size)
-    group.before = _monthly(price, inv.hours_per_month)
-    if price is not None and group.before is not None:
-        group.before_currency = price.currency
-        group.before_per_gib = _per_gib(price)
+    rate, period = _rate(price)
+    if price is not None and rate is not None:
+        group.rate, group.hourly, group.currency = rate, period == "hour", price.currency
+        group.per_gib = _per_gib(price)
     else:
         group.reasons.append("source price unknown")
-    key = (*req.key(), inv.hours_per_month, group.before_currency)
+    return group
+
+
+def _replace(group: _Group, hours: Decimal, index: _Index,
+             choices: dict[tuple[Any, ...], _Choice]) -> _Replacement:
+    req = group.req
+    if req is None:
+        return _Replacement()
+    key = (*req.key(), hours, group.currency)
     choice = choices.get(key)
     if choice is None:
-        choice = index.choose(req, inv.hours_per_month, group.before_currency)
-        choices[key] = choice
-    group.gap_reason = choice.gap_reason
+        choice = choices[key] = index.choose(req, hours, group.currency)
     if not choice.ranked:
-        return group
-    t, amount, currency, size = choice.ranked[0]
-    group.target_id, group.target_name = t.offer.id, t.offer.name
-    if size is not None:
-        group.target_vcpus, group.target_memory_mib = size
-    group.alternatives = tuple(entry[0].offer.id for entry in choice.ranked[1:])
-    group.after, group.after_currency = amount, currency
-    group.after_per_gib = t.offer.flexible is None and _per_gib(t.offer.price)
-    group.same_currency = currency is not None and currency == group.before_currency
-    group.reasons += _why(req, t, size, amount, index.labels)
-    if group.before_currency and currency and group.before_currency != currency:
-        group.reasons.append(f"priced in {currency}, source in {group.before_currency}: no difference computed")
-    return group
+        return _Replacement(gap_reason=choice.gap_reason)
+    t, rate, period, currency, size = choice.ranked[0]
+    reasons = _why(req, t, size, rate, index.labels)
+    if group.currency and currency and group.currency != currency:
+        reasons.append(f"priced in {currency}, source in {group.currency}: no difference computed")
+    return _Replacement(
+        target_id=t.offer.id, target_name=t.offer.name,
+        target_vcpus=size[0] if size else None, target_memory_mib=size[1] if size else None,
+        alternatives=tuple(entry[0].offer.id for entry in choice.ranked[1:]),
+        rate=rate, hourly=period == "hour", currency=currency,
+        per_gib=t.offer.flexible is None and _per_gib(t.offer.price),
+        same_currency=currency is not None and currency == group.currency, reasons=tuple(reasons))
 
 
 def _why(req: _Requirement, t: _Target, size: tuple[int, int] | None, amount: Decimal | None,
