@@ -139,8 +139,8 @@ def test_kit_passes_a_correct_driver(kit_results: dict[str, dict[str, Outcome]])
     passed = {n for n, o in good.items() if o.outcome == "passed"}
     # the checks that matter ran for real on the correct driver
     assert {"test_item_ids_unique", "test_prices", "test_paging", "test_unavailable", "test_malformed",
-            "test_rate_limited", "test_authentication", "test_timeout", "test_secrets_errors",
-            "test_secrets_logs", "test_secrets_repr", "test_secret_options", "test_lazy_import",
+            "test_rate_limited", "test_authentication", "test_token_renewal", "test_timeout",
+            "test_secrets_errors", "test_secrets_logs", "test_secrets_repr", "test_secret_options", "test_lazy_import",
             "test_listing_stable", "test_declared_kind[compute]", "test_undeclared_kind[network]",
             "test_capability_declared[zones]", "test_capability_declared[lifecycle]"} <= passed
 
@@ -161,7 +161,7 @@ BROKEN = {
     "TestZeroPrice": {"test_prices": "unknown price reported as 0"},
     "TestRawException": {"test_unavailable": "raw exception", "test_malformed": "raw exception",
                          "test_rate_limited": "raw exception", "test_authentication": "raw exception",
-                         "test_timeout": "raw exception"},
+                         "test_timeout": "raw exception", "test_token_renewal": "raw exception"},
     "TestLeakedPassword": {"test_secrets_errors": "leaked secret"},
     "TestUndeclaredKind": {"test_declared_kind[compute]": "undeclared kind",
                            "test_undeclared_kind[image]": "undeclared kind"},

@@ -108,7 +108,14 @@ class GoodDriver(BaseDriver):
 
     def _get(self, path: str, **params: Any) -> Any:
         token = self.login()
-        return self._send("GET", path, params=params, headers={"Authorization": f"Bearer {token}"})
+        try:
+            return self._send("GET", path, params=params, headers={"Authorization": f"Bearer {token}"})
+        except AuthenticationError:  # the token expired: log in again, once
+            with self._lock:
+                if self._token == token:
+                    self._token = None
+            token = self.login()
+            return self._send("GET", path, params=params, headers={"Authorization": f"Bearer {token}"})
 
     # -- the driver ----------------------------------------------------------------------------
     def check(self) -> None:

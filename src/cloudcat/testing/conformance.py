@@ -115,7 +115,7 @@ CHECKS: dict[str, int] = {name: 1 for name in (
     "driver_class", "check", "regions", "regions_option", "declared_kind", "undeclared_kind",
     "items_validate", "item_ids_unique", "listing_stable", "prices", "compute_sizes",
     "capability_declared", "capabilities_not_claimed", "paging", "unavailable", "malformed",
-    "rate_limited", "authentication", "timeout", "secrets_repr", "secrets_logs", "secrets_errors",
+    "rate_limited", "authentication", "token_renewal", "timeout", "secrets_repr", "secrets_logs", "secrets_errors",
     "secret_options", "lazy_import", "offers_validate", "offer_ids", "offer_ids_stable",
 )}
 
@@ -263,6 +263,8 @@ class DriverConformance:
     timeout_latency_ms: ClassVar[float] = 3000.0
     #: Retry-After (seconds) the mock sends in the rate-limit check.
     retry_after: ClassVar[float] = 1.0
+    #: Token lifetime (seconds) the mock is given in the token-renewal check.
+    token_ttl: ClassVar[float] = 1.0
 
     # -- fixtures an author may override ------------------------------------------------------
     @pytest.fixture(scope="class")
@@ -767,6 +769,28 @@ class DriverConformance:
         drv = make_driver()
         self._expect_error(lambda: self._touch_backend(drv), AuthenticationError,
                            "fail_auth (every login refused), a listing", self.fault_deadline)
+
+    def test_token_renewal(self, fault_mock: MockHandle | None,
+                           make_driver: Callable[..., BaseDriver]) -> None:
+        """A driver whose token expired logs in again instead of failing."""
+        self._gate("token_renewal")
+        handle = self._needs_mock(fault_mock, "the token-renewal check")
+        handle.server.set_faults(token_ttl=self.token_ttl)
+        drv = make_driver()
+        _run_bounded(lambda: self._touch_backend(drv), self.fault_deadline, "a first read")
+        expired_at = time.monotonic() + self.token_ttl
+        while time.monotonic() < expired_at:  # wait until every token issued so far has expired
+            time.sleep(min(0.05, max(0.0, expired_at - time.monotonic())))
+        try:
+            _run_bounded(lambda: self._touch_backend(drv), self.fault_deadline,
+                         "a read after the token expired")
+        except AuthenticationError as exc:
+            _fail(f"expired token not renewed: a read {self.token_ttl:g} s after login (token_ttl) raised "
+                  f"AuthenticationError ({exc}); log in again on 401 and retry once")
+        except CloudcatError as exc:
+            _fail(f"after the token expired the driver raised {type(exc).__name__} ({exc})")
+        except Exception as exc:
+            _fail(f"raw exception: after the token expired the driver let {_describe(exc)} ({exc}) escape")
 
     def test_timeout(self, fault_mock: MockHandle | None,
                      make_driver: Callable[..., BaseDriver]) -> None:
