@@ -312,6 +312,47 @@ def test_flexible_source_sized_from_inventory() -> None:
     assert line.monthly_after == Decimal(73)
 
 
+def test_hours_decide_between_hourly_and_monthly_prices() -> None:
+    hourly = offer("t", "compute", "s6.large.2", vcpus=2, memory_mib=4096, price=eur("0.10"))
+    monthly = offer("t", "compute", "s6.large.2.reserved", vcpus=2, memory_mib=4096, price=eur("50", "month"))
+    plan = plan_migration(flexible_engine(), [hourly, monthly], [
+        InventoryLine(item="always on", offer="s3.large.2"),
+        InventoryLine(item="office hours", offer="s3.large.2", hours_per_month=Decimal("100.5")),
+        InventoryLine(item="stopped", offer="s3.large.2", hours_per_month=Decimal(0)),
+    ], day=DAY)
+    always, office, stopped = plan.lines
+    assert (always.target, always.monthly_after) == (monthly.id, Decimal(50))  # 73.00 hourly
+    assert (office.target, office.monthly_after) == (hourly.id, Decimal("10.050"))
+    assert office.alternatives == [monthly.id]
+    assert (stopped.target, stopped.monthly_after, stopped.monthly_before) == (hourly.id, Decimal(0), Decimal(0))
+
+
+def test_metered_hours_share_one_search_and_scale_exactly() -> None:
+    targets = cloud_avenue()
+    hours = [Decimal(h) / 10 for h in range(1, 7441, 37)]
+    plan = plan_migration(flexible_engine(), targets,
+                          [InventoryLine(offer="s3.large.2", hours_per_month=h) for h in hours], day=DAY)
+    per_hour = 2 * Decimal("0.01") + 4 * Decimal("0.004")
+    for h, line in zip(hours, plan.lines, strict=True):
+        assert line.target == "cav/compute/fr-paris/ECO-PAYG"
+        assert line.monthly_after == per_hour * h and line.monthly_before == Decimal("0.0612") * h
+
+
+def test_network_and_location_inventory_lines() -> None:
+    location = offer("fe", "location", "eu-west-0")
+    wan = offer("t", "network", "VRF_STANDARD", bandwidth_mbps=300, price=eur("120", "month"))
+    premium = offer("t", "network", "VRF_PREMIUM", bandwidth_mbps=1000, price=eur("400", "month"))
+    plan = plan_migration([*flexible_engine(), location], [wan, premium], [
+        InventoryLine(offer="admin_external_net"), InventoryLine(offer="fe/location/eu-west-0/eu-west-0")],
+        day=DAY)
+    net, loc = plan.lines
+    assert net.target == wan.id and net.alternatives == [premium.id]
+    assert loc.target is None and loc.gap_reason == "location offers are not planned"
+    faster = flexible_engine()[-1].model_copy(update={"bandwidth_mbps": 2000})
+    gap = plan_migration([faster], [wan, premium], [InventoryLine(offer=faster.id)], day=DAY).lines[0]
+    assert gap.gap_reason == "no network offer with ≥ 2000 Mbit/s"
+
+
 def test_monthly_price_units() -> None:
     base = offer("t", "compute", "x", vcpus=1, memory_mib=1024)
     assert monthly_price(base) is None
@@ -436,7 +477,8 @@ def scenarios(draw: st.DrawFn) -> tuple[list[Offer], list[Offer], list[Inventory
     targets = draw(catalogs("tgt", 25))
     inventory = [InventoryLine(item=f"i{n}", offer=draw(st.sampled_from(sources)).id,
                                quantity=draw(st.integers(0, 5)),
-                               hours_per_month=Decimal(draw(st.sampled_from((730, 100, 0)))))
+                               hours_per_month=draw(st.sampled_from(
+                                   (Decimal(730), Decimal(100), Decimal(0), Decimal("123.4")))))
                  for n in range(draw(st.integers(1, 10)))]
     labels = draw(st.lists(st.sampled_from(LABELS), max_size=1))
     return sources, targets, inventory, labels

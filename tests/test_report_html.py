@@ -233,3 +233,18 @@ def test_empty_and_gapless_plans_render() -> None:
     html = render_html(Plan(source="a", target="b"))
     assert "No gaps: every line has a replacement." in html and "No known prices." in html
     assert "No known prices to chart." in html and "All lines (0)" in html
+
+
+def test_one_chart_per_currency() -> None:
+    src = _offer("fe", "compute", "s3.large.2", vcpus=2, memory_mib=4096, price=_price("0.0612"))
+    usd = _offer("cav", "compute", "Standard_D2s_v5", vcpus=2, memory_mib=8192,
+                 price=Price(amount=Decimal("0.096"), currency="USD", unit="hour"))
+    html = render_html(plan_migration([src], [usd], day=DAY))
+    dom = _Dom()
+    dom.feed(html)
+    charts = dom.find("svg", "chart")
+    assert [chart["data-currency"] for chart in charts] == ["EUR", "USD"]
+    bars = [(attrs["class"], attrs["data-family"], attrs["data-value"]) for tag, attrs in dom.elements
+            if tag == "rect"]
+    assert bars == [("bar-before", "s3", "44.6760"), ("bar-after", "s3", "0"),
+                    ("bar-before", "s3", "0"), ("bar-after", "s3", "70.080")]
