@@ -36,7 +36,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Literal, TypeVar
@@ -49,6 +49,7 @@ from cloudcat.errors import (
     BackendError,
     BackendNotFoundError,
     BackendTimeoutError,
+    CloudcatError,
     ConfigError,
     PermissionDeniedError,
     RateLimitedError,
@@ -153,7 +154,7 @@ class OpenStackDriver(BaseDriver):
 
     name: ClassVar[str] = "openstack"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        kinds=frozenset(Kind), zones=True, paging=True, lifecycle=True, prices=False)
+        kinds=frozenset(Kind), zones=True, paging=True, lifecycle=True, prices=True)
     Options: ClassVar[type[DriverOptions]] = OpenStackOptions
 
     options: OpenStackOptions
@@ -161,9 +162,10 @@ class OpenStackDriver(BaseDriver):
     def __init__(self, options: Mapping[str, Any] | DriverOptions | None = None, *,
                  backend: str | None = None) -> None:
         super().__init__(options, backend=backend)
-        if self.options.cloudkitty:
-            # prices are a capability of this instance only when CloudKitty is read
-            self.__dict__["capabilities"] = self.capabilities.model_copy(update={"prices": True})
+        if not self.options.cloudkitty:
+            # the class declares what the driver can read (CloudKitty prices included); an
+            # instance that does not read CloudKitty supplies no price
+            self.__dict__["capabilities"] = self.capabilities.model_copy(update={"prices": False})
         self._lock = threading.Lock()
         self._keyed_locks: dict[tuple[str, ...], threading.Lock] = {}
         self._base: Any = None
@@ -290,11 +292,12 @@ class OpenStackDriver(BaseDriver):
     # -- errors ----------------------------------------------------------------------------------
     def _guard(self, what: str, call: Callable[[], T]) -> T:
         """Run ``call``; turn keystoneauth/openstacksdk failures into cloudcat errors."""
+        # every backend call passes here: a missing SDK is reported before any of it is used
+        import_sdk("keystoneauth1", "openstacksdk")
+        import_sdk("openstack", "openstacksdk")
         try:
             return call()
-        except BackendError:
-            raise
-        except ConfigError:
+        except CloudcatError:  # already one of ours (backend, configuration, missing SDK)
             raise
         except Exception as exc:
             raise self._translate(what, exc) from exc
@@ -303,6 +306,14 @@ class OpenStackDriver(BaseDriver):
         from keystoneauth1 import exceptions as ksa
         from openstack import exceptions as sdk_exc
 
+        outer = exc
+        # keystoneauth wraps what went wrong during version discovery (a 429, a timeout) in a
+        # DiscoveryFailure raised while handling it: classify by the first HTTP answer or
+        # timeout found along the chain, keep the outer message
+        for inner in _chain(outer):
+            if isinstance(inner, (sdk_exc.HttpException, ksa.HttpError, ksa.ConnectTimeout, TimeoutError)):
+                exc = inner
+                break
         status: int | None = None
         retry_after: float | None = None
         response = getattr(exc, "response", None)
@@ -316,10 +327,10 @@ class OpenStackDriver(BaseDriver):
                 retry_after = float(header) if header is not None else None
         url = getattr(response, "url", None) or getattr(exc, "url", None)
         where = f" ({url})" if url else ""
-        detail = self.redact(_first_line(exc))
+        detail = self.redact(_first_line(outer))
         message = f"{what}{where}: {detail}"
         backend = self.backend
-        if status == 401 or isinstance(exc, ksa.Unauthorized | ksa.MissingAuthPlugin | ksa.AuthorizationFailure):
+        if status == 401 or isinstance(outer, ksa.Unauthorized | ksa.MissingAuthPlugin | ksa.AuthorizationFailure):
             return AuthenticationError(f"{what}: credentials refused{where}", backend=backend)
         if status == 403:
             return PermissionDeniedError(message, backend=backend)
@@ -330,7 +341,7 @@ class OpenStackDriver(BaseDriver):
         if isinstance(exc, ksa.ConnectTimeout | TimeoutError):
             return BackendTimeoutError(f"{what}{where}: no answer within {self.options.timeout:g}s",
                                        backend=backend)
-        if isinstance(exc, ValueError | KeyError | TypeError | ksa.InvalidResponse):
+        if isinstance(outer, ValueError | KeyError | TypeError | ksa.InvalidResponse):
             return UnavailableError(f"{what}{where}: malformed answer: {detail}", backend=backend)
         return UnavailableError(message, backend=backend)
 
@@ -687,6 +698,16 @@ def _number(specs: Mapping[str, str], *keys: str) -> float | None:
             except ValueError:
                 continue
     return None
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what caused it or was being handled when it was raised, outward in."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 def _first_line(exc: BaseException) -> str:
