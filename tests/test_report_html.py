@@ -46,6 +46,7 @@ def sample_plan() -> Plan:
                gpu=Gpu(model="NVIDIA M60", count=0.125)),
         _offer("fe", "storage", "SSD", storage_class="SSD", iops=3000, price=_price("0.16", "GiB-month")),
         _offer("fe", "image", "OBS CentOS 7.4", os_family="CentOS", os_version="7.4"),
+        _offer("fe", "image", "OBS Ubuntu 22.04", os_family="Ubuntu", os_version="22.04"),
     ]
     target = [
         _offer("cav", "compute", "STD-PAYG", labels=["secnumcloud"], extras={"service_class": "STD"},
@@ -62,6 +63,7 @@ def sample_plan() -> Plan:
         InventoryLine(item="render", offer="g1.xlarge", quantity=2),
         InventoryLine(item="db", offer="SSD", size_gib=Decimal(2000)),
         InventoryLine(item="legacy", offer="OBS CentOS 7.4", quantity=3),
+        InventoryLine(item="web os", offer="OBS Ubuntu 22.04", quantity=12),
     ]
     return plan_migration(source, target, inventory, require_labels=["secnumcloud"],
                           source="Flexible Engine <FE>", target="Cloud Avenue", day=DAY)
@@ -248,3 +250,23 @@ def test_one_chart_per_currency() -> None:
             if tag == "rect"]
     assert bars == [("bar-before", "s3", "44.6760"), ("bar-after", "s3", "0"),
                     ("bar-before", "s3", "0"), ("bar-after", "s3", "70.080")]
+
+
+def test_large_plans_group_lines_by_source_and_target(tmp_path: Path) -> None:
+    plan = sample_plan()
+    many = [*plan.lines, *plan.lines, *plan.lines]  # each (source, target) three times
+    big = plan.model_copy(update={"lines": many})
+    path = tmp_path / "big.html"
+    path.write_text(render_html(big, max_lines=10), encoding="utf-8")
+    dom = _Dom()
+    dom.feed(chromium(tmp_path, path, "--dump-dom").stdout)
+    text = " ".join(" ".join(dom.text).split())
+    assert "18 lines: grouped by source offer and target." in text
+    assert "All lines (18)" in text and "Gaps (6)" in text and "Target price unknown (3)" in text
+    assert len(dom.find("tr", "planned")) == 5 and len(dom.find("tr", "gap")) == 2
+    web = next(line for line in plan.lines if line.source_name == "s3.large.2")
+    assert web.monthly_before is not None
+    assert f"{web.monthly_before * 3:,.2f} EUR" in text  # three lines added up
+    assert len(dom.find("table", "grouped")) == 3  # gaps, unknown prices, lines
+    # below the threshold, one row per line
+    assert render_html(big, max_lines=18).count('class="planned"') == 12

@@ -5,6 +5,11 @@ font, no image and no link to fetch. In order: the title, the totals per currenc
 (lines with no acceptable target), lines whose target price is unknown, a chart of the monthly
 cost before and after per family (one chart per currency, since amounts in different currencies
 are never added), then every line. Every text taken from the plan is escaped.
+
+A plan of more than ``max_lines`` lines (100,000 servers…) would make a page no browser lays out
+in reasonable time: its line and gap tables then hold one row per (source offer, target) with
+the number of lines, the quantities and the amounts added up per currency; the JSON and CSV
+outputs keep every line.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ from html import escape
 
 from .planner import Plan, PlanLine
 
-__all__ = ["render_html"]
+__all__ = ["DEFAULT_MAX_LINES", "render_html"]
+
+#: Beyond this many lines, the line and gap tables are grouped by source offer and target.
+DEFAULT_MAX_LINES = 2000
 
 _CSS = """
 :root { --before: #8a94a6; --after: #e8702a; --gap: #b3261e; --ink: #1f2328; --muted: #59636e; }
@@ -94,6 +102,74 @@ def _gaps(lines: list[PlanLine]) -> str:
     return ('<table id="gaps-table"><thead><tr><th>Item</th><th>Source offer</th><th class="num">Qty</th>'
             '<th>Why no replacement</th><th class="num">Monthly before</th></tr></thead><tbody>'
             + rows + "</tbody></table>")
+
+
+class _Bucket:
+    """Lines sharing a source offer, a target and currencies, added up."""
+
+    __slots__ = ("after", "before", "difference", "first", "lines", "quantity")
+
+    def __init__(self, first: PlanLine) -> None:
+        self.first = first
+        self.lines = 0
+        self.quantity = 0
+        self.before: Decimal | None = None
+        self.after: Decimal | None = None
+        self.difference: Decimal | None = None
+
+    def add(self, line: PlanLine) -> None:
+        self.lines += 1
+        self.quantity += line.quantity
+        if line.monthly_before is not None:
+            self.before = (self.before or Decimal(0)) + line.monthly_before
+        if line.monthly_after is not None:
+            self.after = (self.after or Decimal(0)) + line.monthly_after
+        if line.difference is not None:
+            self.difference = (self.difference or Decimal(0)) + line.difference
+
+
+def _buckets(lines: list[PlanLine]) -> list[_Bucket]:
+    buckets: dict[tuple[object, ...], _Bucket] = {}
+    for line in lines:
+        key = (line.source, line.target, line.gap_reason, line.currency, line.currency_after)
+        bucket = buckets.get(key)
+        if bucket is None:
+            bucket = buckets[key] = _Bucket(line)
+        bucket.add(line)
+    return sorted(buckets.values(), key=lambda b: (-(b.before or Decimal(0)), b.first.source))
+
+
+def _grouped_gaps(lines: list[PlanLine]) -> str:
+    rows = "".join(
+        f'<tr><td><code>{_e(b.first.source)}</code></td><td class="num">{b.lines}</td>'
+        f'<td class="num">{b.quantity}</td><td class="reason">{_e(b.first.gap_reason)}</td>'
+        f'<td class="num">{_e(_money(b.before, b.first.currency))}</td></tr>'
+        for b in _buckets(lines))
+    return ('<table id="gaps-table" class="grouped"><thead><tr><th>Source offer</th><th class="num">Lines</th>'
+            '<th class="num">Qty</th><th>Why no replacement</th><th class="num">Monthly before</th></tr></thead>'
+            "<tbody>" + rows + "</tbody></table>")
+
+
+def _grouped_lines(plan: Plan) -> str:
+    rows = []
+    for b in _buckets(plan.lines):
+        line = b.first
+        target = f"<code>{_e(line.target)}</code>" if line.target else '<span class="none">gap</span>'
+        alternatives = "<br>".join(f"<code>{_e(alt)}</code>" for alt in line.alternatives)
+        notes = [line.gap_reason] if line.gap_reason else []
+        reasons = "".join(f"<li>{_e(reason)}</li>" for reason in [*notes, *line.reasons])
+        rows.append(
+            f'<tr class="{"gap" if line.target is None else "planned"}"><td><code>{_e(line.source)}</code></td>'
+            f'<td>{_e(line.family)}</td><td class="num">{b.lines}</td><td class="num">{b.quantity}</td>'
+            f"<td>{target}</td><td>{alternatives}</td>"
+            f'<td class="num">{_e(_money(b.before, line.currency))}</td>'
+            f'<td class="num">{_e(_money(b.after, line.currency_after or line.currency))}</td>'
+            f'<td class="{_diff_class(b.difference)}">{_e(_signed(b.difference, line.currency))}</td>'
+            f'<td><ul class="reasons">{reasons}</ul></td></tr>')
+    return ('<table id="lines-table" class="grouped"><thead><tr><th>Source offer</th><th>Family</th>'
+            '<th class="num">Lines</th><th class="num">Qty</th><th>Target offer</th><th>Alternatives</th>'
+            '<th class="num">Monthly before</th><th class="num">Monthly after</th><th class="num">Difference</th>'
+            "<th>Reasons (first line)</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
 def _unpriced(lines: list[PlanLine]) -> str:
@@ -195,25 +271,35 @@ def _lines(plan: Plan) -> str:
             "<tbody>" + "".join(rows) + "</tbody></table>")
 
 
-def render_html(plan: Plan) -> str:
-    """The plan as one self-contained HTML page: totals, gaps first, a chart per family, every line."""
+def render_html(plan: Plan, *, max_lines: int = DEFAULT_MAX_LINES) -> str:
+    """The plan as one self-contained HTML page: totals, gaps first, a chart per family, the lines.
+
+    With more than ``max_lines`` lines, the line, gap and unknown-price tables hold one row per
+    source offer and target instead of one per line.
+    """
     source = plan.source or "source"
     target = plan.target or "target"
     title = f"Migration plan: {source} → {target}"
     gaps = [line for line in plan.lines if line.target is None]
     unpriced = [line for line in plan.lines if line.target is not None and line.monthly_after is None]
+    grouped = len(plan.lines) > max_lines
+    note = (f'<p class="meta grouped-note">{len(plan.lines)} lines: grouped by source offer and target. '
+            "The JSON and CSV outputs list every line.</p>" if grouped else "")
     sections = [
         f'<header><h1>{_e(title)}</h1><p class="meta">{len(plan.lines)} lines, {len(gaps)} gaps · generated '
         f"{_e(plan.generated_at.strftime('%Y-%m-%d %H:%M UTC'))}</p></header>",
         f'<section id="totals"><h2>Monthly totals</h2>{_totals(plan)}</section>',
-        f'<section id="gaps"><h2>Gaps ({len(gaps)})</h2>{_gaps(gaps)}</section>',
+        f'<section id="gaps"><h2>Gaps ({len(gaps)})</h2>'
+        f"{_grouped_gaps(gaps) if grouped and gaps else _gaps(gaps)}</section>",
     ]
     if unpriced:
-        sections.append(f'<section id="unpriced"><h2>Target price unknown ({len(unpriced)})</h2>'
-                        f"{_unpriced(unpriced)}</section>")
+        table = _grouped_lines(Plan.model_construct(lines=unpriced)).replace(
+            'id="lines-table"', 'id="unpriced-table"') if grouped else _unpriced(unpriced)
+        sections.append(f'<section id="unpriced"><h2>Target price unknown ({len(unpriced)})</h2>{table}</section>')
+    lines_table = _grouped_lines(plan) if grouped else _lines(plan)
     sections += [
         f'<section id="chart"><h2>Monthly cost per family, before and after</h2>{_charts(plan)}</section>',
-        f'<section id="lines"><h2>All lines ({len(plan.lines)})</h2>{_lines(plan)}</section>',
+        f'<section id="lines"><h2>All lines ({len(plan.lines)})</h2>{note}{lines_table}</section>',
     ]
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
