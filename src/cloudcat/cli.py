@@ -314,9 +314,9 @@ def plan(source: str, target: str, inventory: str | None, labels: Sequence[str],
     elif chosen == "csv":
         text = render(result.rows(), "csv")
     else:
-        from .demo import format_plan
+        from .report import render_text
 
-        text = format_plan(result)
+        text = render_text(result)
     if output:
         Path(output).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
         click.echo(f"wrote {output}", err=True)

@@ -20,7 +20,7 @@ from html import escape
 
 from .planner import Plan, PlanLine
 
-__all__ = ["DEFAULT_MAX_LINES", "render_html"]
+__all__ = ["DEFAULT_MAX_LINES", "render_html", "render_text"]
 
 #: Beyond this many lines, the line and gap tables are grouped by source offer and target.
 DEFAULT_MAX_LINES = 2000
@@ -305,3 +305,26 @@ def render_html(plan: Plan, *, max_lines: int = DEFAULT_MAX_LINES) -> str:
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{_e(title)}</title><style>{_CSS}</style></head>"
             f"<body>{''.join(sections)}</body></html>\n")
+
+
+def render_text(plan: Plan) -> str:
+    """A plan as text: gaps first, then the lines, then totals per currency."""
+    out: list[str] = []
+    gaps = [line for line in plan.lines if line.target is None]
+    if gaps:
+        out.append(f"gaps ({len(gaps)}):")
+        for line in gaps:
+            out.append(f"  {line.item:<22} {line.source_name or line.source:<28} ×{line.quantity:<3} {line.gap_reason}")
+    out.append("lines:")
+    for line in plan.lines:
+        if line.target is None:
+            continue
+        before = f"{line.monthly_before:.2f}" if line.monthly_before is not None else "?"
+        after = f"{line.monthly_after:.2f}" if line.monthly_after is not None else "?"
+        size = f" ({line.target_vcpus} vCPU/{line.target_memory_mib} MiB)" if line.target_vcpus else ""
+        out.append(f"  {line.item:<22} {line.source_name or line.source:<28} → {line.target_name or line.target}{size}"
+                   f"  ×{line.quantity}  {before} → {after} {line.currency or ''}/month")
+    for currency, t in sorted(plan.totals.items()):
+        out.append(f"total {currency} per month: {t.before:.2f} before, {t.after:.2f} after "
+                   f"(difference on the lines priced on both sides: {t.difference:+.2f})")
+    return "\n".join(out)

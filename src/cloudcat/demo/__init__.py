@@ -123,6 +123,8 @@ def run_demo(echo: Echo = print, store: str | None = None, keep: bool = False) -
     """Run both stories; return the exit status (0 when every step held)."""
     import cloudcat
 
+    from ..report import render_text
+
     started = time.monotonic()
     ok = True
     with tempfile.TemporaryDirectory(prefix="cloudcat-demo-") as tmp, _mocks() as mocks:
@@ -181,7 +183,7 @@ def run_demo(echo: Echo = print, store: str | None = None, keep: bool = False) -
         with cloudcat.open_catalog(path) as catalog:
             plan = catalog.plan_migration("flexible-engine", "cloud-avenue",
                                           DATA / "inventory-flexible-engine.csv")
-        echo(_indent(format_plan(plan)))
+        echo(_indent(render_text(plan)))
         ok = ok and bool(plan.gaps) and bool(plan.lines)
         elapsed = time.monotonic() - started
         echo(f"\ndemo {'completed' if ok else 'FAILED'} in {elapsed:.1f}s")
@@ -191,26 +193,3 @@ def run_demo(echo: Echo = print, store: str | None = None, keep: bool = False) -
                 while True:
                     time.sleep(1)
     return 0 if ok else 1
-
-
-def format_plan(plan: Any) -> str:
-    """A plan as text: gaps first, then the lines, then totals per currency."""
-    out: list[str] = []
-    gaps = [line for line in plan.lines if line.target is None]
-    if gaps:
-        out.append(f"gaps ({len(gaps)}):")
-        for line in gaps:
-            out.append(f"  {line.item:<22} {line.source_name or line.source:<28} ×{line.quantity:<3} {line.gap_reason}")
-    out.append("lines:")
-    for line in plan.lines:
-        if line.target is None:
-            continue
-        before = f"{line.monthly_before:.2f}" if line.monthly_before is not None else "?"
-        after = f"{line.monthly_after:.2f}" if line.monthly_after is not None else "?"
-        size = f" ({line.target_vcpus} vCPU/{line.target_memory_mib} MiB)" if line.target_vcpus else ""
-        out.append(f"  {line.item:<22} {line.source_name or line.source:<28} → {line.target_name or line.target}{size}"
-                   f"  ×{line.quantity}  {before} → {after} {line.currency or ''}/month")
-    for currency, t in sorted(plan.totals.items()):
-        out.append(f"total {currency} per month: {t.before:.2f} before, {t.after:.2f} after "
-                   f"(difference on the lines priced on both sides: {t.difference:+.2f})")
-    return "\n".join(out)
