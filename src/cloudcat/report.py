@@ -322,8 +322,9 @@ def render_text(plan: Plan) -> str:
         before = f"{line.monthly_before:.2f}" if line.monthly_before is not None else "unknown"
         after = f"{line.monthly_after:.2f}" if line.monthly_after is not None else "unknown"
         size = f" ({line.target_vcpus} vCPU/{line.target_memory_mib} MiB)" if line.target_vcpus else ""
+        unit = f" {line.currency}/month" if line.currency else " (price unknown)"
         out.append(f"  {line.item:<22} {line.source_name or line.source:<28} → {line.target_name or line.target}{size}"
-                   f"  ×{line.quantity}  {before} → {after}" + (f" {line.currency}/month" if line.currency else " (price unknown)"))
+                   f"  ×{line.quantity}  {before} → {after}{unit}")
     for currency, t in sorted(plan.totals.items()):
         out.append(f"total {currency} per month: {t.before:.2f} before, {t.after:.2f} after "
                    f"(difference on the lines priced on both sides: {t.difference:+.2f})")
