@@ -32,7 +32,8 @@ from broken_drivers.platform import PASSWORD, CatalogMock  # noqa: E402
 
 SUITE = textwrap.dedent("""
     from broken_drivers.drivers import (DuplicateIdsDriver, GoodDriver, LeakedPasswordDriver,
-                                        RawExceptionDriver, UndeclaredKindDriver, ZeroPriceDriver)
+                                        PlainPasswordDriver, RawExceptionDriver, UndeclaredKindDriver,
+                                        ZeroPriceDriver)
     from broken_drivers.eager import EagerImportDriver
     from broken_drivers.platform import CatalogMock
     from cloudcat.testing.conformance import DriverConformance
@@ -70,10 +71,14 @@ SUITE = textwrap.dedent("""
 
     class TestEagerImport(Kit):
         driver = EagerImportDriver
+
+
+    class TestPlainPassword(Kit):
+        driver = PlainPasswordDriver
 """)
 
 CLASSES = ["TestGood", "TestDuplicateIds", "TestZeroPrice", "TestRawException", "TestLeakedPassword",
-           "TestUndeclaredKind", "TestEagerImport"]
+           "TestUndeclaredKind", "TestEagerImport", "TestPlainPassword"]
 
 
 @dataclass
@@ -166,6 +171,8 @@ BROKEN = {
     "TestUndeclaredKind": {"test_declared_kind[compute]": "undeclared kind",
                            "test_undeclared_kind[image]": "undeclared kind"},
     "TestEagerImport": {"test_lazy_import": "eager import"},
+    "TestPlainPassword": {"test_secret_options": "not typed pydantic.SecretStr",
+                          "test_secrets_repr": "leaked secret"},
 }
 
 

@@ -211,3 +211,31 @@ class UndeclaredKindDriver(GoodDriver):
         yield from super().list_items(kind, region)
         if kind == Kind.COMPUTE:
             yield from super().list_items(Kind.IMAGE, region)
+
+
+class PlainCredentials(DriverOptions):
+    """Broken: the password is a plain string, shown by every repr."""
+
+    url: str
+    username: str
+    password: str
+    page_size: int = Field(default=100, ge=1)
+
+
+class PlainPasswordDriver(GoodDriver):
+    """Broken: keeps its password in a plain ``str`` option instead of ``SecretStr``."""
+
+    name = "kit-plain-password"
+    Options = PlainCredentials  # type: ignore[assignment]
+    options: PlainCredentials  # type: ignore[assignment]
+
+    def login(self) -> str:
+        """Log in with the plain password."""
+        with self._lock:
+            if self._token:
+                return self._token
+        data = self._send("POST", "/v1/auth", json={"username": self.options.username,
+                                                    "password": self.options.password})
+        with self._lock:
+            self._token = str(data["token"])
+            return self._token

@@ -63,7 +63,7 @@ from typing import Any, ClassVar, NoReturn, TypeVar
 
 import pytest
 import yaml
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from ..driver import BaseDriver, Capabilities, Driver, DriverOptions
 from ..errors import (
@@ -224,6 +224,42 @@ def _exception_text(exc: BaseException) -> str:
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__module__}.{type(exc).__qualname__}"
+
+
+def _secret_fields(model: object, prefix: str = "") -> dict[str, str]:
+    """``SecretStr`` values in an options model, at any depth, by dotted path."""
+    found: dict[str, str] = {}
+    if isinstance(model, SecretStr):
+        found[prefix] = model.get_secret_value()
+    elif isinstance(model, BaseModel):
+        for name in type(model).model_fields:
+            found.update(_secret_fields(getattr(model, name), f"{prefix}.{name}" if prefix else name))
+    elif isinstance(model, Mapping):
+        for key, value in model.items():
+            found.update(_secret_fields(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(model, (list, tuple)):
+        for n, value in enumerate(model):
+            found.update(_secret_fields(value, f"{prefix}.{n}"))
+    return found
+
+
+def _named_values(options: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Every leaf of a raw options mapping, by dotted path."""
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            out.update(_named_values(value, path))
+        else:
+            out[path] = value
+    return out
+
+
+def _option_at(model: object, path: str) -> object:
+    """The value at a dotted path of an options model (``None`` when absent)."""
+    for part in path.split("."):
+        model = model.get(part) if isinstance(model, Mapping) else getattr(model, part, None)
+    return model
 
 
 # -- the kit --------------------------------------------------------------------------------------
@@ -445,16 +481,14 @@ class DriverConformance:
                 list(drv.items(kind, region.name))
 
     def _secrets(self, drv: BaseDriver, options: Mapping[str, Any]) -> dict[str, str]:
-        """Secret values by the option that holds them."""
-        found: dict[str, str] = {}
-        for name in type(drv.options).model_fields:
-            value = getattr(drv.options, name)
-            if isinstance(value, SecretStr) and len(value.get_secret_value()) >= 3:
-                found[name] = value.get_secret_value()
-        for name, value in options.items():
-            if (name in self.secret_options or SECRET_NAME.search(name)) and isinstance(value, str) \
-                    and len(value) >= 3:
-                found.setdefault(name, value)
+        """Secret values by the (dotted) option that holds them: ``SecretStr`` fields at any depth,
+        and options named like secrets (or listed in :attr:`secret_options`)."""
+        found = {path: value for path, value in _secret_fields(drv.options).items() if len(value) >= 3}
+        for path, value in _named_values(options).items():
+            leaf = path.rsplit(".", 1)[-1]
+            if (path in self.secret_options or leaf in self.secret_options or SECRET_NAME.search(leaf)) \
+                    and isinstance(value, str) and len(value) >= 3 and not value.startswith("${"):
+                found.setdefault(path, value)
         return found
 
     @staticmethod
@@ -822,7 +856,7 @@ class DriverConformance:
         """Options that hold secrets are typed SecretStr."""
         self._gate("secret_options")
         drv, secrets = self._secrets_or_skip(make_driver, driver_options)
-        plain = [n for n in secrets if not isinstance(getattr(drv.options, n, None), SecretStr)]
+        plain = [n for n in secrets if not isinstance(_option_at(drv.options, n), SecretStr)]
         if plain:
             _fail(f"option(s) {plain} hold secrets but are not typed pydantic.SecretStr in "
                   f"{type(drv.options).__qualname__}")
