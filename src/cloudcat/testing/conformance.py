@@ -6,7 +6,7 @@
 
     class TestAcme(DriverConformance):
         driver = "acme"        # registered name, or the driver class itself
-        mock = "acme"          # a ``cloudcat.mocks`` platform the kit starts for each test
+        mock = "acme"          # a ``cloudcat.mocks`` platform the kit starts for the class
         sdk_modules = ["acme_sdk"]   # modules the driver must import lazily
 
 Every check is gated by what the driver declares (:class:`cloudcat.driver.Capabilities`, the
@@ -19,13 +19,16 @@ undeclared kinds raise :class:`~cloudcat.errors.NotSupportedError`); every item 
 item ids unique and stable across two reads; unknown prices null (never 0), ISO 4217 currencies,
 memory in MiB, vCPU >= 1; capabilities matching what items carry; complete listings under a page
 size of 1; backend failures surfacing as cloudcat errors (unavailable, malformed, rate limited
-with retry-after, authentication, timeout honoured); secrets absent from reprs, logs and errors;
-the driver module importable without its SDK; and, through :func:`cloudcat.open_catalog`, offers
-that validate, with unique ids that begin with the brand and stay stable across refreshes.
+with retry-after, authentication, expired tokens renewed, timeout honoured); secrets absent
+from reprs, logs and errors; the driver module importable without its SDK; and, through
+:func:`cloudcat.open_catalog`, offers that validate, with unique ids that begin with the brand
+and stay stable across refreshes.
 
 Fixtures an author may override: ``backend_options`` (the driver's options; by default the
-mock's, or those of ``--cloudcat-backend FILE``), ``mock_faults`` (faults every test's mock
-starts with), ``mock_fixture`` (the fixture catalog the mock serves).
+mock's; ``--cloudcat-backend FILE`` takes precedence), and, class-scoped (override them as
+``@pytest.fixture(scope="class")`` + ``@classmethod``), ``mock_fixture`` (the fixture catalog
+the mock serves) and ``mock_faults`` (faults the mock starts with). The mock is started once
+per test class; checks that inject faults restore them (and reset the platform) afterwards.
 
 Pointing the same tests at a real endpoint::
 
