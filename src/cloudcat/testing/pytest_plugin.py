@@ -29,6 +29,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "backend instead of the driver's mock (${VAR} read from the environment)")
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize the kit's ``test_undeclared_kind`` over the kinds the driver does not declare."""
+    cls = metafunc.cls
+    if cls is None or metafunc.function.__name__ != "test_undeclared_kind":
+        return
+    from .conformance import DriverConformance
+
+    if not issubclass(cls, DriverConformance):
+        return
+    kinds = cls.undeclared_kinds()
+    metafunc.parametrize("kind", kinds or [None], ids=[k.value for k in kinds] or ["none"])
+
+
 @pytest.fixture
 def cloudcat_mock() -> Iterator[Callable[..., MockHandle]]:
     """Factory: ``cloudcat_mock(name, fixture=None, **faults)`` starts a mock, stopped after the test."""
