@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from cloudcat.testing import MockHandle
 from cloudcat.testing.conformance import DriverConformance
 
 
@@ -42,3 +43,10 @@ class TestOpenStackCloudwatt(DriverConformance):
     @classmethod
     def mock_fixture(cls) -> Any:
         return "cloudwatt"
+
+    @pytest.fixture
+    def backend_options(self, mock_handle: MockHandle | None) -> dict[str, Any]:
+        """The mock's options with one retry instead of three: the fault checks fail sooner.
+        The default retry policy is checked by the Flexible Engine class."""
+        assert mock_handle is not None
+        return {**mock_handle.backend["options"], "retries": 1}
