@@ -1005,11 +1005,8 @@ class DriverConformance:
 
     @contextlib.contextmanager
     def _catalog(self, config: dict[str, Any]) -> Iterator[Any]:
-        import cloudcat
+        from cloudcat import open_catalog
 
-        open_catalog = getattr(cloudcat, "open_catalog", None)
-        if open_catalog is None:
-            pytest.skip("cloudcat.open_catalog is not available in this cloudcat version")
         if not isinstance(self.driver, str):
             pytest.skip("offer checks need the driver registered by name in the cloudcat.drivers "
                         "entry-point group (set `driver = \"name\"`)")
