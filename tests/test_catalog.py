@@ -160,7 +160,8 @@ def test_relabel_applies_without_refresh_and_keeps_ids(tmp_path: Path) -> None:
     config["brands"]["flexible-engine"]["aliases"] = ["FE", "OCB"]
     with cloudcat.open_catalog(config) as catalog:
         after = {o.id: o for o in catalog.offers(brand="flexible-engine")}
-        assert catalog.get("OCB/compute/eu-west-0/s3.large.2").operator == "Orange Cloud for Business"
+        with pytest.warns(BrandNameDeprecation):
+            assert catalog.get("OCB/compute/eu-west-0/s3.large.2").operator == "Orange Cloud for Business"
     assert after.keys() == before.keys()
     assert {o.operator for o in after.values()} == {"Orange Cloud for Business"}
 
