@@ -1,0 +1,94 @@
+"""Driver discovery (entry points, install hints, conflicts) and the mock server command, as a user
+meets them on the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+
+def cloudcat(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cloudcat.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def fake_distribution(root: Path, name: str, entry_points: str) -> None:
+    info = root / f"{name.replace('-', '_')}-9.9.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 9.9\n")
+    (info / "entry_points.txt").write_text(entry_points)
+
+
+def test_two_distributions_claiming_one_driver_name_is_a_clear_error(tmp_path: Path) -> None:
+    fake_distribution(tmp_path, "acme-static", "[cloudcat.drivers]\nstatic = cloudcat_static:StaticDriver\n")
+    proc = cloudcat("drivers", "--format", "json", env={"PYTHONPATH": str(tmp_path)})
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "'static' is claimed by several distributions" in proc.stderr
+    assert "acme-static 9.9" in proc.stderr and "cloudcat-static" in proc.stderr
+
+
+def test_a_third_party_distribution_appears_in_drivers(tmp_path: Path) -> None:
+    fake_distribution(tmp_path, "acme-files", "[cloudcat.drivers]\nacme = cloudcat_static:StaticDriver\n")
+    proc = cloudcat("drivers", "--format", "json", env={"PYTHONPATH": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    acme = next(d for d in json.loads(proc.stdout) if d["name"] == "acme")
+    assert acme["distribution"] == "acme-files" and acme["version"] == "9.9"
+
+
+def test_known_but_missing_driver_says_what_to_install(tmp_path: Path) -> None:
+    config = tmp_path / "cloudcat.yaml"
+    config.write_text(yaml.safe_dump({"backends": {"vc": {"driver": "vsphere", "options": {}}},
+                                      "brands": {"x": {"backend": "vc"}}, "store": str(tmp_path / "c.db")}))
+    proc = cloudcat("refresh", "--config", str(config))
+    assert proc.returncode == 1  # the backend failed, nothing stored
+    assert "pip install cloudcat-vsphere" in proc.stderr
+
+
+def test_unknown_driver_lists_the_installed_ones(tmp_path: Path) -> None:
+    config = tmp_path / "cloudcat.yaml"
+    config.write_text(yaml.safe_dump({"backends": {"b": {"driver": "nope", "options": {}}},
+                                      "brands": {"x": {"backend": "b"}}, "store": str(tmp_path / "c.db")}))
+    proc = cloudcat("refresh", "--config", str(config))
+    assert proc.returncode == 1
+    assert "no driver named 'nope' is installed" in proc.stderr and "static" in proc.stderr
+
+
+def test_mock_serve_prints_json_first_then_serves_until_sigterm() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "cloudcat.cli", "mock", "serve", "openstack", "--fixture",
+                             "flexible-engine", "--page-limit", "5", "--regions", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())
+        assert first["url"].startswith("http://127.0.0.1:")
+        assert first["backend"]["driver"] == "openstack" and first["backend"]["options"]["auth"]["auth_url"]
+        import httpx
+
+        state = httpx.get(first["url"] + "/_cloudcat/state", timeout=10).json()
+        assert state["fault_settings"]["page_limit"] == 5 and len(state["regions"]) == 2
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_mock_refuses_a_non_loopback_address() -> None:
+    started = time.monotonic()
+    proc = cloudcat("mock", "serve", "openstack", "--host", "0.0.0.0")
+    assert proc.returncode == 2 and "only loopback" in proc.stderr
+    assert time.monotonic() - started < 60
+
+
+def test_mock_list_names_the_installed_platforms() -> None:
+    names = cloudcat("mock", "list").stdout.split()
+    assert {"openstack", "vcd"} <= set(names)
