@@ -3,7 +3,6 @@ crash safety and errors."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import signal
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from offer_factories import POOL, READ_AT, eur, offer
 
 from cloudcat.errors import StoreError
 from cloudcat.models import (
@@ -36,23 +36,6 @@ from cloudcat.models import (
 )
 from cloudcat.query import SORTS, OfferQuery, run
 from cloudcat.store import Store, StoredItem
-
-READ_AT = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
-
-
-def offer(name: str, *, brand: str = "acme", kind: Kind = Kind.COMPUTE, region: str | None = "eu-west-0",
-          **fields: Any) -> Offer:
-    return Offer(id=f"{brand}/{kind.value}/{region}/{name}", brand=brand, kind=kind, name=name, region=region,
-                 backend=fields.pop("backend", "fe"), driver="static", read_at=READ_AT, **fields)
-
-
-def eur(amount: str, unit: str = "hour") -> Price:
-    return Price(amount=Decimal(amount), currency="EUR", unit=unit)
-
-
-POOL = FlexibleSizing(vcpus_min=1, vcpus_max=32, memory_mib_min=1024, memory_mib_max=131072,
-                      memory_step_mib=1024, price_per_vcpu=eur("0.01", "vcpu-hour"),
-                      price_per_gib_memory=eur("0.005", "GiB-hour"))
 
 CATALOG = [
     offer("s3.large.2", vcpus=2, memory_mib=4096, price=eur("0.05"), labels=["hds"], zones=["eu-west-0a"]),
