@@ -148,3 +148,24 @@ def test_cli_debug_flag_shows_the_traceback(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "Traceback" in proc.stderr
+
+
+def test_reprs_never_show_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CC_TEST_SECRET", "hunter2-very-secret")
+    path = write(tmp_path, """\
+        backends:
+          b:
+            driver: openstack
+            options:
+              auth: {username: me, password: "${CC_TEST_SECRET}", application_credential_secret: "${CC_TEST_SECRET}"}
+              api_token: "${CC_TEST_SECRET}"
+        brands:
+          x: {backend: b}
+        """)
+    import cloudcat
+
+    config = load_config(path)
+    catalog = cloudcat.open_catalog(config)
+    for text in (repr(config), str(config), repr(config.backends["b"]), repr(catalog)):
+        assert "hunter2-very-secret" not in text
+    assert "username': 'me'" in repr(config)  # only secrets are masked

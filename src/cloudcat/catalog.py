@@ -91,6 +91,10 @@ class Catalog:
         self._drivers: dict[str, Driver] = {}
         self._lock = threading.Lock()
 
+    def __repr__(self) -> str:
+        return (f"<Catalog config={self.config.source!r} backends={sorted(self.config.backends)} "
+                f"brands={self._brands.names()}>")
+
     # -- plumbing ------------------------------------------------------------------------------
     @property
     def store(self) -> Store:

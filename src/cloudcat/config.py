@@ -49,6 +49,7 @@ __all__ = [
     "PriceBookRef",
     "find_config",
     "load_config",
+    "mask_secrets",
 ]
 
 DEFAULT_CONFIG_NAME = "cloudcat.yaml"
@@ -61,12 +62,30 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_SECRET_KEY = re.compile(r"pass(word)?|secret|token|credential|api_?key|access_?key|private", re.I)
+
+
+def mask_secrets(value: Any) -> Any:
+    """``value`` with the values of secret-looking keys (password, secret, token…) replaced."""
+    if isinstance(value, Mapping):
+        return {k: "**********" if isinstance(k, str) and _SECRET_KEY.search(k) and v not in (None, "")
+                else mask_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(v) for v in value]
+    return value
+
+
 class BackendConfig(_Strict):
     """One backend: which driver reads it, with the driver's own options."""
 
     driver: str = Field(description="Registered driver name (see `cloudcat drivers`).")
     options: dict[str, Any] = Field(default_factory=dict, description="The driver's options.")
     enabled: bool = Field(default=True, description="Skip this backend in refreshes when false.")
+
+    def __repr_args__(self) -> Any:
+        # options hold passwords and tokens: never show them
+        for name, value in super().__repr_args__():
+            yield name, mask_secrets(value) if name == "options" else value
 
 
 class LogicalOfferConfig(_Strict):
