@@ -48,8 +48,9 @@ def test_known_but_missing_driver_says_what_to_install(tmp_path: Path) -> None:
     config.write_text(yaml.safe_dump({"backends": {"vc": {"driver": "vsphere", "options": {}}},
                                       "brands": {"x": {"backend": "vc"}}, "store": str(tmp_path / "c.db")}))
     proc = cloudcat("refresh", "--config", str(config))
-    assert proc.returncode == 1  # the backend failed, nothing stored
+    assert proc.returncode == 2  # a configuration problem: nothing is read
     assert "pip install cloudcat-vsphere" in proc.stderr
+    assert f"{config}:" in proc.stderr and "backends.vc.driver" in proc.stderr
 
 
 def test_unknown_driver_lists_the_installed_ones(tmp_path: Path) -> None:
@@ -57,7 +58,7 @@ def test_unknown_driver_lists_the_installed_ones(tmp_path: Path) -> None:
     config.write_text(yaml.safe_dump({"backends": {"b": {"driver": "nope", "options": {}}},
                                       "brands": {"x": {"backend": "b"}}, "store": str(tmp_path / "c.db")}))
     proc = cloudcat("refresh", "--config", str(config))
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "no driver named 'nope' is installed" in proc.stderr and "static" in proc.stderr
 
 

@@ -24,19 +24,22 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pydantic import ValidationError
+
 from .brands import BrandIndex
 from .compose import compose_offers
-from .config import Config, load_config
+from .config import Config, load_config, secret_values
 from .driver import BaseDriver, Driver
-from .errors import CloudcatError, ConfigError, OfferNotFoundError, redact
+from .errors import CloudcatError, ConfigError, DriverError, OfferNotFoundError, redact
 from .models import BackendStatus, Brand, Item, Kind, LifecycleStatus, Offer, SnapshotInfo
 from .prices import PriceBook
 from .query import OfferQuery
+from .redaction import register_secrets
 from .registry import load_driver
 from .store import SnapshotDiff, Store, StoredItem
 
@@ -83,6 +86,7 @@ class Catalog:
 
     def __init__(self, config: Config, *, store: str | Path | Store | None = None) -> None:
         self.config = config
+        register_secrets(s for b in config.backends.values() for s in secret_values(b.options))
         self._brands = BrandIndex(config.brands)
         self._prices: PriceBook | None = None
         location = store if store is not None else config.store
@@ -122,7 +126,15 @@ class Catalog:
         if cfg is None:
             raise ConfigError(f"no backend named {backend!r}", source=self.config.source, field="backends")
         # built outside the lock: importing one driver's SDK must not hold up the other backends
-        created: Driver = load_driver(cfg.driver)(cfg.options, backend=backend)
+        try:
+            cls = load_driver(cfg.driver)
+        except DriverError as exc:
+            raise self.config.error(str(exc), "backends", backend, "driver") from None
+        try:
+            created: Driver = cls(cfg.options, backend=backend)
+        except ConfigError as exc:
+            parts = [p for p in (exc.field or "").split(".") if p]
+            raise self.config.error(exc.detail, "backends", backend, "options", *parts) from None
         with self._lock:
             kept = self._drivers.setdefault(backend, created)
         if kept is not created:
@@ -181,7 +193,9 @@ class Catalog:
         for name in selected:
             if name not in self.config.backends:
                 raise ConfigError(f"no backend named {name!r}", source=self.config.source, field="backends")
-        previous = self.store.latest()
+        previous = self.store.latest()  # the store is opened (and checked) before any backend is read
+        for name in selected:
+            self.driver(name)  # configuration errors (driver, options) stop the refresh before it starts
         prev_status = {s.backend: s for s in previous.backends} if previous else {}
         statuses: list[BackendStatus] = []
         read: list[StoredItem] = []
@@ -254,6 +268,8 @@ class Catalog:
             message = str(exc) if isinstance(exc, CloudcatError) else f"{type(exc).__name__}: {exc}"
             secrets = driver.secrets() if isinstance(driver, BaseDriver) else []
             message = redact(message, secrets)
+            while message.startswith(f"{name}: "):  # the status already names the backend
+                message = message[len(name) + 2:]
             log.warning("backend %s failed: %s", name, message)
             log.debug("backend %s failure", name, exc_info=log.isEnabledFor(logging.DEBUG))
             return [], BackendStatus(backend=name, driver=cfg.driver, status="failed", error=message,
@@ -312,11 +328,28 @@ class Catalog:
         """Build the :class:`OfferQuery` for keyword filters (brands resolved)."""
         brands = _as_list(brand)
         resolved = [self.resolve_brand(b) for b in brands] if brands else None
+        for name in _as_list(backend) or []:
+            if name not in self.config.backends:
+                raise ConfigError(f"no backend named {name!r}; configured: {', '.join(self.config.backends)}",
+                                  field="backend")
+        try:
+            return self._build_query(resolved, kind, region, zone, labels, min_vcpus, min_memory_mib, gpu,
+                                     max_price, currency, lifecycle, text, backend, sort, limit, offset)
+        except (ValidationError, InvalidOperation, ValueError) as exc:
+            if isinstance(exc, ValidationError):
+                err = exc.errors()[0]
+                raise ConfigError(err["msg"], field=".".join(str(p) for p in err["loc"])) from None
+            raise ConfigError(str(exc), field="max_price") from None
+
+    @staticmethod
+    def _build_query(resolved: list[str] | None, kind: Any, region: Any, zone: Any, labels: Any, min_vcpus: Any,
+                     min_memory_mib: Any, gpu: Any, max_price: Any, currency: Any, lifecycle: Any, text: Any,
+                     backend: Any, sort: str, limit: Any, offset: int) -> OfferQuery:
         return OfferQuery(
             brands=resolved, kinds=_as_list(kind), regions=_as_list(region), zones=_as_list(zone),
             labels=[x.lower() for x in labels] if labels else None, min_vcpus=min_vcpus,
             min_memory_mib=min_memory_mib, gpu=gpu,
-            max_price=Decimal(str(max_price)) if max_price is not None else None,
+            max_price=_price_bound(max_price),
             currency=currency.upper() if currency else None, lifecycle=_as_list(lifecycle), text=text,
             backends=_as_list(backend), sort=sort, limit=limit, offset=offset)
 
@@ -379,6 +412,9 @@ class Catalog:
             and (logical.storage_class is None or o.storage_class == logical.storage_class)
             and (logical.min_iops is None or (o.iops or 0) >= logical.min_iops)
         ]
+        # cheapest priced offer first; unpriced ones by size, the closest fit first
+        candidates.sort(key=lambda o: (o.price is None, o.price.amount if o.price else Decimal(0),
+                                       o.vcpus or 0, o.memory_mib or 0, o.id))
         if not candidates:
             raise OfferNotFoundError(
                 f"logical offer {offer_id!r} has no matching offer on {brand!r}'s backends "
@@ -388,7 +424,8 @@ class Catalog:
                   f"{logical.min_memory_mib} MiB" if logical.min_memory_mib else "",
                   f"in {logical.country}" if logical.country else "",
                   f"labels {', '.join(logical.labels)}" if logical.labels else ""]
-        reason = (f"cheapest available of {len(candidates)} offer(s) with "
+        how = "cheapest" if best.price is not None else "smallest (no price known)"
+        reason = (f"{how} available of {len(candidates)} offer(s) with "
                   f"{' '.join(w for w in wanted if w) or 'no requirement'}"
                   + (" (flexible pool sized to the requirement)" if best.flexible is not None else ""))
         extras = {**best.extras, "resolved": {"offer": best.id, "backend": best.backend, "reason": reason,
@@ -433,6 +470,18 @@ class Catalog:
         """What changed between snapshots ``a`` and ``b``: offers added, removed, repriced, and
         lifecycle changes."""
         return self.store.diff(a, b)
+
+
+def _price_bound(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"max_price must be a number, not {value!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"max_price must be a finite amount >= 0, not {value!r}")
+    return amount
 
 
 def _read_items(driver: Driver, kind: Kind, region: str) -> tuple[list[Item], dt.datetime]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -67,6 +68,17 @@ def _guard(fn: F) -> F:
             if _State.debug:
                 raise
             _fail(str(exc), 1)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except OSError as exc:  # files the user named: outputs, inventories
+            if _State.debug:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            _fail(f"{where}{exc.strerror or exc}", 1)
+        except Exception as exc:  # a bug: say so in one line, the traceback is one flag away
+            if _State.debug:
+                raise
+            _fail(f"unexpected {type(exc).__name__}: {exc} (run `cloudcat --debug …` for the traceback)", 1)
 
     return wrapper  # type: ignore[return-value]
 
@@ -114,8 +126,13 @@ def cli(debug: bool, verbose: int) -> None:
     _State.debug = debug
     _State.verbose = verbose
     level = logging.DEBUG if debug else (logging.INFO if verbose else logging.WARNING)
+    from .redaction import RedactingFilter
+
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     if not debug:
+        logging.getLogger("urllib3").setLevel(logging.ERROR)  # "connection pool is full" under concurrency
         logging.getLogger("keystoneauth").setLevel(max(level, logging.WARNING))
         logging.getLogger("openstack").setLevel(max(level, logging.WARNING))
         logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
@@ -184,22 +201,11 @@ def offers(config: str | None, store: str | None, fmt: str | None, brand: Sequen
         found = catalog.offers(
             brand=list(brand) or None, kind=list(kind) or None, region=list(region) or None,
             zone=list(zone) or None, labels=list(labels) or None, min_vcpus=min_vcpus,
-            min_memory_mib=min_memory_mib, gpu=gpu, max_price=_decimal(max_price, "--max-price"),
+            min_memory_mib=min_memory_mib, gpu=gpu, max_price=max_price,
             currency=currency, lifecycle=list(lifecycle) or None, text=text, backend=list(backend) or None,
             sort=sort, limit=limit, refresh=refresh, offline=offline, snapshot=snapshot)
         rows = [o.to_json() for o in found]
     _emit(rows, fmt, columns=OFFER_COLUMNS)
-
-
-def _decimal(value: str | None, flag: str) -> Any:
-    if value is None:
-        return None
-    from decimal import Decimal, InvalidOperation
-
-    try:
-        return Decimal(value)
-    except InvalidOperation:
-        raise click.BadParameter(f"{value!r} is not a number", param_hint=flag) from None
 
 
 @cli.command()
@@ -212,6 +218,8 @@ def _decimal(value: str | None, flag: str) -> Any:
 def get(offer_id: str, config: str | None, store: str | None, fmt: str | None, refresh: bool,
         offline: bool) -> None:
     """Show one offer by id (aliases and former brand names resolve)."""
+    if refresh and offline:
+        raise click.UsageError("--refresh and --offline exclude each other")
     with _open(config, store) as catalog:
         offer = catalog.get(offer_id, refresh=refresh, offline=offline)
         row = offer.to_json()
@@ -236,6 +244,9 @@ def refresh(config: str | None, store: str | None, backends: Sequence[str]) -> N
         else:
             click.echo(f"  {status.backend:<24} FAILED  {status.error}", err=True)
 
+    if not _State.verbose and not _State.debug:
+        # the progress lines below report each failure; the catalog's warning would repeat it
+        logging.getLogger("cloudcat.catalog").setLevel(logging.ERROR)
     with _open(config, store) as catalog:
         click.echo(f"refreshing {len(backends) or len(catalog.config.backends)} backend(s)…", err=True)
         result = catalog.refresh(list(backends) or None, progress=progress)
@@ -301,6 +312,10 @@ def diff(a: int, b: int, config: str | None, store: str | None, fmt: str | None)
 def plan(source: str, target: str, inventory: str | None, labels: Sequence[str], fmt: str | None,
          output: str | None, refresh: bool, offline: bool, config: str | None, store: str | None) -> None:
     """Plan a migration: the replacement of each offer in use, the monthly price difference, the gaps."""
+    if refresh and offline:
+        raise click.UsageError("--refresh and --offline exclude each other")
+    if fmt is None and output:
+        fmt = {".html": "html", ".htm": "html", ".json": "json", ".csv": "csv"}.get(Path(output).suffix.lower())
     with _open(config, store) as catalog:
         result = catalog.plan_migration(source, target, inventory, require_labels=list(labels),
                                         refresh=refresh, offline=offline)
@@ -318,7 +333,10 @@ def plan(source: str, target: str, inventory: str | None, labels: Sequence[str],
 
         text = render_text(result)
     if output:
-        Path(output).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+        try:
+            Path(output).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+        except OSError as exc:
+            raise click.BadParameter(f"cannot write {output}: {exc.strerror or exc}", param_hint="--output") from None
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text.rstrip("\n"))
@@ -388,7 +406,7 @@ def mock_serve(platform: str, host: str, port: int, fixture: str | None, latency
                token_ttl: float | None, regions: int | None, seed: int | None, allow_remote: bool) -> None:
     """Serve a mocked PLATFORM until SIGINT/SIGTERM. The first stdout line is one JSON object
     with `url` and `backend` (a ready backend entry for cloudcat's config)."""
-    from .testing.mockserver import mock as start_mock
+    from .testing.mockserver import start_mock
 
     stop = threading.Event()
 
@@ -397,14 +415,19 @@ def mock_serve(platform: str, host: str, port: int, fixture: str | None, latency
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    with start_mock(platform, fixture, host=host, port=port, regions=regions, allow_remote=allow_remote,
-                    latency_ms=latency_ms, error_rate=error_rate, throttle_rate=throttle_rate,
-                    malformed_rate=malformed_rate, page_limit=page_limit, token_ttl=token_ttl,
-                    seed=seed) as handle:
+    try:
+        handle = start_mock(platform, fixture, host=host, port=port, regions=regions, allow_remote=allow_remote,
+                            latency_ms=latency_ms, error_rate=error_rate, throttle_rate=throttle_rate,
+                            malformed_rate=malformed_rate, page_limit=page_limit, token_ttl=token_ttl, seed=seed)
+    except OSError as exc:
+        raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror or exc}", field="--host/--port") from None
+    try:
         click.echo(json.dumps(handle.first_line()))
         sys.stdout.flush()
         while not stop.wait(0.5):
             pass
+    finally:
+        handle.stop()
     sys.exit(0)
 
 
@@ -425,7 +448,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="cloudcat", standalone_mode=True)
     except KeyboardInterrupt:
-        sys.exit(130)
+        # Do not wait for backend calls in flight (up to their timeout): a refresh writes its snapshot
+        # in one transaction, so stopping here leaves the store as it was.
+        click.echo("cloudcat: interrupted", err=True)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(130)
 
 
 if __name__ == "__main__":  # pragma: no cover

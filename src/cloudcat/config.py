@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 from .models import BrandData, Lifecycle, OperatorPeriod
@@ -50,6 +50,7 @@ __all__ = [
     "find_config",
     "load_config",
     "mask_secrets",
+    "secret_values",
 ]
 
 DEFAULT_CONFIG_NAME = "cloudcat.yaml"
@@ -73,6 +74,21 @@ def mask_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [mask_secrets(v) for v in value]
     return value
+
+
+def secret_values(value: Any) -> list[str]:
+    """The values of secret-looking keys (see :func:`mask_secrets`), for redaction."""
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if isinstance(k, str) and _SECRET_KEY.search(k) and isinstance(v, str):
+                found.append(v)
+            else:
+                found += secret_values(v)
+    elif isinstance(value, list):
+        for v in value:
+            found += secret_values(v)
+    return found
 
 
 class BackendConfig(_Strict):
@@ -147,6 +163,7 @@ class Config(_Strict):
                            description="Seconds before `offers` refreshes a snapshot (`30m`, `2h`, `1d`).")
     concurrency: int = Field(default=32, ge=1, le=256, description="Parallel backend calls in a refresh.")
     source: str | None = Field(default=None, exclude=True, description="File the config came from.")
+    _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
 
     @field_validator("price_books", mode="before")
     @classmethod
@@ -164,6 +181,11 @@ class Config(_Strict):
                 raise ValueError("a duration is a number of seconds or like 30m, 2h, 1d")
             return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
         return value
+
+    def error(self, message: str, *path: str | int) -> ConfigError:
+        """A :class:`ConfigError` at ``path`` in the configuration file."""
+        return ConfigError(message, source=self.source, line=_line_for(tuple(path), self._lines),
+                           field=_dotted(path))
 
     def fingerprint(self) -> str:
         """Hash of what shapes offers (brands and price book contents), to know when to recompose."""
@@ -251,7 +273,8 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
             return os.path.expanduser(p)
         return p
 
-    for backend in (data.get("backends") or {}).values():
+    backends = data.get("backends")
+    for backend in (backends.values() if isinstance(backends, dict) else ()):
         if isinstance(backend, dict) and isinstance(backend.get("options"), dict):
             opts = backend["options"]
             for key in _PATH_OPTIONS & set(opts):
@@ -334,6 +357,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>",
         raise _validation_error(exc, source, lines, expanded) from None
     _check_references(config, source, lines)
     config.source = source
+    config._lines = lines
     return config
 
 
@@ -374,7 +398,9 @@ def load_config(path: str | Path | Mapping[str, Any] | Config | None = None) -> 
     file = find_config(path)
     source = str(file)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8", source=source) from None
     except FileNotFoundError:
         raise ConfigError("configuration file not found (give --config FILE or set CLOUDCAT_CONFIG)",
                           source=source) from None

@@ -25,6 +25,7 @@ Messages never contain secrets: drivers build them from redacted values, and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 __all__ = [
@@ -145,9 +146,13 @@ class BackendTimeoutError(BackendError):
     """The backend did not answer within the configured timeout."""
 
 
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@:\s]*):(?P<password>[^/@\s]+)@")
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Return ``text`` with every non-empty secret replaced by ``***``."""
+    """Return ``text`` with every non-empty secret, and any password written in a URL
+    (``scheme://user:password@host``), replaced by ``***``."""
     for secret in secrets:
         if secret and len(secret) >= 3:
             text = text.replace(secret, "***")
-    return text
+    return _URL_USERINFO.sub(r"\g<scheme>\g<user>:***@", text)

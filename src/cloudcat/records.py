@@ -108,7 +108,9 @@ def read_records(path: str | Path, *, list_key: str = "items", keyed_only: bool 
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a BOM (spreadsheet "CSV UTF-8") is not data
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8", source=str(p)) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", source=str(p)) from None
     suffix = p.suffix.lower()

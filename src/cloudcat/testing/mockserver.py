@@ -133,6 +133,10 @@ class MockPlatform(abc.ABC):
             fixture = next(iter(self.fixtures))
         if isinstance(fixture, str) and fixture in self.fixtures:
             return load_fixture_file(self.fixtures[fixture])
+        if not Path(fixture).exists():
+            bundled = ", ".join(self.fixtures) or "none"
+            raise ConfigError(f"no such fixture file, and no bundled {self.name} fixture by that name "
+                              f"(bundled: {bundled})", source=str(fixture))
         return load_fixture_file(fixture)
 
     @abc.abstractmethod
@@ -178,7 +182,7 @@ class MockServer:
                  tls: bool = False, allow_remote: bool = False) -> None:
         if not allow_remote and not _is_loopback(host):
             raise ConfigError(f"refusing to bind mock to {host!r}: only loopback addresses are "
-                              "allowed unless explicitly asked", field="host")
+                              "allowed unless explicitly asked (--allow-remote, or allow_remote=True)", field="host")
         self.platform = platform
         self.host = host
         self.port = port
