@@ -269,3 +269,20 @@ def test_warnings_are_not_errors_for_plain_names(tmp_path: Path) -> None:
     with cloudcat.open_catalog(make_config(tmp_path)) as catalog, warnings.catch_warnings():
         warnings.simplefilter("error", BrandNameDeprecation)
         assert catalog.offers(brand="flexible-engine", kind="storage")
+
+
+def test_cli_diff_formats(tmp_path: Path) -> None:
+    path = write_config(tmp_path, make_config(tmp_path))
+    assert run_cli("refresh", config=path).returncode == 0
+    assert run_cli("refresh", config=path).returncode == 0
+    same = run_cli("diff", "1", "2", "--format", "table", config=path)
+    assert same.returncode == 0 and "no change" in same.stdout
+    csv = tmp_path / "fe-prices.csv"
+    csv.write_text(csv.read_text().replace("0.0736", "0.0800"))
+    assert run_cli("refresh", config=path).returncode == 0
+    table = run_cli("diff", "2", "3", "--format", "table", config=path).stdout
+    assert "flexible-engine/compute/eu-west-0/s3.large.2" in table and "0.0736 EUR/hour" in table
+    rows = run_cli("diff", "2", "3", "--format", "csv", config=path).stdout.splitlines()
+    assert rows[0] == "change,id,before,after" and any(r.startswith("price,") for r in rows[1:])
+    data = json.loads(run_cli("diff", "2", "3", "--format", "json", config=path).stdout)
+    assert data["price_changes"][0]["after"]["amount"] == "0.0800"

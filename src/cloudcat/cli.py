@@ -149,7 +149,10 @@ def drivers(fmt: str | None) -> None:
              "capabilities": d.capabilities, **({"error": d.error} if d.error else {})}
             for d in driver_infos()]
     _emit(rows, fmt, columns=[("name", "name"), ("distribution", "distribution"), ("version", "version"),
-                              ("kinds", "capabilities.kinds")])
+                              ("kinds", "capabilities.kinds"), ("zones", "capabilities.zones"),
+                              ("prices", "capabilities.prices"), ("paging", "capabilities.paging"),
+                              ("flexible", "capabilities.flexible_compute"),
+                              ("lifecycle", "capabilities.lifecycle")])
 
 
 @cli.command()
@@ -284,17 +287,26 @@ def diff(a: int, b: int, config: str | None, store: str | None, fmt: str | None)
     """What changed between snapshots A and B."""
     with _open(config, store) as catalog:
         d = catalog.diff(a, b)
-    data = d.model_dump(mode="json")
-    if (fmt or default_format()) == "table":
-        rows: list[dict[str, Any]] = []
-        for key, values in data.items():
-            if isinstance(values, list):
-                for v in values:
-                    rows.append({"change": key, "detail": v})
-        _emit(rows, "table", columns=[("change", "change"), ("detail", "detail")],
-              title=f"snapshot {a} → {b}")
+    chosen = fmt or default_format()
+    if chosen in ("table", "csv"):
+        def price(p: Any) -> str:
+            return f"{p.amount} {p.currency}/{p.unit}" if p is not None else "unknown"
+
+        rows: list[dict[str, Any]] = [{"change": "added", "id": i, "before": "", "after": ""} for i in d.added]
+        rows += [{"change": "removed", "id": i, "before": "", "after": ""} for i in d.removed]
+        rows += [{"change": "price", "id": c.id, "before": price(c.before), "after": price(c.after)}
+                 for c in d.price_changes]
+        rows += [{"change": "lifecycle", "id": c.id, "before": c.before.value, "after": c.after.value}
+                 for c in d.lifecycle_changes]
+        if chosen == "csv":
+            _emit(rows, "csv")
+        elif not rows:
+            click.echo(f"snapshot {a} → {b}: no change")
+        else:
+            _emit(rows, "table", columns=[("change", "change"), ("id", "id"), ("before", "before"),
+                                          ("after", "after")], title=f"snapshot {a} → {b}")
     else:
-        _emit(data, fmt)
+        _emit(d.model_dump(mode="json"), fmt)
 
 
 @cli.command()

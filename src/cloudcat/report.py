@@ -326,6 +326,12 @@ def render_text(plan: Plan) -> str:
         out.append(f"  {line.item:<22} {line.source_name or line.source:<28} → {line.target_name or line.target}{size}"
                    f"  ×{line.quantity}  {before} → {after}{unit}")
     for currency, t in sorted(plan.totals.items()):
-        out.append(f"total {currency} per month: {t.before:.2f} before, {t.after:.2f} after "
-                   f"(difference on the lines priced on both sides: {t.difference:+.2f})")
+        both = [x for x in plan.lines if x.currency == currency and x.currency_after in (None, currency)
+                and x.monthly_before is not None and x.monthly_after is not None]
+        same_before = sum((x.monthly_before for x in both if x.monthly_before is not None), Decimal(0))
+        same_after = sum((x.monthly_after for x in both if x.monthly_after is not None), Decimal(0))
+        out.append(f"total {currency} per month: {t.before:.2f} today for every line; {t.after:.2f} after "
+                   "for the lines with a priced replacement")
+        out.append(f"  on the {len(both)} line(s) priced on both sides: {same_before:.2f} → {same_after:.2f} "
+                   f"({t.difference:+.2f})")
     return "\n".join(out)

@@ -54,7 +54,8 @@ def test_flavor_fields_gpu_and_extras() -> None:
         driver = OpenStackDriver(m.backend["options"])
         flavors = by_name(list(driver.items(Kind.COMPUTE, "eu-west-0")))
         s3 = flavors["s3.large.2"]
-        assert (s3.vcpus, s3.memory_mib, s3.disk_gib) == (2, 4096, 0.0)
+        assert (s3.vcpus, s3.memory_mib, s3.disk_gib) == (2, 4096, None)  # Nova's disk 0: sized from the image
+        assert s3.extras["root_disk"] == "sized from the image or a boot volume"
         assert s3.extras["performance_type"] == "normal" and s3.extras["generation"] == "s3"
         assert s3.gpu is None
         assert flavors["c6.2xlarge.2"].vcpus == 8 and flavors["c6.2xlarge.2"].memory_mib == 16384

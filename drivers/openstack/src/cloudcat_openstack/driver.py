@@ -469,9 +469,12 @@ class OpenStackDriver(BaseDriver):
             if key in specs:
                 extras[name] = specs[key]
         arch = _ARCH.get(str(specs.get("capabilities:cpu_arch") or specs.get("hw:cpu_arch") or "").lower())
+        if not flavor.disk:
+            # Nova's disk 0 is not "no disk": the root disk is sized from the image (or a volume)
+            extras["root_disk"] = "sized from the image or a boot volume"
         return Item(kind=Kind.COMPUTE, name=flavor.name, region=region, zones=orderable,
                     vcpus=flavor.vcpus or None, memory_mib=flavor.ram or None,
-                    disk_gib=float(flavor.disk or 0), gpu=flavor_gpu(specs), architecture=arch,
+                    disk_gib=float(flavor.disk) if flavor.disk else None, gpu=flavor_gpu(specs), architecture=arch,
                     price=price, lifecycle=lifecycle, extras=extras)
 
     # images
