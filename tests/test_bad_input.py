@@ -147,3 +147,10 @@ def test_logical_offer_without_prices_resolves_to_the_closest_size(workdir: Path
         offer = catalog.get("fe/gp-4-16")
     assert offer.extras["resolved"]["offer"] in {"fe/compute/eu-west-0/s3.xlarge.4", "fe/compute/eu-west-0/s6.xlarge.4"}
     assert "no price known" in offer.extras["resolved"]["reason"]
+
+
+def test_price_book_rule_for_an_unknown_backend(workdir: Path) -> None:
+    with (workdir / "fe-prices.csv").open("a") as f:
+        f.write("fee,compute,s3.large.2,,0.07,EUR,hour,,,\n")
+    line = one_line_error(cloudcat("offers", "--config", str(config(workdir))), 2)
+    assert "fe-prices.csv:10" in line and "backend 'fee'" in line

@@ -70,6 +70,16 @@ def test_environment_variables_are_expanded(tmp_path: Path, monkeypatch: pytest.
     assert load_config(path).backends["b"].options["auth"]["password"] == "s3cr3t-value"
 
 
+def test_a_literal_dollar_brace_is_written_twice(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+        backends:
+          b: {driver: static, options: {template: "$${HOME}/x"}}
+        brands:
+          x: {backend: b}
+        """)
+    assert load_config(path).backends["b"].options["template"] == "${HOME}/x"
+
+
 def test_cloudcat_config_environment_variable_names_the_file(tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, GOOD, "elsewhere.yaml")
@@ -107,6 +117,11 @@ MALFORMED = [
                  id="bad-date"),
     pytest.param("backends:\n  b: {driver: static}\nbrands:\n  x/y: {backend: b}\n", None, ["cannot contain '/'"],
                  id="slash-in-brand"),
+    pytest.param("backends:\n  b: {driver: static}\n  b: {driver: openstack}\n", 3,
+                 ["duplicate key 'b' (first at line 2)"], id="duplicate-key"),
+    pytest.param("backends:\n  b: {driver: static}\nbrands:\n  x:\n    backend: b\n    offers:\n"
+                 "      - {id: gp}\n      - {id: gp}\n", 4, ["logical offer id(s) gp defined more than once"],
+                 id="duplicate-logical-offer"),
 ]
 
 

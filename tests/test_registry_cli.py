@@ -93,3 +93,18 @@ def test_mock_refuses_a_non_loopback_address() -> None:
 def test_mock_list_names_the_installed_platforms() -> None:
     names = cloudcat("mock", "list").stdout.split()
     assert {"openstack", "vcd"} <= set(names)
+
+
+def test_mock_reset_restores_state_and_the_starting_faults() -> None:
+    import httpx
+
+    from cloudcat.testing import mock
+
+    with mock("openstack", "cloudwatt", latency_ms=1) as m:
+        httpx.post(m.url + "/_cloudcat/faults", json={"error_rate": 1.0}, timeout=10).raise_for_status()
+        assert httpx.get(m.url + "/identity/v3", timeout=10).status_code == 503
+        httpx.post(m.url + "/_cloudcat/reset", timeout=10).raise_for_status()
+        state = httpx.get(m.url + "/_cloudcat/state", timeout=10).json()
+        assert state["fault_settings"]["error_rate"] == 0 and state["fault_settings"]["latency_ms"] == 1
+        assert state["requests"] == 0
+        assert httpx.get(m.url + "/identity/v3", timeout=10).status_code == 200

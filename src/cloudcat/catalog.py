@@ -112,7 +112,14 @@ class Catalog:
     def price_book(self) -> PriceBook:
         """The configured price books (read on first use)."""
         if self._prices is None:
-            self._prices = PriceBook.load(self.config.price_books)
+            book = PriceBook.load(self.config.price_books)
+            for rule in book.rules:
+                if rule.backend is not None and rule.backend not in self.config.backends:
+                    file, _, line = (rule.source or "").rpartition(":")
+                    raise ConfigError(f"price book rule names backend {rule.backend!r}, which is not configured "
+                                      f"(configured: {', '.join(self.config.backends)})", source=file or rule.source,
+                                      line=int(line) if line.isdigit() else None, field="backend")
+            self._prices = book
         return self._prices
 
     def driver(self, backend: str) -> Driver:

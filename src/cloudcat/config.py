@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_NAME = "cloudcat.yaml"
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")  # $${X} is a literal ${X}
 _PATH_OPTIONS = {"path", "paths", "file", "files", "fixture"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 
@@ -128,6 +128,14 @@ class BrandConfig(BrandData):
     backend: str | None = Field(default=None, description="The one backend the brand sells from.")
     backends: list[str] | None = Field(default=None, description="Several backends.")
     offers: list[LogicalOfferConfig] = Field(default_factory=list, description="Logical offers.")
+
+    @model_validator(mode="after")
+    def _unique_offer_ids(self) -> BrandConfig:
+        ids = [o.id for o in self.offers]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"logical offer id(s) {', '.join(twice)} defined more than once")
+        return self
 
     @model_validator(mode="after")
     def _one_backend_field(self) -> BrandConfig:
@@ -218,7 +226,18 @@ def find_config(explicit: str | Path | None = None) -> Path:
 
 
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records the line of every mapping key and sequence item."""
+    """SafeLoader that refuses duplicate keys (YAML would silently keep the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {seen[key]})", key_node.start_mark)
+            if isinstance(key, (str, int, float, bool)):
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
 
 
 def _mark_lines(node: yaml.Node, path: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> None:
@@ -238,7 +257,9 @@ def _expand_env(value: Any, path: tuple[str | int, ...], source: str,
                 lines: dict[tuple[str | int, ...], int]) -> Any:
     if isinstance(value, str):
         def repl(m: re.Match[str]) -> str:
-            var = m.group(1)
+            escaped, var = m.group(1), m.group(2)
+            if escaped:
+                return "${" + var + "}"
             if var not in os.environ:
                 raise ConfigError(f"environment variable {var} is not set", source=source,
                                   line=_line_for(path, lines), field=_dotted(path))

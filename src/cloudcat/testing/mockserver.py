@@ -190,6 +190,7 @@ class MockServer:
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._counters = _Counters()
+        self._initial_faults = platform.faults.model_copy()
         self._rng = random.Random(platform.faults.seed)
         self._lock = threading.Lock()
 
@@ -270,6 +271,7 @@ class MockServer:
                                   **self.platform.state()})
         if action == "reset" and request.method == "POST":
             with self.platform.lock:
+                self.platform.faults = self._initial_faults.model_copy()  # the faults it was started with
                 self.platform.reset()
             with self._lock:
                 self._counters = _Counters()
