@@ -332,33 +332,26 @@ def _validation_error(exc: ValidationError, source: str, lines: dict[tuple[str |
     return ConfigError(msg, source=source, line=_line_for(loc, lines), field=_dotted(loc) or None)
 
 
+# (model, key) -> (model of the value, how many path parts it spans: 2 for a name or index after the key)
+_NESTED: dict[tuple[type[BaseModel], str], tuple[type[BaseModel], int]] = {}
+
+
 def _fields_at(loc: tuple[str | int, ...]) -> list[str]:
     """Field names valid at ``loc`` (for "did you mean")."""
-    model: Any = Config
+    if not _NESTED:
+        _NESTED.update({
+            (Config, "backends"): (BackendConfig, 2), (Config, "brands"): (BrandConfig, 2),
+            (Config, "price_books"): (PriceBookRef, 2), (BrandConfig, "offers"): (LogicalOfferConfig, 2),
+            (BrandConfig, "operator_history"): (OperatorPeriod, 2), (BrandConfig, "lifecycle"): (Lifecycle, 1),
+        })
+    model: type[BaseModel] = Config
     i = 0
     while i < len(loc):
-        key = loc[i]
-        if model is Config and key in ("backends", "brands"):
-            model = BackendConfig if key == "backends" else BrandConfig
-            i += 2
-            continue
-        if model is BrandConfig and key == "offers":
-            model = LogicalOfferConfig
-            i += 2
-            continue
-        if model is BrandConfig and key == "operator_history":
-            model = OperatorPeriod
-            i += 2
-            continue
-        if model is BrandConfig and key == "lifecycle":
-            model = Lifecycle
-            i += 1
-            continue
-        if model is Config and key == "price_books":
-            model = PriceBookRef
-            i += 2
-            continue
-        return []
+        step = _NESTED.get((model, str(loc[i])))
+        if step is None:
+            return []
+        model, span = step
+        i += span
     return list(model.model_fields)
 
 
