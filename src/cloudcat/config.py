@@ -333,17 +333,15 @@ def _validation_error(exc: ValidationError, source: str, lines: dict[tuple[str |
 
 
 # (model, key) -> (model of the value, how many path parts it spans: 2 for a name or index after the key)
-_NESTED: dict[tuple[type[BaseModel], str], tuple[type[BaseModel], int]] = {}
+_NESTED: dict[tuple[type[BaseModel], str], tuple[type[BaseModel], int]] = {
+    (Config, "backends"): (BackendConfig, 2), (Config, "brands"): (BrandConfig, 2),
+    (Config, "price_books"): (PriceBookRef, 2), (BrandConfig, "offers"): (LogicalOfferConfig, 2),
+    (BrandConfig, "operator_history"): (OperatorPeriod, 2), (BrandConfig, "lifecycle"): (Lifecycle, 1),
+}
 
 
 def _fields_at(loc: tuple[str | int, ...]) -> list[str]:
     """Field names valid at ``loc`` (for "did you mean")."""
-    if not _NESTED:
-        _NESTED.update({
-            (Config, "backends"): (BackendConfig, 2), (Config, "brands"): (BrandConfig, 2),
-            (Config, "price_books"): (PriceBookRef, 2), (BrandConfig, "offers"): (LogicalOfferConfig, 2),
-            (BrandConfig, "operator_history"): (OperatorPeriod, 2), (BrandConfig, "lifecycle"): (Lifecycle, 1),
-        })
     model: type[BaseModel] = Config
     i = 0
     while i < len(loc):
