@@ -713,7 +713,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
+def _first_line(exc: BaseException, limit: int = 300) -> str:
+    text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
