@@ -52,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "RateLimitedError": "errors",
     "RefreshResult": "catalog",
     "Region": "models",
+    "SaleStatus": "models",
     "SnapshotInfo": "models",
     "StoreError": "errors",
     "UnavailableError": "errors",

@@ -40,6 +40,7 @@ __all__ = [
     "Price",
     "PriceUnit",
     "Region",
+    "SaleStatus",
     "SnapshotInfo",
 ]
 
@@ -62,6 +63,18 @@ class LifecycleStatus(StrEnum):
     AVAILABLE = "available"
     END_OF_SALE = "end-of-sale"
     END_OF_LIFE = "end-of-life"
+
+
+class SaleStatus(StrEnum):
+    """Whether an offer can be ordered in a region or zone right now.
+
+    Drivers map their platform's own sale flags to these (Huawei's ``normal`` / ``sellout`` /
+    ``abandon``, a disabled flavor…); the core reads only this vocabulary.
+    """
+
+    ORDERABLE = "orderable"
+    SOLD_OUT = "sold-out"
+    WITHDRAWN = "withdrawn"
 
 
 Architecture = Literal["x86_64", "aarch64", "ppc64le", "s390x"]
@@ -191,6 +204,15 @@ class OfferSpec(_Model):
     zone: str | None = Field(default=None, description="Set when the item exists in one zone only.")
     zones: list[str] = Field(default_factory=list, description="Zones where it can be ordered.")
     country: str | None = None
+    # platform facts, mapped by each driver from its platform's own keys
+    family: str | None = Field(
+        default=None, description="Family or series the offer belongs to (a flavor family, a VM series, "
+                                  "a service class, a storage class).")
+    generation: str | None = Field(default=None, description="Hardware generation within the family.")
+    sale_status: SaleStatus | None = Field(
+        default=None, description="Sale status for the whole region; None when the backend says nothing.")
+    zone_status: dict[str, SaleStatus] = Field(
+        default_factory=dict, description="Sale status per zone, for offers sold zone by zone.")
     # compute
     vcpus: int | None = Field(default=None, ge=1)
     memory_mib: int | None = Field(default=None, ge=1)
