@@ -20,13 +20,13 @@
         └── BackendTimeoutError     no answer within the configured timeout
 
 Messages never contain secrets: drivers build them from redacted values, and
-:func:`cloudcat.errors.redact` removes known secret strings from any text.
+:func:`cloudcat.secrets.redact` (also importable from here) removes known secret strings and URL
+passwords from any text.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from .secrets import redact
 
 __all__ = [
     "AuthenticationError",
@@ -144,15 +144,3 @@ class UnavailableError(BackendError):
 
 class BackendTimeoutError(BackendError):
     """The backend did not answer within the configured timeout."""
-
-
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@:\s]*):(?P<password>[^/@\s]+)@")
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Return ``text`` with every non-empty secret, and any password written in a URL
-    (``scheme://user:password@host``), replaced by ``***``."""
-    for secret in secrets:
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, "***")
-    return _URL_USERINFO.sub(r"\g<scheme>\g<user>:***@", text)

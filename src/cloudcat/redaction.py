@@ -1,4 +1,4 @@
-"""Keep secrets out of logs.
+"""Keep secrets out of logs (what counts as a secret is decided in :mod:`cloudcat.secrets`).
 
 Every catalog registers the secret values of its configuration (passwords, tokens, application
 credential secrets) here; :class:`RedactingFilter`, installed on a logging handler, masks them and
@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Iterable
 
-from .errors import redact
+from .secrets import redact
 
 __all__ = ["RedactingFilter", "known_secrets", "register_secrets"]
 
