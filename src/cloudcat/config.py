@@ -34,11 +34,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 from .models import BrandData, Lifecycle, OperatorPeriod
+from .secrets import find_secrets, mask_secrets
+from .yamlfile import Lines, YamlPath, dotted, expand_env, line_of, load_yaml
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",
@@ -54,7 +55,6 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_NAME = "cloudcat.yaml"
-_ENV = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")  # $${X} is a literal ${X}
 _PATH_OPTIONS = {"path", "paths", "file", "files", "fixture"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 
@@ -63,32 +63,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-_SECRET_KEY = re.compile(r"pass(word)?|secret|token|credential|api_?key|access_?key|private", re.I)
-
-
-def mask_secrets(value: Any) -> Any:
-    """``value`` with the values of secret-looking keys (password, secret, token…) replaced."""
-    if isinstance(value, Mapping):
-        return {k: "**********" if isinstance(k, str) and _SECRET_KEY.search(k) and v not in (None, "")
-                else mask_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_secrets(v) for v in value]
-    return value
-
-
 def secret_values(value: Any) -> list[str]:
-    """The values of secret-looking keys (see :func:`mask_secrets`), for redaction."""
-    found: list[str] = []
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            if isinstance(k, str) and _SECRET_KEY.search(k) and isinstance(v, str):
-                found.append(v)
-            else:
-                found += secret_values(v)
-    elif isinstance(value, list):
-        for v in value:
-            found += secret_values(v)
-    return found
+    """The secret values in ``value``, for redaction: the same as :func:`cloudcat.secrets.find_secrets`."""
+    return find_secrets(value)
 
 
 class BackendConfig(_Strict):
@@ -171,7 +148,7 @@ class Config(_Strict):
                            description="Seconds before `offers` refreshes a snapshot (`30m`, `2h`, `1d`).")
     concurrency: int = Field(default=32, ge=1, le=256, description="Parallel backend calls in a refresh.")
     source: str | None = Field(default=None, exclude=True, description="File the config came from.")
-    _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
+    _lines: Lines = PrivateAttr(default_factory=dict)
 
     @field_validator("price_books", mode="before")
     @classmethod
@@ -192,8 +169,8 @@ class Config(_Strict):
 
     def error(self, message: str, *path: str | int) -> ConfigError:
         """A :class:`ConfigError` at ``path`` in the configuration file."""
-        return ConfigError(message, source=self.source, line=_line_for(tuple(path), self._lines),
-                           field=_dotted(path))
+        return ConfigError(message, source=self.source, line=line_of(self._lines, tuple(path)),
+                           field=dotted(path))
 
     def fingerprint(self) -> str:
         """Hash of what shapes offers (brands and price book contents), to know when to recompose."""
@@ -225,67 +202,6 @@ def find_config(explicit: str | Path | None = None) -> Path:
     return Path(DEFAULT_CONFIG_NAME)
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (YAML would silently keep the last one)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, (str, int, float, bool)) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first at line {seen[key]})", key_node.start_mark)
-            if isinstance(key, (str, int, float, bool)):
-                seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
-
-
-def _mark_lines(node: yaml.Node, path: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> None:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            sub = (*path, str(key.value))
-            lines[sub] = key.start_mark.line + 1
-            _mark_lines(value, sub, lines)
-            lines[sub] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, value in enumerate(node.value):
-            _mark_lines(value, (*path, i), lines)
-
-
-def _expand_env(value: Any, path: tuple[str | int, ...], source: str,
-                lines: dict[tuple[str | int, ...], int]) -> Any:
-    if isinstance(value, str):
-        def repl(m: re.Match[str]) -> str:
-            escaped, var = m.group(1), m.group(2)
-            if escaped:
-                return "${" + var + "}"
-            if var not in os.environ:
-                raise ConfigError(f"environment variable {var} is not set", source=source,
-                                  line=_line_for(path, lines), field=_dotted(path))
-            return os.environ[var]
-        return _ENV.sub(repl, value)
-    if isinstance(value, dict):
-        return {k: _expand_env(v, (*path, str(k)), source, lines) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand_env(v, (*path, i), source, lines) for i, v in enumerate(value)]
-    return value
-
-
-def _line_for(path: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> int | None:
-    for n in range(len(path), -1, -1):
-        if path[:n] in lines:
-            return lines[path[:n]]
-    return None
-
-
-def _dotted(path: tuple[str | int, ...]) -> str:
-    out = ""
-    for p in path:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
-
-
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     def rel(p: Any) -> Any:
         if isinstance(p, str) and p and not os.path.isabs(os.path.expanduser(p)) and "://" not in p:
@@ -310,7 +226,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
         data["store"] = rel(store)
 
 
-def _validation_error(exc: ValidationError, source: str, lines: dict[tuple[str | int, ...], int],
+def _validation_error(exc: ValidationError, source: str, lines: Lines,
                       data: Any) -> ConfigError:
     # an unknown key is usually the typo behind a "missing" one: report it first
     errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
@@ -329,7 +245,7 @@ def _validation_error(exc: ValidationError, source: str, lines: dict[tuple[str |
         msg = f"unknown key {loc[-1]!r}{_suggest(str(loc[-1]), model_fields)}"
     elif msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
-    return ConfigError(msg, source=source, line=_line_for(loc, lines), field=_dotted(loc) or None)
+    return ConfigError(msg, source=source, line=line_of(lines, loc), field=dotted(loc) or None)
 
 
 # (model, key) -> (model of the value, how many path parts it spans: 2 for a name or index after the key)
@@ -340,7 +256,7 @@ _NESTED: dict[tuple[type[BaseModel], str], tuple[type[BaseModel], int]] = {
 }
 
 
-def _fields_at(loc: tuple[str | int, ...]) -> list[str]:
+def _fields_at(loc: YamlPath) -> list[str]:
     """Field names valid at ``loc`` (for "did you mean")."""
     model: type[BaseModel] = Config
     i = 0
@@ -354,14 +270,14 @@ def _fields_at(loc: tuple[str | int, ...]) -> list[str]:
 
 
 def parse_config(data: Mapping[str, Any], *, source: str = "<config>",
-                 lines: dict[tuple[str | int, ...], int] | None = None,
+                 lines: Lines | None = None,
                  base: Path | None = None) -> Config:
     """Validate a configuration mapping (``${VAR}`` expanded, paths resolved against ``base``)."""
     lines = lines or {}
     if not isinstance(data, Mapping):
         raise ConfigError("the configuration must be a mapping with backends, brands, price_books, store",
                           source=source, line=1)
-    expanded = _expand_env(dict(data), (), source, lines)
+    expanded = expand_env(dict(data), source=source, lines=lines)
     _resolve_paths(expanded, base or Path.cwd())
     try:
         config = Config.model_validate(expanded)
@@ -373,11 +289,11 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>",
     return config
 
 
-def _check_references(config: Config, source: str, lines: dict[tuple[str | int, ...], int]) -> None:
+def _check_references(config: Config, source: str, lines: Lines) -> None:
     """Cross-field rules, reported at the line of the offending field."""
 
     def fail(message: str, *loc: str | int) -> NoReturn:
-        raise ConfigError(message, source=source, line=_line_for(loc, lines), field=_dotted(loc))
+        raise ConfigError(message, source=source, line=line_of(lines, loc), field=dotted(loc))
 
     for name, brand in config.brands.items():
         if "/" in name:
@@ -385,7 +301,7 @@ def _check_references(config: Config, source: str, lines: dict[tuple[str | int, 
         field = "backend" if brand.backend else "backends"
         for i, backend in enumerate(brand.backend_names):
             if backend not in config.backends:
-                loc: tuple[str | int, ...] = ("brands", name, field) if brand.backend else ("brands", name, field, i)
+                loc: YamlPath = ("brands", name, field) if brand.backend else ("brands", name, field, i)
                 fail(f"brand {name!r} names backend {backend!r}, which is not defined"
                      f"{_suggest(backend, config.backends)}", *loc)
     seen: dict[str, str] = {}
@@ -408,26 +324,7 @@ def load_config(path: str | Path | Mapping[str, Any] | Config | None = None) -> 
     if isinstance(path, Mapping):
         return parse_config(path)
     file = find_config(path)
-    source = str(file)
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8", source=source) from None
-    except FileNotFoundError:
-        raise ConfigError("configuration file not found (give --config FILE or set CLOUDCAT_CONFIG)",
-                          source=source) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read configuration: {exc.strerror or exc}", source=source) from None
-    try:
-        node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", source=source,
-                          line=mark.line + 1 if mark else None) from None
-    if data is None:
-        data = {}
-    lines: dict[tuple[str | int, ...], int] = {}
-    if node is not None:
-        _mark_lines(node, (), lines)
-    return parse_config(data, source=source, lines=lines, base=file.resolve().parent)
+    doc = load_yaml(file, what="configuration",
+                    missing="configuration file not found (give --config FILE or set CLOUDCAT_CONFIG)")
+    return parse_config({} if doc.data is None else doc.data, source=doc.source, lines=doc.lines,
+                        base=file.resolve().parent)
