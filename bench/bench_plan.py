@@ -20,7 +20,7 @@ import statistics
 import time
 from decimal import Decimal
 
-from cloudcat.models import FlexibleSizing, Gpu, Lifecycle, Offer, Price
+from cloudcat.models import FlexibleSizing, Gpu, Lifecycle, Offer, Price, SaleStatus
 from cloudcat.planner import InventoryLine, plan_migration
 
 GOAL_SECONDS = 2.0
@@ -81,17 +81,17 @@ def target_offers(rng: random.Random, count: int) -> list[Offer]:
         region = f"fr-{index // len(shapes) % region_count}"
         name = f"{family}.{size}.{ratio}"
         draw = rng.random()
-        extras: dict[str, object] = {}
+        zone_status: dict[str, SaleStatus] = {}
         lifecycle = Lifecycle()
         if draw < 0.05:
-            extras["cond:operation:az"] = f"{region}a(sellout),{region}b(sellout)"
+            zone_status = {f"{region}a": SaleStatus.SOLD_OUT, f"{region}b": SaleStatus.SOLD_OUT}
         elif draw < 0.08:
             lifecycle = Lifecycle(status="end-of-sale")
         offers.append(Offer(
             id=f"cav/compute/{region}/{name}", brand="cav", kind="compute", name=name, region=region,
             backend="cav", driver="vcd", read_at=READ_AT, vcpus=vcpus, memory_mib=vcpus * ratio * 1024,
             zones=[f"{region}a", f"{region}b"], labels=["secnumcloud"] if rng.random() < 0.5 else [],
-            lifecycle=lifecycle, extras=extras,
+            lifecycle=lifecycle, zone_status=zone_status,
             price=None if rng.random() < 0.02 else
             _price(0.011 * vcpus + 0.0042 * vcpus * ratio * rng.uniform(0.8, 1.4))))
     for index in range(flexible):
@@ -99,7 +99,7 @@ def target_offers(rng: random.Random, count: int) -> list[Offer]:
         offers.append(Offer(
             id=f"cav/compute/fr-{index // 4}/{cls}", brand="cav", kind="compute", name=cls,
             region=f"fr-{index // 4}", backend="cav", driver="vcd", read_at=READ_AT, labels=["secnumcloud"],
-            extras={"service_class": cls},
+            family=cls,
             flexible=FlexibleSizing(vcpus_max=64, memory_mib_max=512 * 1024,
                                     price_per_vcpu=_price(rng.uniform(0.012, 0.03), "vcpu-hour"),
                                     price_per_gib_memory=_price(rng.uniform(0.004, 0.008), "GiB-hour"))))

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cloudcat.errors import ConfigError
-from cloudcat.models import FlexibleSizing, Gpu, Kind, Lifecycle, Offer, Price
+from cloudcat.models import FlexibleSizing, Gpu, Kind, Lifecycle, Offer, Price, SaleStatus
 from cloudcat.planner import (
     InventoryLine,
     Plan,
@@ -46,11 +46,14 @@ def eur(amount: str, unit: str = "hour", currency: str = "EUR") -> Price:
 # --------------------------------------------------------------------------- realistic catalogs
 
 def flexible_engine() -> list[Offer]:
-    """Flexible Engine (eu-west-0) offers in use, names and shapes from the platform reference."""
-    az = "eu-west-0a(normal),eu-west-0b(normal),eu-west-0c(normal)"
+    """Flexible Engine (eu-west-0) offers in use, names and shapes from the platform reference.
+
+    Platform facts as the OpenStack driver fills them (family and generation, sale status per zone).
+    """
+    orderable = {zone: SaleStatus.ORDERABLE for zone in ("eu-west-0a", "eu-west-0b", "eu-west-0c")}
     return [
         offer("fe", "compute", "s3.large.2", vcpus=2, memory_mib=4096, price=eur("0.0612"),
-              extras={"cond:operation:az": az}),
+              family="s3", generation="s3", zone_status=orderable),
         offer("fe", "compute", "s3.large.4", vcpus=2, memory_mib=8192, price=eur("0.0834")),
         offer("fe", "compute", "s3.xlarge.4", vcpus=4, memory_mib=16384, price=eur("0.1668")),
         offer("fe", "compute", "c6.2xlarge.2", vcpus=8, memory_mib=16384, price=eur("0.3220")),
@@ -69,7 +72,7 @@ def cloud_avenue(labels: tuple[str, ...] = ("secnumcloud",)) -> list[Offer]:
 
     def vdc(cls: str, cpu: str, gib: str) -> Offer:
         return offer("cav", "compute", f"{cls}-PAYG", region="fr-paris", labels=list(labels),
-                     extras={"service_class": cls, "billing_model": "PAYG"},
+                     family=cls, extras={"service_class": cls, "billing_model": "PAYG"},
                      flexible=FlexibleSizing(vcpus_max=256, memory_mib_max=5120 * 1024, memory_step_mib=4,
                                              price_per_vcpu=eur(cpu, "vcpu-hour"),
                                              price_per_gib_memory=eur(gib, "GiB-hour")))
@@ -177,19 +180,41 @@ def test_label_missing_is_a_gap_naming_the_label() -> None:
 def test_sold_out_in_every_zone_and_one_open_zone() -> None:
     sold_out = offer("fe2", "compute", "s6.large.2", vcpus=2, memory_mib=4096, price=eur("0.05"),
                      zones=["eu-west-0a", "eu-west-0b"],
-                     extras={"os_extra_specs": {"cond:operation:az": "eu-west-0a(sellout),eu-west-0b(abandon)"}})
+                     zone_status={"eu-west-0a": SaleStatus.SOLD_OUT, "eu-west-0b": SaleStatus.WITHDRAWN})
     plan = plan_migration(flexible_engine()[:1], [sold_out], day=DAY)
     assert plan.lines[0].gap_reason == "sold out in every zone"
 
-    one_open = sold_out.model_copy(update={"extras": {"zone_status": {"eu-west-0a": "sellout",
-                                                                      "eu-west-0b": "normal"}}})
+    one_open = sold_out.model_copy(update={"zone_status": {"eu-west-0a": SaleStatus.SOLD_OUT,
+                                                           "eu-west-0b": SaleStatus.ORDERABLE}})
     plan = plan_migration(flexible_engine()[:1], [one_open], day=DAY)
     assert plan.lines[0].target == one_open.id
     assert "orderable in eu-west-0b" in plan.lines[0].reasons
 
-    region_wide = sold_out.model_copy(update={"extras": {"cond:operation:status": "sellout"}})
-    plan = plan_migration(flexible_engine()[:1], [region_wide], day=DAY)
-    assert plan.lines[0].gap_reason == "sold out in every zone"
+    # zones named only by their status; a zone without a status is orderable
+    unnamed = one_open.model_copy(update={"zones": [], "zone_status": {"eu-west-0a": SaleStatus.SOLD_OUT}})
+    assert plan_migration(flexible_engine()[:1], [unnamed], day=DAY).lines[0].gap_reason == "sold out in every zone"
+    silent = one_open.model_copy(update={"zone_status": {"eu-west-0a": SaleStatus.SOLD_OUT}})
+    assert "orderable in eu-west-0b" in plan_migration(flexible_engine()[:1], [silent], day=DAY).lines[0].reasons
+
+    for status in (SaleStatus.SOLD_OUT, SaleStatus.WITHDRAWN):
+        region_wide = one_open.model_copy(update={"sale_status": status})
+        plan = plan_migration(flexible_engine()[:1], [region_wide], day=DAY)
+        assert plan.lines[0].gap_reason == "sold out in every zone"
+    orderable = one_open.model_copy(update={"sale_status": SaleStatus.ORDERABLE})
+    assert plan_migration(flexible_engine()[:1], [orderable], day=DAY).lines[0].target == orderable.id
+
+
+def test_platform_keys_in_extras_are_not_read() -> None:
+    """Sale status and family come from the typed facts drivers fill, never from a backend's keys."""
+    huawei = offer("fe2", "compute", "s6.large.2", vcpus=2, memory_mib=4096, price=eur("0.05"),
+                   zones=["eu-west-0a"],
+                   extras={"cond:operation:status": "sellout", "cond:operation:az": "eu-west-0a(sellout)",
+                           "zone_status": {"eu-west-0a": "sellout"}, "ecs:generation": "x9",
+                           "os_extra_specs": {"cond:operation:status": "abandon"}, "family": "y1",
+                           "service_class": "STD", "vdcServiceClass": "STD"})
+    plan = plan_migration([huawei], [huawei], day=DAY)
+    assert plan.lines[0].target == huawei.id and "orderable in eu-west-0a" in plan.lines[0].reasons
+    assert plan.lines[0].family == offer_family(huawei) == "s6"
 
 
 def test_end_of_sale_is_not_orderable_from_its_date() -> None:
@@ -245,7 +270,8 @@ def test_unpriced_target_is_kept_with_unknown_after() -> None:
 
 
 def test_currencies_are_never_added() -> None:
-    usd = offer("bleu", "compute", "Standard_D2s_v5", vcpus=2, memory_mib=8192, price=eur("0.096", currency="USD"))
+    usd = offer("bleu", "compute", "Standard_D2s_v5", vcpus=2, memory_mib=8192, price=eur("0.096", currency="USD"),
+                family="Dsv5")
     chf = offer("fe", "compute", "s3.large.4", region="ch-1", vcpus=2, memory_mib=8192,
                 price=eur("0.09", currency="CHF"))
     plan = plan_migration([*flexible_engine(), chf], [usd],
@@ -370,7 +396,14 @@ def test_offer_family() -> None:
     assert offer_family(cloud_avenue()[1]) == "STD"
     assert offer_family(fe["SSD"]) == "SSD"
     assert offer_family(fe["OBS Ubuntu 22.04"]) == "Ubuntu"
-    assert offer_family(offer("fe", "compute", "s3.large.2", extras={"ecs:generation": "s3"})) == "s3"
+    # the family a driver filled comes first; without one, a guess that knows no platform
+    assert offer_family(offer("fe", "compute", "s3.large.2", family="general")) == "general"
+    assert offer_family(offer("bleu", "compute", "Standard_D4s_v5", family="Dsv5")) == "Dsv5"
+    assert offer_family(offer("bleu", "compute", "Standard_D4s_v5")) == "Standard"
+    assert offer_family(offer("cav", "compute", "STD-PAYG", flexible=FlexibleSizing(
+        vcpus_max=4, memory_mib_max=8192))) == "flexible"
+    assert offer_family(offer("cav", "storage", "gold_r1", family="gold")) == "gold"
+    assert offer_family(offer("fe", "network", "admin_external_net")) == "network"
 
 
 # --------------------------------------------------------------------------- inventory files
@@ -425,15 +458,16 @@ def prices(draw: st.DrawFn, units: tuple[str, ...] = ("hour", "month")) -> Price
 @st.composite
 def compute_offers(draw: st.DrawFn, brand: str, index: int) -> Offer:
     region = draw(st.sampled_from(("r1", "r2")))
-    extras: dict[str, Any] = {}
+    zone_status: dict[str, SaleStatus] = {}
     zones: list[str] = []
     if draw(st.booleans()):
         zones = ["a", "b"]
-        extras["zone_status"] = {zone: draw(st.sampled_from(("normal", "sellout", "abandon"))) for zone in zones}
+        zone_status = {zone: draw(st.sampled_from(SaleStatus)) for zone in zones}
     lifecycle = Lifecycle(status=draw(st.sampled_from(("available", "available", "available", "end-of-sale"))))
     common: dict[str, Any] = dict(
         architecture=draw(st.sampled_from((*ARCHES, None))), labels=draw(st.lists(st.sampled_from(LABELS))),
-        lifecycle=lifecycle, zones=zones, extras=extras)
+        lifecycle=lifecycle, zones=zones, zone_status=zone_status,
+        sale_status=draw(st.sampled_from((None, None, None, *SaleStatus))))
     if brand != "src" and draw(st.integers(0, 5)) == 0:
         currency = draw(st.sampled_from(CURRENCIES))
         unit_period = draw(st.sampled_from(("hour", "month")))
@@ -519,8 +553,11 @@ def acceptable(source: Offer, target: Offer, labels: list[str]) -> bool:
         return False
     if target.lifecycle.status != "available":
         return False
-    status = target.extras.get("zone_status", {})
-    return not (target.zones and all(status.get(z) in ("sellout", "abandon") for z in target.zones))
+    not_orderable = (SaleStatus.SOLD_OUT, SaleStatus.WITHDRAWN)
+    if target.sale_status in not_orderable:
+        return False
+    status = target.zone_status
+    return not (target.zones and all(status.get(z) in not_orderable for z in target.zones))
 
 
 def unit_cost(source: Offer, target: Offer, hours: Decimal) -> tuple[Decimal, str] | None:
