@@ -59,10 +59,10 @@ LABELS = ["secnumcloud", "hds", "iso27001", "gdpr-eu", "c5"]
 KIND_WEIGHTS = [(Kind.COMPUTE, 62), (Kind.IMAGE, 20), (Kind.STORAGE, 12), (Kind.NETWORK, 5), (Kind.LOCATION, 1)]
 READ_AT = dt.datetime(2025, 3, 1, 6, 0, tzinfo=dt.UTC).isoformat()
 
-SELECTIVE = OfferQuery(kinds=[Kind.COMPUTE], regions=["eu-west-0"], min_vcpus=4, min_memory_mib=16384,
+SELECTIVE = OfferQuery(kind=[Kind.COMPUTE], region=["eu-west-0"], min_vcpus=4, min_memory_mib=16384,
                        sort="price", limit=50)
 #: The same on a brand selling flexible pools, where a sized pool is among the cheapest.
-POOLS = SELECTIVE.model_copy(update={"brands": ["cloud-avenue"], "min_vcpus": 2, "min_memory_mib": 65536})
+POOLS = SELECTIVE.model_copy(update={"brand": ["cloud-avenue"], "min_vcpus": 2, "min_memory_mib": 65536})
 
 
 def _rows(count: int, snapshot_id: int, first_pk: int, seed: int = 7) -> Iterator[

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from offer_factories import POOL, eur, offer
 from pydantic import ValidationError
 
+from cloudcat.errors import ConfigError
 from cloudcat.models import FlexibleSizing, Gpu, Kind, Lifecycle, LifecycleStatus, Offer, Price
 from cloudcat.query import SORTS, OfferQuery, matches, materialize, run, select, sort_key
 
@@ -56,10 +57,10 @@ def offers(draw: st.DrawFn, name: str | None = None) -> Offer:
 
 
 FILTERS: dict[str, st.SearchStrategy[Any]] = {
-    "brands": st.lists(st.sampled_from(["acme", "orange"]), max_size=2),
-    "kinds": st.lists(st.sampled_from(list(Kind)), min_size=1, max_size=2),
-    "regions": st.lists(st.sampled_from(["eu-west-0", "eu-west-1"]), min_size=1),
-    "zones": st.lists(st.sampled_from(["eu-west-0a", "eu-west-0b"]), min_size=1),
+    "brand": st.lists(st.sampled_from(["acme", "orange"]), max_size=2),
+    "kind": st.lists(st.sampled_from(list(Kind)), min_size=1, max_size=2),
+    "region": st.lists(st.sampled_from(["eu-west-0", "eu-west-1"]), min_size=1),
+    "zone": st.lists(st.sampled_from(["eu-west-0a", "eu-west-0b"]), min_size=1),
     "labels": st.lists(st.sampled_from(["HDS", "secnumcloud ", "gdpr-eu"]), max_size=2),
     "min_vcpus": st.integers(0, 70),
     "min_memory_mib": st.integers(0, 300000),
@@ -67,8 +68,8 @@ FILTERS: dict[str, st.SearchStrategy[Any]] = {
     "max_price": amounts,
     "currency": st.sampled_from(["eur", "USD"]),
     "lifecycle": st.lists(st.sampled_from(list(LifecycleStatus)), min_size=1),
-    "text": st.text("abXé", max_size=2),
-    "backends": st.lists(st.sampled_from(["fe", "cav"]), min_size=1),
+    "text": st.text("abXé", min_size=1, max_size=2),
+    "backend": st.lists(st.sampled_from(["fe", "cav"]), min_size=1),
 }
 
 
@@ -83,18 +84,33 @@ def queries(draw: st.DrawFn) -> OfferQuery:
 
 # -- the query model ----------------------------------------------------------------------------
 def test_query_rejects_unknown_fields_and_sorts() -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError, match="unknown filter 'flavour'"):
         OfferQuery(flavour="x")  # type: ignore[call-arg]
-    with pytest.raises(ValidationError):
-        OfferQuery(sort="cost")
+    with pytest.raises(ConfigError, match="did you mean 'min_vcpus'"):
+        OfferQuery(min_vcpu=4)  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match="did you mean 'price'"):
+        OfferQuery(sort="prize")  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         OfferQuery(limit=-1)
 
 
-def test_query_normalizes_labels_and_currency() -> None:
-    q = OfferQuery(labels=[" HDS", "SecNumCloud", ""], currency="eur")
-    assert q.labels == ["hds", "secnumcloud"]
-    assert q.currency == "EUR"
+def test_query_normalizes_labels_currency_country_and_os_family() -> None:
+    q = OfferQuery(labels=[" HDS", "SecNumCloud"], currency="eur", country="fr", os_family="Ubuntu", kind="compute")
+    assert q.get("labels") == ["hds", "secnumcloud"]
+    assert q.get("currency") == ["EUR"]
+    assert q.get("country") == ["FR"]
+    assert q.get("os_family") == ["ubuntu"]
+    assert q.get("kind") == ["compute"]
+
+
+@pytest.mark.parametrize("bad", [{"labels": ["  "]}, {"text": " "}, {"kind": "flavor"}, {"min_vcpus": -1},
+                                 {"min_vcpus": 2.5}, {"max_price": "NaN"}, {"max_price": "1e999999999"},
+                                 {"gpu": "yes"}, {"lifecycle": "retired"}, {"min_iops": 2**70}])
+def test_query_rejects_bad_values_naming_the_filter(bad: dict[str, Any]) -> None:
+    name = next(iter(bad))
+    with pytest.raises(ConfigError) as caught:
+        OfferQuery(**bad)
+    assert caught.value.field == name
 
 
 # -- materialize: flexible vs fixed -------------------------------------------------------------
@@ -110,7 +126,7 @@ def test_flexible_is_sized_to_the_smallest_fitting_size_and_priced() -> None:
 
 def test_flexible_without_size_filters_keeps_its_maximum_and_price() -> None:
     flex = offer("pool", flexible=POOL, vcpus=32, memory_mib=131072)
-    assert materialize(flex, OfferQuery(regions=["eu-west-0"])) is flex
+    assert materialize(flex, OfferQuery(region=["eu-west-0"])) is flex
 
 
 def test_flexible_that_cannot_fit_is_dropped() -> None:
@@ -167,17 +183,17 @@ def test_each_filter() -> None:
               zones=["eu-west-0a"], display_name="General Purpose L", gpu=None)
     assert matches(o, OfferQuery())
     assert matches(o, OfferQuery(labels=["hds"])) and not matches(o, OfferQuery(labels=["hds", "iso27001"]))
-    assert matches(o, OfferQuery(zones=["eu-west-0a"])) and not matches(o, OfferQuery(zones=["eu-west-0b"]))
+    assert matches(o, OfferQuery(zone=["eu-west-0a"])) and not matches(o, OfferQuery(zone=["eu-west-0b"]))
     assert matches(o, OfferQuery(gpu=False)) and not matches(o, OfferQuery(gpu=True))
     assert matches(o, OfferQuery(max_price=Decimal("0.1")))
     assert not matches(o, OfferQuery(max_price=Decimal("0.0999")))
     assert matches(o, OfferQuery(currency="eur")) and not matches(o, OfferQuery(currency="USD"))
     assert matches(o, OfferQuery(text="PURPOSE")) and matches(o, OfferQuery(text="ACME/COMPUTE"))
     assert not matches(o, OfferQuery(text="xlarge"))
-    assert matches(o, OfferQuery(brands=["acme"])) and not matches(o, OfferQuery(brands=[]))
+    assert matches(o, OfferQuery(brand=["acme"])) and not matches(o, OfferQuery(brand=[]))
     assert matches(o, OfferQuery(lifecycle=[LifecycleStatus.AVAILABLE]))
     assert not matches(o, OfferQuery(lifecycle=[LifecycleStatus.END_OF_SALE]))
-    assert matches(o, OfferQuery(backends=["fe"])) and not matches(o, OfferQuery(backends=["cav"]))
+    assert matches(o, OfferQuery(backend=["fe"])) and not matches(o, OfferQuery(backend=["cav"]))
     unpriced = offer("s3.xlarge.2", vcpus=4, memory_mib=16384)
     assert not matches(unpriced, OfferQuery(max_price=Decimal(1000)))
     assert not matches(unpriced, OfferQuery(currency="EUR"))

@@ -24,7 +24,9 @@ import click
 
 from . import __version__
 from .errors import CloudcatError, ConfigError, DriverError, NotSupportedError, OfferNotFoundError
+from .filters import FILTERS, AtLeast, Filter, Flag, OneOf
 from .output import Format, default_format, render
+from .query import SORTS, SortOrder
 
 __all__ = ["main"]
 
@@ -131,11 +133,10 @@ def cli(debug: bool, verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
-    if not debug:
-        logging.getLogger("urllib3").setLevel(logging.ERROR)  # "connection pool is full" under concurrency
-        logging.getLogger("keystoneauth").setLevel(max(level, logging.WARNING))
-        logging.getLogger("openstack").setLevel(max(level, logging.WARNING))
-        logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+    from .driver import quiet_driver_loggers
+
+    # outside --debug, each driver quiets the SDK and HTTP-library loggers its class names
+    quiet_driver_loggers(None if debug else level)
 
 
 @cli.command()
@@ -168,45 +169,50 @@ def brands(config: str | None, store: str | None, fmt: str | None) -> None:
                               ("backends", "backends"), ("labels", "labels")])
 
 
+def _filter_option(name: str, declared: Filter) -> Callable[[F], F]:
+    """The CLI option of one declared filter."""
+    names = [f"--{declared.option}"] + ([f"-{declared.short}"] if declared.short else [])
+    if isinstance(declared, Flag):
+        return click.option(f"--{declared.option}/--no-{declared.option}", name, default=None, help=declared.help)
+    if isinstance(declared, OneOf):
+        allowed = declared.allowed
+        kind: click.ParamType[Any] = click.Choice(allowed) if allowed else click.STRING
+        return click.option(*names, name, multiple=True, type=kind, help=declared.help + " Repeatable.")
+    if isinstance(declared, AtLeast) and declared.integer:
+        return click.option(*names, name, type=click.IntRange(min=0), default=None, help=declared.help)
+    return click.option(*names, name, type=str, default=None, help=declared.help)
+
+
+def _filter_options(fn: F) -> F:
+    """One option per declared filter (:data:`cloudcat.filters.FILTERS`), in declaration order."""
+    for name, declared in reversed(FILTERS.items()):
+        fn = _filter_option(name, declared)(fn)
+    return fn
+
+
+def _given_filters(values: dict[str, Any]) -> dict[str, Any]:
+    """The filters set on the command line (repeatable options given at least once)."""
+    return {name: values[name] for name in FILTERS if values.get(name) not in (None, ())}
+
+
 @cli.command()
 @_config_options
 @_format_option
-@click.option("--brand", "-b", multiple=True, help="Brand name, alias or former name (repeatable).")
-@click.option("--kind", "-k", multiple=True,
-              type=click.Choice(["compute", "image", "storage", "network", "location"]))
-@click.option("--region", "-r", multiple=True)
-@click.option("--zone", multiple=True)
-@click.option("--label", "-l", "labels", multiple=True, help="Required label (repeatable).")
-@click.option("--min-vcpus", type=click.IntRange(min=1), default=None)
-@click.option("--min-memory-mib", type=click.IntRange(min=1), default=None)
-@click.option("--gpu/--no-gpu", default=None, help="Only offers with (or without) a GPU.")
-@click.option("--max-price", type=str, default=None, help="Highest price amount.")
-@click.option("--currency", default=None)
-@click.option("--lifecycle", multiple=True, type=click.Choice(["available", "end-of-sale", "end-of-life"]))
-@click.option("--text", "-q", default=None, help="Substring of the id, name or display name.")
-@click.option("--backend", multiple=True)
-@click.option("--sort", default="id",
-              type=click.Choice(["id", "name", "price", "-price", "vcpus", "-vcpus", "memory_mib", "-memory_mib"]))
+@_filter_options
+@click.option("--sort", default="id", type=click.Choice(list(SORTS)))
 @click.option("--limit", "-n", type=click.IntRange(min=0), default=None)
 @click.option("--refresh", is_flag=True, help="Read the backends first.")
 @click.option("--offline", is_flag=True, help="Never touch the network; use the stored snapshot.")
 @click.option("--snapshot", type=int, default=None, help="Query this snapshot instead of the latest.")
 @_guard
-def offers(config: str | None, store: str | None, fmt: str | None, brand: Sequence[str],
-           kind: Sequence[str], region: Sequence[str], zone: Sequence[str], labels: Sequence[str],
-           min_vcpus: int | None, min_memory_mib: int | None, gpu: bool | None, max_price: str | None,
-           currency: str | None, lifecycle: Sequence[str], text: str | None, backend: Sequence[str],
-           sort: str, limit: int | None, refresh: bool, offline: bool, snapshot: int | None) -> None:
+def offers(config: str | None, store: str | None, fmt: str | None, sort: SortOrder, limit: int | None,
+           refresh: bool, offline: bool, snapshot: int | None, **filters: Any) -> None:
     """List offers, filtered and sorted."""
     if refresh and offline:
         raise click.UsageError("--refresh and --offline exclude each other")
     with _open(config, store) as catalog:
-        found = catalog.offers(
-            brand=list(brand) or None, kind=list(kind) or None, region=list(region) or None,
-            zone=list(zone) or None, labels=list(labels) or None, min_vcpus=min_vcpus,
-            min_memory_mib=min_memory_mib, gpu=gpu, max_price=max_price,
-            currency=currency, lifecycle=list(lifecycle) or None, text=text, backend=list(backend) or None,
-            sort=sort, limit=limit, refresh=refresh, offline=offline, snapshot=snapshot)
+        query = catalog.query(sort=sort, limit=limit, **_given_filters(filters))
+        found = catalog.offers(query, refresh=refresh, offline=offline, snapshot=snapshot)
         rows = [o.to_json() for o in found]
     _emit(rows, fmt, columns=OFFER_COLUMNS)
 

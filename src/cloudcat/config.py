@@ -81,22 +81,52 @@ class BackendConfig(_Strict):
             yield name, mask_secrets(value) if name == "options" else value
 
 
+def _logical_offer_schema(schema: dict[str, Any]) -> None:
+    # In the file a logical offer is flat: its id, its name and the filters of the offer query.
+    from .filters import filters_schema
+
+    props = schema.setdefault("properties", {})
+    props.pop("filters", None)
+    props.update(filters_schema()["properties"])
+    props["regions"] = {**props["region"], "description": "Same as `region` (older spelling)."}
+    schema["additionalProperties"] = False
+
+
 class LogicalOfferConfig(_Strict):
-    """A stable offer a brand defines by requirements, resolved on whichever backend it uses."""
+    """A stable offer a brand defines by requirements, resolved on whichever backend it uses.
+
+    Besides ``id`` and ``name`` it takes the filters of an offer query (see
+    :class:`cloudcat.filters.OfferFilters`): ``{id: gp-4-16, min_vcpus: 4, min_memory_mib: 16384,
+    country: FR, labels: [secnumcloud]}``. ``kind`` defaults to ``compute``.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_logical_offer_schema)
 
     id: str = Field(description="Stable id under the brand, e.g. `gp-4-16`.")
-    name: str | None = None
-    kind: str = "compute"
-    min_vcpus: int | None = Field(default=None, ge=1)
-    min_memory_mib: int | None = Field(default=None, ge=1)
-    gpu: bool | None = None
-    architecture: str | None = None
-    labels: list[str] = Field(default_factory=list)
-    country: str | None = None
-    regions: list[str] | None = None
-    os_family: str | None = None
-    storage_class: str | None = None
-    min_iops: int | None = None
+    name: str | None = Field(default=None, description="Display name of the logical offer.")
+    filters: dict[str, Any] = Field(default_factory=dict, description="The query's filters, validated.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_filters(cls, data: Any) -> Any:
+        from .filters import validate_filters
+
+        if not isinstance(data, Mapping) or "filters" in data:
+            return data
+        own = {k: v for k, v in data.items() if k in ("id", "name")}
+        raw = {("region" if k == "regions" else k): v for k, v in data.items() if k not in own}
+        raw.setdefault("kind", "compute")
+        try:
+            own["filters"] = validate_filters(raw)
+        except ConfigError as exc:
+            raise ValueError(exc.detail) from None
+        return own
+
+    def describe(self) -> str:
+        """The requirements in words (``min_vcpus 4, country FR``)."""
+        parts = [f"{name} {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                 for name, v in self.filters.items() if name != "kind"]
+        return ", ".join(parts) or "no requirement"
 
 
 class BrandConfig(BrandData):

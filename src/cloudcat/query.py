@@ -1,7 +1,8 @@
-"""Offer filters shared by the Python API, the CLI and the snapshot store.
+"""Offer queries: which offers a caller wants and in which order.
 
-An :class:`OfferQuery` says which offers a caller wants and in which order. Three pure
-functions give it its meaning, and the store (which translates it to SQL) must agree with them:
+An :class:`OfferQuery` holds filters from the one vocabulary of :mod:`cloudcat.filters` plus a
+sort order, a limit and an offset. Three pure functions give it its meaning, and the store (which
+compiles the same filters to SQL) must agree with them:
 
 * :func:`materialize` sizes a *flexible* compute offer (a pool sized freely within ranges) to
   the smallest size meeting ``min_vcpus`` / ``min_memory_mib``, and prices that size;
@@ -19,11 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .models import Kind, LifecycleStatus, Offer
+from .errors import ConfigError
+from .filters import FILTERS, OfferFilters, validate_filters
+from .models import Offer
 
 __all__ = [
     "SORTS",
@@ -42,50 +45,50 @@ SORTS: tuple[str, ...] = ("id", "name", "price", "-price", "vcpus", "-vcpus", "m
 
 
 class OfferQuery(BaseModel):
-    """Which offers to return, and in which order. Every filter left at ``None`` is not applied;
-    the filters that are set must all hold."""
+    """Which offers to return, and in which order: ``OfferQuery(kind="compute", min_vcpus=4,
+    sort="price", limit=5)``. Filters take the names of :class:`~cloudcat.filters.OfferFilters`
+    (a misspelt one is a type error and a :class:`~cloudcat.errors.ConfigError`); every filter
+    given must hold. ``brand`` names are taken as given here (the catalog resolves aliases first).
+    """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    brands: list[str] | None = Field(default=None, description="Canonical brand names (already resolved).")
-    kinds: list[Kind] | None = None
-    regions: list[str] | None = None
-    zones: list[str] | None = Field(
-        default=None, description="The offer's zone, or one of the zones it can be ordered in, is listed.")
-    labels: list[str] | None = Field(default=None, description="The offer must carry every one of them.")
-    min_vcpus: int | None = Field(default=None, ge=0)
-    min_memory_mib: int | None = Field(default=None, ge=0)
-    gpu: bool | None = Field(default=None, description="True: only offers with a GPU; False: only without.")
-    max_price: Decimal | None = Field(
-        default=None, ge=0,
-        description="Upper bound on price.amount; offers with an unknown price are excluded.")
-    currency: str | None = Field(
-        default=None, description="ISO 4217 code; offers with an unknown price are excluded.")
-    lifecycle: list[LifecycleStatus] | None = None
-    text: str | None = Field(
-        default=None, description="Case-insensitive substring of name, display name or id.")
-    backends: list[str] | None = None
+    filters: dict[str, Any] = Field(default_factory=dict, description="Validated filters (see OfferFilters).")
     sort: SortOrder = "id"
     limit: int | None = Field(default=None, ge=0)
     offset: int = Field(default=0, ge=0)
 
-    @field_validator("labels", mode="after")
-    @classmethod
-    def _normalize_labels(cls, value: list[str] | None) -> list[str] | None:
-        # Offers store labels stripped and lower-cased; ask for them the same way.
-        if value is None:
-            return None
-        return sorted({label.strip().lower() for label in value if label.strip()})
+    def __init__(self, *, sort: SortOrder = "id", limit: int | None = None, offset: int = 0,
+                 **filters: Unpack[OfferFilters]) -> None:
+        super().__init__(filters=validate_filters(filters), sort=sort, limit=limit, offset=offset)
 
-    @field_validator("currency", mode="before")
+    @field_validator("sort", mode="before")
     @classmethod
-    def _upper_currency(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+    def _known_sort(cls, value: object) -> object:
+        if isinstance(value, str) and value not in SORTS:
+            import difflib
+
+            close = difflib.get_close_matches(value, SORTS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown sort {value!r}{hint}; sorts: {', '.join(SORTS)}", field="sort")
+        return value
+
+    def get(self, name: str) -> Any:
+        """The validated value of one filter, or ``None`` when it is not set."""
+        if name not in FILTERS:
+            raise KeyError(name)
+        return self.filters.get(name)
+
+    def replace(self, **changes: Any) -> OfferQuery:
+        """A copy with some filters (or ``sort``/``limit``/``offset``) changed; ``None`` removes a filter."""
+        merged: dict[str, Any] = {**self.filters, "sort": self.sort, "limit": self.limit, "offset": self.offset}
+        merged.update(changes)
+        return OfferQuery(**{k: v for k, v in merged.items() if v is not None or k == "limit"})
 
     @property
     def sizes_flexible(self) -> bool:
         """Whether flexible offers are sized (and priced) by this query."""
-        return self.min_vcpus is not None or self.min_memory_mib is not None
+        return "min_vcpus" in self.filters or "min_memory_mib" in self.filters
 
 
 def materialize(offer: Offer, q: OfferQuery) -> Offer | None:
@@ -100,7 +103,7 @@ def materialize(offer: Offer, q: OfferQuery) -> Offer | None:
     flexible = offer.flexible
     if flexible is None or not q.sizes_flexible:
         return offer
-    size = flexible.size_for(q.min_vcpus, q.min_memory_mib)
+    size = flexible.size_for(q.filters.get("min_vcpus"), q.filters.get("min_memory_mib"))
     if size is None:
         return None
     vcpus, memory_mib = size
@@ -116,36 +119,7 @@ def materialize(offer: Offer, q: OfferQuery) -> Offer | None:
 
 def _matches_sized(offer: Offer, q: OfferQuery) -> bool:
     """The filters, on an offer that is already materialized."""
-    if q.brands is not None and offer.brand not in q.brands:
-        return False
-    if q.kinds is not None and offer.kind not in q.kinds:
-        return False
-    if q.regions is not None and offer.region not in q.regions:
-        return False
-    if q.zones is not None and offer.zone not in q.zones and not any(z in q.zones for z in offer.zones):
-        return False
-    if q.labels and not set(q.labels).issubset(offer.labels):
-        return False
-    if q.min_vcpus is not None and (offer.vcpus is None or offer.vcpus < q.min_vcpus):
-        return False
-    if q.min_memory_mib is not None and (offer.memory_mib is None or offer.memory_mib < q.min_memory_mib):
-        return False
-    if q.gpu is not None and (offer.gpu is not None) != q.gpu:
-        return False
-    if q.max_price is not None and (offer.price is None or offer.price.amount > q.max_price):
-        return False
-    if q.currency is not None and (offer.price is None or offer.price.currency != q.currency):
-        return False
-    if q.lifecycle is not None and offer.lifecycle.status not in q.lifecycle:
-        return False
-    if q.backends is not None and offer.backend not in q.backends:
-        return False
-    if q.text is not None:
-        needle = q.text.lower()
-        fields = (offer.name, offer.display_name or "", offer.id)
-        if not any(needle in f.lower() for f in fields):
-            return False
-    return True
+    return all(FILTERS[name].matches(offer, wanted) for name, wanted in q.filters.items())
 
 
 def select(offer: Offer, q: OfferQuery) -> Offer | None:

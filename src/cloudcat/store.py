@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import StoreError
+from .filters import FILTERS, SEARCH_SEPARATOR, offer_zones
 from .models import BackendStatus, Item, LifecycleStatus, Offer, Price, SnapshotInfo
 from .query import OfferQuery, select, sort_key
 
@@ -51,8 +52,9 @@ __all__ = [
 
 _T = TypeVar("_T")
 
-#: Schema version kept in ``PRAGMA user_version``.
-SCHEMA_VERSION = 1
+#: Schema version kept in ``PRAGMA user_version``. Version 2 lists an offer's own zone among its
+#: zones and adds a column per filter (see :data:`FILTER_COLUMNS`).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -101,7 +103,7 @@ CREATE TABLE IF NOT EXISTS offers (
     data                TEXT NOT NULL,
     UNIQUE (snapshot_id, id)
 );
--- Cheapest-first listings read these indexes in order and stop at the limit; sizes ride
+-- Cheapest-first listings read these indexes in order and stop at the limit: sizes ride
 -- along so that rows too small are skipped without reading the table.
 CREATE INDEX IF NOT EXISTS offers_by_region_price ON offers (
     snapshot_id, kind, region, price_amount IS NULL, price_amount, id, vcpus, memory_mib, flexible, brand);
@@ -121,15 +123,22 @@ CREATE TABLE IF NOT EXISTS offer_zones (
 ) WITHOUT ROWID;
 """
 
-#: Columns of ``offers`` in the order :func:`_offer_row` fills them.
-OFFER_COLUMNS: tuple[str, ...] = (
+_BASE_COLUMNS: tuple[str, ...] = (
     "pk", "snapshot_id", "id", "brand", "kind", "region", "zone", "name", "search", "vcpus",
     "memory_mib", "gpu_count", "price_amount", "price_exact", "price_currency", "price_unit",
     "lifecycle_status", "backend", "flexible", "flex_vcpus_max", "flex_memory_mib_max", "data",
 )
 
-#: Separates the lower-cased id, name and display name in the ``search`` column.
-SEARCH_SEPARATOR = "\x1f"
+#: Columns that hold a declared filter's value as :meth:`cloudcat.filters.Filter.value` gives it;
+#: a filter declared with a new column gets it here, and stores opened later gain it (filled
+#: from the stored offers).
+FILTER_COLUMNS: dict[str, str] = {
+    f.column: name for name, f in FILTERS.items()
+    if f.column is not None and f.table is None and f.column not in _BASE_COLUMNS
+}
+
+#: Columns of ``offers`` in the order :func:`_offer_row` fills them.
+OFFER_COLUMNS: tuple[str, ...] = _BASE_COLUMNS + tuple(FILTER_COLUMNS)
 
 _ORDER_BY: dict[str, str] = {
     "id": "o.id",
@@ -231,7 +240,12 @@ def _offer_row(pk: int, snapshot_id: int, offer: Offer) -> tuple[Any, ...]:
         flexible.vcpus_max if flexible is not None else None,
         flexible.memory_mib_max if flexible is not None else None,
         offer.model_dump_json(),
+        *_filter_values(offer),
     )
+
+
+def _filter_values(offer: Offer) -> list[Any]:
+    return [FILTERS[name].value(offer) for name in FILTER_COLUMNS.values()]
 
 
 def _batched(values: Iterable[_T], size: int) -> Iterator[list[_T]]:
@@ -240,59 +254,45 @@ def _batched(values: Iterable[_T], size: int) -> Iterator[list[_T]]:
         yield batch
 
 
-def _in(column: str, values: Sequence[str], params: list[Any]) -> str:
-    if not values:
-        return "0"
-    params.extend(values)
-    return f"{column} IN ({', '.join('?' * len(values))})"
-
-
 def _conditions(q: OfferQuery, *, sized: bool, params: list[Any]) -> list[str]:
     """SQL conditions for the filters of ``q``. With ``sized=False`` the filters that depend on
     an offer's size and price (which flexible offers only get once materialized) are left out."""
-    where: list[str] = []
-    if q.brands is not None:
-        where.append(_in("o.brand", q.brands, params))
-    if q.kinds is not None:
-        where.append(_in("o.kind", [k.value for k in q.kinds], params))
-    if q.regions is not None:
-        where.append(_in("o.region", q.regions, params))
-    if q.zones is not None:
-        own = _in("o.zone", q.zones, params)
-        listed = _in("z.zone", q.zones, params)
-        where.append(f"({own} OR EXISTS (SELECT 1 FROM offer_zones z WHERE z.offer_pk = o.pk AND {listed}))")
-    for label in q.labels or ():
-        params.append(label)
-        where.append("EXISTS (SELECT 1 FROM offer_labels l WHERE l.offer_pk = o.pk AND l.label = ?)")
-    if q.gpu is not None:
-        where.append("o.gpu_count IS NOT NULL" if q.gpu else "o.gpu_count IS NULL")
-    if q.lifecycle is not None:
-        where.append(_in("o.lifecycle_status", [s.value for s in q.lifecycle], params))
-    if q.backends is not None:
-        where.append(_in("o.backend", q.backends, params))
-    if q.text is not None:
-        needle = q.text.lower()
-        params.append(needle)
-        # instr() is exact on the lower-cased text; a needle holding the separator could
-        # straddle two fields, so it goes through the field-by-field function instead.
-        where.append("cc_text_in(o.search, ?)" if SEARCH_SEPARATOR in needle else "instr(o.search, ?) > 0")
-    if sized:
-        if q.min_vcpus is not None:
-            params.append(q.min_vcpus)
-            where.append("o.vcpus >= ?")
-        if q.min_memory_mib is not None:
-            params.append(q.min_memory_mib)
-            where.append("o.memory_mib >= ?")
-        if q.max_price is not None:
-            # Floating point keeps the order of decimals (never inverts it), so only amounts
-            # equal to the bound as floats need the exact decimal comparison.
-            bound = float(q.max_price)
-            params.extend((bound, bound, str(q.max_price)))
-            where.append("(o.price_amount < ? OR (o.price_amount = ? AND cc_decimal_le(o.price_exact, ?)))")
-        if q.currency is not None:
-            params.append(q.currency)
-            where.append("o.price_currency = ?")
-    return where
+    return [FILTERS[name].sql(wanted, params) for name, wanted in q.filters.items()
+            if sized or not FILTERS[name].sized]
+
+
+def _missing_filter_columns(conn: sqlite3.Connection) -> list[str]:
+    present = {row[1] for row in conn.execute("PRAGMA table_info(offers)")}
+    return [c for c in FILTER_COLUMNS if c not in present] if present else list(FILTER_COLUMNS)
+
+
+def _upgrade(conn: sqlite3.Connection, version: int) -> None:
+    """Create the schema, or bring an older store up to date in one transaction: add the columns
+    of filters declared since, filled from the stored offers, and (from version 1) list each
+    offer's own zone among its zones."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _SCHEMA.split(";"):  # IF NOT EXISTS throughout; executescript would commit
+            if statement.strip():
+                conn.execute(statement)
+        missing = _missing_filter_columns(conn)
+        for column in missing:
+            conn.execute(f"ALTER TABLE offers ADD COLUMN {column}")
+        if missing:
+            sets = ", ".join(f"{c} = ?" for c in missing)
+            rows = conn.execute("SELECT pk, data FROM offers").fetchall()
+            for batch in _batched(rows, _BATCH):
+                conn.executemany(f"UPDATE offers SET {sets} WHERE pk = ?", [
+                    (*(FILTERS[FILTER_COLUMNS[c]].value(o) for c in missing), pk)
+                    for pk, o in ((pk, Offer.model_validate_json(data)) for pk, data in batch)])
+        if 0 < version < 2:
+            conn.execute("INSERT OR IGNORE INTO offer_zones (offer_pk, zone) "
+                         "SELECT pk, zone FROM offers WHERE zone IS NOT NULL")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 class _DuplicateOfferError(Exception):
@@ -353,9 +353,8 @@ class Store:
             if version > SCHEMA_VERSION:
                 raise StoreError(f"snapshot store {self.path} has schema version {version}; this "
                                  f"cloudcat reads up to version {SCHEMA_VERSION} (upgrade cloudcat)")
-            if version < SCHEMA_VERSION:
-                conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA +
-                                   f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+            if version < SCHEMA_VERSION or _missing_filter_columns(conn):
+                _upgrade(conn, version)
             conn.execute("SELECT count(*) FROM snapshots").fetchone()
         except StoreError:
             conn.close()
@@ -511,7 +510,7 @@ class Store:
                 count += 1
                 rows.append(_offer_row(pk, sid, offer))
                 labels.extend((pk, label) for label in offer.labels)
-                zones.extend((pk, zone) for zone in set(offer.zones))
+                zones.extend((pk, zone) for zone in offer_zones(offer))
             try:
                 db.executemany(insert, rows)
             except sqlite3.IntegrityError as exc:
@@ -584,8 +583,7 @@ class Store:
         the query (see :func:`cloudcat.query.materialize`) and merged into the order.
         """
         sid = self._snapshot_id(snapshot)
-        empty = (q.brands, q.kinds, q.regions, q.zones, q.lifecycle, q.backends)
-        if sid is None or any(values == [] for values in empty):  # an empty list admits nothing
+        if sid is None or any(FILTERS[name].admits_nothing(v) for name, v in q.filters.items()):
             return iter(())
         order = _ORDER_BY[q.sort]
         if not q.sizes_flexible:
