@@ -55,7 +55,7 @@ from cloudcat.errors import (
     RateLimitedError,
     UnavailableError,
 )
-from cloudcat.models import Gpu, Item, Kind, Lifecycle, LifecycleStatus, Price, Region
+from cloudcat.models import Gpu, Item, Kind, Lifecycle, LifecycleStatus, Price, Region, SaleStatus
 
 __all__ = ["OpenStackAuth", "OpenStackDriver", "OpenStackOptions", "zone_sale_status"]
 
@@ -456,26 +456,14 @@ class OpenStackDriver(BaseDriver):
             states = sorted(set(per_zone.values()))
             lifecycle = Lifecycle(status=LifecycleStatus.END_OF_SALE,
                                   reason=f"not orderable in any zone ({', '.join(states)})")
-        extras: dict[str, Any] = {
-            "id": flavor.id, "is_public": flavor.is_public, "ephemeral_gib": flavor.ephemeral or 0,
-            "swap_mib": int(flavor.swap or 0), "extra_specs": specs,
-        }
-        if flavor.description:
-            extras["description"] = flavor.description
-        if per_zone:
-            extras["zone_status"] = per_zone
-        for key, name in (("ecs:performancetype", "performance_type"), ("ecs:generation", "generation"),
-                          ("cond:operation:status", "sale_status")):
-            if key in specs:
-                extras[name] = specs[key]
         arch = _ARCH.get(str(specs.get("capabilities:cpu_arch") or specs.get("hw:cpu_arch") or "").lower())
-        if not flavor.disk:
-            # Nova's disk 0 is not "no disk": the root disk is sized from the image (or a volume)
-            extras["root_disk"] = "sized from the image or a boot volume"
+        sale_status, zone_status = flavor_sale_status(specs, per_zone)
         return Item(kind=Kind.COMPUTE, name=flavor.name, region=region, zones=orderable,
+                    family=flavor_family(flavor.name), generation=specs.get("ecs:generation") or None,
+                    sale_status=sale_status, zone_status=zone_status,
                     vcpus=flavor.vcpus or None, memory_mib=flavor.ram or None,
                     disk_gib=float(flavor.disk) if flavor.disk else None, gpu=flavor_gpu(specs), architecture=arch,
-                    price=price, lifecycle=lifecycle, extras=extras)
+                    price=price, lifecycle=lifecycle, extras=_flavor_extras(flavor, specs, per_zone))
 
     # images
     def _images(self, region: str) -> list[Item]:
@@ -664,6 +652,59 @@ def zone_sale_status(specs: Mapping[str, str], zones: Sequence[str]) -> dict[str
     default = (overall or "normal").strip().lower()
     out = {z: listed.get(z, default) for z in zones}
     return out
+
+
+def sale_status_of(state: str | None) -> SaleStatus | None:
+    """cloudcat's sale status for a Huawei sale state: ``normal``/``obt``/``promotion`` are
+    orderable, ``sellout`` (also ``obt_sellout``) sold out, ``abandon`` withdrawn; ``None`` for
+    no state or one it does not know."""
+    state = (state or "").strip().lower()
+    if state in ORDERABLE:
+        return SaleStatus.ORDERABLE
+    if state == "abandon":
+        return SaleStatus.WITHDRAWN
+    if "sellout" in state:
+        return SaleStatus.SOLD_OUT
+    return None
+
+
+def flavor_sale_status(specs: Mapping[str, str], per_zone: Mapping[str, str]
+                       ) -> tuple[SaleStatus | None, dict[str, SaleStatus]]:
+    """(region-wide, per-zone) sale status of a flavor, from ``cond:operation:status`` and its
+    per-zone states (:func:`zone_sale_status`). A zone ``cond:operation:az`` lists as orderable
+    overrides a flavor-level ``sellout``/``abandon``; zones in an unknown state are left out."""
+    zones = {zone: status for zone, state in per_zone.items() if (status := sale_status_of(state)) is not None}
+    overall = sale_status_of(specs.get("cond:operation:status"))
+    if overall is not None and SaleStatus.ORDERABLE in zones.values():
+        overall = SaleStatus.ORDERABLE
+    return overall, zones
+
+
+def flavor_family(name: str) -> str | None:
+    """The family of a flavor: its name before the first ``.`` (``s3`` for ``s3.large.2``,
+    ``n1`` for ``n1.cw.standard-1``); ``None`` for a name without one."""
+    head, dot, _ = name.partition(".")
+    return head if dot and head else None
+
+
+def _flavor_extras(flavor: Any, specs: dict[str, str], per_zone: dict[str, str]) -> dict[str, Any]:
+    """The ``extras`` of a flavor item: ids, extra specs, Huawei keys under plain names."""
+    extras: dict[str, Any] = {
+        "id": flavor.id, "is_public": flavor.is_public, "ephemeral_gib": flavor.ephemeral or 0,
+        "swap_mib": int(flavor.swap or 0), "extra_specs": specs,
+    }
+    if flavor.description:
+        extras["description"] = flavor.description
+    if per_zone:
+        extras["zone_status"] = per_zone
+    for key, name in (("ecs:performancetype", "performance_type"), ("ecs:generation", "generation"),
+                      ("cond:operation:status", "sale_status")):
+        if key in specs:
+            extras[name] = specs[key]
+    if not flavor.disk:
+        # Nova's disk 0 is not "no disk": the root disk is sized from the image (or a volume)
+        extras["root_disk"] = "sized from the image or a boot volume"
+    return extras
 
 
 def flavor_gpu(specs: Mapping[str, str]) -> Gpu | None:

@@ -460,7 +460,7 @@ def _flexible_item(vdc: _Vdc, region: str, country: str) -> Item | None:
     memory_min = min(1024, memory_max)
     name = f"{service}-{billing}-{disponibility}"
     return Item(
-        kind=Kind.COMPUTE, name=name, region=region, country=country,
+        kind=Kind.COMPUTE, name=name, region=region, country=country, family=service,
         display_name=f"{service} {billing} {disponibility}" + (f", vCPU {speed} MHz" if speed else ""),
         vcpus=vcpus_max, memory_mib=memory_max, architecture="x86_64",
         flexible=FlexibleSizing(vcpus_min=1, vcpus_max=vcpus_max, memory_mib_min=memory_min,
