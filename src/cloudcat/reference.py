@@ -14,6 +14,7 @@ from pydantic_core import PydanticUndefined
 from .config import BackendConfig, BrandConfig, Config, LogicalOfferConfig, PriceBookRef
 from .models import Lifecycle, OperatorPeriod, Price
 from .prices import PriceRule
+from .yamlfile import ENV_SYNTAX
 
 __all__ = ["capability_matrix", "configuration_reference", "main", "model_table"]
 
@@ -53,8 +54,8 @@ def configuration_reference() -> str:
     parts = ["# Configuration reference",
              "",
              "Generated from the models by `python -m cloudcat.reference docs`; do not edit by hand.",
-             "The file is `cloudcat.yaml` (or `--config`, or `$CLOUDCAT_CONFIG`). `${VAR}` is replaced by the "
-             "environment variable (an unset one is an error). Unknown keys are errors.", ""]
+             f"The file is `cloudcat.yaml` (or `--config`, or `$CLOUDCAT_CONFIG`). {ENV_SYNTAX} "
+             "Unknown keys are errors.", ""]
     for title, model in (("Top level", Config), ("`backends.<name>`", BackendConfig),
                          ("`brands.<name>`", BrandConfig), ("`brands.<name>.offers[]` (logical offers)",
                                                             LogicalOfferConfig),
@@ -62,7 +63,23 @@ def configuration_reference() -> str:
                          ("`lifecycle`", Lifecycle), ("`price_books[]`", PriceBookRef),
                          ("Price book rules (rows of a price book file)", PriceRule), ("Prices", Price)):
         parts += [f"## {title}", "", _doc(model), "", model_table(model), ""]
+        if model is LogicalOfferConfig:
+            parts += ["Its other keys are the offer filters ([reference](filters.md)); `regions` is read as "
+                      "`region`.", ""]
     return "\n".join(parts)
+
+
+def filters_reference() -> str:
+    """The offer filters page: one row per declared filter (:mod:`cloudcat.filters`)."""
+    from .filters import reference_table
+
+    return "\n".join([
+        "# Offer filters", "",
+        "Generated from `cloudcat.filters.OfferFilters` by `python -m cloudcat.reference docs`; do not edit by hand.",
+        "", "The same filters are the keyword arguments of `Catalog.offers()` / `iter_offers()` / `query()`, the "
+        "options of `cloudcat offers`, and the keys of a brand's logical offers. Every filter given must hold. "
+        "A \"one of\" filter takes one value or a list (a repeated option on the command line).", "",
+        reference_table()])
 
 
 def capability_matrix() -> str:
@@ -96,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "configuration.md").write_text(configuration_reference(), encoding="utf-8")
     (folder / "capabilities.md").write_text(capability_matrix(), encoding="utf-8")
+    (folder / "filters.md").write_text(filters_reference(), encoding="utf-8")
     return 0
 
 
