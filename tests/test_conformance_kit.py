@@ -20,10 +20,19 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import SecretStr
 
+from cloudcat.driver import DriverOptions
 from cloudcat.errors import ConfigError
 from cloudcat.testing import mock
-from cloudcat.testing.conformance import load_backend_file
+from cloudcat.testing.conformance import (
+    CHECKS,
+    REQUIREMENTS,
+    DriverConformance,
+    find_option_secrets,
+    load_backend_file,
+    requires,
+)
 
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
@@ -31,12 +40,14 @@ sys.path.insert(0, str(TESTS))
 from broken_drivers.platform import PASSWORD, CatalogMock  # noqa: E402
 
 SUITE = textwrap.dedent("""
+    import pytest
+
     from broken_drivers.drivers import (DuplicateIdsDriver, GoodDriver, LeakedPasswordDriver,
                                         PlainPasswordDriver, RawExceptionDriver, UndeclaredKindDriver,
                                         ZeroPriceDriver)
     from broken_drivers.eager import EagerImportDriver
     from broken_drivers.platform import CatalogMock
-    from cloudcat.testing.conformance import DriverConformance
+    from cloudcat.testing.conformance import DriverConformance, requires
 
 
     class Kit(DriverConformance):
@@ -75,10 +86,38 @@ SUITE = textwrap.dedent("""
 
     class TestPlainPassword(Kit):
         driver = PlainPasswordDriver
+
+
+    class TestDeclarations(Kit):
+        # how a suite declares what cannot run, and an author's own checks gated by `requires`
+        driver = GoodDriver
+        kit_level = 0  # every kit check is newer than this suite
+        unsupported = {"secrets": "this endpoint's options hold no secret worth checking"}
+
+        @requires("paging", "mock")
+        def test_own_paging(self, fault_mock):
+            assert fault_mock is not None
+
+        @requires("flexible_compute")
+        def test_own_flexible(self):
+            pass
+
+        @requires("secrets")
+        def test_own_secrets(self):
+            pass
+
+        @requires("kind:{kind}")
+        @pytest.mark.parametrize("kind", ["compute", "network"])
+        def test_own_kind(self, kind):
+            pass
+
+        @requires("{no_such_parameter}")
+        def test_own_bad_requirement(self):
+            pass
 """)
 
 CLASSES = ["TestGood", "TestDuplicateIds", "TestZeroPrice", "TestRawException", "TestLeakedPassword",
-           "TestUndeclaredKind", "TestEagerImport", "TestPlainPassword"]
+           "TestUndeclaredKind", "TestEagerImport", "TestPlainPassword", "TestDeclarations"]
 
 
 @dataclass
@@ -158,6 +197,68 @@ def test_undeclared_capabilities_are_skips_with_a_reason(kit_results: dict[str, 
     # a driver given as a class cannot be opened by name through the catalog: said, not hidden
     assert "registered by name" in skipped["test_offers_validate"]
     assert all(message for message in skipped.values())
+
+
+def test_a_suite_declares_what_cannot_run(kit_results: dict[str, dict[str, Outcome]]) -> None:
+    """`unsupported` may name a requirement: every check needing it is skipped with the suite's reason;
+    a check newer than the suite's `kit_level` is skipped saying so."""
+    results = kit_results["TestDeclarations"]
+    kit_checks = {n: o for n, o in results.items() if not n.startswith("test_own_")}
+    secret_checks = {n: o for n, o in kit_checks.items() if n.startswith("test_secret")}
+    assert sorted(secret_checks) == ["test_secret_options", "test_secrets_errors", "test_secrets_logs",
+                                     "test_secrets_repr"]
+    for outcome in secret_checks.values():
+        assert outcome.outcome == "skipped"
+        assert ("secrets: this endpoint's options hold no secret worth checking (declared in `unsupported`)"
+                in outcome.message)
+    newer = {n: o for n, o in kit_checks.items() if n not in secret_checks}
+    assert len(newer) > 20
+    for outcome in newer.values():
+        assert outcome.outcome == "skipped"
+        assert "was added at kit level 1; this suite is at kit_level 0" in outcome.message
+
+
+def test_requires_gates_an_authors_own_checks(kit_results: dict[str, dict[str, Outcome]]) -> None:
+    results = kit_results["TestDeclarations"]
+    assert results["test_own_paging"].outcome == "passed"
+    assert results["test_own_kind[compute]"].outcome == "passed"
+    skipped = {n: o.message for n, o in results.items() if o.outcome == "skipped"}
+    assert "driver does not declare the 'network' kind" in skipped["test_own_kind[network]"]
+    assert "driver does not declare flexible_compute" in skipped["test_own_flexible"]
+    assert "declared in `unsupported`" in skipped["test_own_secrets"]
+    # a requirement that cannot be judged is an error, not a pass
+    failed = _failed(results)
+    assert set(failed) == {"test_own_bad_requirement"}
+    assert "the test has no parameter 'no_such_parameter'" in failed["test_own_bad_requirement"]
+
+
+def test_requires_refuses_an_unknown_requirement() -> None:
+    with pytest.raises(ValueError, match="unknown requirement"):
+        requires("pagination")
+    assert {"paging", "zones", "prices", "lifecycle", "flexible_compute", "mock", "secrets",
+            "sdk_module", "kind:compute"} <= set(REQUIREMENTS)
+    assert all(requirement.reason for requirement in REQUIREMENTS.values())
+
+
+def test_every_kit_check_has_a_level() -> None:
+    """The gate (unsupported, kit level) applies to the checks listed in CHECKS: all of them."""
+    checks = {name.removeprefix("test_") for name in dir(DriverConformance) if name.startswith("test_")}
+    assert checks == set(CHECKS)
+
+
+def test_option_secrets_are_named_by_the_option_holding_them() -> None:
+    class Options(DriverOptions):
+        url: str
+        password: SecretStr
+        api_key: str
+        label: str
+        token_ttl: int
+        pending: str
+
+    raw = {"url": "https://bob:hunter22@api.example", "password": "s3cret-pw", "api_key": "key-123",
+           "label": "visible", "token_ttl": 3600, "pending": "${NOT_EXPANDED}"}
+    found = find_option_secrets(Options.model_validate(raw), raw, secret_options=["label"])
+    assert found == {"password": "s3cret-pw", "api_key": "key-123", "url": "hunter22", "label": "visible"}
 
 
 BROKEN = {
