@@ -251,10 +251,35 @@ def test_schema_exports_json_schema() -> None:
     assert schema["title"] == "Offer" and "price" in schema["properties"]
 
 
-def test_public_api_all_is_sorted_and_importable() -> None:
+PUBLIC_API = {
+    "AuthenticationError", "BackendError", "BackendNotFoundError", "BackendStatus", "BackendTimeoutError",
+    "BaseDriver", "Brand", "BrandNameDeprecation", "Capabilities", "Catalog", "CloudcatError", "Config",
+    "ConfigError", "Driver", "DriverConflictError", "DriverError", "DriverNotFoundError", "DriverOptions",
+    "FlexibleSizing", "Gpu", "InventoryLine", "Item", "Kind", "Lifecycle", "LifecycleStatus",
+    "MissingDependencyError", "NotSupportedError", "Offer", "OfferFilters", "OfferLifecycleWarning",
+    "OfferNotFoundError", "OfferQuery", "OptionNameDeprecation", "PermissionDeniedError", "Plan", "Price",
+    "RateLimitedError", "RefreshResult", "Region", "SaleStatus", "SnapshotDiff", "SnapshotInfo", "StoreError",
+    "UnavailableError", "__version__", "load_config", "open_catalog",
+}
+
+
+def test_public_api_all_is_exact_sorted_and_importable() -> None:
+    assert set(cloudcat.__all__) == PUBLIC_API
     assert cloudcat.__all__ == sorted(cloudcat.__all__)
     for name in cloudcat.__all__:
         assert getattr(cloudcat, name) is not None
+
+
+def test_plan_migration_is_typed() -> None:
+    import typing
+
+    from cloudcat import catalog
+    from cloudcat.planner import InventoryLine, Plan
+
+    # the planner is imported on first use only, so resolve its names the way a type checker would
+    hints = typing.get_type_hints(cloudcat.Catalog.plan_migration,
+                                  {**vars(catalog), "Plan": Plan, "InventoryLine": InventoryLine})
+    assert hints["return"] is Plan
 
 
 def test_import_cloudcat_loads_no_sdk_and_scans_no_entry_points() -> None:

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 
@@ -43,14 +44,40 @@ def test_a_third_party_distribution_appears_in_drivers(tmp_path: Path) -> None:
     assert acme["distribution"] == "acme-files" and acme["version"] == "9.9"
 
 
-def test_known_but_missing_driver_says_what_to_install(tmp_path: Path) -> None:
+def test_known_but_missing_driver_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the vcd distribution is installed here: hide its entry point, as in an environment without it
+    from click.testing import CliRunner
+
+    from cloudcat import registry
+    from cloudcat.cli import cli
+
+    scan = registry._scan
+    monkeypatch.setattr(registry, "_scan", lambda group: {k: v for k, v in scan(group).items() if k != "vcd"})
+    registry.refresh_entries()
     config = tmp_path / "cloudcat.yaml"
-    config.write_text(yaml.safe_dump({"backends": {"vc": {"driver": "vsphere", "options": {}}},
-                                      "brands": {"x": {"backend": "vc"}}, "store": str(tmp_path / "c.db")}))
-    proc = cloudcat("refresh", "--config", str(config))
-    assert proc.returncode == 2  # a configuration problem: nothing is read
-    assert "pip install cloudcat-vsphere" in proc.stderr
-    assert f"{config}:" in proc.stderr and "backends.vc.driver" in proc.stderr
+    config.write_text(yaml.safe_dump({"backends": {"cav": {"driver": "vcd", "options": {}}},
+                                      "brands": {"x": {"backend": "cav"}}, "store": str(tmp_path / "c.db")}))
+    try:
+        result = CliRunner().invoke(cli, ["refresh", "--config", str(config)])
+    finally:
+        registry.refresh_entries()
+    assert result.exit_code == 2  # a configuration problem: nothing is read
+    assert "pip install cloudcat-vcd" in result.output
+    assert f"{config}:" in result.output and "backends.cav.driver" in result.output
+
+
+def test_install_hints_name_only_distributions_this_project_ships() -> None:
+    from cloudcat.registry import KNOWN_DRIVERS
+
+    root = Path(__file__).resolve().parents[1] / "drivers"
+    shipped = {}
+    for pyproject in root.glob("*/pyproject.toml"):
+        text = pyproject.read_text(encoding="utf-8")
+        name = text.split('name = "', 1)[1].split('"', 1)[0]
+        shipped[name] = text
+    for driver, distribution in KNOWN_DRIVERS.items():
+        assert distribution in shipped, f"hint for {driver} names {distribution}, which is not under drivers/"
+        assert f"{driver} = " in shipped[distribution], f"{distribution} does not register driver {driver}"
 
 
 def test_unknown_driver_lists_the_installed_ones(tmp_path: Path) -> None:

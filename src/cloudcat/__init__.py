@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "BackendTimeoutError": "errors",
     "BaseDriver": "driver",
     "Brand": "models",
+    "BrandNameDeprecation": "brands",
     "Capabilities": "driver",
     "Catalog": "catalog",
     "CloudcatError": "errors",
@@ -38,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "DriverOptions": "driver",
     "FlexibleSizing": "models",
     "Gpu": "models",
+    "InventoryLine": "planner",
     "Item": "models",
     "Kind": "models",
     "Lifecycle": "models",
@@ -45,14 +47,19 @@ _EXPORTS: dict[str, str] = {
     "MissingDependencyError": "errors",
     "NotSupportedError": "errors",
     "Offer": "models",
+    "OfferFilters": "filters",
+    "OfferLifecycleWarning": "catalog",
     "OfferNotFoundError": "errors",
     "OfferQuery": "query",
+    "OptionNameDeprecation": "driver",
     "PermissionDeniedError": "errors",
+    "Plan": "planner",
     "Price": "models",
     "RateLimitedError": "errors",
     "RefreshResult": "catalog",
     "Region": "models",
     "SaleStatus": "models",
+    "SnapshotDiff": "store",
     "SnapshotInfo": "models",
     "StoreError": "errors",
     "UnavailableError": "errors",
@@ -68,6 +75,7 @@ __all__ = [
     "BackendTimeoutError",
     "BaseDriver",
     "Brand",
+    "BrandNameDeprecation",
     "Capabilities",
     "Catalog",
     "CloudcatError",
@@ -80,6 +88,7 @@ __all__ = [
     "DriverOptions",
     "FlexibleSizing",
     "Gpu",
+    "InventoryLine",
     "Item",
     "Kind",
     "Lifecycle",
@@ -87,13 +96,19 @@ __all__ = [
     "MissingDependencyError",
     "NotSupportedError",
     "Offer",
+    "OfferFilters",
+    "OfferLifecycleWarning",
     "OfferNotFoundError",
     "OfferQuery",
+    "OptionNameDeprecation",
     "PermissionDeniedError",
+    "Plan",
     "Price",
     "RateLimitedError",
     "RefreshResult",
     "Region",
+    "SaleStatus",
+    "SnapshotDiff",
     "SnapshotInfo",
     "StoreError",
     "UnavailableError",
@@ -103,9 +118,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .catalog import Catalog, RefreshResult, open_catalog
+    from .brands import BrandNameDeprecation
+    from .catalog import Catalog, OfferLifecycleWarning, RefreshResult, open_catalog
     from .config import Config, load_config
-    from .driver import BaseDriver, Capabilities, Driver, DriverOptions
+    from .driver import BaseDriver, Capabilities, Driver, DriverOptions, OptionNameDeprecation
     from .errors import (
         AuthenticationError,
         BackendError,
@@ -124,6 +140,7 @@ if TYPE_CHECKING:
         StoreError,
         UnavailableError,
     )
+    from .filters import OfferFilters
     from .models import (
         BackendStatus,
         Brand,
@@ -136,9 +153,12 @@ if TYPE_CHECKING:
         Offer,
         Price,
         Region,
+        SaleStatus,
         SnapshotInfo,
     )
+    from .planner import InventoryLine, Plan
     from .query import OfferQuery
+    from .store import SnapshotDiff
 
 
 def __getattr__(name: str) -> Any:

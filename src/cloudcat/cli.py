@@ -361,7 +361,7 @@ def plan(source: str, target: str, inventory: str | None, labels: Sequence[str],
 
 
 @cli.command()
-@click.option("--model", type=click.Choice(["offer", "item", "brand", "config", "price-rule"]), default=None,
+@click.option("--model", type=click.Choice(["offer", "item", "brand", "config", "price-rule", "query"]), default=None,
               help="One model; default: all, by name.")
 @_guard
 def schema(model: str | None) -> None:
@@ -370,12 +370,16 @@ def schema(model: str | None) -> None:
     from .models import Brand, Item, Offer
     from .prices import PriceRule
 
+    from .filters import filters_schema
+
     models: dict[str, Any] = {"offer": Offer, "item": Item, "brand": Brand, "config": Config,
                               "price-rule": PriceRule}
-    if model:
-        out: Any = models[model].model_json_schema()
+    if model == "query":
+        out: Any = filters_schema()
+    elif model:
+        out = models[model].model_json_schema()
     else:
-        out = {name: m.model_json_schema() for name, m in models.items()}
+        out = {name: m.model_json_schema() for name, m in models.items()} | {"query": filters_schema()}
     click.echo(json.dumps(out, indent=2))
 
 
