@@ -367,10 +367,9 @@ def plan(source: str, target: str, inventory: str | None, labels: Sequence[str],
 def schema(model: str | None) -> None:
     """Print the JSON Schema of the models."""
     from .config import Config
+    from .filters import filters_schema
     from .models import Brand, Item, Offer
     from .prices import PriceRule
-
-    from .filters import filters_schema
 
     models: dict[str, Any] = {"offer": Offer, "item": Item, "brand": Brand, "config": Config,
                               "price-rule": PriceRule}
