@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .config import PriceBookRef
 from .errors import ConfigError
-from .models import Item, Kind, Lifecycle, Price
+from .models import FlexibleSizing, Item, Kind, Lifecycle, Price
 from .records import read_records
 
 __all__ = ["PriceBook", "PriceRule"]
@@ -125,8 +125,7 @@ class PriceBook:
               today: dt.date | None = None) -> Item:
         """``item`` with every matching rule applied (patterns first, then exact names; file order)."""
         today = today or dt.date.today()
-        matching = [r for r in self.rules if r.matches(backend, item, brand)
-                    and (r.effective_from() is None or r.effective_from() <= today)]  # type: ignore[operator]
+        matching = [r for r in self.rules if r.matches(backend, item, brand) and _in_effect(r, today)]
         if not matching:
             return item
         matching.sort(key=lambda r: (r.exact, r.effective_from() or dt.date.min))
@@ -134,19 +133,32 @@ class PriceBook:
         labels = set(item.labels)
         flexible = item.flexible
         for rule in matching:
-            if rule.price is not None:
-                update["price"] = rule.price
-            if rule.display_name is not None:
-                update["display_name"] = rule.display_name
-            if rule.lifecycle is not None:
-                update["lifecycle"] = rule.lifecycle
+            update.update(_fields_set(rule))
             labels |= {label.lower() for label in rule.labels}
             labels -= {label.lower() for label in rule.remove_labels}
-            if flexible is not None and (rule.price_per_vcpu or rule.price_per_gib_memory):
-                flexible = flexible.model_copy(update={
-                    k: v for k, v in (("price_per_vcpu", rule.price_per_vcpu),
-                                      ("price_per_gib_memory", rule.price_per_gib_memory)) if v is not None})
+            flexible = _flexible_priced(flexible, rule)
         update["labels"] = sorted(labels)
         if flexible is not item.flexible:
             update["flexible"] = flexible
         return item.model_copy(update=update)
+
+
+def _in_effect(rule: PriceRule, today: dt.date) -> bool:
+    """Whether the rule's prices apply by ``today`` (a rule without dates always does)."""
+    since = rule.effective_from()
+    return since is None or since <= today
+
+
+def _fields_set(rule: PriceRule) -> dict[str, Any]:
+    """The item fields a rule replaces outright (those it gives)."""
+    return {name: value for name, value in (("price", rule.price), ("display_name", rule.display_name),
+                                            ("lifecycle", rule.lifecycle)) if value is not None}
+
+
+def _flexible_priced(flexible: FlexibleSizing | None, rule: PriceRule) -> FlexibleSizing | None:
+    """``flexible`` with the per-vCPU and per-GiB prices the rule gives (itself when it gives none)."""
+    if flexible is None or not (rule.price_per_vcpu or rule.price_per_gib_memory):
+        return flexible
+    return flexible.model_copy(update={
+        k: v for k, v in (("price_per_vcpu", rule.price_per_vcpu),
+                          ("price_per_gib_memory", rule.price_per_gib_memory)) if v is not None})

@@ -18,7 +18,7 @@ from collections import defaultdict
 from decimal import Decimal
 from html import escape
 
-from .planner import Plan, PlanLine
+from .planner import Plan, PlanLine, Totals
 
 __all__ = ["DEFAULT_MAX_LINES", "render_html", "render_text"]
 
@@ -307,31 +307,41 @@ def render_html(plan: Plan, *, max_lines: int = DEFAULT_MAX_LINES) -> str:
             f"<body>{''.join(sections)}</body></html>\n")
 
 
+def _plain_amount(amount: Decimal | None) -> str:
+    return f"{amount:.2f}" if amount is not None else "unknown"
+
+
+def _gap_text(line: PlanLine) -> str:
+    return f"  {line.item:<22} {line.source_name or line.source:<28} ×{line.quantity:<3} {line.gap_reason}"
+
+
+def _line_text(line: PlanLine) -> str:
+    size = f" ({line.target_vcpus} vCPU/{line.target_memory_mib} MiB)" if line.target_vcpus else ""
+    unit = f" {line.currency}/month" if line.currency else " (price unknown)"
+    return (f"  {line.item:<22} {line.source_name or line.source:<28} → {line.target_name or line.target}{size}"
+            f"  ×{line.quantity}  {_plain_amount(line.monthly_before)} → {_plain_amount(line.monthly_after)}{unit}")
+
+
+def _totals_text(plan: Plan, currency: str, total: Totals) -> list[str]:
+    both = [x for x in plan.lines if x.currency == currency and x.currency_after in (None, currency)
+            and x.monthly_before is not None and x.monthly_after is not None]
+    same_before = sum((x.monthly_before for x in both if x.monthly_before is not None), Decimal(0))
+    same_after = sum((x.monthly_after for x in both if x.monthly_after is not None), Decimal(0))
+    return [f"total {currency} per month: {total.before:.2f} today for every line; {total.after:.2f} after "
+            "for the lines with a priced replacement",
+            f"  on the {len(both)} line(s) priced on both sides: {same_before:.2f} → {same_after:.2f} "
+            f"({total.difference:+.2f})"]
+
+
 def render_text(plan: Plan) -> str:
     """A plan as text: gaps first, then the lines, then totals per currency."""
     out: list[str] = []
     gaps = [line for line in plan.lines if line.target is None]
     if gaps:
         out.append(f"gaps ({len(gaps)}):")
-        for line in gaps:
-            out.append(f"  {line.item:<22} {line.source_name or line.source:<28} ×{line.quantity:<3} {line.gap_reason}")
+        out += [_gap_text(line) for line in gaps]
     out.append("lines:")
-    for line in plan.lines:
-        if line.target is None:
-            continue
-        before = f"{line.monthly_before:.2f}" if line.monthly_before is not None else "unknown"
-        after = f"{line.monthly_after:.2f}" if line.monthly_after is not None else "unknown"
-        size = f" ({line.target_vcpus} vCPU/{line.target_memory_mib} MiB)" if line.target_vcpus else ""
-        unit = f" {line.currency}/month" if line.currency else " (price unknown)"
-        out.append(f"  {line.item:<22} {line.source_name or line.source:<28} → {line.target_name or line.target}{size}"
-                   f"  ×{line.quantity}  {before} → {after}{unit}")
-    for currency, t in sorted(plan.totals.items()):
-        both = [x for x in plan.lines if x.currency == currency and x.currency_after in (None, currency)
-                and x.monthly_before is not None and x.monthly_after is not None]
-        same_before = sum((x.monthly_before for x in both if x.monthly_before is not None), Decimal(0))
-        same_after = sum((x.monthly_after for x in both if x.monthly_after is not None), Decimal(0))
-        out.append(f"total {currency} per month: {t.before:.2f} today for every line; {t.after:.2f} after "
-                   "for the lines with a priced replacement")
-        out.append(f"  on the {len(both)} line(s) priced on both sides: {same_before:.2f} → {same_after:.2f} "
-                   f"({t.difference:+.2f})")
+    out += [_line_text(line) for line in plan.lines if line.target is not None]
+    for currency, total in sorted(plan.totals.items()):
+        out += _totals_text(plan, currency, total)
     return "\n".join(out)

@@ -119,14 +119,80 @@ def _indent(text: str) -> str:
     return "".join(f"    {line}\n" for line in text.rstrip("\n").splitlines())
 
 
-def run_demo(echo: Echo = print, store: str | None = None, keep: bool = False) -> int:
-    """Run both stories; return the exit status (0 when every step held)."""
+def _refresh(echo: Echo, path: Path) -> bool:
+    """Read every backend once; whether all of them answered."""
+    import cloudcat
+
+    with cloudcat.open_catalog(path) as catalog:
+        result = catalog.refresh()
+        for s in result.statuses:
+            echo(f"  read {s.backend:<6} {s.status:<6} {s.items:>4} items in {s.seconds:.2f}s")
+        return result.exit_code == 0
+
+
+def _relabel(echo: Echo, config: dict[str, Any], path: Path) -> tuple[bool, dict[str, Any]]:
+    """Story 1: a brand changes operator and gains an alias; its offer ids stay. Returns (held, new config)."""
+    import warnings
+
+    import cloudcat
+
+    echo("\n== 1. Relabel: Cloudwatt becomes a label of Orange Cloud for Business ==")
+    echo("$ python examples/brand_offers.py cloudwatt        # operator: Cloudwatt")
+    before = run_example("brand_offers.py", ["cloudwatt"], path)
+    echo(_indent("\n".join(before.splitlines()[:4]) + f"\n… {len(before.splitlines())} offers"))
+    relabeled = copy.deepcopy(config)
+    relabeled["brands"]["cloudwatt"].update({
+        "operator": "Orange Cloud for Business", "aliases": ["ocb-openstack"],
+        "operator_history": [{"operator": "Cloudwatt"}, {"operator": "Orange Cloud for Business"}]})
+    _write(path, relabeled)
+    echo("(cloudcat.yaml: operator → Orange Cloud for Business, alias ocb-openstack; no refresh, no code change)")
+    echo("$ python examples/brand_offers.py cloudwatt")
+    after = run_example("brand_offers.py", ["cloudwatt"], path)
+    echo(_indent("\n".join(after.splitlines()[:4]) + f"\n… {len(after.splitlines())} offers"))
+    same_ids = [x.split()[0] for x in before.splitlines()] == [x.split()[0] for x in after.splitlines()]
+    echo(f"same offer ids before and after: {'yes' if same_ids else 'NO'}")
+    with cloudcat.open_catalog(path) as catalog:
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            offer = catalog.get("ocb-openstack/compute/fr1/n1.cw.standard-4")
+        echo(f"id under the alias: ocb-openstack/compute/fr1/n1.cw.standard-4 → {offer.id} ({offer.operator})")
+    return same_ids and "Orange Cloud for Business" in after, relabeled
+
+
+def _swap_backend(echo: Echo, config: dict[str, Any], path: Path) -> bool:
+    """Story 2: a brand moves to another platform; its logical offer follows. Whether it held."""
+    echo("\n== 2. Backend swap: Orange IaaS moves from Flexible Engine (OpenStack) to Cloud Avenue "
+         "(Cloud Director) ==")
+    echo("$ python examples/general_purpose_offer.py orange-iaas/gp-4-16     # backend: fe (OpenStack)")
+    on_fe = run_example("general_purpose_offer.py", ["orange-iaas/gp-4-16"], path)
+    echo(_indent(on_fe))
+    swapped = copy.deepcopy(config)
+    swapped["brands"]["orange-iaas"]["backend"] = "cav"
+    _write(path, swapped)
+    echo("(cloudcat.yaml: orange-iaas backend fe → cav; no code change)")
+    echo("$ python examples/general_purpose_offer.py orange-iaas/gp-4-16     # backend: cav (Cloud Director)")
+    on_cav = run_example("general_purpose_offer.py", ["orange-iaas/gp-4-16"], path)
+    echo(_indent(on_cav))
+    return "backend fe" in on_fe and "backend cav" in on_cav
+
+
+def _plan(echo: Echo, path: Path) -> bool:
+    """The migration plan from Flexible Engine to Cloud Avenue; whether it has lines and gaps."""
     import cloudcat
 
     from ..report import render_text
 
+    echo("$ cloudcat plan --from flexible-engine --to cloud-avenue --inventory inventory-flexible-engine.csv")
+    with cloudcat.open_catalog(path) as catalog:
+        plan = catalog.plan_migration("flexible-engine", "cloud-avenue",
+                                      DATA / "inventory-flexible-engine.csv")
+    echo(_indent(render_text(plan)))
+    return bool(plan.gaps) and bool(plan.lines)
+
+
+def run_demo(echo: Echo = print, store: str | None = None, keep: bool = False) -> int:
+    """Run both stories; return the exit status (0 when every step held)."""
     started = time.monotonic()
-    ok = True
     with tempfile.TemporaryDirectory(prefix="cloudcat-demo-") as tmp, _mocks() as mocks:
         work = Path(tmp)
         echo("cloudcat demo: mocked clouds on loopback")
@@ -134,57 +200,11 @@ def run_demo(echo: Echo = print, store: str | None = None, keep: bool = False) -
             echo(f"  {name:<30} {url}")
         config = demo_config(mocks, store or str(work / "catalog.db"))
         path = _write(work / "cloudcat.yaml", config)
-        with cloudcat.open_catalog(path) as catalog:
-            result = catalog.refresh()
-            for s in result.statuses:
-                echo(f"  read {s.backend:<6} {s.status:<6} {s.items:>4} items in {s.seconds:.2f}s")
-            if result.exit_code != 0:
-                ok = False
-
-        echo("\n== 1. Relabel: Cloudwatt becomes a label of Orange Cloud for Business ==")
-        echo("$ python examples/brand_offers.py cloudwatt        # operator: Cloudwatt")
-        before = run_example("brand_offers.py", ["cloudwatt"], path)
-        echo(_indent("\n".join(before.splitlines()[:4]) + f"\n… {len(before.splitlines())} offers"))
-        relabeled = copy.deepcopy(config)
-        relabeled["brands"]["cloudwatt"].update({
-            "operator": "Orange Cloud for Business", "aliases": ["ocb-openstack"],
-            "operator_history": [{"operator": "Cloudwatt"}, {"operator": "Orange Cloud for Business"}]})
-        _write(path, relabeled)
-        echo("(cloudcat.yaml: operator → Orange Cloud for Business, alias ocb-openstack; no refresh, no code change)")
-        echo("$ python examples/brand_offers.py cloudwatt")
-        after = run_example("brand_offers.py", ["cloudwatt"], path)
-        echo(_indent("\n".join(after.splitlines()[:4]) + f"\n… {len(after.splitlines())} offers"))
-        same_ids = [x.split()[0] for x in before.splitlines()] == [x.split()[0] for x in after.splitlines()]
-        echo(f"same offer ids before and after: {'yes' if same_ids else 'NO'}")
-        ok = ok and same_ids and "Orange Cloud for Business" in after
-        with cloudcat.open_catalog(path) as catalog:
-            import warnings
-
-            with warnings.catch_warnings(record=True):
-                warnings.simplefilter("always")
-                offer = catalog.get("ocb-openstack/compute/fr1/n1.cw.standard-4")
-            echo(f"id under the alias: ocb-openstack/compute/fr1/n1.cw.standard-4 → {offer.id} ({offer.operator})")
-
-        echo("\n== 2. Backend swap: Orange IaaS moves from Flexible Engine (OpenStack) to Cloud Avenue "
-             "(Cloud Director) ==")
-        echo("$ python examples/general_purpose_offer.py orange-iaas/gp-4-16     # backend: fe (OpenStack)")
-        on_fe = run_example("general_purpose_offer.py", ["orange-iaas/gp-4-16"], path)
-        echo(_indent(on_fe))
-        swapped = copy.deepcopy(relabeled)
-        swapped["brands"]["orange-iaas"]["backend"] = "cav"
-        _write(path, swapped)
-        echo("(cloudcat.yaml: orange-iaas backend fe → cav; no code change)")
-        echo("$ python examples/general_purpose_offer.py orange-iaas/gp-4-16     # backend: cav (Cloud Director)")
-        on_cav = run_example("general_purpose_offer.py", ["orange-iaas/gp-4-16"], path)
-        echo(_indent(on_cav))
-        ok = ok and "backend fe" in on_fe and "backend cav" in on_cav
-
-        echo("$ cloudcat plan --from flexible-engine --to cloud-avenue --inventory inventory-flexible-engine.csv")
-        with cloudcat.open_catalog(path) as catalog:
-            plan = catalog.plan_migration("flexible-engine", "cloud-avenue",
-                                          DATA / "inventory-flexible-engine.csv")
-        echo(_indent(render_text(plan)))
-        ok = ok and bool(plan.gaps) and bool(plan.lines)
+        read = _refresh(echo, path)
+        relabeled, config = _relabel(echo, config, path)
+        swapped = _swap_backend(echo, config, path)
+        planned = _plan(echo, path)
+        ok = read and relabeled and swapped and planned
         elapsed = time.monotonic() - started
         echo(f"\ndemo {'completed' if ok else 'FAILED'} in {elapsed:.1f}s")
         if keep:
