@@ -34,9 +34,9 @@ from pydantic import ValidationError
 from .brands import BrandIndex
 from .compose import compose_offers
 from .config import Config, load_config, secret_values
-from .driver import BaseDriver, Driver
+from .driver import Driver
 from .errors import CloudcatError, ConfigError, DriverError, OfferNotFoundError, redact
-from .models import BackendStatus, Brand, Item, Kind, LifecycleStatus, Offer, SnapshotInfo
+from .models import BackendStatus, Brand, Item, Kind, LifecycleStatus, Offer, Region, SnapshotInfo
 from .prices import PriceBook
 from .query import OfferQuery
 from .redaction import register_secrets
@@ -250,22 +250,15 @@ class Catalog:
             driver = self.driver(name)
             regions = list(driver.regions())
             kinds = sorted(type(driver).capabilities.kinds)
-            futures: list[tuple[Any, Future[tuple[list[Item], dt.datetime]]]] = []
-            for region in regions:
-                for kind in kinds:
-                    futures.append((region, tasks.submit(_read_items, driver, kind, region.name)))
+            futures: list[Future[tuple[list[Item], dt.datetime]]] = [
+                tasks.submit(_read_items, driver, kind, region) for region in regions for kind in kinds]
             out: list[StoredItem] = []
             try:
-                for region, fut in futures:
+                for fut in futures:
                     items, read_at = fut.result()
-                    for item in items:
-                        if item.region is None and item.kind != Kind.LOCATION:
-                            item = item.model_copy(update={"region": region.name})
-                        if item.country is None and region.country:
-                            item = item.model_copy(update={"country": region.country})
-                        out.append(StoredItem(backend=name, driver=cfg.driver, read_at=read_at, item=item))
+                    out += (StoredItem(backend=name, driver=cfg.driver, read_at=read_at, item=item) for item in items)
             finally:
-                for _, fut in futures:
+                for fut in futures:
                     fut.cancel()
             status = BackendStatus(backend=name, driver=cfg.driver, status="ok", items=len(out),
                                    seconds=round(time.monotonic() - start, 3), read_at=_now())
@@ -273,7 +266,7 @@ class Catalog:
             return out, status
         except Exception as exc:  # one failing backend never takes down the others
             message = str(exc) if isinstance(exc, CloudcatError) else f"{type(exc).__name__}: {exc}"
-            secrets = driver.secrets() if isinstance(driver, BaseDriver) else []
+            secrets = driver.secrets() if driver is not None else []
             message = redact(message, secrets)
             while message.startswith(f"{name}: "):  # the status already names the backend
                 message = message[len(name) + 2:]
@@ -491,8 +484,8 @@ def _price_bound(value: Any) -> Decimal | None:
     return amount
 
 
-def _read_items(driver: Driver, kind: Kind, region: str) -> tuple[list[Item], dt.datetime]:
-    items = list(driver.items(kind, region))
+def _read_items(driver: Driver, kind: Kind, region: Region) -> tuple[list[Item], dt.datetime]:
+    items = list(driver.read(kind, region))
     return items, _now()
 
 

@@ -5,11 +5,15 @@ small, synchronous class:
 
 * :meth:`Driver.regions` lists the regions (and zones) the backend serves;
 * :meth:`Driver.items` lists the catalog items of one kind in one region, every page;
-* :meth:`Driver.check` verifies the credentials.
+* :meth:`Driver.read` is what the catalog calls: those items, with their region and country;
+* :meth:`Driver.check` verifies the credentials;
+* :meth:`Driver.secrets` names the secret values to keep out of anything the driver lets out.
 
 It declares what it can do in :attr:`Driver.capabilities`, and the options it accepts as a
 pydantic model in :attr:`BaseDriver.Options` (secrets as :class:`pydantic.SecretStr`, so they
-never show in reprs or errors).
+never show in reprs or errors). A driver that speaks HTTP takes its options, error mapping and
+retries from :mod:`cloudcat.http`, and names the third-party loggers it wants quiet outside
+``--debug`` in :attr:`BaseDriver.quiet_loggers`.
 
 The catalog calls one driver instance from several threads at once (one task per region and
 kind), so drivers keep per-call state local and share only thread-safe clients.
@@ -25,11 +29,12 @@ from __future__ import annotations
 import abc
 import importlib
 import logging
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import ModuleType, TracebackType
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from .errors import ConfigError, MissingDependencyError, NotSupportedError, redact
 from .models import Item, Kind, Region
@@ -39,7 +44,9 @@ __all__ = [
     "Capabilities",
     "Driver",
     "DriverOptions",
+    "OptionNameDeprecation",
     "import_sdk",
+    "quiet_driver_loggers",
 ]
 
 log = logging.getLogger("cloudcat.driver")
@@ -59,14 +66,38 @@ class Capabilities(BaseModel):
     lifecycle: bool = Field(default=False, description="The backend reports sale status.")
 
 
+class OptionNameDeprecation(DeprecationWarning):
+    """A driver option was given under its former name (still accepted)."""
+
+
 class DriverOptions(BaseModel):
     """Options every driver accepts; drivers subclass this with their own fields."""
 
     model_config = ConfigDict(extra="forbid")
 
+    #: Former option names, each with its current name: still accepted, with an
+    #: :class:`OptionNameDeprecation` warning.
+    renamed: ClassVar[Mapping[str, str]] = {}
+
     timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for one backend call.")
     regions: list[str] | None = Field(
         default=None, description="Regions to read; default: every region the backend lists.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _current_names(cls, data: Any) -> Any:
+        if not cls.renamed or not isinstance(data, Mapping):
+            return data
+        out = dict(data)
+        for old, new in cls.renamed.items():
+            if old not in out:
+                continue
+            if new in out:
+                raise ValueError(f"give {new!r} only ({old!r} is its former name)")
+            warnings.warn(f"driver option {old!r} is deprecated: it is now called {new!r}",
+                          OptionNameDeprecation, stacklevel=2)
+            out[new] = out.pop(old)
+        return out
 
     def secrets(self) -> list[str]:
         """Every secret value among the options, for redaction."""
@@ -106,9 +137,17 @@ class Driver(Protocol):
         """Every item of ``kind`` in ``region``, all pages."""
         ...
 
+    def read(self, kind: Kind, region: Region) -> Iterable[Item]:
+        """Every item of ``kind`` in ``region``, each with its region and the region's country."""
+        ...
+
     def check(self) -> None:
         """Raise :class:`cloudcat.errors.AuthenticationError` (or another backend error) when the
         credentials do not work."""
+        ...
+
+    def secrets(self) -> list[str]:
+        """Secret values (option secrets, tokens the driver holds) to redact from what it lets out."""
         ...
 
     def close(self) -> None:
@@ -121,13 +160,16 @@ class BaseDriver(abc.ABC):
 
     Subclasses set :attr:`name`, :attr:`capabilities`, optionally :attr:`Options`, and implement
     :meth:`list_regions` and :meth:`list_items`. The base class validates options, filters regions,
-    turns regions into ``location`` items, checks kinds against the capabilities, redacts secrets
-    from errors and gives a repr without secrets.
+    turns regions into ``location`` items, checks kinds against the capabilities, fills each
+    item's region and country, redacts secrets from errors and gives a repr without secrets.
     """
 
     name: ClassVar[str] = ""
     capabilities: ClassVar[Capabilities] = Capabilities(kinds=frozenset())
     Options: ClassVar[type[DriverOptions]] = DriverOptions
+    #: Third-party loggers (an SDK's, an HTTP library's) and the lowest level each shows outside
+    #: ``--debug``, e.g. ``{"httpx": logging.WARNING}``; see :func:`quiet_driver_loggers`.
+    quiet_loggers: ClassVar[Mapping[str, int]] = {}
 
     def __init__(self, options: Mapping[str, Any] | DriverOptions | None = None, *,
                  backend: str | None = None) -> None:
@@ -142,6 +184,7 @@ class BaseDriver(abc.ABC):
                 field = ".".join(str(p) for p in first["loc"])
                 raise ConfigError(first["msg"], source=f"backend {self.backend!r} options",
                                   field=field) from None
+        _quiet(self.quiet_loggers)
 
     # -- what subclasses implement -------------------------------------------------------------
     @abc.abstractmethod
@@ -176,6 +219,17 @@ class BaseDriver(abc.ABC):
             yield from self.list_locations(region)
             return
         yield from self.list_items(kind, region)
+
+    def read(self, kind: Kind, region: Region) -> Iterator[Item]:
+        """:meth:`items` of ``kind`` in ``region``, with ``region`` (but on ``location`` items,
+        which name their own) and the region's ``country`` filled in where the driver left them empty."""
+        for item in self.items(kind, region.name):
+            update: dict[str, str] = {}
+            if item.region is None and item.kind != Kind.LOCATION:
+                update["region"] = region.name
+            if item.country is None and region.country:
+                update["country"] = region.country
+            yield item.model_copy(update=update) if update else item
 
     def list_locations(self, region: str) -> list[Item]:
         """Default ``location`` items: the region itself and each of its zones."""
@@ -213,6 +267,30 @@ class BaseDriver(abc.ABC):
     def __repr__(self) -> str:
         # pydantic's repr shows SecretStr as '**********'
         return f"<{type(self).__name__} backend={self.backend!r} options={self.options!r}>"
+
+
+class _Quieting:
+    """The level set by :func:`quiet_driver_loggers` (``None``: loggers are left alone)."""
+
+    level: int | None = None
+
+
+def quiet_driver_loggers(level: int | None) -> None:
+    """From now on, each driver created sets the third-party loggers its class names in
+    :attr:`BaseDriver.quiet_loggers` to ``level`` or the level declared there, whichever is higher.
+
+    The CLI calls this outside ``--debug``, so that an SDK's chatter shows only when asked for;
+    ``None`` stops it (loggers already set keep their level).
+    """
+    _Quieting.level = level
+
+
+def _quiet(loggers: Mapping[str, int]) -> None:
+    level = _Quieting.level
+    if level is None:
+        return
+    for name, floor in loggers.items():
+        logging.getLogger(name).setLevel(max(level, floor))
 
 
 def import_sdk(module: str, package: str) -> ModuleType:
