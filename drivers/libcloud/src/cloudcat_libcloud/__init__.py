@@ -1,0 +1,1 @@
+"""cloudcat driver package (see README.md)."""
