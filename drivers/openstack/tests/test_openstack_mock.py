@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -11,9 +12,11 @@ from typing import Any
 
 import pytest
 from cloudcat_openstack.mock import OpenStackMock
+from cloudcat_openstack.mock.urls import ROUTER
 
 from cloudcat.errors import ConfigError
 from cloudcat.testing import MockHandle, mock
+from cloudcat.testing.routing import ANY
 
 
 def call(url: str, *, method: str = "GET", body: Any = None,
@@ -125,3 +128,30 @@ def test_bundled_fixtures_and_bad_fixture(tmp_path: Any) -> None:
     with mock("openstack", own) as m:
         assert m.backend["options"]["auth"]["username"] == "demo"
         assert m.backend["options"]["cloudkitty"] is False
+
+
+def test_no_route_of_the_table_is_hidden_by_an_earlier_one() -> None:
+    assert len(ROUTER) > 40
+    for route in ROUTER:
+        method = "PATCH" if ANY in route.methods else route.methods[0]
+        found = ROUTER.match(method, re.sub(r"\{\w+(:path)?\}", "x", route.pattern))
+        assert found is not None and found.route is route, route
+
+
+def test_unknown_paths_and_methods_are_answered_as_each_service_does() -> None:
+    with mock("openstack", "cloudwatt") as m:
+        _, headers, _ = login(m)
+        tok = {"X-Auth-Token": headers["X-Subject-Token"]}
+        status, hdrs, body = call(m.url + "/fr1/compute/v2.1/flavors", method="POST", body={}, headers=tok)
+        assert status == 405 and "computeFault" in body and hdrs["OpenStack-API-Version"] == "compute 2.1"
+        status, _, body = call(m.url + "/fr1/compute/v2.1/servers", headers=tok)
+        assert status == 404 and "itemNotFound" in body
+        assert call(m.url + "/fr1/compute/v2.1/servers")[0] == 401
+        assert call(m.url + "/identity/v3/auth/tokens", method="DELETE")[0] == 405
+        assert call(m.url + "/fr1/image/v1/images")[0] == 404  # no such version: no token asked
+        status, hdrs, _ = call(m.url + "/fr1/volume/v3/another-project/types", headers=tok)
+        assert status == 404 and "OpenStack-API-Version" not in hdrs
+        assert call(m.url + "/fr1/volume/v3/another-project/types")[0] == 401
+        status, _, body = call(m.url + "/atlantis/compute/v2.1/flavors", headers=tok)
+        assert status == 404 and body["error"]["message"].endswith("/atlantis/compute/v2.1/flavors")
+        assert call(m.url + "/fr1/network/v2.0/ports", method="POST", body={}, headers=tok)[0] == 405

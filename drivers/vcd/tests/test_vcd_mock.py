@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from cloudcat_vcd.mock import VcdMock
+from cloudcat_vcd.mock.urls import ROUTER
 
 from cloudcat.testing import MockHandle, mock
+from cloudcat.testing.routing import ANY
 
 NS = "{http://www.vmware.com/vcloud/v1.5}"
 JSON = "application/*+json;version=38.1"
@@ -118,3 +121,21 @@ def test_page_limit_and_token_ttl_faults(cav: MockHandle) -> None:
     r = httpx.post(cav.url + "/_cloudcat/reset")
     assert r.status_code == 200
     assert httpx.get(cav.url + "/api/session", headers=headers).status_code == 401  # sessions forgotten
+
+
+def test_no_route_of_the_table_is_hidden_by_an_earlier_one() -> None:
+    for route in ROUTER:
+        method = "PATCH" if ANY in route.methods else route.methods[0]
+        found = ROUTER.match(method, re.sub(r"\{\w+(:path)?\}", "x", route.pattern))
+        assert found is not None and found.route is route, route
+
+
+def test_unknown_paths_and_methods_after_the_login(cav: MockHandle) -> None:
+    xml = {"Accept": "application/*+xml;version=38.1"}
+    assert httpx.get(cav.url + "/api/nope", headers=xml).status_code == 401  # the login comes first
+    headers = {**xml, "Authorization": f"Bearer {login(cav)}"}
+    r = httpx.post(cav.url + "/api/session", headers=headers)
+    assert r.status_code == 405 and ET.fromstring(r.content).get("minorErrorCode") == "METHOD_NOT_ALLOWED"
+    r = httpx.get(cav.url + "/cloudapi/1.0.0/nope/", headers=headers)
+    assert r.status_code == 404 and r.json()["message"] == "The requested resource /cloudapi/1.0.0/nope does not exist."
+    assert httpx.get(cav.url + "/api/vdc/a/b", headers=headers).status_code == 404

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cloudcat_vcd.cloudavenue import console_for_org, parse_storage_class
 from cloudcat_vcd.driver import guess_os
-from cloudcat_vcd.mockstate import compile_filter, page_of
+from cloudcat_vcd.mock.state import compile_filter, page_of
 from cloudcat_vcd.versions import (
     DRIVER_MAX,
     DRIVER_MIN,

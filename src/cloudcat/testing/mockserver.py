@@ -1,9 +1,12 @@
 """Mocked cloud endpoints: real loopback HTTP servers, one platform each.
 
 A platform (OpenStack, Cloud Director…) subclasses :class:`MockPlatform`: it keeps its state on
-the instance, answers requests in :meth:`MockPlatform.dispatch` and says, in
-:meth:`MockPlatform.backend`, how cloudcat's driver reaches it. :class:`MockServer` runs it on
-127.0.0.1 in a thread (werkzeug's threaded WSGI server) and adds what every platform shares:
+the instance, answers requests in :meth:`MockPlatform.dispatch` (through a routing table of
+:mod:`cloudcat.testing.routing`) and says, in :meth:`MockPlatform.backend`, how cloudcat's
+driver reaches it. The bundled platforms are packages laid out as moto lays out a service:
+``state`` (fixtures, state and rules), ``responses`` (wire format), ``urls`` (routing table).
+:class:`MockServer` runs it on 127.0.0.1 in a thread (werkzeug's threaded WSGI server) and adds
+what every platform shares:
 
 * faults on demand (:class:`Faults`): latency, a fraction of 503s, 429s with ``Retry-After``,
   malformed bodies; token lifetime and page size are honoured by the platforms themselves;

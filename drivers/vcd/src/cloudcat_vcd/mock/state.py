@@ -1,7 +1,8 @@
 """State and logic of the mocked Cloud Director: the org, its VDCs, policies, catalogs and tokens.
 
-Wire formats (XML, JSON, status codes) live in :mod:`cloudcat_vcd.mock`; this module knows
-entities, query records, filters, paging and sessions, and nothing of HTTP.
+Wire formats (XML, JSON, status codes) live in :mod:`.responses` and the routing table in
+:mod:`.urls`; this module knows entities, query records, filters, paging and sessions, and
+nothing of HTTP.
 
 Fixture layout (YAML)::
 

@@ -9,8 +9,14 @@
                                  load_yaml_config=False, load_envvars=False)
         print([f.name for f in conn.compute.flavors()])
 
-State (identities, tokens, catalogs) lives in :mod:`cloudcat_openstack.models`, the wire format
-in :mod:`cloudcat_openstack.responses`; this class ties them to cloudcat's mock server.
+The package has one module per job, as moto has per service:
+
+* :mod:`.state`: fixture loading and the cloud's state and rules (identities, tokens, region
+  catalogs of flavors, images, volume types, QoS specs and networks, prices);
+* :mod:`.responses`: the wire format, the answers of each service;
+* :mod:`.urls`: the routing table, what each service serves;
+
+and :class:`OpenStackMock` (here) ties them to cloudcat's mock server.
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ from werkzeug.wrappers import Request, Response
 
 from cloudcat.testing.mockserver import MockPlatform
 
-from .models import CloudState
-from .responses import OpenStackResponses
+from .responses import Cloud, answer, unknown_path
+from .state import CloudState
+from .urls import ROUTER, routed_path
 
 __all__ = ["OpenStackMock"]
 
-_FIXTURES = Path(__file__).parent / "fixtures"
+_FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 class OpenStackMock(MockPlatform):
@@ -40,16 +47,17 @@ class OpenStackMock(MockPlatform):
     }
 
     state_: CloudState
-    responses: OpenStackResponses
 
     def reset(self) -> None:
         """Rebuild identities, tokens and catalogs from the fixture."""
         self.state_ = CloudState(self.fixture, regions=self.regions_override)
-        self.responses = OpenStackResponses(self.state_, lambda: self.faults, lambda: self.base_url)
 
     def dispatch(self, request: Request) -> Response:
-        """Answer one request with the OpenStack service it is addressed to."""
-        return self.responses.dispatch(request)
+        """Answer one request with the handler the routing table (:mod:`.urls`) names for it."""
+        found = ROUTER.match(request.method, routed_path(request.path, self.state_.project_id))
+        if found is None:
+            return unknown_path(request)
+        return answer(found.handler, Cloud(self.state_, self.faults, self.base_url), request, found.params)
 
     def backend(self) -> dict[str, Any]:
         """A backend entry for the ``openstack`` driver, with the fixture's first user."""

@@ -1,9 +1,10 @@
-"""State of the mocked OpenStack cloud: identities, tokens and per-region catalogs.
+"""State and logic of the mocked OpenStack cloud: fixtures, identities, tokens, region catalogs.
 
 This module holds what the mock *knows* and the rules it applies (who may log in, when a
-token expires, which items a page holds); :mod:`cloudcat_openstack.responses` turns it into
-the wire format of each OpenStack service. A fixture is validated here, so a broken fixture
-fails with the file's field named, before the server starts.
+token expires, which images a project sees, which items a page holds), and nothing of HTTP;
+:mod:`.responses` turns it into the wire format of each OpenStack service and :mod:`.urls`
+says which handler serves which path. A fixture is validated here, so a broken fixture fails
+with the file's field named, before the server starts.
 
 Fixture format (YAML or JSON)::
 
@@ -31,7 +32,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 _NS = uuid.UUID("3b0f6f43-1c55-4a0c-8a3c-7f7c5d1c2a10")
+_CREATED = "2018-03-01T10:00:00Z"
 
 
 def _id(*parts: str) -> str:
@@ -58,6 +60,9 @@ class _Entry(BaseModel):
     name: str
     id: str | None = None
     regions: list[str] | None = None
+
+
+_E = TypeVar("_E", bound=_Entry)
 
 
 class _Flavor(_Entry):
@@ -184,6 +189,19 @@ def _iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
 
 
+def _flavor(f: _Flavor) -> dict[str, Any]:
+    return {"id": f.id or _id("flavor", f.name), "name": f.name, "vcpus": f.vcpus, "ram": f.ram,
+            "disk": f.disk, "swap": f.swap, "ephemeral": f.ephemeral, "is_public": f.is_public,
+            "disabled": f.disabled, "description": f.description, "rxtx_factor": 1.0,
+            "extra_specs": dict(f.extra_specs)}
+
+
+def _volume_type(vt: _VolumeType, qos_ids: Mapping[str, str]) -> dict[str, Any]:
+    return {"id": vt.id or str(uuid.uuid5(_NS, "volume-type/" + vt.name)), "name": vt.name,
+            "description": vt.description, "is_public": vt.is_public, "extra_specs": dict(vt.extra_specs),
+            "qos_specs_id": qos_ids.get(vt.qos) if vt.qos else None}
+
+
 @dataclass
 class RegionState:
     """The catalog of one region, as lists of wire-ready dicts (order is the listing order)."""
@@ -238,63 +256,61 @@ class CloudState:
     # -- building ------------------------------------------------------------------------------
     def _add_region(self, src: _Region, name: str) -> None:
         fx = self.fixture
+
+        def here(entries: Sequence[_E]) -> list[_E]:
+            return [e for e in entries if e.regions is None or src.name in e.regions]
+
         r = RegionState(name=name, description=src.description, zones=list(src.zones),
                         volume_zones=list(src.volume_zones if src.volume_zones is not None else src.zones),
                         unavailable_zones=list(src.unavailable_zones))
-
-        def here(entry: _Entry) -> bool:
-            return entry.regions is None or src.name in entry.regions
-
-        created = "2018-03-01T10:00:00Z"
-        for f in fx.flavors:
-            if here(f):
-                r.flavors.append({
-                    "id": f.id or _id("flavor", f.name), "name": f.name, "vcpus": f.vcpus, "ram": f.ram,
-                    "disk": f.disk, "swap": f.swap, "ephemeral": f.ephemeral, "is_public": f.is_public,
-                    "disabled": f.disabled, "description": f.description, "rxtx_factor": 1.0,
-                    "extra_specs": dict(f.extra_specs)})
-        for im in fx.images:
-            if here(im):
-                extra = {k: v for k, v in (im.model_extra or {}).items()}
-                r.images.append({
-                    "id": im.id or str(uuid.uuid5(_NS, "image/" + im.name)), "name": im.name,
-                    "status": im.status, "visibility": im.visibility, "protected": False,
-                    "disk_format": extra.pop("disk_format", "qcow2"),
-                    "container_format": extra.pop("container_format", "bare"),
-                    "size": extra.pop("size", 2361393152), "virtual_size": None,
-                    "min_disk": extra.pop("min_disk", 0), "min_ram": extra.pop("min_ram", 0),
-                    "checksum": _id("checksum", im.name), "os_hidden": False,
-                    "owner": extra.pop("owner", self.project_id if im.visibility == "private"
-                                       else _id("project", "image-owner")),
-                    "created_at": created, "updated_at": created, "tags": extra.pop("tags", []),
-                    **extra})
+        r.flavors = [_flavor(f) for f in here(fx.flavors)]
+        r.images = [self._image(im) for im in here(fx.images)]
         qos_ids = {q.name: (q.id or _id("qos", q.name)) for q in fx.qos_specs}
-        for q in fx.qos_specs:
-            if here(q):
-                r.qos_specs.append({"id": qos_ids[q.name], "name": q.name, "consumer": q.consumer,
-                                    "specs": dict(q.specs)})
-        for vt in fx.volume_types:
-            if here(vt):
-                r.volume_types.append({
-                    "id": vt.id or str(uuid.uuid5(_NS, "volume-type/" + vt.name)), "name": vt.name,
-                    "description": vt.description, "is_public": vt.is_public,
-                    "extra_specs": dict(vt.extra_specs),
-                    "qos_specs_id": qos_ids.get(vt.qos) if vt.qos else None})
-        for n in fx.networks:
-            if here(n):
-                extra = dict(n.model_extra or {})
-                external = bool(extra.pop("router:external", False))
-                r.networks.append({
-                    "id": n.id or str(uuid.uuid5(_NS, "network/" + n.name)), "name": n.name,
-                    "router:external": external, "shared": bool(extra.pop("shared", False)),
-                    "status": "ACTIVE", "admin_state_up": True, "mtu": extra.pop("mtu", 1500),
-                    "subnets": [], "availability_zones": list(r.zones), "availability_zone_hints": [],
-                    "project_id": self.project_id if not external else _id("project", "admin"),
-                    "description": extra.pop("description", ""), "port_security_enabled": True,
-                    "is_default": external, "tags": [], "created_at": created, "updated_at": created,
-                    "revision_number": 1, "provider:network_type": "vxlan" if not external else "flat",
-                    **extra})
+        r.qos_specs = [{"id": qos_ids[q.name], "name": q.name, "consumer": q.consumer, "specs": dict(q.specs)}
+                       for q in here(fx.qos_specs)]
+        r.volume_types = [_volume_type(vt, qos_ids) for vt in here(fx.volume_types)]
+        r.networks = [self._network(n, r.zones) for n in here(fx.networks)]
         self.regions[name] = r
+
+    def _image(self, im: _Image) -> dict[str, Any]:
+        extra = dict(im.model_extra or {})
+        return {
+            "id": im.id or str(uuid.uuid5(_NS, "image/" + im.name)), "name": im.name,
+            "status": im.status, "visibility": im.visibility, "protected": False,
+            "disk_format": extra.pop("disk_format", "qcow2"),
+            "container_format": extra.pop("container_format", "bare"),
+            "size": extra.pop("size", 2361393152), "virtual_size": None,
+            "min_disk": extra.pop("min_disk", 0), "min_ram": extra.pop("min_ram", 0),
+            "checksum": _id("checksum", im.name), "os_hidden": False,
+            "owner": extra.pop("owner", self.project_id if im.visibility == "private"
+                               else _id("project", "image-owner")),
+            "created_at": _CREATED, "updated_at": _CREATED, "tags": extra.pop("tags", []),
+            **extra}
+
+    def _network(self, n: _Network, zones: list[str]) -> dict[str, Any]:
+        extra = dict(n.model_extra or {})
+        external = bool(extra.pop("router:external", False))
+        return {
+            "id": n.id or str(uuid.uuid5(_NS, "network/" + n.name)), "name": n.name,
+            "router:external": external, "shared": bool(extra.pop("shared", False)),
+            "status": "ACTIVE", "admin_state_up": True, "mtu": extra.pop("mtu", 1500),
+            "subnets": [], "availability_zones": list(zones), "availability_zone_hints": [],
+            "project_id": self.project_id if not external else _id("project", "admin"),
+            "description": extra.pop("description", ""), "port_security_enabled": True,
+            "is_default": external, "tags": [], "created_at": _CREATED, "updated_at": _CREATED,
+            "revision_number": 1, "provider:network_type": "vxlan" if not external else "flat",
+            **extra}
+
+    # -- catalog rules ---------------------------------------------------------------------------
+    def visible_images(self, region: RegionState) -> list[dict[str, Any]]:
+        """Images of ``region`` the project sees: public, shared and community ones, and its own."""
+        return [i for i in region.images
+                if i["visibility"] in ("public", "shared", "community") or i["owner"] == self.project_id]
+
+    @property
+    def rating_prices(self) -> _Prices | None:
+        """Prices CloudKitty serves, or ``None`` when the cloud has no rating service."""
+        return self.fixture.prices if self.fixture.cloudkitty else None
 
     # -- identity ------------------------------------------------------------------------------
     def check_password(self, name: str | None, user_id: str | None, password: str | None) -> str | None:

@@ -1,0 +1,464 @@
+"""Wire format of the mocked Cloud Director: XML or JSON the way Cloud Director sends it.
+
+Every handler takes the :class:`Director` it answers for, the request and the placeholders of
+its route in :mod:`.urls`. Handlers behind a login are wrapped in :func:`authorized`, which
+checks the API version in ``Accept`` (406) and the bearer token (401) first, as Cloud Director
+does, and passes the :class:`Caller` on. A handler refuses a request by raising
+:class:`ApiError`; :func:`answer` renders it as a Cloud Director error body (XML under ``/api``
+unless JSON is asked for, JSON elsewhere).
+
+Faults: ``token_ttl`` expires bearer tokens (401), ``page_limit`` caps ``pageSize``,
+``fail_auth`` refuses every login; latency, 503, 429 and malformed bodies come from the server.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from werkzeug.wrappers import Request, Response
+
+from cloudcat.testing.mockserver import Faults
+
+from .state import FiqlError, Session, VcdState, Vdc, compile_filter, page_of
+
+__all__ = ["ApiError", "Caller", "Director", "Handler", "answer"]
+
+VCLOUD_NS = "http://www.vmware.com/vcloud/v1.5"
+VERSIONS_NS = "http://www.vmware.com/vcloud/versions"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+OPENAPI_MAX_PAGE = 128
+QUERY_MAX_PAGE = 128
+QUERY_DEFAULT_PAGE = 25
+
+_RECORD_NAMES = {
+    "orgVdc": "OrgVdc", "orgVdcStorageProfile": "OrgVdcStorageProfile", "catalog": "Catalog",
+    "catalogItem": "CatalogItem", "vAppTemplate": "VAppTemplate",
+}
+_VERSION_IN_ACCEPT = re.compile(r"version\s*=\s*([0-9]+\.[0-9]+)")
+
+#: A route's handler: ``(director, request, **placeholders) -> Response``.
+Handler = Callable[..., Response]
+
+
+@dataclass(frozen=True)
+class Director:
+    """What a handler answers from: the org's state (with the server's URL) and the faults in force."""
+
+    state: VcdState
+    faults: Faults
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks, behind a login: their session, and the API version their ``Accept`` names."""
+
+    session: Session
+    version: str
+
+
+class ApiError(Exception):
+    """An error answer, raised inside a handler."""
+
+    def __init__(self, status: int, minor: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.minor = minor
+        self.message = message
+
+
+def answer(handler: Handler, director: Director, request: Request, params: Mapping[str, str]) -> Response:
+    """Call ``handler`` with the route's placeholders; an :class:`ApiError` becomes an error body."""
+    try:
+        return handler(director, request, **params)
+    except ApiError as fail:
+        return _error(request, fail.status, fail.minor, fail.message)
+
+
+# -- rendering ---------------------------------------------------------------------------------
+def _wants_json(request: Request) -> bool:
+    return "json" in request.headers.get("Accept", "").lower()
+
+
+def _json(body: Any, status: int, version: str | None = None) -> Response:
+    ctype = "application/json" + (f";version={version}" if version else "")
+    return Response(json.dumps(body), status=status, content_type=ctype)
+
+
+def _xml(root: ET.Element, content_type: str, status: int = 200, namespace: str = VCLOUD_NS) -> Response:
+    root.set("xmlns", namespace)
+    if any(k.startswith("xsi:") for el in root.iter() for k in el.attrib):
+        root.set("xmlns:xsi", XSI_NS)
+    body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode").encode()
+    return Response(body, status=status, content_type=content_type)
+
+
+def _attr(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _flat(value: dict[str, Any]) -> dict[str, Any]:
+    """Scalar fields of an OpenAPI object, plus ``orgVdc.id``-style dotted keys for references."""
+    flat: dict[str, Any] = {}
+    for key, v in value.items():
+        if isinstance(v, dict):
+            for sub, sv in v.items():
+                if not isinstance(sv, (dict, list)):
+                    flat[f"{key}.{sub}"] = sv
+        elif not isinstance(v, list):
+            flat[key] = v
+    return flat
+
+
+def _error(request: Request, status: int, minor: str, message: str) -> Response:
+    if request.path.startswith("/api/") and not _wants_json(request):
+        root = ET.Element("Error", {"minorErrorCode": minor, "message": message,
+                                    "majorErrorCode": str(status)})
+        return _xml(root, "application/vnd.vmware.vcloud.error+xml", status)
+    return _json({"minorErrorCode": minor, "message": message, "majorErrorCode": status,
+                  "stackTrace": None}, status)
+
+
+# -- versions and logins -----------------------------------------------------------------------
+def _version(director: Director, request: Request) -> str:
+    """The API version ``Accept`` names (the newest when none); 406 when the server does not speak it."""
+    found = _VERSION_IN_ACCEPT.search(request.headers.get("Accept", ""))
+    version = found[1] if found else director.state.versions[-1]
+    if not director.state.version_supported(version):
+        raise ApiError(406, "NOT_ACCEPTABLE", f"The request has invalid accept header: "
+                                              f"Invalid API version requested: {version}")
+    return version
+
+
+def authorized(handler: Handler) -> Handler:
+    """Cloud Director's front door: a supported API version (406), then a live bearer token (401).
+
+    The handler gets the :class:`Caller` as ``caller``.
+    """
+    @functools.wraps(handler)
+    def checked(director: Director, request: Request, **params: Any) -> Response:
+        version = _version(director, request)
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else \
+            request.headers.get("x-vcloud-authorization")
+        session = director.state.authorize(token, director.faults.token_ttl)
+        if session is None:
+            raise ApiError(401, "UNAUTHORIZED", "Either no access token was provided or it is invalid or expired")
+        return handler(director, request, caller=Caller(session, version), **params)
+    return checked
+
+
+def list_versions(director: Director, request: Request) -> Response:
+    """``/api/versions``: supported versions, ``deprecated`` flags, login URLs (XML)."""
+    st = director.state
+    root = ET.Element("SupportedVersions")
+    for version in st.versions:
+        info = ET.SubElement(root, "VersionInfo", deprecated=str(st.is_deprecated(version)).lower())
+        ET.SubElement(info, "Version").text = version
+        ET.SubElement(info, "LoginUrl").text = st.href("/cloudapi/1.0.0/sessions")
+        ET.SubElement(info, "ProviderLoginUrl").text = st.href("/cloudapi/1.0.0/sessions/provider")
+    return _xml(root, "application/xml;version=" + st.versions[-1], namespace=VERSIONS_NS)
+
+
+def log_in(director: Director, request: Request) -> Response:
+    """Basic ``user@org:password`` → a session, its token in ``X-VMWARE-VCLOUD-ACCESS-TOKEN``."""
+    _version(director, request)
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("basic "):
+        raise ApiError(401, "UNAUTHORIZED", "Basic authentication is required")
+    try:
+        decoded = base64.b64decode(header[6:].strip()).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(401, "UNAUTHORIZED", "Malformed Basic credentials") from None
+    login, _, password = decoded.partition(":")
+    user, _, org = login.rpartition("@")
+    session = None if director.faults.fail_auth else director.state.login(user, org, password)
+    if session is None:
+        raise ApiError(401, "UNAUTHORIZED", "Authentication failed: invalid user name, org or password")
+    return _session_json(director, session)
+
+
+def _session_json(director: Director, session: Session) -> Response:
+    st = director.state
+    body = {
+        "id": f"urn:vcloud:session:{session.token[:12]}", "site": {"name": st.site.get("name"),
+                                                                   "id": "urn:vcloud:site:1"},
+        "user": {"name": session.user, "id": f"urn:vcloud:user:{session.user}"},
+        "org": {"name": st.org_name, "id": f"urn:vcloud:org:{st.org_uuid}"},
+        "location": "urn:vcloud:site:1", "roles": st.roles(session.user),
+        "roleRefs": [{"name": r, "id": f"urn:vcloud:role:{i}"} for i, r in enumerate(st.roles(session.user))],
+        "sessionIdleTimeoutMinutes": 30,
+    }
+    return Response(json.dumps(body), status=200, content_type="application/json;version=" + st.versions[-1],
+                    headers={"X-VMWARE-VCLOUD-ACCESS-TOKEN": session.token, "X-VMWARE-VCLOUD-TOKEN-TYPE": "Bearer"})
+
+
+def exchange_api_token(director: Director, request: Request, org: str) -> Response:
+    """OAuth ``grant_type=refresh_token`` with an API token → an access token."""
+    form = request.form
+    if form.get("grant_type") != "refresh_token" or not form.get("refresh_token"):
+        return _json({"error": "invalid_request",
+                      "error_description": "grant_type=refresh_token and refresh_token are required"}, 400)
+    session = None if director.faults.fail_auth else director.state.exchange(org, form["refresh_token"])
+    if session is None:
+        return _json({"error": "invalid_grant", "error_description": "Invalid refresh token"}, 400)
+    ttl = int(director.faults.token_ttl) if director.faults.token_ttl else 86400
+    return _json({"access_token": session.token, "token_type": "Bearer", "expires_in": ttl,
+                  "refresh_token": None}, 200)
+
+
+@authorized
+def show_session(director: Director, request: Request, caller: Caller) -> Response:
+    """``/api/session``: the caller's session and its links (XML or JSON)."""
+    st, session, version = director.state, caller.session, caller.version
+    links = [("down", "application/vnd.vmware.vcloud.orgList+xml", "/api/org/"),
+             ("down", "application/vnd.vmware.vcloud.query.queryList+xml", "/api/query"),
+             ("entityResolver", "application/vnd.vmware.vcloud.entity+xml", "/api/entity/"),
+             ("down", "application/vnd.vmware.vcloud.org+xml", f"/api/org/{st.org_uuid}"),
+             ("openapi", "application/json", "/cloudapi/")]
+    attrs = {"user": session.user, "org": st.org_name, "userId": f"urn:vcloud:user:{session.user}",
+             "roles": ",".join(st.roles(session.user)), "locationId": f"{st.org_name}@urn:vcloud:site:1",
+             "href": st.href("/api/session/"), "type": "application/vnd.vmware.vcloud.session+xml"}
+    if _wants_json(request):
+        return _json({**attrs, "link": [{"rel": r, "type": t, "href": st.href(h)} for r, t, h in links]},
+                     200, version)
+    root = ET.Element("Session", attrs)
+    for rel, typ, href in links:
+        ET.SubElement(root, "Link", rel=rel, type=typ, href=st.href(href))
+    return _xml(root, f"application/vnd.vmware.vcloud.session+xml;version={version}")
+
+
+@authorized
+def show_current_session(director: Director, request: Request, caller: Caller) -> Response:
+    """The caller's session in the OpenAPI shape (no token header this time)."""
+    response = _session_json(director, caller.session)
+    del response.headers["X-VMWARE-VCLOUD-ACCESS-TOKEN"]
+    return response
+
+
+@authorized
+def log_out(director: Director, request: Request, caller: Caller) -> Response:
+    """End the caller's session (204)."""
+    director.state.sessions.pop(caller.session.token, None)
+    return Response(status=204)
+
+
+@authorized
+def unserved(director: Director, request: Request, caller: Caller, **params: Any) -> Response:
+    """Behind the login, the mock serves reads only: 405 for other methods, else 404."""
+    path = request.path.rstrip("/") or "/"
+    if request.method != "GET":
+        raise ApiError(405, "METHOD_NOT_ALLOWED", f"method {request.method} is not allowed on {path}")
+    raise ApiError(404, "RESOURCE_NOT_FOUND", f"The requested resource {path} does not exist.")
+
+
+# -- OpenAPI lists -----------------------------------------------------------------------------
+def _paging(director: Director, request: Request, default: int, cap: int) -> tuple[int, int]:
+    try:
+        page = int(request.args.get("page", "1"))
+        size = int(request.args.get("pageSize", str(default)))
+    except ValueError:
+        raise ApiError(400, "BAD_REQUEST", "page and pageSize must be integers") from None
+    if page < 1 or size < 1:
+        raise ApiError(400, "BAD_REQUEST", "page and pageSize must be positive")
+    size = min(size, cap)
+    if director.faults.page_limit:
+        size = min(size, director.faults.page_limit)
+    return page, size
+
+
+def _filtered(request: Request, values: list[dict[str, Any]],
+              fields: Callable[[dict[str, Any]], Mapping[str, Any]]) -> list[dict[str, Any]]:
+    try:
+        keep = compile_filter(request.args.get("filter"))
+    except FiqlError as exc:
+        raise ApiError(400, "BAD_REQUEST", str(exc)) from None
+    return [v for v in values if keep(fields(v))]
+
+
+def _openapi_list(director: Director, request: Request, values: list[dict[str, Any]], *,
+                  page_count: bool = True) -> Response:
+    values = _filtered(request, values, _flat)
+    page, size = _paging(director, request, QUERY_DEFAULT_PAGE, OPENAPI_MAX_PAGE)
+    chunk, count = page_of(values, page, size)
+    body: dict[str, Any] = {"resultTotal": len(values), "pageCount": count, "page": page,
+                            "pageSize": size, "associations": None, "values": chunk}
+    if not page_count:
+        del body["pageCount"]
+    headers = {}
+    if page < count:
+        query = {**request.args.to_dict(), "page": str(page + 1), "pageSize": str(size)}
+        headers["Link"] = f'<{director.state.href(request.path)}?{urlencode(query)}>;rel="nextPage";' \
+                          'type="application/json"'
+    return Response(json.dumps(body), status=200, content_type="application/json", headers=headers)
+
+
+def _policies(director: Director, request: Request, vdc_id: str | None, v2: bool) -> Response:
+    st = director.state
+    if v2 and not st.cloudapi_v2:
+        raise ApiError(404, "NOT_FOUND", f"The requested resource {request.path} does not exist.")
+    vdc = None
+    if vdc_id is not None:
+        vdc = st.find_vdc(vdc_id)
+        if vdc is None:
+            raise ApiError(404, "RESOURCE_NOT_FOUND", f"[ {vdc_id} ] VDC not found")
+    # the per-VDC 2.0.0 listing leaves pageCount out, like some real endpoints
+    return _openapi_list(director, request, st.policies_for(vdc, v2), page_count=not (v2 and vdc is not None))
+
+
+@authorized
+def list_compute_policies(director: Director, request: Request, caller: Caller) -> Response:
+    """The org's compute policies, API 1.0.0 (no vGPU policies)."""
+    return _policies(director, request, None, v2=False)
+
+
+@authorized
+def list_compute_policies_v2(director: Director, request: Request, caller: Caller) -> Response:
+    """The org's compute policies, API 2.0.0 (vGPU profiles; 404 on an older Cloud Director)."""
+    return _policies(director, request, None, v2=True)
+
+
+@authorized
+def list_vdc_compute_policies(director: Director, request: Request, caller: Caller, vdc_id: str) -> Response:
+    """One VDC's compute policies, API 1.0.0."""
+    return _policies(director, request, vdc_id, v2=False)
+
+
+@authorized
+def list_vdc_compute_policies_v2(director: Director, request: Request, caller: Caller, vdc_id: str) -> Response:
+    """One VDC's compute policies, API 2.0.0 (without ``pageCount``)."""
+    return _policies(director, request, vdc_id, v2=True)
+
+
+@authorized
+def list_org_vdc_networks(director: Director, request: Request, caller: Caller) -> Response:
+    """Org VDC networks (FIQL ``filter``, paging)."""
+    return _openapi_list(director, request, director.state.org_vdc_networks())
+
+
+@authorized
+def list_edge_gateways(director: Director, request: Request, caller: Caller) -> Response:
+    """Edge gateways (FIQL ``filter``, paging)."""
+    return _openapi_list(director, request, director.state.edge_gateways())
+
+
+# -- query service -----------------------------------------------------------------------------
+def _query_records(director: Director, request: Request) -> tuple[str, list[dict[str, Any]]]:
+    """The query's type and its records, filtered and sorted as asked."""
+    kind = request.args.get("type", "")
+    fmt = request.args.get("format", "records")
+    if fmt not in ("records", "idrecords"):
+        raise ApiError(400, "BAD_REQUEST", f"Unsupported query format {fmt!r} for this mock")
+    records = director.state.records(kind)
+    if records is None:
+        raise ApiError(400, "BAD_REQUEST", f"Invalid query type: {kind}")
+    records = _filtered(request, records, dict)
+    sort = request.args.get("sortAsc") or request.args.get("sortDesc")
+    if sort:
+        records.sort(key=lambda r: str(r.get(sort, "")), reverse="sortDesc" in request.args)
+    return kind, records
+
+
+def _query_href(director: Director, request: Request, size: int, page: int) -> str:
+    query = {**request.args.to_dict(), "pageSize": str(size), "page": str(page)}
+    return director.state.href(f"/api/query?{urlencode(query)}")
+
+
+@authorized
+def query(director: Director, request: Request, caller: Caller) -> Response:
+    """``/api/query``: records of one type, paged, in JSON or XML as ``Accept`` asks."""
+    kind, records = _query_records(director, request)
+    page, size = _paging(director, request, QUERY_DEFAULT_PAGE, QUERY_MAX_PAGE)
+    chunk, count = page_of(records, page, size)
+    if page > count:
+        raise ApiError(400, "BAD_REQUEST", f"The requested page {page} is out of range (1-{count})")
+    self_href = _query_href(director, request, size, page)
+    links = []
+    if page < count:
+        links.append(("nextPage", _query_href(director, request, size, page + 1)))
+    if page > 1:
+        links.append(("previousPage", _query_href(director, request, size, page - 1)))
+    name = _RECORD_NAMES[kind]
+    version = caller.version
+    if _wants_json(request):
+        body = {"otherAttributes": {}, "href": self_href,
+                "type": "application/vnd.vmware.vcloud.query.records+json", "name": kind,
+                "page": page, "pageSize": size, "total": len(records),
+                "link": [{"rel": rel, "href": href, "type":
+                          "application/vnd.vmware.vcloud.query.records+json"} for rel, href in links],
+                "record": [{"_type": f"QueryResult{name}RecordType", "otherAttributes": {}, **r}
+                           for r in chunk]}
+        return Response(json.dumps(body), status=200,
+                        content_type=f"application/vnd.vmware.vcloud.query.records+json;version={version}")
+    root = ET.Element("QueryResultRecords",
+                      {"total": str(len(records)), "pageSize": str(size), "page": str(page), "name": kind,
+                       "type": "application/vnd.vmware.vcloud.query.records+xml", "href": self_href})
+    for rel, href in links:
+        ET.SubElement(root, "Link", rel=rel, href=href, type="application/vnd.vmware.vcloud.query.records+xml")
+    for record in chunk:
+        ET.SubElement(root, f"{name}Record", {k: _attr(v) for k, v in record.items()})
+    return _xml(root, f"application/vnd.vmware.vcloud.query.records+xml;version={version}")
+
+
+# -- VDC documents -----------------------------------------------------------------------------
+def _find_vdc(director: Director, vdc_id: str) -> Vdc:
+    vdc = director.state.find_vdc(vdc_id)
+    if vdc is None:
+        raise ApiError(403, "ACCESS_TO_RESOURCE_IS_FORBIDDEN",
+                       f"[ {vdc_id} ] No access to entity \"com.vmware.vcloud.entity.vdc:{vdc_id}\".")
+    return vdc
+
+
+@authorized
+def show_vdc(director: Director, request: Request, caller: Caller, vdc_id: str) -> Response:
+    """``/api/vdc/{id}``: capacity, storage profiles (JSON or XML); 403 for a VDC of another org."""
+    doc = director.state.vdc_document(_find_vdc(director, vdc_id))
+    version = caller.version
+    if _wants_json(request):
+        return _json({**doc, "type": "application/vnd.vmware.vcloud.vdc+json"}, 200, version)
+    root = ET.Element("Vdc", {"name": doc["name"], "id": doc["id"], "href": doc["href"],
+                              "status": str(doc["status"]), "type": "application/vnd.vmware.vcloud.vdc+xml"})
+    ET.SubElement(root, "Description").text = doc["description"]
+    ET.SubElement(root, "AllocationModel").text = doc["allocationModel"]
+    capacity = ET.SubElement(root, "ComputeCapacity")
+    for part in ("cpu", "memory"):
+        el = ET.SubElement(capacity, part.capitalize())
+        for key in ("units", "allocated", "limit", "reserved", "used"):
+            ET.SubElement(el, key.capitalize()).text = str(doc["computeCapacity"][part][key])
+    profiles = ET.SubElement(root, "VdcStorageProfiles")
+    for p in doc["vdcStorageProfiles"]["vdcStorageProfile"]:
+        ET.SubElement(profiles, "VdcStorageProfile", href=p["href"], id=p["id"], name=p["name"], type=p["type"])
+    ET.SubElement(root, "IsEnabled").text = "true"
+    ET.SubElement(root, "VCpuInMhz2").text = str(doc["vCpuInMhz2"])
+    return _xml(root, f"application/vnd.vmware.vcloud.vdc+xml;version={version}")
+
+
+@authorized
+def show_vdc_metadata(director: Director, request: Request, caller: Caller, vdc_id: str) -> Response:
+    """``/api/vdc/{id}/metadata``: string entries (JSON or XML)."""
+    entries = director.state.vdc_metadata(_find_vdc(director, vdc_id))
+    href = director.state.href(request.path.rstrip("/"))
+    version = caller.version
+    if _wants_json(request):
+        return _json({"otherAttributes": {}, "href": href, "link": [],
+                      "type": "application/vnd.vmware.vcloud.metadata+json",
+                      "metadataEntry": [{"otherAttributes": {}, "link": [], "href": None, "type": None,
+                                         "domain": None, "key": k, "value": None,
+                                         "typedValue": {"_type": "MetadataStringValue", "value": v}}
+                                        for k, v in entries.items()]}, 200, version)
+    root = ET.Element("Metadata", href=href, type="application/vnd.vmware.vcloud.metadata+xml")
+    for key, value in entries.items():
+        entry = ET.SubElement(root, "MetadataEntry")
+        ET.SubElement(entry, "Key").text = key
+        typed = ET.SubElement(entry, "TypedValue", {"xsi:type": "MetadataStringValue"})
+        ET.SubElement(typed, "Value").text = value
+    return _xml(root, f"application/vnd.vmware.vcloud.metadata+xml;version={version}")
