@@ -5,8 +5,8 @@
 * :mod:`cloudcat_vcd.client`: the REST client (versions, login, paging, errors, retries);
 * :mod:`cloudcat_vcd.versions`: API version parsing and choice;
 * :mod:`cloudcat_vcd.cloudavenue`: Cloud Avenue's offer rules as data;
-* :mod:`cloudcat_vcd.mock` and :mod:`cloudcat_vcd.mockstate`: the mocked Cloud Director
-  (entry point ``cloudcat.mocks: vcd``), wire format and state; bundled fixtures in ``fixtures/``.
+* :mod:`cloudcat_vcd.mock`: the mocked Cloud Director (entry point ``cloudcat.mocks: vcd``), a
+  package of ``state``, ``responses`` (wire format) and ``urls`` (routing table); fixtures in ``fixtures/``.
 
 Nothing is imported here, so ``import cloudcat_vcd`` stays light; the driver imports httpx and
 tenacity on first use.
