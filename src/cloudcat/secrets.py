@@ -4,7 +4,7 @@ A secret is
 
 * the value of a :class:`pydantic.SecretStr` (or ``SecretBytes``), at any depth in models, mappings
   and sequences;
-* a plain string (or number) under a key named like a secret (:data:`SECRET_NAME`: password,
+* a plain string under a key named like a secret (:data:`SECRET_NAME`: password,
   secret, token, credential, api key, access key, private key…), at any depth;
 * the password written in a URL, ``scheme://user:password@host``.
 
@@ -33,9 +33,15 @@ __all__ = [
     "redact",
 ]
 
-#: Key names whose values are secrets (searched anywhere in the name, any case).
+#: Key names whose values are secrets: searched anywhere in the name, any case (``password``,
+#: ``OS_PASSWORD``, ``client_secret``, ``apiKey``, ``api-token``…), except where the name ends in a
+#: word saying the value is about the secret, not the secret itself (``application_credential_id``,
+#: ``token_url``, ``password_file``, ``token_ttl``).
 SECRET_NAME: re.Pattern[str] = re.compile(
-    r"pass(word|wd|phrase)?|secret|token|credential|api[_-]?key|access[_-]?key|private[_-]?key", re.IGNORECASE)
+    r"""(?: pass(?:word|wd|phrase)? | secret | token | credential
+          | api[_-]?key | access[_-]?key | private[_-]?key )
+        (?! \w*? (?:id|name|url|uri|endpoint|file|path|type|ttl|timeout|expiry|expires|lifetime)s?$ )""",
+    re.IGNORECASE | re.VERBOSE)
 
 #: What a secret in a text becomes.
 MASK = "***"
@@ -73,15 +79,6 @@ def _revealed(value: object) -> str | None:
     return None
 
 
-def _scalar_text(value: object) -> str | None:
-    """A plain value under a secret-named key, as it would appear in text (``None`` for containers)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
 def _children(value: object) -> Iterable[tuple[str | None, object]]:
     """(key, child) pairs of a model, mapping or sequence; the key is ``None`` for sequence items."""
     if isinstance(value, BaseModel):
@@ -97,7 +94,7 @@ def _children(value: object) -> Iterable[tuple[str | None, object]]:
 def find_secrets(value: object) -> list[str]:
     """Every secret value in ``value`` (options, a configuration, a model), in order, without repeats.
 
-    Finds ``SecretStr`` values at any depth of models, mappings and sequences; plain values under
+    Finds ``SecretStr`` values at any depth of models, mappings and sequences; plain strings under
     secret-named keys (see :data:`SECRET_NAME`), also when the key holds a list of them; and
     passwords written in URLs anywhere.
     """
@@ -106,13 +103,12 @@ def find_secrets(value: object) -> list[str]:
 
     def walk(node: object, named: bool) -> None:
         secret = _revealed(node)
-        text = _scalar_text(node)
         if secret is not None:
             found[secret] = None
-        elif text is not None:
+        elif isinstance(node, str):
             if named:
-                found[text] = None
-            found.update(dict.fromkeys(_url_passwords(text)))
+                found[node] = None
+            found.update(dict.fromkeys(_url_passwords(node)))
         elif id(node) not in seen:
             seen.add(id(node))
             for key, child in _children(node):
@@ -137,12 +133,13 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     spell out again. (A "secret" made only of ``*`` cannot be told from the mask and is ignored.)
     """
     wanted = tuple(sorted({s for s in secrets if s and len(s) >= _MIN_LENGTH and s.strip("*")}))
-    if wanted:
-        pattern = _pattern(wanted)
-        # each pass shortens the text or turns characters into '*', so this ends
-        while pattern.search(text):
-            text = pattern.sub(MASK, text)
-    return mask_url(text)
+    pattern = _pattern(wanted) if wanted else None
+    while True:
+        # each pass that changes the text turns characters into '*' (or a lone '*' into '***'), so this ends
+        cleaned = mask_url(pattern.sub(MASK, text) if pattern else text)
+        if cleaned == text:
+            return text
+        text = cleaned
 
 
 def mask_secrets(value: Any) -> Any:
