@@ -34,10 +34,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import ModuleType, TracebackType
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError, MissingDependencyError, NotSupportedError, redact
 from .models import Item, Kind, Region
+from .secrets import find_secrets
 
 __all__ = [
     "BaseDriver",
@@ -100,24 +101,8 @@ class DriverOptions(BaseModel):
         return out
 
     def secrets(self) -> list[str]:
-        """Every secret value among the options, for redaction."""
-        found: list[str] = []
-
-        def walk(value: object) -> None:
-            if isinstance(value, SecretStr):
-                found.append(value.get_secret_value())
-            elif isinstance(value, BaseModel):
-                for name in type(value).model_fields:
-                    walk(getattr(value, name))
-            elif isinstance(value, Mapping):
-                for v in value.values():
-                    walk(v)
-            elif isinstance(value, (list, tuple)):
-                for v in value:
-                    walk(v)
-
-        walk(self)
-        return found
+        """Every secret value among the options, for redaction (see :func:`cloudcat.secrets.find_secrets`)."""
+        return find_secrets(self)
 
 
 @runtime_checkable
