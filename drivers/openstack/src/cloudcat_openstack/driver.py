@@ -24,18 +24,23 @@ extra specs and QoS, external networks, and the availability zones of each regio
 listing follows every page.
 
 One keystoneauth session (one token, one connection pool) serves every region and thread;
-region views of it are created once, under a lock. 429 and 5xx answers are retried by
-keystoneauth with bounded exponential backoff, honouring ``Retry-After`` (capped by
-``retry_after_max``); a token that expires mid-refresh is renewed on the 401.
+region views of it are created once, under a lock. The HTTP options (``timeout``,
+``connect_timeout``, ``retries``, ``max_retry_after``, ``verify``) are :class:`cloudcat.http.HttpOptions`.
+Each request answered 429 or 5xx is retried by keystoneauth with bounded exponential backoff,
+honouring ``Retry-After`` (delay-seconds or an HTTP date); a 429 whose Retry-After is longer than
+``max_retry_after`` is not waited for. A whole read that still fails on a transient error
+(malformed body, a failed discovery) is retried by :class:`cloudcat.http.RetryPolicy`. A token
+that expires mid-refresh is renewed on the 401.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import re
 import threading
-import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
@@ -43,7 +48,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from cloudcat.driver import BaseDriver, Capabilities, DriverOptions, import_sdk
+from cloudcat.driver import BaseDriver, Capabilities, DriverOptions, OptionNameDeprecation, import_sdk
 from cloudcat.errors import (
     AuthenticationError,
     BackendError,
@@ -51,10 +56,9 @@ from cloudcat.errors import (
     BackendTimeoutError,
     CloudcatError,
     ConfigError,
-    PermissionDeniedError,
-    RateLimitedError,
     UnavailableError,
 )
+from cloudcat.http import HttpOptions, error_for_status, parse_retry_after
 from cloudcat.models import Gpu, Item, Kind, Lifecycle, LifecycleStatus, Price, Region, SaleStatus
 
 __all__ = ["OpenStackAuth", "OpenStackDriver", "OpenStackOptions", "zone_sale_status"]
@@ -119,8 +123,10 @@ class OpenStackAuth(BaseModel):
         return out
 
 
-class OpenStackOptions(DriverOptions):
+class OpenStackOptions(HttpOptions):
     """Options of the ``openstack`` driver."""
+
+    renamed = {"retry_after_max": "max_retry_after"}
 
     cloud: str | None = Field(default=None, description="Name of a clouds.yaml entry.")
     clouds_file: str | None = Field(default=None,
@@ -128,12 +134,6 @@ class OpenStackOptions(DriverOptions):
     auth: OpenStackAuth | None = Field(default=None, description="Inline credentials (clouds.yaml keys).")
     region_name: str | None = Field(default=None, description="Read this one region only.")
     interface: Literal["public", "internal", "admin"] = "public"
-    verify: bool = Field(default=True, description="Verify TLS certificates.")
-    cacert: str | None = Field(default=None, description="CA bundle for TLS verification.")
-    retries: int = Field(default=3, ge=0, le=10,
-                         description="Retries of a request answered 429/5xx or not connected.")
-    retry_after_max: float = Field(default=30.0, ge=0,
-                                   description="Longest Retry-After honoured, in seconds.")
     cloudkitty: bool = Field(default=False, description="Read prices from CloudKitty's hashmap rating.")
     cloudkitty_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$",
                                      description="Currency of CloudKitty costs (the API carries none).")
@@ -141,6 +141,20 @@ class OpenStackOptions(DriverOptions):
         default="hour", description="CloudKitty's collect period: what one flat cost buys.")
     countries: dict[str, str] = Field(default_factory=dict,
                                       description="ISO country code per region name.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cacert_is_verify(cls, data: Any) -> Any:
+        """``cacert`` (clouds.yaml's name) is now given as ``verify``; still accepted, with a warning."""
+        if not isinstance(data, Mapping) or "cacert" not in data:
+            return data
+        warnings.warn("driver option 'cacert' is deprecated: give the CA bundle as 'verify'",
+                      OptionNameDeprecation, stacklevel=2)
+        out = dict(data)
+        cacert = out.pop("cacert")
+        if cacert is not None and out.get("verify", True) is True:
+            out["verify"] = cacert
+        return out
 
     @model_validator(mode="after")
     def _credentials(self) -> OpenStackOptions:
@@ -156,6 +170,9 @@ class OpenStackDriver(BaseDriver):
     capabilities: ClassVar[Capabilities] = Capabilities(
         kinds=frozenset(Kind), zones=True, paging=True, lifecycle=True, prices=True)
     Options: ClassVar[type[DriverOptions]] = OpenStackOptions
+    # urllib3 warns "connection pool is full" when more threads than pooled connections share a host
+    quiet_loggers: ClassVar[Mapping[str, int]] = {
+        "keystoneauth": logging.WARNING, "openstack": logging.WARNING, "urllib3": logging.ERROR}
 
     options: OpenStackOptions
 
@@ -175,6 +192,7 @@ class OpenStackDriver(BaseDriver):
         self._volume_zones: dict[str, list[str]] = {}
         self._prices: dict[str, dict[str, dict[str, Price]]] = {}
         self._tokens: set[str] = set()
+        self._retry = self.options.retry_policy()
 
     # -- connections -----------------------------------------------------------------------------
     def _key_lock(self, *key: str) -> threading.Lock:
@@ -193,12 +211,12 @@ class OpenStackDriver(BaseDriver):
         import_sdk("openstack.config.loader", "openstacksdk")
         opts = self.options
         kwargs: dict[str, Any] = {
-            "verify": opts.verify, "interface": opts.interface, "api_timeout": opts.timeout,
+            "verify": opts.verify is not False, "interface": opts.interface, "api_timeout": opts.timeout,
             "connect_retries": opts.retries, "status_code_retries": opts.retries,
             "retriable_status_codes": RETRIABLE_STATUS_CODES,
         }
-        if opts.cacert:
-            kwargs["cacert"] = opts.cacert
+        if isinstance(opts.verify, str):
+            kwargs["cacert"] = opts.verify
         if opts.cloud:
             kwargs["cloud"] = opts.cloud
         if opts.auth is not None:
@@ -216,20 +234,27 @@ class OpenStackDriver(BaseDriver):
             raise ConfigError(self.redact(str(exc)), source=f"backend {self.backend!r} options",
                               field="cloud") from exc
         conn = sdk.connection.Connection(config=config)
+        if opts.connect_timeout is not None:
+            # keystoneauth hands its timeout to requests as is, and requests reads a pair as
+            # (connect, read)
+            conn.session.timeout = (opts.connect_timeout, opts.timeout)
         requests_session = conn.session.session
-        requests_session.hooks.setdefault("response", []).append(self._cap_retry_after)
+        requests_session.hooks.setdefault("response", []).append(self._check_retry_after)
         return conn
 
-    def _cap_retry_after(self, response: Any, *args: Any, **kwargs: Any) -> Any:
-        """Keep a server's Retry-After within ``retry_after_max`` (keystoneauth sleeps it)."""
-        value = response.headers.get("Retry-After")
-        if value is not None:
-            try:
-                seconds = float(value)
-            except ValueError:
-                seconds = None
-            if seconds is not None and seconds > self.options.retry_after_max:
-                response.headers["Retry-After"] = str(int(self.options.retry_after_max))
+    def _check_retry_after(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """Put a retried answer's Retry-After in the whole seconds keystoneauth reads (it sleeps
+        them), at most ``max_retry_after``; a 429 asking for longer is not waited for."""
+        if response.status_code not in RETRIABLE_STATUS_CODES:
+            return response
+        seconds = parse_retry_after(response.headers.get("Retry-After"))
+        if seconds is None:
+            return response  # none, or not understood: keystoneauth's backoff decides
+        bound = self.options.max_retry_after
+        if response.status_code == 429 and seconds > bound:
+            _ = response.content  # read, so the connection goes back to the pool
+            raise _RetryAfterTooLong(response, seconds)
+        response.headers["Retry-After"] = str(min(math.ceil(seconds), math.floor(bound)))
         return response
 
     def _region_connection(self, region: str) -> Any:
@@ -311,20 +336,16 @@ class OpenStackDriver(BaseDriver):
         # DiscoveryFailure raised while handling it: classify by the first HTTP answer or
         # timeout found along the chain, keep the outer message
         for inner in _chain(outer):
-            if isinstance(inner, (sdk_exc.HttpException, ksa.HttpError, ksa.ConnectTimeout, TimeoutError)):
+            if isinstance(inner, (sdk_exc.HttpException, ksa.HttpError, ksa.ConnectTimeout, TimeoutError,
+                                  _RetryAfterTooLong)):
                 exc = inner
                 break
-        status: int | None = None
-        retry_after: float | None = None
         response = getattr(exc, "response", None)
+        status: int | None = None
         if isinstance(exc, (sdk_exc.HttpException, ksa.HttpError)):
             status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
         if status is None and response is not None:
             status = getattr(response, "status_code", None)
-        if response is not None:
-            header = getattr(response, "headers", {}).get("Retry-After")
-            with contextlib.suppress(TypeError, ValueError):
-                retry_after = float(header) if header is not None else None
         url = getattr(response, "url", None) or getattr(exc, "url", None)
         where = f" ({url})" if url else ""
         detail = self.redact(_first_line(outer))
@@ -332,12 +353,12 @@ class OpenStackDriver(BaseDriver):
         backend = self.backend
         if status == 401 or isinstance(outer, ksa.Unauthorized | ksa.MissingAuthPlugin | ksa.AuthorizationFailure):
             return AuthenticationError(f"{what}: credentials refused{where}", backend=backend)
-        if status == 403:
-            return PermissionDeniedError(message, backend=backend)
-        if status == 404 or isinstance(exc, ksa.EndpointNotFound | sdk_exc.NotFoundException):
+        if isinstance(status, int) and status >= 400:
+            retry_after = parse_retry_after(getattr(response, "headers", {}).get("Retry-After"))
+            return error_for_status(status, f"{message} (throttled)" if status == 429 else message,
+                                    backend=backend, retry_after=retry_after)
+        if isinstance(exc, ksa.EndpointNotFound | sdk_exc.NotFoundException):
             return BackendNotFoundError(message, backend=backend)
-        if status == 429:
-            return RateLimitedError(f"{message} (throttled)", backend=backend, retry_after=retry_after)
         if isinstance(exc, ksa.ConnectTimeout | TimeoutError):
             return BackendTimeoutError(f"{what}{where}: no answer within {self.options.timeout:g}s",
                                        backend=backend)
@@ -346,25 +367,10 @@ class OpenStackDriver(BaseDriver):
         return UnavailableError(message, backend=backend)
 
     def _read(self, what: str, call: Callable[[], T]) -> T:
-        """``_guard`` with bounded retries of the whole read for transient failures (malformed
-        bodies, 5xx on discovery or login) that keystoneauth does not retry itself."""
-        attempts = self.options.retries + 1
-        delay = 0.2
-        for attempt in range(1, attempts + 1):
-            try:
-                return self._guard(what, call)
-            except (UnavailableError, RateLimitedError) as exc:
-                if attempt == attempts:
-                    raise
-                wait = delay
-                if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-                    wait = max(wait, exc.retry_after)
-                wait = min(wait, self.options.retry_after_max)
-                log.debug("%s: %s; retry %d of %d in %.1fs", self.backend, exc, attempt,
-                          attempts - 1, wait)
-                time.sleep(wait)
-                delay = min(delay * 2, 5.0)
-        raise AssertionError("unreachable")  # pragma: no cover
+        """``_guard`` with bounded retries of the whole read (the options' retry policy) for
+        transient failures that keystoneauth does not retry itself (malformed bodies, 5xx on
+        discovery or login)."""
+        return self._retry.run(lambda: self._guard(what, call))
 
     # -- regions ---------------------------------------------------------------------------------
     def list_regions(self) -> Sequence[Region]:
@@ -617,6 +623,15 @@ class OpenStackDriver(BaseDriver):
         """Log in and list the regions."""
         self._regions_cache = None
         self.list_regions()
+
+
+class _RetryAfterTooLong(Exception):
+    """A 429 whose Retry-After is longer than ``max_retry_after``: raised from the response hook,
+    so that keystoneauth does not sleep it."""
+
+    def __init__(self, response: Any, seconds: float) -> None:
+        super().__init__(f"HTTP 429, Retry-After {seconds:g} s is longer than max_retry_after")
+        self.response = response
 
 
 def _at_least(microversion: str | None, wanted: tuple[int, int]) -> bool:

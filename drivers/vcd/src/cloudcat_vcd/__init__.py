@@ -8,8 +8,8 @@
 * :mod:`cloudcat_vcd.mock`: the mocked Cloud Director (entry point ``cloudcat.mocks: vcd``), a
   package of ``state``, ``responses`` (wire format) and ``urls`` (routing table); fixtures in ``fixtures/``.
 
-Nothing is imported here, so ``import cloudcat_vcd`` stays light; the driver imports httpx and
-tenacity on first use.
+Nothing is imported here, so ``import cloudcat_vcd`` stays light; the driver imports httpx on
+first use.
 """
 
 __version__ = "0.1.0"

@@ -6,11 +6,11 @@ It speaks the two APIs a tenant reads its catalog through:
   by ``Accept: application/*+json;version=X``;
 * the OpenAPI under ``/cloudapi`` (sessions, compute policies, networks), JSON.
 
-Every failure becomes a :mod:`cloudcat.errors` type with the endpoint in its message and the
-original exception as ``__cause__``. 429s (``Retry-After`` honoured up to a bound), 5xx, refused
-connections and malformed bodies are retried a bounded number of times; an expired session is
-renewed once per request. Secrets (password, API token, bearer tokens) never reach a message or
-a log line.
+Every failure becomes a :mod:`cloudcat.errors` type (:func:`cloudcat.http.error_for_status`) with
+the endpoint in its message and the original exception as ``__cause__``. 429s (``Retry-After``
+honoured up to ``max_retry_after``), 5xx, refused connections and malformed bodies are retried by
+the options' :class:`cloudcat.http.RetryPolicy`; an expired session is renewed once per request.
+Secrets (password, API token, bearer tokens) never reach a message or a log line.
 """
 
 from __future__ import annotations
@@ -28,18 +28,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import tenacity
 
 from cloudcat.errors import (
     AuthenticationError,
     BackendError,
-    BackendNotFoundError,
     BackendTimeoutError,
-    PermissionDeniedError,
-    RateLimitedError,
     UnavailableError,
     redact,
 )
+from cloudcat.http import HttpOptions, error_for_status, parse_retry_after
 
 from .versions import ApiVersion, NoCommonVersion, choose_version, parse_versions
 
@@ -107,19 +104,19 @@ class _Expired(Exception):
 class VcdClient:
     """Thread-safe client for one Cloud Director org. Created lazily by the driver."""
 
-    def __init__(self, url: str, credentials: Credentials, *, backend: str, verify: bool = True,
-                 timeout: float = 30.0, api_version: str | None = None, retries: int = 3,
-                 max_retry_after: float = 30.0, page_size: int = 128,
+    def __init__(self, url: str, credentials: Credentials, *, backend: str, http: HttpOptions | None = None,
+                 api_version: str | None = None, page_size: int = 128,
                  redact: Callable[[str], str] = lambda text: text) -> None:
+        http = http or HttpOptions()
         self.url = url.rstrip("/")
         self.credentials = credentials
         self.backend = backend
         self.pinned = api_version
-        self.retries = retries
-        self.max_retry_after = max_retry_after
+        self.retry = http.retry_policy()
         self.page_size = page_size
         self._redact = redact
-        self._http = httpx.Client(base_url=self.url, verify=verify, timeout=timeout)
+        timeout = httpx.Timeout(http.timeout, connect=http.connect_timeout or http.timeout)
+        self._http = httpx.Client(base_url=self.url, verify=http.ssl_verify(), timeout=timeout)
         self._lock = threading.RLock()
         self._version: ApiVersion | None = None
         self._token: str | None = None
@@ -155,7 +152,7 @@ class VcdClient:
                 raise UnavailableError(f"GET /api/versions: malformed SupportedVersions document ({exc})",
                                        backend=self.backend) from exc
 
-        offered = self._retrying(fetch)
+        offered = self.retry.run(fetch)
         try:
             chosen = choose_version(offered, self.pinned)
         except NoCommonVersion as exc:
@@ -181,7 +178,7 @@ class VcdClient:
             creds = self.credentials
             _ = self.version  # negotiated first, so its own retries do not multiply with the login's
             login = self._login_api_token if creds.api_token else self._login_basic
-            token: str = self._retrying(login)
+            token: str = self.retry.run(login)
             self._token = token
             self._issued.append(token)
             return token
@@ -247,37 +244,15 @@ class VcdClient:
         """Run ``call`` with a bearer token; on a 401 log in again once and retry."""
         token = self._login(stale=None)
         try:
-            return self._retrying(lambda: call(token))
+            return self.retry.run(lambda: call(token))
         except _Expired as expired:
             log.info("%s: session expired, logging in again", self.backend)
             fresh = self._login(stale=expired.token)
             try:
-                return self._retrying(lambda: call(fresh))
+                return self.retry.run(lambda: call(fresh))
             except _Expired as again:
                 raise AuthenticationError("the session was refused again right after a new login "
                                           "(HTTP 401)", backend=self.backend) from again
-
-    def _retrying(self, call: Callable[[], Any]) -> Any:
-        retryer = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(self._retryable),
-            stop=tenacity.stop_after_attempt(self.retries + 1),
-            wait=self._wait, reraise=True,
-            before_sleep=lambda state: log.info(
-                "%s: retrying after %s", self.backend,
-                state.outcome.exception() if state.outcome else "an error"),
-        )
-        return retryer(call)
-
-    def _retryable(self, exc: BaseException) -> bool:
-        if isinstance(exc, RateLimitedError):
-            return exc.retry_after is None or exc.retry_after <= self.max_retry_after
-        return isinstance(exc, UnavailableError)
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-            return exc.retry_after
-        return float(min(0.1 * 2 ** (state.attempt_number - 1), 2.0))
 
     def _send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
               headers: Mapping[str, str] | None = None, token: str | None = None,
@@ -316,16 +291,10 @@ class VcdClient:
             cause: Exception = exc
         else:  # pragma: no cover - raise_for_status raises for every status >= 400
             cause = RuntimeError(message)
-        if status == 429:
-            raise RateLimitedError(message, backend=self.backend,
-                                   retry_after=_retry_after(response.headers.get("Retry-After"))) from cause
-        error: type[BackendError]
-        if status in (400, 401) and "login" in what:
-            error = AuthenticationError
-        else:
-            error = {401: AuthenticationError, 403: PermissionDeniedError,
-                     404: BackendNotFoundError}.get(status, UnavailableError if status >= 500 else BackendError)
-        raise error(message, backend=self.backend) from cause
+        if status == 400 and "login" in what:  # Cloud Director answers a refused login 400 or 401
+            raise AuthenticationError(message, backend=self.backend) from cause
+        raise error_for_status(status, message, backend=self.backend,
+                               retry_after=parse_retry_after(response.headers.get("Retry-After"))) from cause
 
     def _decode_json(self, response: httpx.Response, what: str) -> Any:
         try:
@@ -421,16 +390,6 @@ def _xml_record(el: ET.Element) -> dict[str, Any]:
         else:
             out[key] = value
     return out
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None  # an HTTP date: let the backoff decide
-    return max(0.0, seconds)
 
 
 def _error_detail(response: httpx.Response) -> str:

@@ -37,18 +37,20 @@ the Cloud Director site the session reports. Each region is a ``location`` item 
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, SecretStr, model_validator
 
-from cloudcat.driver import BaseDriver, Capabilities, DriverOptions, import_sdk
+from cloudcat.driver import BaseDriver, Capabilities, import_sdk
 from cloudcat.errors import BackendNotFoundError
+from cloudcat.http import HttpOptions
 from cloudcat.models import FlexibleSizing, Gpu, Item, Kind, Region
 
 from . import cloudavenue as cav
@@ -63,21 +65,21 @@ T = TypeVar("T")
 _DETAIL_WORKERS = 8
 
 
-class VcdOptions(DriverOptions):
-    """Options of the ``vcd`` driver."""
+class VcdOptions(HttpOptions):
+    """Options of the ``vcd`` driver.
+
+    Timeouts, retries and TLS verification come from :class:`cloudcat.http.HttpOptions`.
+    """
 
     url: str = Field(description="Cloud Director endpoint, e.g. https://console1.cloudavenue.orange-business.com")
     org: str = Field(min_length=1, description="Organisation (tenant) name.")
     username: str | None = Field(default=None, description="User name (without @org).")
     password: SecretStr | None = Field(default=None, description="Password of `username`.")
     api_token: SecretStr | None = Field(default=None, description="API token (refresh token), instead of a password.")
-    verify: bool = Field(default=True, description="Verify the server's TLS certificate.")
     api_version: str | None = Field(default=None, description="Pin the API version instead of negotiating.")
     site: str | None = Field(default=None, description="Region name of VDCs without a network provider scope.")
     site_country: str = Field(default="FR", pattern=r"^[A-Z]{2}$", description="Country of the regions.")
     page_size: int = Field(default=128, ge=1, le=128, description="Page size asked for on every listing.")
-    retries: int = Field(default=3, ge=0, le=10, description="Retries after a 429, 5xx or malformed answer.")
-    max_retry_after: float = Field(default=30.0, ge=0, description="Longest Retry-After honoured, in seconds.")
     query_format: Literal["json", "xml"] = Field(default="json", description="Wire format of /api/query.")
     cache_seconds: float = Field(default=60.0, ge=0, description="How long listings are reused across calls.")
 
@@ -111,6 +113,7 @@ class VcdDriver(BaseDriver):
                                 flexible_compute=True, lifecycle=False)
     Options = VcdOptions
     options: VcdOptions
+    quiet_loggers: ClassVar[Mapping[str, int]] = {"httpx": logging.WARNING}
 
     def __init__(self, options: Any = None, *, backend: str | None = None) -> None:
         super().__init__(options, backend=backend)
@@ -126,18 +129,16 @@ class VcdDriver(BaseDriver):
         """The REST client (created on first use)."""
         with self._client_lock:
             if self._client is None:
-                # the HTTP libraries are imported on first use, with an install hint when missing
+                # the HTTP library is imported on first use, with an install hint when missing
                 import_sdk("httpx", "httpx")
-                import_sdk("tenacity", "tenacity")
                 from .client import Credentials, VcdClient
 
                 o = self.options
                 creds = Credentials(org=o.org, username=o.username,
                                     password=o.password.get_secret_value() if o.password else None,
                                     api_token=o.api_token.get_secret_value() if o.api_token else None)
-                self._client = VcdClient(o.url, creds, backend=self.backend, verify=o.verify, timeout=o.timeout,
-                                         api_version=o.api_version, retries=o.retries,
-                                         max_retry_after=o.max_retry_after, page_size=o.page_size)
+                self._client = VcdClient(o.url, creds, backend=self.backend, http=o, api_version=o.api_version,
+                                         page_size=o.page_size)
             return self._client
 
     def secrets(self) -> list[str]:

@@ -1,0 +1,414 @@
+"""The shared HTTP layer (``cloudcat.http``): Retry-After, status → error, retries, options; and the
+default driver behaviour around it (region and country filled in, loggers quieted, ``secrets()``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import ipaddress
+import logging
+import ssl
+import threading
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cloudcat.driver import BaseDriver, Capabilities, Driver, OptionNameDeprecation, quiet_driver_loggers
+from cloudcat.errors import (
+    AuthenticationError,
+    BackendError,
+    BackendNotFoundError,
+    BackendTimeoutError,
+    ConfigError,
+    PermissionDeniedError,
+    RateLimitedError,
+    UnavailableError,
+)
+from cloudcat.http import HttpOptions, RetryPolicy, error_for_status, parse_retry_after
+from cloudcat.models import Item, Kind, Region
+
+NOW = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
+
+
+# -- Retry-After -------------------------------------------------------------------------------
+@given(st.integers(min_value=0, max_value=10**9))
+def test_delay_seconds(seconds: int) -> None:
+    assert parse_retry_after(str(seconds)) == float(seconds)
+    assert parse_retry_after(f"  {seconds}\t") == float(seconds)
+
+
+@given(st.integers(min_value=0, max_value=10**6), st.integers(min_value=0, max_value=999))
+def test_fractional_delay_seconds(whole: int, fraction: int) -> None:
+    assert parse_retry_after(f"{whole}.{fraction:03d}") == pytest.approx(whole + fraction / 1000)
+
+
+@given(st.integers(min_value=-10**6, max_value=10**7))
+def test_http_dates_count_from_now(offset: int) -> None:
+    when = NOW + dt.timedelta(seconds=offset)
+    assert parse_retry_after(email.utils.format_datetime(when, usegmt=True), now=NOW) == max(0.0, float(offset))
+
+
+@pytest.mark.parametrize("value", ["Sunday, 01-Mar-26 12:02:00 GMT", "Sun Mar  1 12:02:00 2026",
+                                   "Sun, 01 Mar 2026 13:02:00 +0100"])
+def test_obsolete_and_zoned_http_dates(value: str) -> None:
+    assert parse_retry_after(value, now=NOW) == 120.0
+
+
+def test_an_http_date_counts_from_the_current_time() -> None:
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=100)
+    assert 90 <= (parse_retry_after(email.utils.format_datetime(soon, usegmt=True)) or 0) <= 100
+
+
+@pytest.mark.parametrize("value", [None, "", "  ", "-1", "-0.5", "soon", "1e3", "inf", "nan", "0x10", "1,5",
+                                   "Mon, 99 Foo 2026 99:99:99 GMT"])
+def test_no_or_unreadable_retry_after_is_none(value: str | None) -> None:
+    assert parse_retry_after(value, now=NOW) is None
+
+
+@given(st.text(max_size=40))
+def test_any_header_value_gives_none_or_a_finite_wait(value: str) -> None:
+    seconds = parse_retry_after(value, now=NOW)
+    assert seconds is None or 0 <= seconds < float("inf")
+
+
+# -- status → error ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("status", "error"), [
+    (400, BackendError), (401, AuthenticationError), (403, PermissionDeniedError), (404, BackendNotFoundError),
+    (405, BackendError), (408, BackendTimeoutError), (409, BackendError), (410, BackendNotFoundError),
+    (429, RateLimitedError), (500, UnavailableError), (502, UnavailableError), (503, UnavailableError),
+    (504, UnavailableError),
+])
+def test_status_to_error(status: int, error: type[BackendError]) -> None:
+    found = error_for_status(status, f"GET /x: HTTP {status}", backend="acme")
+    assert type(found) is error
+    assert str(found) == f"acme: GET /x: HTTP {status}"
+    assert found.backend == "acme"
+
+
+@given(st.integers(min_value=400, max_value=599), st.none() | st.floats(min_value=0, max_value=1e6))
+def test_every_error_status_is_a_backend_error(status: int, retry_after: float | None) -> None:
+    found = error_for_status(status, "m", retry_after=retry_after)
+    assert isinstance(found, BackendError)
+    assert isinstance(found, UnavailableError) == (status >= 500)
+    if status == 429:
+        assert isinstance(found, RateLimitedError) and found.retry_after == retry_after
+
+
+@given(st.integers(max_value=399))
+def test_a_success_status_is_not_an_error(status: int) -> None:
+    with pytest.raises(ValueError, match="not an error status"):
+        error_for_status(status, "m")
+
+
+# -- retries -----------------------------------------------------------------------------------
+policies = st.builds(RetryPolicy, retries=st.integers(0, 10), backoff=st.floats(0, 5),
+                     max_backoff=st.floats(0, 60), max_retry_after=st.floats(0, 120))
+
+
+@given(policies, st.integers(1, 12))
+def test_backoff_doubles_up_to_its_bound(policy: RetryPolicy, attempt: int) -> None:
+    wait = policy.delay(UnavailableError("503"), attempt)
+    if attempt > policy.retries:
+        assert wait is None
+    else:
+        assert wait == min(policy.backoff * 2 ** (attempt - 1), policy.max_backoff)
+
+
+@given(policies, st.integers(1, 12), st.floats(0, 1000))
+def test_retry_after_is_honoured_up_to_its_bound(policy: RetryPolicy, attempt: int, retry_after: float) -> None:
+    wait = policy.delay(RateLimitedError("429", retry_after=retry_after), attempt)
+    if attempt > policy.retries or retry_after > policy.max_retry_after:
+        assert wait is None
+    else:
+        assert wait == retry_after
+
+
+@given(policies, st.sampled_from([AuthenticationError, PermissionDeniedError, BackendNotFoundError,
+                                  BackendTimeoutError, BackendError]))
+def test_other_errors_are_not_retried(policy: RetryPolicy, error: type[BackendError]) -> None:
+    assert policy.delay(error("no"), 1) is None
+
+
+@given(st.integers(0, 5), st.integers(0, 8))
+def test_run_retries_a_bounded_number_of_times(retries: int, failures: int) -> None:
+    policy = RetryPolicy(retries=retries, backoff=0.1, max_backoff=0.3)
+    calls: list[int] = []
+    slept: list[float] = []
+    errors = [UnavailableError(f"try {n}") for n in range(failures)]
+
+    def call() -> str:
+        calls.append(1)
+        if len(calls) <= failures:
+            raise errors[len(calls) - 1]
+        return "ok"
+
+    if failures <= retries:
+        assert policy.run(call, sleep=slept.append) == "ok"
+        assert len(calls) == failures + 1
+    else:
+        with pytest.raises(UnavailableError) as info:
+            policy.run(call, sleep=slept.append)
+        assert info.value is errors[retries]  # the last error, unchanged
+        assert len(calls) == retries + 1
+    assert slept == [min(0.1 * 2 ** n, 0.3) for n in range(len(calls) - 1)]
+
+
+def test_run_raises_other_errors_at_once() -> None:
+    calls: list[int] = []
+
+    def call() -> None:
+        calls.append(1)
+        raise AuthenticationError("refused")
+
+    with pytest.raises(AuthenticationError):
+        RetryPolicy(retries=5).run(call, sleep=lambda s: None)
+    assert len(calls) == 1
+
+
+def test_policy_from_options() -> None:
+    options = HttpOptions(retries=2, backoff=0.5, max_backoff=4, max_retry_after=9)
+    assert options.retry_policy() == RetryPolicy(retries=2, backoff=0.5, max_backoff=4, max_retry_after=9)
+    with pytest.raises(ValueError, match="negative"):
+        RetryPolicy(retries=-1)
+
+
+# -- over a loopback socket, with a real client -------------------------------------------------
+class _Script(BaseHTTPRequestHandler):
+    """Answers each request with the next scripted (status, headers), then 200; a callable header
+    value is called when the answer is sent."""
+
+    def do_GET(self) -> None:
+        server: Any = self.server
+        with server.lock:
+            server.seen.append(time.monotonic())
+            status, headers = server.script.pop(0) if server.script else (200, {})
+        body = b'{"ok": true}' if status == 200 else b'{"error": "slow down"}'
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value() if callable(value) else value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def scripted() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Script)
+    server.script = []  # type: ignore[attr-defined]
+    server.seen = []  # type: ignore[attr-defined]
+    server.lock = threading.Lock()  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _get(client: httpx.Client, path: str) -> Any:
+    """What a driver does: one exchange, an error status mapped to a cloudcat error."""
+    response = client.get(path)
+    if response.status_code >= 400:
+        try:
+            response.raise_for_status()
+        except httpx.HTTPStatusError as exc:
+            raise error_for_status(response.status_code, f"GET {path}: HTTP {response.status_code}",
+                                   backend="loop",
+                                   retry_after=parse_retry_after(response.headers.get("Retry-After"))) from exc
+    return response.json()
+
+
+def test_retry_after_seconds_and_dates_are_waited_for(scripted: Any) -> None:
+    def in_two_seconds() -> str:  # a date has whole seconds: one to two seconds from now
+        return email.utils.format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2), usegmt=True)
+
+    scripted.script += [(429, {"Retry-After": "1"}), (503, {}), (429, {"Retry-After": in_two_seconds})]
+    policy = HttpOptions(retries=3, backoff=0.05).retry_policy()
+    with httpx.Client(base_url=f"http://127.0.0.1:{scripted.server_port}") as client:
+        assert policy.run(lambda: _get(client, "/x")) == {"ok": True}
+    seen = scripted.seen
+    assert len(seen) == 4
+    assert seen[1] - seen[0] >= 0.95                    # Retry-After: 1
+    assert 0.04 <= seen[2] - seen[1] < 0.9              # the backoff after a 503
+    assert seen[3] - seen[2] >= 0.9                     # an HTTP date one to two seconds away
+
+
+def test_a_retry_after_beyond_the_bound_fails_at_once(scripted: Any) -> None:
+    scripted.script += [(429, {"Retry-After": "3600"})]
+    policy = HttpOptions(retries=3, max_retry_after=5).retry_policy()
+    started = time.monotonic()
+    with httpx.Client(base_url=f"http://127.0.0.1:{scripted.server_port}") as client, \
+            pytest.raises(RateLimitedError) as info:
+        policy.run(lambda: _get(client, "/x"))
+    assert time.monotonic() - started < 2
+    assert info.value.retry_after == 3600
+    assert isinstance(info.value.__cause__, httpx.HTTPStatusError)
+    assert len(scripted.seen) == 1
+
+
+def test_persistent_throttling_ends_after_the_retries(scripted: Any) -> None:
+    scripted.script += [(429, {"Retry-After": "0"})] * 10
+    policy = HttpOptions(retries=2).retry_policy()
+    with httpx.Client(base_url=f"http://127.0.0.1:{scripted.server_port}") as client, \
+            pytest.raises(RateLimitedError) as info:
+        policy.run(lambda: _get(client, "/x"))
+    assert info.value.retry_after == 0
+    assert len(scripted.seen) == 3
+
+
+# -- options -------------------------------------------------------------------------------------
+def test_option_defaults() -> None:
+    options = HttpOptions()
+    assert (options.timeout, options.connect_timeout, options.retries, options.max_retry_after) == (30, None, 3, 30)
+    assert options.verify is True and options.ssl_verify() is True
+    assert HttpOptions(verify=False).ssl_verify() is False
+
+
+def test_verify_names_an_existing_ca_bundle(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no CA bundle at"):
+        HttpOptions(verify=str(tmp_path / "missing.pem"))
+    with pytest.raises(ValueError, match="path of a CA bundle"):
+        HttpOptions(verify=" ")
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    with pytest.raises(ConfigError) as info:
+        HttpOptions(verify=str(garbage)).ssl_verify()
+    assert info.value.field == "verify"
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cloudcat test CA")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "ca.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_a_ca_bundle_is_trusted_over_tls(scripted: Any, tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    scripted.socket = context.wrap_socket(scripted.socket, server_side=True)
+    url = f"https://127.0.0.1:{scripted.server_port}"
+    with httpx.Client(base_url=url, verify=HttpOptions(verify=str(cert)).ssl_verify()) as client:
+        assert client.get("/x").json() == {"ok": True}
+    with httpx.Client(base_url=url, verify=HttpOptions().ssl_verify()) as client, \
+            pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        client.get("/x")
+
+
+def test_former_option_names_are_accepted_with_a_warning() -> None:
+    from cloudcat_openstack.driver import OpenStackOptions
+
+    with pytest.warns(OptionNameDeprecation, match="'retry_after_max' is deprecated"):
+        assert OpenStackOptions.model_validate({"cloud": "c", "retry_after_max": 2}).max_retry_after == 2
+    with pytest.warns(OptionNameDeprecation, match="'cacert' is deprecated"):
+        assert OpenStackOptions.model_validate({"cloud": "c", "cacert": __file__}).verify == __file__
+    with pytest.warns(OptionNameDeprecation), pytest.raises(ValueError, match="verify"):
+        OpenStackOptions.model_validate({"cloud": "c", "cacert": __file__ + ".missing"})
+    with pytest.warns(OptionNameDeprecation):
+        assert OpenStackOptions.model_validate({"cloud": "c", "cacert": __file__, "verify": False}).verify is False
+    with pytest.raises(ValueError, match="give 'max_retry_after' only"):
+        OpenStackOptions.model_validate({"cloud": "c", "retry_after_max": 2, "max_retry_after": 3})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert OpenStackOptions.model_validate({"cloud": "c", "max_retry_after": 2}).max_retry_after == 2
+
+
+# -- the default driver behaviour ----------------------------------------------------------------
+class _Tiny(BaseDriver):
+    name = "tiny"
+    capabilities = Capabilities(kinds=frozenset({Kind.COMPUTE, Kind.LOCATION}))
+    quiet_loggers: ClassVar[dict[str, int]] = {"cloudcat-test.sdk": logging.WARNING,
+                                               "cloudcat-test.pool": logging.ERROR}
+
+    def list_regions(self) -> Sequence[Region]:
+        return [Region(name="r1", country="FR", zones=["r1a"]), Region(name="r2")]
+
+    def list_items(self, kind: Kind, region: str) -> Iterator[Item]:
+        yield Item(kind=Kind.COMPUTE, name="bare", vcpus=1, memory_mib=1024)
+        yield Item(kind=Kind.COMPUTE, name="own", region=region, country="DE", vcpus=1, memory_mib=1024)
+
+
+def test_read_fills_region_and_country() -> None:
+    driver = _Tiny()
+    r1, r2 = driver.regions()
+    bare, own = driver.read(Kind.COMPUTE, r1)
+    assert (bare.region, bare.country) == ("r1", "FR")
+    assert (own.region, own.country) == ("r1", "DE")  # what the driver said is kept
+    bare, _ = driver.read(Kind.COMPUTE, r2)
+    assert (bare.region, bare.country) == ("r2", None)
+    locations = list(driver.read(Kind.LOCATION, r1))
+    assert [(i.name, i.region, i.country) for i in locations] == [("r1", "r1", "FR"), ("r1/r1a", "r1", "FR")]
+
+
+def test_the_protocol_asks_for_read_and_secrets() -> None:
+    assert isinstance(_Tiny(), Driver)
+
+    class NoSecrets:
+        name = "x"
+        capabilities = Capabilities(kinds=frozenset({Kind.COMPUTE}))
+        backend = "x"
+
+        def regions(self) -> list[Region]:
+            return []
+
+        def items(self, kind: Kind, region: str) -> list[Item]:
+            return []
+
+        def read(self, kind: Kind, region: Region) -> list[Item]:
+            return []
+
+        def check(self) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    assert not isinstance(NoSecrets(), Driver)
+
+
+@pytest.fixture
+def loggers() -> Iterator[dict[str, logging.Logger]]:
+    found = {name: logging.getLogger(name) for name in _Tiny.quiet_loggers}
+    yield found
+    quiet_driver_loggers(None)
+    for logger in found.values():
+        logger.setLevel(logging.NOTSET)
+
+
+def test_drivers_quiet_the_loggers_they_name(loggers: dict[str, logging.Logger]) -> None:
+    _Tiny()
+    assert all(lg.level == logging.NOTSET for lg in loggers.values())  # left alone until asked
+    quiet_driver_loggers(logging.INFO)
+    _Tiny()
+    assert loggers["cloudcat-test.sdk"].level == logging.WARNING
+    assert loggers["cloudcat-test.pool"].level == logging.ERROR
+    quiet_driver_loggers(logging.CRITICAL)
+    _Tiny()
+    assert {lg.level for lg in loggers.values()} == {logging.CRITICAL}
