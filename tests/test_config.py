@@ -184,3 +184,13 @@ def test_reprs_never_show_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     for text in (repr(config), str(config), repr(config.backends["b"]), repr(catalog)):
         assert "hunter2-very-secret" not in text
     assert "username': 'me'" in repr(config)  # only secrets are masked
+
+
+def test_price_books_refuse_duplicate_keys_like_the_configuration(tmp_path: Path) -> None:
+    from cloudcat.prices import PriceBook
+
+    book = write(tmp_path, "items:\n  - name: s3.large.2\n    backend: fe\n    name: s3.xlarge.2\n", "fe.yaml")
+    with pytest.raises(ConfigError) as info:
+        PriceBook.load([book])
+    assert info.value.line == 4
+    assert f"{book}:4" in str(info.value) and "duplicate key 'name' (first at line 2)" in str(info.value)
