@@ -158,6 +158,12 @@ class MockPlatform(abc.ABC):
         """What ``GET /_cloudcat/state`` returns besides the request counters."""
         return {}
 
+    def ssl_context(self) -> Any:
+        """What the server hands werkzeug as ``ssl_context`` when it serves TLS: ``"adhoc"`` (a
+        throwaway certificate nobody can verify) by default. A platform whose clients verify
+        certificates returns an :class:`ssl.SSLContext` with its own, and a CA bundle in its backend."""
+        return "adhoc"
+
     def malform(self, response: Response) -> Response:
         """Break a body the way a proxy or a buggy server would (cut in the middle)."""
         body = response.get_data()
@@ -208,7 +214,7 @@ class MockServer:
 
     def start(self) -> MockServer:
         """Bind and serve in a daemon thread."""
-        ssl_context: Any = "adhoc" if self.tls else None
+        ssl_context: Any = self.platform.ssl_context() if self.tls else None
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = make_server(self.host, self.port, self._wsgi, threaded=True,
                                    ssl_context=ssl_context)
