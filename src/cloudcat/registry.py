@@ -35,6 +35,8 @@ KNOWN_DRIVERS: dict[str, str] = {
     "static": "cloudcat-static",
     "openstack": "cloudcat-openstack",
     "vcd": "cloudcat-vcd",
+    "vsphere": "cloudcat-vsphere",
+    "libcloud": "cloudcat-libcloud",
 }
 
 
