@@ -16,6 +16,7 @@ and malformed bodies come from the server.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import time
@@ -332,7 +333,7 @@ def _page(center: Center, found: list[tuple[Entity, list[tuple[str, Any]]]], lim
     token = ""
     if rest:
         key = uuid.uuid4().hex
-        center.state.retrievals[key] = rest  # type: ignore[assignment]
+        center.state.retrievals[key] = rest
         token = f"<token>{key}</token>"
     return f"<returnval>{token}{''.join(_object_content('objects', e, v) for e, v in page)}</returnval>"
 
@@ -358,7 +359,7 @@ def _continue_ex(center: Center, call: Call) -> str:
     if rest is None:
         raise SoapFault("A specified parameter was not correct: token", "InvalidArgument",
                         "<invalidProperty>token</invalidProperty>")
-    return _page(center, rest, _page_size(center, ""))  # type: ignore[arg-type]
+    return _page(center, rest, _page_size(center, ""))
 
 
 def _cancel_ex(center: Center, call: Call) -> str:
@@ -551,10 +552,8 @@ def rest_session(center: Center, request: Request, legacy: bool = False) -> Resp
     auth = request.headers.get("Authorization", "")
     user = password = ""
     if auth.lower().startswith("basic "):
-        try:
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
             user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            pass
     if not _check_login(center, user, password):
         return _rest_error(legacy, 401, "UNAUTHENTICATED", "Authentication required.")
     token = uuid.uuid4().hex

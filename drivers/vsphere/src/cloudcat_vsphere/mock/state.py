@@ -177,7 +177,8 @@ class VcenterState:
         self.views: dict[str, Entity] = {}
         self.sessions: dict[str, Session] = {}
         self.rest_tokens: dict[str, Session] = {}
-        self.retrievals: dict[str, list[Entity]] = {}
+        #: Results still to hand out, by ContinueRetrievePropertiesEx token.
+        self.retrievals: dict[str, list[tuple[Entity, list[tuple[str, Any]]]]] = {}
         self._counter = 0
         self.root = self._add("Folder", "group-d1", {"name": "Datacenters", "childEntity": [],
                                                      "childType": Array("string", ("Folder", "Datacenter"))})
@@ -398,7 +399,7 @@ class VcenterState:
     def get(self, ref: Ref) -> Entity | None:
         """The entity (or container view) a reference names, when it exists and has that type."""
         entity = self.entities.get(ref.value) or self.views.get(ref.value)
-        if entity is None or not is_a(entity.ref.type, ref.type) and ref.type != entity.ref.type:
+        if entity is None or (not is_a(entity.ref.type, ref.type) and ref.type != entity.ref.type):
             return None
         return entity
 
