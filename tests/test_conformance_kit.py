@@ -255,7 +255,7 @@ def test_option_secrets_are_named_by_the_option_holding_them() -> None:
         token_ttl: int
         pending: str
 
-    raw = {"url": "https://bob:hunter22@api.example", "password": "s3cret-pw", "api_key": "key-123",
+    raw = {"url": "https://bob:hunter22@api.example:3600", "password": "s3cret-pw", "api_key": "key-123",
            "label": "visible", "token_ttl": 3600, "pending": "${NOT_EXPANDED}"}
     found = find_option_secrets(Options.model_validate(raw), raw, secret_options=["label"])
     assert found == {"password": "s3cret-pw", "api_key": "key-123", "url": "hunter22", "label": "visible"}

@@ -33,7 +33,7 @@ from .calls import fail
 from .fixtures import KitFixtures
 from .levels import CHECKS
 
-__all__ = ["REQUIREMENTS", "Requirement", "RequirementContext", "RequirementGate", "requires"]
+__all__ = ["REQUIREMENTS", "Requirement", "RequirementContext", "RequirementGate", "declared_requirements", "requires"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -51,20 +51,21 @@ def find_option_secrets(options: BaseModel, raw_options: Mapping[str, Any],
     Secrets are those :func:`cloudcat.secrets.find_secrets` finds in the parsed ``options`` and in
     the ``raw_options`` mapping (``SecretStr`` at any depth, text under secret-named keys, URL
     passwords), plus the text of options named in ``secret_options`` (a dotted path or a leaf
-    name). Each is reported under the text option equal to it, else the one that contains it (a
-    URL). Values shorter than 3 characters and unexpanded ``${VAR}`` references are left out.
+    name). Each is reported under the text option that holds it: the option equal to it, or the
+    URL it is the password of. A number under a secret-like name (``token_ttl: 3600``) is a
+    setting, not a secret, and values shorter than 3 characters or unexpanded ``${VAR}`` are left
+    out: they would be "found" in any text.
     """
     texts = dict(_text_options(options)) | dict(_text_options(raw_options))
     named = {text for path, text in texts.items()
              if path in secret_options or path.rsplit(".", 1)[-1] in secret_options}
-    wanted = {s for s in (*find_secrets(options), *find_secrets(raw_options), *named)
-              if len(s) >= _MIN_LENGTH and not s.startswith("${")}
-    found = {path: text for path, text in texts.items() if text in wanted}
-    for secret in sorted(wanted - set(found.values())):
-        holder = next((path for path, text in texts.items() if secret in text), None)
-        if holder is not None:
-            found.setdefault(holder, secret)
-    return found
+    secrets = {*find_secrets(options), *find_secrets(raw_options), *named}
+    found = {path: text for path, text in texts.items() if text in secrets}
+    for path, text in texts.items():
+        for password in find_secrets(text):  # a plain text holds only URL passwords
+            found.setdefault(path, password)
+    return {path: value for path, value in found.items()
+            if len(value) >= _MIN_LENGTH and not value.startswith("${")}
 
 
 def _option_at(model: object, path: str) -> object:
