@@ -31,7 +31,7 @@ import xml.sax
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pyexpat import ExpatError
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from cloudcat.errors import (
     AuthenticationError,
@@ -201,12 +201,17 @@ class VsphereClient:
         finally:
             conn.close()
 
+    def _fail(self, status: int, path: str, headers: Any) -> NoReturn:
+        """Raise the cloudcat error of an HTTP error status (the status line as its cause)."""
+        where = path.split("?")[0]
+        error = error_for_status(status, f"vCenter answered HTTP {status} on {where}", backend=self.backend,
+                                 retry_after=parse_retry_after(headers.get("Retry-After")))
+        raise error from http.client.HTTPException(f"HTTP {status} on {where}")
+
     def _checked(self, method: str, path: str, headers: dict[str, str] | None = None) -> bytes:
         status, answer_headers, body = self._http(method, path, headers)
         if status >= 400:
-            retry_after = parse_retry_after(answer_headers.get("Retry-After"))
-            raise error_for_status(status, f"vCenter answered HTTP {status} on {path.split('?')[0]}",
-                                   backend=self.backend, retry_after=retry_after)
+            self._fail(status, path, answer_headers)
         return body
 
     def negotiate(self) -> str:
@@ -217,8 +222,7 @@ class VsphereClient:
             self._checked("GET", "/sdk/vimService.wsdl")
             return WSDL_ONLY_VERSION
         if status >= 400:
-            raise error_for_status(status, f"vCenter answered HTTP {status} on /sdk/vimServiceVersions.xml",
-                                   backend=self.backend, retry_after=parse_retry_after(headers.get("Retry-After")))
+            self._fail(status, "/sdk/vimServiceVersions.xml", headers)
         root = ET.fromstring(body)
         offered: set[str] = set()
         for namespace in root.findall("namespace"):
@@ -399,9 +403,7 @@ class VsphereClient:
                 if status == 401 and not fresh:
                     continue  # the REST session expired: log in again, once
                 if status >= 400:
-                    raise error_for_status(status, f"vCenter answered HTTP {status} on {path.split('?')[0]}",
-                                           backend=self.backend,
-                                           retry_after=parse_retry_after(headers.get("Retry-After")))
+                    self._fail(status, path, headers)
                 data = json.loads(body)
                 return data["value"] if paths["session"].startswith("/rest") and isinstance(data, dict) else data
             raise AssertionError("unreachable")
