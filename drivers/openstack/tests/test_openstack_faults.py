@@ -83,11 +83,11 @@ def test_429s_beyond_retries_are_rate_limited_with_retry_after() -> None:
 def test_a_retry_after_beyond_max_retry_after_is_not_waited_for() -> None:
     with mock("openstack", "flexible-engine") as m:
         driver = OpenStackDriver({**m.backend["options"], "retries": 1, "max_retry_after": 1})
-        list(driver.items(Kind.IMAGE, "eu-west-0"))  # endpoint discovered before the throttling
+        list(driver.items(Kind.NETWORK, "eu-west-0"))  # endpoint discovered before the throttling
         m.server.set_faults(throttle_rate=1.0, retry_after=3600)
         started = time.monotonic()
         with pytest.raises(RateLimitedError) as info:
-            list(driver.items(Kind.IMAGE, "eu-west-0"))
+            list(driver.items(Kind.NETWORK, "eu-west-0"))  # one request
         assert time.monotonic() - started < 5  # the hour-long Retry-After was not waited for
         assert info.value.retry_after == 3600
         assert isinstance(info.value.__cause__, Exception)

@@ -332,20 +332,7 @@ class OpenStackDriver(BaseDriver):
         from openstack import exceptions as sdk_exc
 
         outer = exc
-        # keystoneauth wraps what went wrong during version discovery (a 429, a timeout) in a
-        # DiscoveryFailure raised while handling it: classify by the first HTTP answer or
-        # timeout found along the chain, keep the outer message
-        for inner in _chain(outer):
-            if isinstance(inner, (sdk_exc.HttpException, ksa.HttpError, ksa.ConnectTimeout, TimeoutError,
-                                  _RetryAfterTooLong)):
-                exc = inner
-                break
-        response = getattr(exc, "response", None)
-        status: int | None = None
-        if isinstance(exc, (sdk_exc.HttpException, ksa.HttpError)):
-            status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
-        if status is None and response is not None:
-            status = getattr(response, "status_code", None)
+        exc, status, response = _http_answer(outer)
         url = getattr(response, "url", None) or getattr(exc, "url", None)
         where = f" ({url})" if url else ""
         detail = self.redact(_first_line(outer))
@@ -353,7 +340,7 @@ class OpenStackDriver(BaseDriver):
         backend = self.backend
         if status == 401 or isinstance(outer, ksa.Unauthorized | ksa.MissingAuthPlugin | ksa.AuthorizationFailure):
             return AuthenticationError(f"{what}: credentials refused{where}", backend=backend)
-        if isinstance(status, int) and status >= 400:
+        if status is not None and status >= 400:
             retry_after = parse_retry_after(getattr(response, "headers", {}).get("Retry-After"))
             return error_for_status(status, f"{message} (throttled)" if status == 429 else message,
                                     backend=backend, retry_after=retry_after)
@@ -757,6 +744,28 @@ def _number(specs: Mapping[str, str], *keys: str) -> float | None:
             except ValueError:
                 continue
     return None
+
+
+def _http_answer(outer: BaseException) -> tuple[BaseException, int | None, Any]:
+    """The failure to classify ``outer`` by, its HTTP status and its response (when there was one).
+
+    keystoneauth wraps what went wrong during version discovery (a 429, a timeout) in a
+    DiscoveryFailure raised while handling it: the first HTTP answer or timeout found along the
+    chain is what counts; the caller keeps the outer message.
+    """
+    from keystoneauth1 import exceptions as ksa
+    from openstack import exceptions as sdk_exc
+
+    answered = (sdk_exc.HttpException, ksa.HttpError)
+    exc = next((e for e in _chain(outer)
+                if isinstance(e, (*answered, ksa.ConnectTimeout, TimeoutError, _RetryAfterTooLong))), outer)
+    response = getattr(exc, "response", None)
+    status = None
+    if isinstance(exc, answered):
+        status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
+    if status is None and response is not None:
+        status = getattr(response, "status_code", None)
+    return exc, status if isinstance(status, int) else None, response
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
