@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
+from cloudcat.testing import MockHandle
 from cloudcat.testing.conformance import DriverConformance
 
 
@@ -16,15 +17,17 @@ class TestVsphere(DriverConformance):
     mock = "vsphere"
     sdk_modules = ["pyVmomi", "pyVim"]
     sdk_package = "pyvmomi"
+    # short waits keep the suite quick: one retry, and a Retry-After of a fifth of a second
+    retry_after: ClassVar[float] = 0.2
+
+    @pytest.fixture
+    def backend_options(self, mock_handle: MockHandle | None) -> dict[str, Any]:
+        assert mock_handle is not None
+        return {**mock_handle.backend["options"], "retries": 1, "backoff": 0.05}
 
 
-class TestVsphere67(DriverConformance):
+class TestVsphere67(TestVsphere):
     """vCenter 6.7 U3: an older API version, content libraries under /rest."""
-
-    driver = "vsphere"
-    mock = "vsphere"
-    sdk_modules = ["pyVmomi", "pyVim"]
-    sdk_package = "pyvmomi"
 
     @pytest.fixture(scope="class")
     @classmethod

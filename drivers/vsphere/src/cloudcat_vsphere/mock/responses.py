@@ -333,7 +333,7 @@ def _page(center: Center, found: list[tuple[Entity, list[tuple[str, Any]]]], lim
     token = ""
     if rest:
         key = uuid.uuid4().hex
-        center.state.retrievals[key] = rest
+        center.state.retrievals[key] = (limit, rest)
         token = f"<token>{key}</token>"
     return f"<returnval>{token}{''.join(_object_content('objects', e, v) for e, v in page)}</returnval>"
 
@@ -355,11 +355,12 @@ def _retrieve_ex(center: Center, call: Call) -> str:
 
 def _continue_ex(center: Center, call: Call) -> str:
     token = call.text("token")
-    rest = center.state.retrievals.pop(token, None)
-    if rest is None:
+    pending = center.state.retrievals.pop(token, None)
+    if pending is None:
         raise SoapFault("A specified parameter was not correct: token", "InvalidArgument",
                         "<invalidProperty>token</invalidProperty>")
-    return _page(center, rest, _page_size(center, ""))
+    limit, rest = pending
+    return _page(center, rest, limit)
 
 
 def _cancel_ex(center: Center, call: Call) -> str:
@@ -416,6 +417,7 @@ def _answer_soap(center: Center, request: Request, ns: str,
                  run: Callable[[Center, Call], tuple[str, dict[str, str]]]) -> Response:
     try:
         call = _parse(request.get_data(), request)
+        center.state.calls[call.method] = center.state.calls.get(call.method, 0) + 1
         inner, headers = run(center, call)
     except SoapFault as fault:
         return _envelope(fault.body(ns), status=500)

@@ -177,8 +177,10 @@ class VcenterState:
         self.views: dict[str, Entity] = {}
         self.sessions: dict[str, Session] = {}
         self.rest_tokens: dict[str, Session] = {}
-        #: Results still to hand out, by ContinueRetrievePropertiesEx token.
-        self.retrievals: dict[str, list[tuple[Entity, list[tuple[str, Any]]]]] = {}
+        #: Results still to hand out, and the page size asked, by ContinueRetrievePropertiesEx token.
+        self.retrievals: dict[str, tuple[int, list[tuple[Entity, list[tuple[str, Any]]]]]] = {}
+        #: SOAP calls answered, by method (``RetrievePropertiesEx``, ``Fetch``…).
+        self.calls: dict[str, int] = {}
         self._counter = 0
         self.root = self._add("Folder", "group-d1", {"name": "Datacenters", "childEntity": [],
                                                      "childType": Array("string", ("Folder", "Datacenter"))})
@@ -442,7 +444,7 @@ class VcenterState:
                         and lookup(e, "config.template") is True)
         return {"api_version": self.api_version, "entities": counts, "templates": templates,
                 "sessions": len(self.sessions), "views": len(self.views), "storage_policies": len(self.policies),
-                "libraries": len(self.libraries)}
+                "libraries": len(self.libraries), "calls": dict(self.calls)}
 
     @staticmethod
     def now() -> str:
