@@ -21,27 +21,29 @@ import logging
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .brands import BrandIndex
 from .compose import compose_offers
 from .config import Config, load_config, secret_values
 from .driver import Driver
 from .errors import CloudcatError, ConfigError, DriverError, OfferNotFoundError, redact
+from .filters import OfferFilters
 from .models import BackendStatus, Brand, Item, Kind, LifecycleStatus, Offer, Region, SnapshotInfo
 from .prices import PriceBook
-from .query import OfferQuery
+from .query import OfferQuery, SortOrder
 from .redaction import register_secrets
 from .registry import load_driver
 from .store import SnapshotDiff, Store, StoredItem
+
+if TYPE_CHECKING:
+    from .planner import InventoryLine, Plan
 
 __all__ = ["Catalog", "OfferLifecycleWarning", "RefreshResult", "open_catalog"]
 
@@ -71,14 +73,6 @@ class RefreshResult:
         if self.snapshot is None:
             return 1
         return 3 if self.failed else 0
-
-
-def _as_list(value: Any) -> list[Any] | None:
-    if value is None:
-        return None
-    if isinstance(value, (str, Kind, LifecycleStatus)):
-        return [value]
-    return list(value)
 
 
 class Catalog:
@@ -203,7 +197,19 @@ class Catalog:
         previous = self.store.latest()  # the store is opened (and checked) before any backend is read
         for name in selected:
             self.driver(name)  # configuration errors (driver, options) stop the refresh before it starts
-        prev_status = {s.backend: s for s in previous.backends} if previous else {}
+        read, statuses = self._read_selected(selected, previous, progress)
+        if previous is not None:  # backends not selected this time keep what the last snapshot had
+            self._carry_unselected([n for n in enabled if n not in selected], previous, read, statuses)
+        if selected and not any(s.status == "ok" and s.backend in selected for s in statuses):
+            # every backend read this time failed: keep the previous snapshot as the latest
+            return RefreshResult(snapshot=None, statuses=statuses)
+        snapshot = self._write(read, statuses)
+        return RefreshResult(snapshot=snapshot, statuses=statuses)
+
+    def _read_selected(self, selected: Sequence[str], previous: SnapshotInfo | None,
+                       progress: Callable[[BackendStatus], None] | None
+                       ) -> tuple[list[StoredItem], list[BackendStatus]]:
+        """Read the selected backends side by side; a failed one keeps the previous snapshot's items."""
         statuses: list[BackendStatus] = []
         read: list[StoredItem] = []
         workers = max(1, self.config.concurrency)
@@ -222,20 +228,15 @@ class Catalog:
                 statuses.append(status)
                 if progress:
                     progress(status)
-        # backends not selected this time keep what the last snapshot had
-        for name in enabled:
-            if name in selected or previous is None:
-                continue
-            carried = list(self.store.items(previous.id, name))
-            read += carried
+        return read, statuses
+
+    def _carry_unselected(self, names: Sequence[str], previous: SnapshotInfo, read: list[StoredItem],
+                          statuses: list[BackendStatus]) -> None:
+        prev_status = {s.backend: s for s in previous.backends}
+        for name in names:
+            read += self.store.items(previous.id, name)
             if name in prev_status:
                 statuses.append(prev_status[name])
-        ok_now = [s for s in statuses if s.status == "ok" and s.backend in selected]
-        if selected and not ok_now:
-            # every backend read this time failed: keep the previous snapshot as the latest
-            return RefreshResult(snapshot=None, statuses=statuses)
-        snapshot = self._write(read, statuses)
-        return RefreshResult(snapshot=snapshot, statuses=statuses)
 
     def _write(self, read: Sequence[StoredItem], statuses: Sequence[BackendStatus]) -> SnapshotInfo:
         offers = compose_offers(read, self._brands, self.price_book)
@@ -280,31 +281,28 @@ class Catalog:
         """The snapshot queries read, refreshing or recomposing it first when needed."""
         latest = self.store.latest()
         if refresh and not offline:
-            result = self.refresh()
-            if result.snapshot is None:
-                raise _nothing_stored(result)
-            return result.snapshot
-        enabled = [n for n, b in self.config.backends.items() if b.enabled]
+            return self._refreshed()
         if latest is None:
             if offline:
                 raise CloudcatError("no snapshot stored yet and --offline forbids reading the backends; "
                                     "run `cloudcat refresh` first")
-            result = self.refresh()
-            if result.snapshot is None:
-                raise _nothing_stored(result)
-            return result.snapshot
-        known = {s.backend for s in latest.backends}
-        never_read = [n for n in enabled if n not in known]
-        age = (_now() - latest.created_at).total_seconds()
-        if not offline and (age > self.config.max_age):
-            result = self.refresh()
-            return result.snapshot or latest
-        if not offline and never_read:
-            result = self.refresh(never_read)
-            return result.snapshot or latest
+            return self._refreshed()
+        if not offline:
+            known = {s.backend for s in latest.backends}
+            never_read = [n for n, b in self.config.backends.items() if b.enabled and n not in known]
+            if (_now() - latest.created_at).total_seconds() > self.config.max_age:
+                return self.refresh().snapshot or latest
+            if never_read:
+                return self.refresh(never_read).snapshot or latest
         if latest.config_hash != self.config.fingerprint():
             return self.recompose(latest)
         return latest
+
+    def _refreshed(self) -> SnapshotInfo:
+        result = self.refresh()
+        if result.snapshot is None:
+            raise _nothing_stored(result)
+        return result.snapshot
 
     def recompose(self, snapshot: SnapshotInfo | None = None) -> SnapshotInfo:
         """Store a new snapshot from the stored items under the current brands and price books,
@@ -317,60 +315,57 @@ class Catalog:
         statuses = [s for s in base.backends if s.backend in configured]
         return self._write(read, statuses)
 
-    def query(self, *, brand: str | Iterable[str] | None = None, kind: str | Iterable[str] | None = None,
-              region: str | Iterable[str] | None = None, zone: str | Iterable[str] | None = None,
-              labels: Iterable[str] | None = None, min_vcpus: int | None = None,
-              min_memory_mib: int | None = None, gpu: bool | None = None,
-              max_price: Decimal | float | str | None = None, currency: str | None = None,
-              lifecycle: str | Iterable[str] | None = None, text: str | None = None,
-              backend: str | Iterable[str] | None = None, sort: str = "id",
-              limit: int | None = None, offset: int = 0) -> OfferQuery:
-        """Build the :class:`OfferQuery` for keyword filters (brands resolved)."""
-        brands = _as_list(brand)
-        resolved = [self.resolve_brand(b) for b in brands] if brands else None
-        for name in _as_list(backend) or []:
+    def query(self, *, sort: SortOrder = "id", limit: int | None = None, offset: int = 0,
+              **filters: Unpack[OfferFilters]) -> OfferQuery:
+        """The :class:`OfferQuery` for keyword filters, with brand names, aliases and former names
+        resolved and backend names checked. Unknown filters and bad values are a
+        :class:`ConfigError` naming the filter."""
+        query = OfferQuery(sort=sort, limit=limit, offset=offset, **filters)
+        return self._checked(query)
+
+    def _checked(self, query: OfferQuery) -> OfferQuery:
+        brands = query.get("brand")
+        for name in query.get("backend") or []:
             if name not in self.config.backends:
                 raise ConfigError(f"no backend named {name!r}; configured: {', '.join(self.config.backends)}",
                                   field="backend")
-        try:
-            return self._build_query(resolved, kind, region, zone, labels, min_vcpus, min_memory_mib, gpu,
-                                     max_price, currency, lifecycle, text, backend, sort, limit, offset)
-        except (ValidationError, InvalidOperation, ValueError) as exc:
-            if isinstance(exc, ValidationError):
-                err = exc.errors()[0]
-                raise ConfigError(err["msg"], field=".".join(str(p) for p in err["loc"])) from None
-            raise ConfigError(str(exc), field="max_price") from None
+        if not brands:
+            return query
+        return query.model_copy(update={"filters": {**query.filters,
+                                                     "brand": [self.resolve_brand(b) for b in brands]}})
 
-    @staticmethod
-    def _build_query(resolved: list[str] | None, kind: Any, region: Any, zone: Any, labels: Any, min_vcpus: Any,
-                     min_memory_mib: Any, gpu: Any, max_price: Any, currency: Any, lifecycle: Any, text: Any,
-                     backend: Any, sort: str, limit: Any, offset: int) -> OfferQuery:
-        return OfferQuery(
-            brands=resolved, kinds=_as_list(kind), regions=_as_list(region), zones=_as_list(zone),
-            labels=[x.lower() for x in labels] if labels else None, min_vcpus=min_vcpus,
-            min_memory_mib=min_memory_mib, gpu=gpu,
-            max_price=_price_bound(max_price),
-            currency=currency.upper() if currency else None, lifecycle=_as_list(lifecycle), text=text,
-            backends=_as_list(backend), sort=sort, limit=limit, offset=offset)
-
-    def iter_offers(self, *, refresh: bool = False, offline: bool = False, snapshot: int | None = None,
-                    **filters: Any) -> Iterator[Offer]:
-        """Stream offers matching the filters (see :meth:`offers`)."""
-        q = self.query(**filters)
+    def iter_offers(self, query: OfferQuery | None = None, /, *, refresh: bool = False, offline: bool = False,
+                    snapshot: int | None = None, sort: SortOrder = "id", limit: int | None = None,
+                    offset: int = 0, **filters: Unpack[OfferFilters]) -> Iterator[Offer]:
+        """Stream offers matching the filters (see :meth:`offers`): models are built as the caller
+        iterates, so memory does not grow with the catalog."""
+        if query is not None and filters:
+            raise ConfigError("give either a query or keyword filters, not both", field="filters")
+        q = self._checked(query) if query is not None else self.query(sort=sort, limit=limit, offset=offset,
+                                                                      **filters)
         snap = snapshot if snapshot is not None else self.ensure_fresh(refresh=refresh, offline=offline).id
         yield from self.store.query(q, snapshot=snap)
 
-    def offers(self, *, refresh: bool = False, offline: bool = False, snapshot: int | None = None,
-               **filters: Any) -> list[Offer]:
-        """Offers matching keyword filters that mirror the CLI flags: ``brand``, ``kind``, ``region``,
-        ``zone``, ``labels``, ``min_vcpus``, ``min_memory_mib``, ``gpu``, ``max_price``, ``currency``,
-        ``lifecycle``, ``text``, ``backend``, ``sort`` (``id``, ``name``, ``price``, ``-price``,
-        ``vcpus``, ``memory_mib``…), ``limit``, ``offset``.
+    def offers(self, query: OfferQuery | None = None, /, *, refresh: bool = False, offline: bool = False,
+               snapshot: int | None = None, sort: SortOrder = "id", limit: int | None = None, offset: int = 0,
+               **filters: Unpack[OfferFilters]) -> list[Offer]:
+        """Offers matching an :class:`OfferQuery` or keyword filters (the names of
+        :class:`~cloudcat.filters.OfferFilters`, the same as the CLI flags: ``brand``, ``kind``,
+        ``region``, ``zone``, ``country``, ``labels``, ``any_label``, ``family``, ``architecture``,
+        ``os_family``, ``storage_class``, ``min_vcpus``, ``min_memory_mib``, ``min_iops``, ``gpu``,
+        ``flexible``, ``max_price``, ``currency``, ``lifecycle``, ``text``, ``backend``), sorted by
+        ``sort`` (``id``, ``name``, ``price``, ``-price``, ``vcpus``, ``memory_mib``…), then
+        ``offset`` and ``limit``::
+
+            catalog.offers(brand="orange-iaas", kind="compute", country="FR", labels="secnumcloud",
+                           min_vcpus=4, sort="price")
 
         A flexible compute offer asked for with ``min_vcpus``/``min_memory_mib`` comes back sized
-        to the smallest fitting VM, with the price computed for that size.
+        to the smallest fitting VM, with the price computed for that size. A misspelt filter is a
+        type error and a :class:`ConfigError` with "did you mean".
         """
-        return list(self.iter_offers(refresh=refresh, offline=offline, snapshot=snapshot, **filters))
+        return list(self.iter_offers(query, refresh=refresh, offline=offline, snapshot=snapshot, sort=sort,
+                                     limit=limit, offset=offset, **filters))
 
     def get(self, offer_id: str, *, refresh: bool = False, offline: bool = False,
             snapshot: int | None = None) -> Offer:
@@ -401,47 +396,34 @@ class Catalog:
         if logical is None:
             return None
         snap = snapshot if snapshot is not None else self.ensure_fresh().id
-        q = self.query(brand=brand, kind=logical.kind, region=logical.regions, labels=logical.labels or None,
-                       min_vcpus=logical.min_vcpus, min_memory_mib=logical.min_memory_mib, gpu=logical.gpu,
-                       lifecycle="available", sort="price")
-        candidates = [
-            o for o in self.store.query(q, snapshot=snap)
-            if (logical.country is None or (o.country or "").upper() == logical.country.upper())
-            and (logical.architecture is None or (o.architecture or "x86_64") == logical.architecture)
-            and (logical.os_family is None or (o.os_family or "").lower() == logical.os_family.lower())
-            and (logical.storage_class is None or o.storage_class == logical.storage_class)
-            and (logical.min_iops is None or (o.iops or 0) >= logical.min_iops)
-        ]
-        # cheapest priced offer first; unpriced ones by size, the closest fit first
-        candidates.sort(key=lambda o: (o.price is None, o.price.amount if o.price else Decimal(0),
-                                       o.vcpus or 0, o.memory_mib or 0, o.id))
+        # A logical offer is a stored query: one store query, cheapest first.
+        q = OfferQuery(sort="price", **{**logical.filters, "brand": [brand], "lifecycle": ["available"]})
+        candidates = list(self.store.query(q, snapshot=snap))
         if not candidates:
             raise OfferNotFoundError(
                 f"logical offer {offer_id!r} has no matching offer on {brand!r}'s backends "
                 f"({', '.join(self._brands.config(brand).backend_names)})")
-        best = candidates[0]
-        wanted = [f"{logical.min_vcpus} vCPU" if logical.min_vcpus else "",
-                  f"{logical.min_memory_mib} MiB" if logical.min_memory_mib else "",
-                  f"in {logical.country}" if logical.country else "",
-                  f"labels {', '.join(logical.labels)}" if logical.labels else ""]
+        # cheapest priced offer first; unpriced ones by size, the closest fit first
+        best = min(candidates, key=lambda o: (o.price is None, o.price.amount if o.price else Decimal(0),
+                                              o.vcpus or 0, o.memory_mib or 0, o.id))
         how = "cheapest" if best.price is not None else "smallest (no price known)"
-        reason = (f"{how} available of {len(candidates)} offer(s) with "
-                  f"{' '.join(w for w in wanted if w) or 'no requirement'}"
+        reason = (f"{how} available of {len(candidates)} offer(s) with {logical.describe()}"
                   + (" (flexible pool sized to the requirement)" if best.flexible is not None else ""))
         extras = {**best.extras, "resolved": {"offer": best.id, "backend": best.backend, "reason": reason,
                                               "candidates": [c.id for c in candidates[:5]]}}
         return best.model_copy(update={"id": f"{brand}/{logical.id}",
                                        "display_name": logical.name or best.display_name, "extras": extras})
 
-    def plan_migration(self, source: str, target: str, inventory: Any = None, *,
+    def plan_migration(self, source: str, target: str,
+                       inventory: Sequence[InventoryLine] | str | Path | None = None, *,
                        require_labels: Sequence[str] = (), refresh: bool = False,
-                       offline: bool = False) -> Any:
+                       offline: bool = False) -> Plan:
         """Plan the move from ``source`` to ``target`` (each a brand, alias, former name or backend).
 
         ``inventory`` is a list of :class:`cloudcat.planner.InventoryLine`, a path to a CSV/JSON
         inventory, or ``None`` (every offer of the source). Returns a :class:`cloudcat.planner.Plan`.
         """
-        from .planner import plan_migration, read_inventory
+        from .planner import plan_migration, read_inventory  # the planner loads on first use
 
         snap = self.ensure_fresh(refresh=refresh, offline=offline).id
         if isinstance(inventory, (str, Path)):
@@ -453,7 +435,7 @@ class Catalog:
         if name in self.config.backends and self._brands.resolve(name, warn=False) is None:
             seen: set[tuple[str, str | None, str]] = set()
             out = []
-            for o in self.store.query(self.query(backend=name), snapshot=snapshot):
+            for o in self.store.query(OfferQuery(backend=name), snapshot=snapshot):
                 key = (o.kind.value, o.region, o.name)
                 if key not in seen:
                     seen.add(key)
@@ -470,18 +452,6 @@ class Catalog:
         """What changed between snapshots ``a`` and ``b``: offers added, removed, repriced, and
         lifecycle changes."""
         return self.store.diff(a, b)
-
-
-def _price_bound(value: Any) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"max_price must be a number, not {value!r}") from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError(f"max_price must be a finite amount >= 0, not {value!r}")
-    return amount
 
 
 def _read_items(driver: Driver, kind: Kind, region: Region) -> tuple[list[Item], dt.datetime]:
