@@ -226,6 +226,7 @@ class LibcloudDriver(BaseDriver):
         return args, kwargs
 
     def _build(self, scope: str | None) -> Any:
+        self._sdk()
         from .connection import quiet_loopback_warnings, use_tls
 
         args, kwargs = self._constructor(scope)
@@ -236,9 +237,14 @@ class LibcloudDriver(BaseDriver):
         except CloudcatError:
             raise
         except TypeError as exc:
+            if "argument" not in str(exc):  # not the constructor's signature: an answer of the wrong shape
+                raise
             raise ConfigError(f"libcloud's {self.options.provider} driver refused its arguments: {exc}",
                               source=f"backend {self.backend!r} options", field="args") from exc
         use_tls(client, self.options.verify)
+        # cloudcat reads libcloud's pricing data itself, once (pricing.py); libcloud would parse the whole
+        # file again for every size of a provider it has no table for (OpenStack: every flavor)
+        client._get_size_price = _no_size_price
         return client
 
     def client(self, scope: str | None = None) -> Any:
@@ -341,10 +347,9 @@ class LibcloudDriver(BaseDriver):
     def list_sizes(self, region: str) -> list[Any]:
         """libcloud's sizes for ``region`` (per location where the provider has locations)."""
         location = self.locations().get(region)
-        client = self.client()
         if location is None:
-            return self.call("list_sizes()", lambda: list(client.list_sizes()))
-        return self.call(f"list_sizes({region})", lambda: list(client.list_sizes(location=location)))
+            return self.call("list_sizes()", lambda: list(self.client().list_sizes()))
+        return self.call(f"list_sizes({region})", lambda: list(self.client().list_sizes(location=location)))
 
     def list_images(self, region: str) -> list[Any]:
         """libcloud's images for ``region`` (only where the listing is bounded)."""
@@ -441,20 +446,16 @@ class OpenStackDriver(LibcloudDriver):
 
     def list_regions(self) -> Sequence[Region]:
         """The regions where the Keystone catalog has a compute endpoint."""
-        client = self.client()
-        names = self.call("service catalog",
-                          lambda: list(client.connection.get_service_catalog().get_regions(service_type="compute")))
+        names = self.call("service catalog", lambda: _catalog_regions(self.client()))
         return [Region(name=str(n), country=self.country(str(n))) for n in names]
 
     def list_sizes(self, region: str) -> list[Any]:
         """Flavors of ``region`` (one ``GET /flavors/detail``)."""
-        client = self.client(region)
-        return self.call(f"list_sizes({region})", lambda: list(client.list_sizes()))
+        return self.call(f"list_sizes({region})", lambda: list(self.client(region).list_sizes()))
 
     def list_images(self, region: str) -> list[Any]:
         """Images the project sees in ``region``."""
-        client = self.client(region)
-        return self.call(f"list_images({region})", lambda: list(client.list_images()))
+        return self.call(f"list_images({region})", lambda: list(self.client(region).list_images()))
 
 
 class AzureArmDriver(LibcloudDriver):
@@ -494,12 +495,11 @@ class AzureArmDriver(LibcloudDriver):
         location = self.locations().get(region)
         if location is None:
             return []
-        client = self.client()
         found: list[Any] = []
         for wanted in self.options.images if self.options.images is not None else DEFAULT_IMAGES:
             where = f"list_images({region}, {wanted.publisher}/{wanted.offer or '*'}/{wanted.sku or '*'})"
             try:
-                found += self.call(where, functools.partial(_images_of, client, location, wanted))
+                found += self.call(where, functools.partial(_images_of, self, location, wanted))
             except BackendNotFoundError as exc:
                 log.info("%s: skipped (%s)", where, exc)
         return found
@@ -535,8 +535,30 @@ class AzureArmDriver(LibcloudDriver):
 _PROVIDERS: dict[str, type[LibcloudDriver]] = {"azure_arm": AzureArmDriver, "openstack": OpenStackDriver}
 
 
-def _images_of(client: Any, location: Any, wanted: ImageSet) -> list[Any]:
-    return list(client.list_images(location=location, ex_publisher=wanted.publisher, ex_offer=wanted.offer,
+def _no_size_price(*args: Any, **kwargs: Any) -> None:
+    """Stands for a libcloud instance's own size price lookup (``NodeSize.price`` is not read)."""
+    return None
+
+
+def _catalog_regions(client: Any) -> list[str]:
+    """Regions with a compute endpoint in the Keystone catalog of a libcloud OpenStack driver.
+
+    libcloud reads the catalog as it logs in, then looks for the endpoint of the region it was
+    bound to; unbound, on a cloud of several regions, that last step fails with the catalog read.
+    """
+    from libcloud.common.types import LibcloudError
+
+    conn = client.connection
+    try:
+        conn.get_service_catalog()
+    except LibcloudError:
+        if conn.service_catalog is None:
+            raise
+    return [str(r) for r in conn.service_catalog.get_regions(service_type="compute")]
+
+
+def _images_of(driver: LibcloudDriver, location: Any, wanted: ImageSet) -> list[Any]:
+    return list(driver.client().list_images(location=location, ex_publisher=wanted.publisher, ex_offer=wanted.offer,
                                    ex_sku=wanted.sku))
 
 
