@@ -244,7 +244,11 @@ class VsphereClient:
         self.about = {"name": str(about.fullName), "version": str(about.version), "build": str(about.build),
                       "api_version": self.api_version, "instance_uuid": str(about.instanceUuid)}
         self._si, self._content = si, content
-        self._login()
+        try:
+            self._login()
+        except BaseException:
+            self._si = self._content = None  # the next try connects afresh
+            raise
 
     def _stub(self, version: str, path: str, **more: Any) -> Any:
         """A pyvmomi SOAP stub for ``path``, bounded by the timeout, remembering HTTP statuses."""
