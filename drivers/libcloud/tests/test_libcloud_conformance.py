@@ -11,6 +11,11 @@ from cloudcat.testing.conformance import DriverConformance
 from cloudcat.testing.mockserver import MockHandle
 
 
+#: One quick retry: the fault checks (503s, 429s with Retry-After 1 s, under several scenarios) then take
+#: seconds, not tens of seconds; what they check does not depend on the number of retries.
+QUICK_RETRIES = {"retries": 1, "backoff": 0.05}
+
+
 def openstack_options(handle: MockHandle) -> dict[str, Any]:
     """``libcloud`` driver options reaching an OpenStack mock through libcloud's OpenStack driver."""
     auth = handle.backend["options"]["auth"]
@@ -27,6 +32,10 @@ class TestLibcloudAzure(DriverConformance):
     mock = "azure"
     sdk_modules = ["libcloud"]
     sdk_package = "apache-libcloud"
+
+    @pytest.fixture
+    def backend_options(self, mock_handle: MockHandle) -> dict[str, Any]:
+        return {**mock_handle.backend["options"], **QUICK_RETRIES}
 
 
 class TestLibcloudOpenStack(DriverConformance):
@@ -47,4 +56,4 @@ class TestLibcloudOpenStack(DriverConformance):
 
     @pytest.fixture
     def backend_options(self, mock_handle: MockHandle) -> dict[str, Any]:
-        return openstack_options(mock_handle)
+        return {**openstack_options(mock_handle), **QUICK_RETRIES}
