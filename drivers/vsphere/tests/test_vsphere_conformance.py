@@ -1,4 +1,6 @@
-"""cloudcat's driver conformance kit, run on the vsphere driver against the mocked vCenter through real pyvmomi."""
+"""cloudcat's driver conformance kit, run on the vsphere driver against the mocked vCenter through real pyvmomi.
+
+The 6.7 U3 fixture (an older API, content libraries under ``/rest``) is covered by the driver tests."""
 
 from __future__ import annotations
 
@@ -25,11 +27,3 @@ class TestVsphere(DriverConformance):
         assert mock_handle is not None
         return {**mock_handle.backend["options"], "retries": 1, "backoff": 0.05}
 
-
-class TestVsphere67(TestVsphere):
-    """vCenter 6.7 U3: an older API version, content libraries under /rest."""
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def mock_fixture(cls) -> Any:
-        return "vcenter-67"

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -168,19 +166,3 @@ def test_generated_inventory_and_control_endpoints() -> None:
         reset = urllib.request.Request(m.url + "/_cloudcat/reset", method="POST")
         assert json.load(urllib.request.urlopen(reset, context=ctx)) == {"reset": True}
 
-
-def test_cli_serves_the_mock_with_a_ca_bundle() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "cloudcat.cli", "mock", "serve", "vsphere"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        first = json.loads(proc.stdout.readline())
-        assert first["url"].startswith("https://127.0.0.1:") and first["platform"] == "vsphere"
-        options = first["backend"]["options"]
-        assert first["backend"]["driver"] == "vsphere"
-        context = ssl.create_default_context(cafile=options["verify"])
-        with urllib.request.urlopen(first["url"] + "/sdk/vimServiceVersions.xml", context=context) as answer:
-            assert b"urn:vim25" in answer.read()
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=10) == 0
