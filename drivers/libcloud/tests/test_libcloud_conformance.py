@@ -3,6 +3,7 @@ libcloud's OpenStack driver against the OpenStack mock (Flexible Engine)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,19 +11,9 @@ import pytest
 from cloudcat.testing.conformance import DriverConformance
 from cloudcat.testing.mockserver import MockHandle
 
-
 #: One quick retry: the fault checks (503s, 429s with Retry-After 1 s, under several scenarios) then take
 #: seconds, not tens of seconds; what they check does not depend on the number of retries.
 QUICK_RETRIES = {"retries": 1, "backoff": 0.05}
-
-
-def openstack_options(handle: MockHandle) -> dict[str, Any]:
-    """``libcloud`` driver options reaching an OpenStack mock through libcloud's OpenStack driver."""
-    auth = handle.backend["options"]["auth"]
-    return {"provider": "openstack", "key": auth["username"], "secret": auth["password"],
-            "args": {"ex_force_auth_url": auth["auth_url"].removesuffix("/v3"),
-                     "ex_force_auth_version": "3.x_password", "ex_tenant_name": auth["project_name"],
-                     "ex_domain_name": auth["user_domain_name"], "api_version": "2.0"}}
 
 
 class TestLibcloudAzure(DriverConformance):
@@ -55,5 +46,6 @@ class TestLibcloudOpenStack(DriverConformance):
         return "flexible-engine"
 
     @pytest.fixture
-    def backend_options(self, mock_handle: MockHandle) -> dict[str, Any]:
+    def backend_options(self, mock_handle: MockHandle,
+                        openstack_options: Callable[[MockHandle], dict[str, Any]]) -> dict[str, Any]:
         return {**openstack_options(mock_handle), **QUICK_RETRIES}

@@ -423,17 +423,18 @@ class LibcloudDriver(BaseDriver):
 
 class GenericDriver(LibcloudDriver):
     """Any libcloud provider without a class of its own: locations (or one region) and sizes, priced from
-    libcloud's data where it has any."""
+    libcloud's data where it has any (that data is not the backend's: ``capabilities.prices`` stays off)."""
 
-    capabilities = Capabilities(kinds=frozenset({Kind.COMPUTE, Kind.LOCATION}), prices=True)
+    capabilities = Capabilities(kinds=frozenset({Kind.COMPUTE, Kind.LOCATION}))
 
 
 class OpenStackDriver(LibcloudDriver):
     """libcloud's OpenStack driver: the regions of the Keystone catalog, flavors and the project's images.
 
     libcloud's own ``list_locations`` is a placeholder; regions come from the service catalog, and
-    each region is read by a libcloud instance bound to it (``ex_force_service_region``). libcloud
-    has no OpenStack prices: price books give them.
+    each region is read by a libcloud instance bound to it (``ex_force_service_region``). OpenStack
+    has no price API and libcloud's data has no OpenStack table: price books give the prices (a
+    ``pricing_file`` with an ``openstack`` table is read, dated, like libcloud's own).
     """
 
     capabilities = Capabilities(kinds=frozenset({Kind.COMPUTE, Kind.IMAGE, Kind.LOCATION}))
