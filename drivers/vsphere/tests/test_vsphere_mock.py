@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import ssl
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -166,3 +168,18 @@ def test_generated_inventory_and_control_endpoints() -> None:
         reset = urllib.request.Request(m.url + "/_cloudcat/reset", method="POST")
         assert json.load(urllib.request.urlopen(reset, context=ctx)) == {"reset": True}
 
+
+
+def test_module_serves_a_generated_inventory() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "cloudcat_vsphere.mock", "--vms", "30", "--templates", "6"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())
+        assert first["url"].startswith("https://127.0.0.1:") and first["backend"]["driver"] == "vsphere"
+        context = ssl.create_default_context(cafile=first["backend"]["options"]["verify"])
+        state = json.load(urllib.request.urlopen(first["url"] + "/_cloudcat/state", context=context))
+        assert state["entities"]["VirtualMachine"] == 8 + 36 and state["templates"] == 4 + 6
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
