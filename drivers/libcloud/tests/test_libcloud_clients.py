@@ -158,6 +158,6 @@ def test_ca_bundle_is_trusted_per_driver_instance(trusted_arm: dict[str, Any]) -
     items = list(trusting.read(Kind.COMPUTE, Region(name="francecentral")))
     assert items and all(i.price is not None for i in items if i.name.endswith("_v5"))
     untrusting = LibcloudDriver({**trusted_arm["options"], "retries": 0}, backend="bleu")
-    with pytest.raises(BackendError, match="TLS failed.*CA bundle"):
+    with pytest.raises(BackendError, match=r"TLS failed.*CA bundle"):
         untrusting.regions()
     assert before == (libcloud.security.VERIFY_SSL_CERT, libcloud.security.CA_CERTS_PATH)  # nothing global
