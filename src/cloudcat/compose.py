@@ -9,14 +9,14 @@ most advanced of the item's, the price book's and the brand's, as of today.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from .brands import BrandIndex
 from .models import Item, Kind, Lifecycle, LifecycleStatus, Offer
 from .prices import PriceBook
 
-__all__ = ["ReadItem", "compose_offers", "offer_id"]
+__all__ = ["ReadItem", "compose_offers", "compose_streamed", "offer_id"]
 
 _SEVERITY = {LifecycleStatus.AVAILABLE: 0, LifecycleStatus.END_OF_SALE: 1, LifecycleStatus.END_OF_LIFE: 2}
 
@@ -52,31 +52,59 @@ def _lifecycle(item: Lifecycle, brand: Lifecycle, today: dt.date) -> Lifecycle:
 def compose_offers(read: Iterable[ReadItem], brands: BrandIndex, prices: PriceBook, *,
                    today: dt.date | None = None) -> Iterator[Offer]:
     """Every offer of every brand. Ids are unique: a clash gets ``@<backend>`` (two backends of one
-    brand) or ``~N`` (one backend listing two items under one name) appended."""
-    today = today or dt.date.today()
+    brand) or ``~N`` (one backend listing two items under one name) appended.
+
+    ``read`` is held in memory, grouped by backend; :func:`compose_streamed` reads each backend's
+    items from a source instead, so memory does not grow with the catalog."""
     by_backend: dict[str, list[ReadItem]] = {}
     for r in read:
         by_backend.setdefault(r.backend, []).append(r)
+    return compose_streamed(lambda backend: by_backend.get(backend, ()), brands, prices, today=today)
+
+
+def compose_streamed(items_of: Callable[[str], Iterable[ReadItem]], brands: BrandIndex, prices: PriceBook, *,
+                     today: dt.date | None = None) -> Iterator[Offer]:
+    """Every offer of every brand, brand by brand, reading each of a brand's backends through
+    ``items_of(backend)`` (called once per brand and backend, so it should stream from a file or
+    a store rather than hold the items). Offers are built as the caller iterates; only the ids
+    of the brand being composed are kept, to keep them unique."""
+    today = today or dt.date.today()
     for brand_name in brands.names():
         cfg = brands.config(brand_name)
+        brand_labels = {x.lower() for x in cfg.labels}
         seen: set[str] = set()
         for backend in cfg.backend_names:
-            for r in by_backend.get(backend, []):
+            for r in items_of(backend):
                 item = prices.apply(backend, r.item, brand=brand_name, today=today)
-                oid = offer_id(brand_name, item)
-                if oid in seen:
-                    oid = f"{oid}@{backend}"
-                n = 2
-                base = oid
-                while oid in seen:
-                    oid = f"{base}~{n}"
-                    n += 1
-                seen.add(oid)
-                data = item.model_dump()
-                data.update(
-                    id=oid, brand=brand_name, operator=cfg.operator, backend=backend, driver=r.driver,
-                    read_at=r.read_at, labels=sorted(set(item.labels) | {x.lower() for x in cfg.labels}),
-                    lifecycle=_lifecycle(item.lifecycle, cfg.lifecycle, today),
-                    display_name=item.display_name or item.name,
-                )
-                yield Offer.model_validate(data)
+                oid = _unique(offer_id(brand_name, item), backend, seen)
+                yield _offer(item, oid, brand_name, cfg.operator, r,
+                             labels=_labels(item.labels, brand_labels),
+                             lifecycle=_lifecycle(item.lifecycle, cfg.lifecycle, today))
+
+
+def _unique(oid: str, backend: str, seen: set[str]) -> str:
+    if oid in seen:
+        oid = f"{oid}@{backend}"
+    n = 2
+    base = oid
+    while oid in seen:
+        oid = f"{base}~{n}"
+        n += 1
+    seen.add(oid)
+    return oid
+
+
+def _labels(own: Iterable[str], brand: set[str]) -> list[str]:
+    if not brand:
+        return list(own)  # already normalised by the item model and the price book
+    return sorted({label.strip().lower() for label in (*own, *brand) if label.strip()})
+
+
+def _offer(item: Item, oid: str, brand: str, operator: str | None, r: ReadItem, *, labels: list[str],
+           lifecycle: Lifecycle) -> Offer:
+    # Every field comes from a validated item, a price book rule or the brand's configuration,
+    # so the offer is assembled without validating it again (the cost of a refresh was there).
+    fields = dict(item)
+    fields.update(id=oid, brand=brand, operator=operator, backend=r.backend, driver=r.driver, read_at=r.read_at,
+                  labels=labels, lifecycle=lifecycle, display_name=item.display_name or item.name)
+    return Offer.model_construct(**fields)

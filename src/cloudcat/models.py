@@ -17,6 +17,7 @@ A price that is not known is ``None``, never ``0``.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -24,6 +25,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "MAX_INT",
+    "MAX_NUMBER",
     "Architecture",
     "BackendStatus",
     "Brand",
@@ -42,6 +45,7 @@ __all__ = [
     "Region",
     "SaleStatus",
     "SnapshotInfo",
+    "bounds_violation",
 ]
 
 JsonValue = Any
@@ -334,3 +338,53 @@ class SnapshotInfo(_Model):
     offers: int
     config_hash: str | None = None
     backends: list[BackendStatus] = Field(default_factory=list)
+
+
+#: The largest integer a catalog field may hold: exact in a double and in SQLite's 64-bit
+#: integers, and far above any real size (2**53 MiB is 8 EiB).
+MAX_INT = 2**53
+#: The largest number a float or decimal field (sizes, bandwidth, prices) may hold.
+MAX_NUMBER = 10**15
+#: Decimal exponents beyond this are refused before any arithmetic (``1e999999999``).
+_MAX_EXPONENT = 30
+
+
+def bounds_violation(value: BaseModel, path: str = "") -> str | None:
+    """The dotted path of the first field of ``value`` (a model, searched through nested models
+    and lists) holding an integer above :data:`MAX_INT` or below ``-MAX_INT``, or a float or
+    decimal that is not finite or beyond :data:`MAX_NUMBER`; ``None`` when every field is sane.
+
+    Pydantic accepts such values (Python integers are unbounded, ``inf`` is a float); storage,
+    JSON and price arithmetic do not, so the catalog checks this on what drivers read and on
+    what it reads back, and drops what fails.
+    """
+    for name in type(value).model_fields:
+        found = _violation(getattr(value, name), f"{path}{name}")
+        if found is not None:
+            return found
+    return None
+
+
+def _violation(value: object, path: str) -> str | None:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return None
+    if isinstance(value, int):
+        return None if -MAX_INT <= value <= MAX_INT else path
+    if isinstance(value, float):
+        return None if math.isfinite(value) and abs(value) <= MAX_NUMBER else path
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return path
+        if value.is_zero():
+            return None
+        # compare exponents first: comparing 1e999999999 itself would overflow the context
+        if abs(value.adjusted()) > _MAX_EXPONENT:
+            return path
+        return None if abs(value) <= MAX_NUMBER else path
+    if isinstance(value, BaseModel):
+        return bounds_violation(value, f"{path}.")
+    if isinstance(value, (list, tuple)):
+        return next((f for i, v in enumerate(value) if (f := _violation(v, f"{path}[{i}]")) is not None), None)
+    if isinstance(value, dict):
+        return next((f for k, v in value.items() if (f := _violation(v, f"{path}.{k}")) is not None), None)
+    return None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .config import PriceBookRef
 from .errors import ConfigError
-from .models import FlexibleSizing, Item, Kind, Lifecycle, Price
+from .models import MAX_NUMBER, FlexibleSizing, Item, Kind, Lifecycle, Price, bounds_violation
 from .records import read_records
 
 __all__ = ["PriceBook", "PriceRule"]
@@ -94,6 +95,7 @@ class PriceBook:
 
     def __init__(self, rules: Sequence[PriceRule] = ()) -> None:
         self.rules = list(rules)
+        self._indexed: _RuleIndex | None = None
 
     @classmethod
     def load(cls, refs: Iterable[PriceBookRef | str | Path]) -> PriceBook:
@@ -112,23 +114,35 @@ class PriceBook:
                     if isinstance(data.get(part), dict):
                         data[part].setdefault("source", f"{Path(source).name}")
                 data.setdefault("source", f"{source}:{line}" if line else source)
-                try:
-                    rules.append(PriceRule.model_validate(data))
-                except ValidationError as exc:
-                    err = exc.errors()[0]
-                    field = ".".join(str(p) for p in err["loc"]) or None
-                    msg = err["msg"].removeprefix("Value error, ")
-                    raise ConfigError(msg, source=source, line=line, field=field) from None
+                rules.append(_rule(data, source, line))
         return cls(rules)
+
+    def _index(self) -> _RuleIndex:
+        if self._indexed is None or self._indexed.size != len(self.rules):
+            self._indexed = _RuleIndex(self.rules)
+        return self._indexed
+
+    def matching(self, backend: str, item: Item, *, brand: str | None = None,
+                 today: dt.date | None = None) -> list[PriceRule]:
+        """The rules that apply to ``item`` read from ``backend`` (for ``brand``) by ``today``, in
+        the order they apply: patterns before exact names, then by effective date, then file order.
+
+        Rules are found through indexes (exact names by hash, patterns by their literal prefix),
+        so the cost grows with the rules that could match, not with the size of the book.
+        """
+        today = today or dt.date.today()
+        found = [(r.exact, since or dt.date.min, pos, r)
+                 for pos, r, since in self._index().candidates(backend, item.name)
+                 if (since is None or since <= today) and r.matches(backend, item, brand)]
+        found.sort(key=lambda t: t[:3])
+        return [t[3] for t in found]
 
     def apply(self, backend: str, item: Item, *, brand: str | None = None,
               today: dt.date | None = None) -> Item:
         """``item`` with every matching rule applied (patterns first, then exact names; file order)."""
-        today = today or dt.date.today()
-        matching = [r for r in self.rules if r.matches(backend, item, brand) and _in_effect(r, today)]
+        matching = self.matching(backend, item, brand=brand, today=today)
         if not matching:
             return item
-        matching.sort(key=lambda r: (r.exact, r.effective_from() or dt.date.min))
         update: dict[str, Any] = {}
         labels = set(item.labels)
         flexible = item.flexible
@@ -143,10 +157,55 @@ class PriceBook:
         return item.model_copy(update=update)
 
 
-def _in_effect(rule: PriceRule, today: dt.date) -> bool:
-    """Whether the rule's prices apply by ``today`` (a rule without dates always does)."""
-    since = rule.effective_from()
-    return since is None or since <= today
+_Entry = tuple[int, PriceRule, dt.date | None]  # position in the book, rule, effective date
+_GLOB = re.compile(r"[*?\[]")
+
+
+class _RuleIndex:
+    """Rules by backend, then exact name (hashed) or the literal prefix of their pattern."""
+
+    def __init__(self, rules: Sequence[PriceRule]) -> None:
+        self.size = len(rules)
+        self._exact: dict[tuple[str | None, str], list[_Entry]] = {}
+        self._prefix: dict[tuple[str | None, str], list[_Entry]] = {}
+        lengths: set[int] = set()
+        for pos, rule in enumerate(rules):
+            entry = (pos, rule, rule.effective_from())
+            if rule.name is not None:
+                self._exact.setdefault((rule.backend, rule.name), []).append(entry)
+            elif rule.pattern is not None:
+                glob = _GLOB.search(rule.pattern)
+                prefix = rule.pattern[:glob.start()] if glob else rule.pattern
+                lengths.add(len(prefix))
+                self._prefix.setdefault((rule.backend, prefix), []).append(entry)
+        self._lengths = sorted(lengths)
+
+    def candidates(self, backend: str, name: str) -> list[_Entry]:
+        """Rules that may match an item named ``name`` from ``backend`` (to be checked in full)."""
+        out: list[_Entry] = []
+        for key in (backend, None):
+            out += self._exact.get((key, name), ())
+            for length in self._lengths:
+                if length > len(name):
+                    break
+                out += self._prefix.get((key, name[:length]), ())
+        return out
+
+
+def _rule(data: dict[str, Any], source: str, line: int | None) -> PriceRule:
+    """One rule read from a book; errors (bad fields, numbers beyond bounds) name the file and line."""
+    try:
+        rule = PriceRule.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or None
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(msg, source=source, line=line, field=field) from None
+    bad = bounds_violation(rule)
+    if bad is not None:
+        raise ConfigError(f"value out of range (numbers must be finite and at most {MAX_NUMBER:.0e})",
+                          source=source, line=line, field=bad)
+    return rule
 
 
 def _fields_set(rule: PriceRule) -> dict[str, Any]:
