@@ -96,15 +96,7 @@ class ArmState:
         if self.regions is not None:
             locations = _more_locations(locations, self.regions)
         self.locations = {loc.name: loc for loc in locations}
-        default_effective = _date(fx.get("prices_effective")) or dt.date(2024, 1, 1)
-        every = tuple(self.locations)
-        self.sizes = [Size(name=str(s["name"]), cores=int(s["cores"]), memory_mb=int(s["memory_mb"]),
-                           resource_disk_mb=int(s.get("resource_disk_mb", 0)),
-                           max_data_disks=int(s.get("max_data_disks", 4)),
-                           locations=tuple(s.get("locations", every)) if self.regions is None else every,
-                           usd=Decimal(str(s["usd"])) if s.get("usd") is not None else None,
-                           effective=_date(s.get("effective")) or default_effective)
-                      for s in fx.get("sizes", [])]
+        self.sizes = _sizes(fx, tuple(self.locations), spread=self.regions is not None)
         self.images: dict[str, dict[str, dict[str, list[str]]]] = {
             str(pub): {str(offer): {str(sku): [str(v) for v in versions] for sku, versions in skus.items()}
                        for offer, skus in offers.items()}
@@ -171,6 +163,17 @@ class ArmState:
         with self.lock:
             return {"tenant": self.tenant, "subscription": self.subscription, "locations": list(self.locations),
                     "tokens_issued": self.tokens_issued, "reads_remaining": self.reads_remaining}
+
+
+def _sizes(fx: Mapping[str, Any], locations: tuple[str, ...], *, spread: bool) -> list[Size]:
+    """The fixture's sizes; with ``spread``, each offered in every location (load tests)."""
+    default_effective = _date(fx.get("prices_effective")) or dt.date(2024, 1, 1)
+    return [Size(name=str(s["name"]), cores=int(s["cores"]), memory_mb=int(s["memory_mb"]),
+                 resource_disk_mb=int(s.get("resource_disk_mb", 0)), max_data_disks=int(s.get("max_data_disks", 4)),
+                 locations=locations if spread else tuple(s.get("locations", locations)),
+                 usd=Decimal(str(s["usd"])) if s.get("usd") is not None else None,
+                 effective=_date(s.get("effective")) or default_effective)
+            for s in fx.get("sizes", [])]
 
 
 def _price_item(size: Size, loc: Location, kind: str, sku_suffix: str, product_suffix: str, amount: Decimal,
