@@ -13,6 +13,7 @@ from typing import Any
 
 import libcloud.security
 import pytest
+import requests
 import yaml
 from cloudcat_libcloud.driver import AzureArmDriver, GenericDriver, LibcloudDriver, OpenStackDriver
 from cloudcat_libcloud.mock import AzureMock
@@ -161,3 +162,23 @@ def test_ca_bundle_is_trusted_per_driver_instance(trusted_arm: dict[str, Any]) -
     with pytest.raises(BackendError, match=r"TLS failed.*CA bundle"):
         untrusting.regions()
     assert before == (libcloud.security.VERIFY_SSL_CERT, libcloud.security.CA_CERTS_PATH)  # nothing global
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # the mock's throwaway certificate
+def test_token_refused_by_the_endpoint_is_renewed_once(openstack_options: Any) -> None:
+    """Tokens forgotten by the endpoint (the mocks' reset forgets them) while libcloud still trusts its own:
+    the 401 makes the driver log in again, once, and read on."""
+    with mock("azure") as m:
+        drv = LibcloudDriver(m.backend["options"], backend="bleu")
+        region = drv.regions()[0]
+        requests.post(f"{m.url}/_cloudcat/reset", timeout=10, verify=False)
+        assert list(drv.read(Kind.COMPUTE, region))
+        assert [r.status for r in m.server.requests() if "vmSizes" in r.path] == [401, 200]
+        assert requests.get(f"{m.url}/_cloudcat/state", timeout=10, verify=False).json()["tokens_issued"] == 1
+    with mock("openstack", "flexible-engine") as m:
+        drv = LibcloudDriver(openstack_options(m), backend="fe")
+        region = drv.regions()[0]
+        assert list(drv.read(Kind.COMPUTE, region))
+        requests.post(f"{m.url}/_cloudcat/reset", timeout=10)
+        assert list(drv.read(Kind.COMPUTE, region))
+        assert [r.status for r in m.server.requests() if "/compute/" in r.path] == [401, 200]

@@ -26,7 +26,7 @@ from libcloud.common import azure_arm as _common_azure
 from libcloud.common import base as _base
 from libcloud.compute.drivers import azure_arm as _compute_azure
 
-__all__ = ["ArmConnection", "AzureArmNodeDriver", "TlsConnection", "resolve_environment", "use_tls"]
+__all__ = ["ArmConnection", "AzureArmNodeDriver", "TlsConnection", "forget_tokens", "resolve_environment", "use_tls"]
 
 # libcloud is untyped: its classes are narrowed to Any here, at the boundary
 _LibcloudConnection: Any = _http.LibcloudConnection
@@ -72,6 +72,27 @@ def use_tls(driver: Any, verify: bool | str) -> None:
             conn.conn_class = factory
             if conn.connection is not None:  # already connected: reconnect with the new class
                 conn.connection = None
+
+
+def forget_tokens(driver: Any) -> bool:
+    """Make one libcloud driver instance log in again on its next request (its token was refused).
+
+    Azure's connection (:class:`ArmConnection`) forgets its bearer token; OpenStack's clear their
+    identity context. Whether any connection held a token to forget.
+    """
+    forgot = False
+    for value in list(vars(driver).values()):
+        conn: Any = value
+        if not isinstance(value, _Connection):
+            continue
+        if isinstance(value, ArmConnection) and getattr(conn, "access_token", None):
+            conn.forget_token()
+            forgot = True
+        elif hasattr(conn, "get_auth_class") and getattr(conn, "auth_token", None):
+            conn.get_auth_class().clear_cached_auth_context()
+            conn.auth_token = None
+            forgot = True
+    return forgot
 
 
 def _is_tls_factory(factory: Any) -> bool:

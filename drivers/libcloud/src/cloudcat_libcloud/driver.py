@@ -279,15 +279,11 @@ class LibcloudDriver(BaseDriver):
         return self.options.retry_policy().run(with_renewal)
 
     def _forget_tokens(self) -> bool:
-        """Make the clients log in again; whether any held a token to forget."""
-        forgot = False
+        """Make the libcloud instances log in again; whether any held a token to forget."""
+        from .connection import forget_tokens
+
         with self._lock:
-            for client in self._clients.values():
-                forget = getattr(client.connection, "forget_token", None)
-                if forget is not None and getattr(client.connection, "access_token", None):
-                    forget()
-                    forgot = True
-        return forgot
+            return any([forget_tokens(client) for client in self._clients.values()])
 
     def secrets(self) -> list[str]:
         """Option secrets, and the tokens the libcloud instances hold."""
