@@ -6,10 +6,19 @@ from typing import Any
 
 import pytest
 
+from cloudcat.testing import MockHandle
 from cloudcat.testing.conformance import DriverConformance
 
 
-class TestVcdCloudAvenue(DriverConformance):
+class _QuickRetries(DriverConformance):
+    @pytest.fixture
+    def backend_options(self, mock_handle: MockHandle | None) -> dict[str, Any]:
+        """The mock's options with one quick retry: the fault checks run a dozen failing reads."""
+        assert mock_handle is not None
+        return {**mock_handle.backend["options"], "retries": 1, "backoff": 0.05}
+
+
+class TestVcdCloudAvenue(_QuickRetries):
     """The Cloud Avenue fixture: flexible compute, storage classes, templates, networks."""
 
     driver = "vcd"
@@ -18,7 +27,7 @@ class TestVcdCloudAvenue(DriverConformance):
     sdk_package = "httpx"
 
 
-class TestVcdGeneric(DriverConformance):
+class TestVcdGeneric(_QuickRetries):
     """A plain Cloud Director: fixed sizing policies, two regions."""
 
     driver = "vcd"
