@@ -89,15 +89,23 @@ def test_opens_paths_and_sqlite_urls_creating_directories(tmp_path: Path) -> Non
 
 
 def test_other_url_schemes_are_refused_without_leaking_credentials() -> None:
-    with pytest.raises(StoreError, match="'postgresql' is not supported yet") as err:
-        Store("postgresql://catalog:s3cret@db.example/cloudcat")
+    with pytest.raises(StoreError, match="'mysql' is not supported") as err:
+        Store("mysql://catalog:s3cret@db.example/cloudcat")
     assert "s3cret" not in str(err.value)
 
 
-def test_default_path_is_in_the_user_cache() -> None:
+def test_default_path_is_in_the_user_data_folder_one_store_per_configuration(tmp_path: Path) -> None:
     import platformdirs
 
-    assert Store.default_path() == Path(platformdirs.user_cache_dir("cloudcat")) / "catalog.db"
+    data = Path(platformdirs.user_data_dir("cloudcat"))
+    assert Store.default_path() == data / "catalog.db"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = Store.default_path(tmp_path / "a" / "cloudcat.yaml")
+    assert first.parent == data / "stores" and first.name.startswith("a-")
+    assert first != Store.default_path(tmp_path / "b" / "cloudcat.yaml")
+    # the same file, however it is named, is one store
+    assert first == Store.default_path(tmp_path / "b" / ".." / "a" / "cloudcat.yaml")
 
 
 def test_corrupt_file_is_a_store_error_naming_the_path(tmp_path: Path) -> None:

@@ -1,0 +1,852 @@
+"""The embedded snapshot store: SQLite (WAL, one transaction per snapshot).
+
+Each refresh becomes a snapshot. Offers and items are kept as versions (see
+:mod:`cloudcat.store.history`): a snapshot adds rows only for what changed, closes the versions
+that no longer hold, and a changed version stores a merge patch against its first full version.
+Reading a snapshot selects the versions holding in it (``since <= id < until``); the latest
+snapshot is the versions still open (``until = OPEN``), read through the same indexes as before.
+
+Readers never wait for a writer (WAL); a writer holds the write lock for the time of one
+snapshot's transaction, and refreshes serialize on the refresh lock (:meth:`Store.lock_refresh`).
+
+::
+
+    with Store(Store.default_path()) as store:
+        info = store.write_snapshot(items=items, offers=offers, statuses=statuses, config_hash=None)
+        cheapest = list(store.query(OfferQuery(kinds=["compute"], sort="price", limit=10)))
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import datetime as dt
+import hashlib
+import heapq
+import itertools
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from ..errors import StoreError
+from ..filters import FILTERS, offer_zones
+from ..models import BackendStatus, Item, Offer, SnapshotInfo
+from ..query import OfferQuery, select, sort_key
+from . import lock as _lock
+from .history import OPEN, SnapshotDiff, apply_patch, build_diff, merge_patch, retained
+from .schema import (
+    FILTER_COLUMNS,
+    OFFER_COLUMNS,
+    batched,
+    decimal_le,
+    digest,
+    offer_values,
+    split_read_at,
+    text_in,
+)
+
+__all__ = ["Store", "StoredItem"]
+
+_T = TypeVar("_T")
+
+#: Schema version kept in ``PRAGMA user_version``. Version 3 keeps offers and items as versions
+#: (history as changes); older stores are rewritten into it when opened.
+SCHEMA_VERSION = 3
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS snapshots (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at  TEXT NOT NULL,
+    offers      INTEGER NOT NULL,
+    config_hash TEXT
+);
+CREATE TABLE IF NOT EXISTS backend_status (
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL,
+    data        TEXT NOT NULL,
+    PRIMARY KEY (snapshot_id, position)
+) WITHOUT ROWID;
+-- When each backend was read, per snapshot: versions that were merely read again do not change.
+CREATE TABLE IF NOT EXISTS reads (
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+    what        TEXT NOT NULL,
+    backend     TEXT NOT NULL,
+    read_at     TEXT NOT NULL,
+    PRIMARY KEY (snapshot_id, what, backend)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS items (
+    pk          INTEGER PRIMARY KEY,
+    since       INTEGER NOT NULL,
+    until       INTEGER NOT NULL,
+    key         TEXT NOT NULL,
+    digest      BLOB NOT NULL,
+    base_pk     INTEGER,
+    data        TEXT NOT NULL,
+    read_at     TEXT,
+    backend     TEXT NOT NULL,
+    driver      TEXT NOT NULL,
+    UNIQUE (key, until)
+);
+CREATE INDEX IF NOT EXISTS items_by_backend ON items (until, backend);
+CREATE INDEX IF NOT EXISTS items_by_since ON items (since);
+CREATE TABLE IF NOT EXISTS offers (
+    pk                  INTEGER PRIMARY KEY,
+    since               INTEGER NOT NULL,
+    until               INTEGER NOT NULL,
+    id                  TEXT NOT NULL,
+    digest              BLOB NOT NULL,
+    base_pk             INTEGER,
+    data                TEXT NOT NULL,
+    read_at             TEXT,
+    brand               TEXT NOT NULL,
+    kind                TEXT NOT NULL,
+    region              TEXT,
+    zone                TEXT,
+    name                TEXT NOT NULL,
+    search              TEXT NOT NULL,
+    vcpus               INTEGER,
+    memory_mib          INTEGER,
+    gpu_count           REAL,
+    price_amount        REAL,
+    price_exact         TEXT,
+    price_currency      TEXT,
+    price_unit          TEXT,
+    lifecycle_status    TEXT NOT NULL,
+    backend             TEXT NOT NULL,
+    flexible            INTEGER NOT NULL,
+    flex_vcpus_max      INTEGER,
+    flex_memory_mib_max INTEGER,
+    {", ".join(f"{c} " for c in FILTER_COLUMNS)}{"," if FILTER_COLUMNS else ""}
+    UNIQUE (id, until)
+);
+-- The current view (until = OPEN): cheapest-first listings read these indexes in order and stop
+-- at the limit: sizes ride along so that rows too small are skipped without reading the table.
+CREATE INDEX IF NOT EXISTS offers_by_region_price ON offers (
+    until, kind, region, price_amount IS NULL, price_amount, id, vcpus, memory_mib, flexible, brand);
+CREATE INDEX IF NOT EXISTS offers_by_kind_price ON offers (
+    until, kind, price_amount IS NULL, price_amount, id, vcpus, memory_mib, region, flexible, brand);
+CREATE INDEX IF NOT EXISTS offers_by_brand ON offers (until, brand, kind, region);
+CREATE INDEX IF NOT EXISTS offers_flexible ON offers (until, kind, region) WHERE flexible = 1;
+-- Reads "as of" an older snapshot: the same order, with the version's range to check.
+CREATE INDEX IF NOT EXISTS offers_history ON offers (
+    kind, region, price_amount IS NULL, price_amount, id, vcpus, memory_mib, flexible, brand, since, until);
+CREATE INDEX IF NOT EXISTS offers_by_since ON offers (since);
+CREATE TABLE IF NOT EXISTS offer_labels (
+    offer_pk INTEGER NOT NULL REFERENCES offers(pk) ON DELETE CASCADE,
+    label    TEXT NOT NULL,
+    PRIMARY KEY (offer_pk, label)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS offer_zones (
+    offer_pk INTEGER NOT NULL REFERENCES offers(pk) ON DELETE CASCADE,
+    zone     TEXT NOT NULL,
+    PRIMARY KEY (offer_pk, zone)
+) WITHOUT ROWID;
+"""
+
+_ORDER_BY: dict[str, str] = {
+    "id": "o.id",
+    "name": "o.name, o.id",
+    "price": "o.price_amount IS NULL, o.price_amount, o.id",
+    "-price": "o.price_amount IS NULL, o.price_amount DESC, o.id",
+    "vcpus": "o.vcpus IS NULL, o.vcpus, o.id",
+    "-vcpus": "o.vcpus IS NULL, o.vcpus DESC, o.id",
+    "memory_mib": "o.memory_mib IS NULL, o.memory_mib, o.id",
+    "-memory_mib": "o.memory_mib IS NULL, o.memory_mib DESC, o.id",
+}
+
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+#: Open versions of these tables closed by a snapshot (the rows it did not see again).
+_SEEN_TABLES = ("offers", "items")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredItem:
+    """One item as a driver read it, with where and when: what a snapshot keeps besides offers."""
+
+    backend: str
+    driver: str
+    read_at: dt.datetime
+    item: Item
+
+
+@dataclasses.dataclass(slots=True)
+class _Version:
+    """One offer or item about to be stored: its key, content and the columns besides."""
+
+    key: str
+    data: str
+    read_at: str | None
+    digest: bytes
+    values: tuple[Any, ...]
+    check: Callable[[dict[str, Any]], bool]
+    labels: Sequence[str] = ()
+    zones: Sequence[str] = ()
+
+
+class _DuplicateOfferError(Exception):
+    def __init__(self, offer_id: str) -> None:
+        self.offer_id = offer_id
+        super().__init__(offer_id)
+
+
+def _conditions(q: OfferQuery, *, sized: bool, params: list[Any]) -> list[str]:
+    """SQL conditions for the filters of ``q``. With ``sized=False`` the filters that depend on
+    an offer's size and price (which flexible offers only get once materialized) are left out."""
+    return [FILTERS[name].sql(wanted, params) for name, wanted in q.filters.items()
+            if sized or not FILTERS[name].sized]
+
+
+def _holds(alias: str, sid: int, latest: bool) -> str:
+    """SQL: the versions of ``alias`` holding in snapshot ``sid``. The latest snapshot is the
+    open versions (one equality, read through the current-view indexes); an older one is a range
+    checked on the history index (``+`` keeps the planner off the current-view indexes)."""
+    if latest:
+        return f"{alias}.until = {OPEN}"
+    return f"{alias}.since <= {int(sid)} AND +{alias}.until > {int(sid)}"
+
+
+def _json(table: str, alias: str) -> str:
+    """SQL: the full JSON of a version of ``table`` (a patched one merged onto its base)."""
+    return (f"CASE WHEN {alias}.base_pk IS NULL THEN {alias}.data ELSE json_patch("
+            f"(SELECT b.data FROM {table} b WHERE b.pk = {alias}.base_pk), {alias}.data) END")
+
+
+def _read_at(what: str, alias: str, sid: int) -> str:
+    return (f"coalesce({alias}.read_at, (SELECT r.read_at FROM reads r WHERE r.snapshot_id = {int(sid)} "
+            f"AND r.what = '{what}' AND r.backend = {alias}.backend))")
+
+
+def _offer_json(alias: str, sid: int) -> str:
+    """SQL: an offer's JSON as it was in snapshot ``sid`` (its ``read_at`` put back)."""
+    return f"json_set({_json('offers', alias)}, '$.read_at', {_read_at('offer', alias, sid)})"
+
+
+class Store:
+    """Snapshots of the catalog in a SQLite file (WAL mode, one transaction per snapshot).
+
+    ``location`` is a file path, ``:memory:``, or a ``sqlite:///path`` URL (``sqlite:////abs/path``
+    for an absolute path); missing parent directories are created. The store is meant to be used
+    from one thread at a time; a lock guards the connection all the same.
+    """
+
+    def __init__(self, location: str | Path) -> None:
+        self.path = self._resolve(location)
+        self._lock = threading.RLock()
+        self._refresh_lock = threading.Lock()
+        self._refresh_holder: list[str] = []
+        self._conn: sqlite3.Connection | None = None
+        if not self._in_memory:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the directory of snapshot store {self.path}: "
+                                 f"{exc.strerror or exc}") from exc
+        try:
+            conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open snapshot store {self.path}: {exc}") from exc
+        try:
+            self._prepare(conn)
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"snapshot store {self.path} is unreadable or corrupt: {exc}") from exc
+        self._conn = conn
+
+    @property
+    def _in_memory(self) -> bool:
+        return str(self.path) == ":memory:"
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # WAL with synchronous=NORMAL survives any crash of the process; only a power
+        # loss may roll back the last committed snapshot.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.create_function("cc_decimal_le", 2, decimal_le, deterministic=True)
+        conn.create_function("cc_text_in", 2, text_in, deterministic=True)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"snapshot store {self.path} has schema version {version}; this "
+                             f"cloudcat reads up to version {SCHEMA_VERSION} (upgrade cloudcat)")
+        if version < SCHEMA_VERSION or _missing_filter_columns(conn):
+            _upgrade(conn, version)
+        conn.execute("SELECT count(*) FROM snapshots").fetchone()
+
+    # -- opening and closing ---------------------------------------------------------------------
+    @staticmethod
+    def _resolve(location: str | Path) -> Path:
+        if isinstance(location, Path):
+            return location
+        match = _URL_SCHEME.match(location)
+        if match is None:
+            return Path(location)
+        scheme = match.group(1).lower()
+        if scheme != "sqlite":
+            # Name the scheme only: the rest of a URL may carry credentials.
+            raise StoreError(f"store URL scheme {scheme!r} is not supported "
+                             "(use a file path, sqlite:///path or postgresql://…)")
+        rest = location[len(match.group(0)):]
+        if not rest.startswith("/") or rest == "/":
+            raise StoreError("a sqlite store URL needs a path: sqlite:///relative.db or "
+                             "sqlite:////absolute/path.db")
+        return Path(rest[1:])
+
+    @staticmethod
+    def default_path(config: str | Path | None = None) -> Path:
+        """Where snapshots are kept unless told otherwise: in the user data folder, one store
+        per configuration file (so that two projects never read each other's snapshots), or
+        ``catalog.db`` there when there is no configuration file."""
+        import platformdirs
+
+        base = Path(platformdirs.user_data_dir("cloudcat"))
+        if config is None:
+            return base / "catalog.db"
+        resolved = Path(config).expanduser().resolve()
+        key = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", resolved.parent.name or "root")
+        return base / "stores" / f"{stem}-{key}.db"
+
+    def close(self) -> None:
+        """Close the connection; the store cannot be used afterwards."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Store {str(self.path)!r}>"
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"snapshot store {self.path} is closed")
+        return self._conn
+
+    def _error(self, action: str, exc: sqlite3.Error) -> StoreError:
+        return StoreError(f"snapshot store {self.path}: cannot {action}: {exc}")
+
+    def _fetch(self, action: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise self._error(action, exc) from exc
+
+    def _stream(self, action: str, sql: str, params: Sequence[Any],
+                build: Callable[[Any], _T]) -> Iterator[_T]:
+        """Rows of ``sql`` built one by one, read in small batches (the lock is held per batch)."""
+        with self._lock:
+            try:
+                cursor = self._db.execute(sql, params)
+            except sqlite3.Error as exc:
+                raise self._error(action, exc) from exc
+        try:
+            while True:
+                with self._lock:
+                    try:
+                        rows = cursor.fetchmany(256)
+                    except sqlite3.Error as exc:
+                        raise self._error(action, exc) from exc
+                if not rows:
+                    return
+                for row in rows:
+                    yield build(row)
+        finally:
+            with self._lock:
+                if self._conn is not None:
+                    cursor.close()
+
+    def size_bytes(self) -> int:
+        """Bytes the store's database takes (pages in use, the WAL excluded)."""
+        rows = self._fetch("measure the store", "SELECT (SELECT page_count FROM pragma_page_count) - "
+                           "(SELECT freelist_count FROM pragma_freelist_count)")
+        page = self._fetch("measure the store", "PRAGMA page_size")
+        return int(rows[0][0]) * int(page[0][0])
+
+    # -- the refresh lock --------------------------------------------------------------------------
+    def lock_refresh(self, *, wait: bool = True, timeout: float | None = None
+                     ) -> contextlib.AbstractContextManager[None]:
+        """Hold the store's refresh lock for the block: one refresh at a time, on every process
+        and machine sharing the store. A second caller waits (up to ``timeout`` seconds, forever
+        by default) or, with ``wait=False``, fails at once with
+        :class:`~cloudcat.store.RefreshLockedError`: "another refresh is running since …".
+        Readers never wait for it."""
+        if self._in_memory:
+            return _lock.thread_lock(self._refresh_lock, self._refresh_holder, wait=wait, timeout=timeout,
+                                     store=str(self.path))
+        return _lock.file_lock(Path(f"{self.path}.refresh-lock"), wait=wait, timeout=timeout,
+                               store=str(self.path))
+
+    # -- writing -----------------------------------------------------------------------------------
+    def write_snapshot(self, *, items: Iterable[StoredItem], offers: Iterable[Offer],
+                       statuses: Sequence[BackendStatus], config_hash: str | None) -> SnapshotInfo:
+        """Store one refresh: items, offers and backend outcomes, in one transaction.
+
+        Either all of it becomes the latest snapshot, or (on any error, or if the process dies)
+        none of it is visible. Two offers with one id are an error. Offers and items equal to
+        the previous snapshot's are not copied: the snapshot stores what changed.
+        """
+        created_at = dt.datetime.now(dt.UTC)
+        with self._lock:
+            sid = self._transaction("write a snapshot", lambda db: _Writer(db).write(
+                created_at, items, offers, statuses, config_hash))
+            try:
+                self._db.execute("PRAGMA analysis_limit = 1000")
+                self._db.execute("PRAGMA optimize")
+            except sqlite3.Error:
+                pass  # statistics only help the query planner; the snapshot is committed
+        return self.snapshot(sid)
+
+    def _transaction(self, action: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._error(f"start to {action}", exc) from exc
+        try:
+            result = work(db)
+            db.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            if isinstance(exc, _DuplicateOfferError):
+                raise StoreError(f"snapshot store {self.path}: two offers have the id {exc.offer_id!r} "
+                                 "in the snapshot being written") from None
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(action, exc) from exc
+            raise
+        return result
+
+    # -- retention ---------------------------------------------------------------------------------
+    def prune(self, *, keep_last: int = 0, keep_daily: int = 0, keep_monthly: int = 0) -> list[int]:
+        """Remove the snapshots a retention policy does not keep (see
+        :func:`cloudcat.store.history.retained`; the latest is always kept) and the versions
+        only they held. Returns the ids removed, oldest first."""
+        rows = self._fetch("read snapshots", "SELECT id, created_at FROM snapshots ORDER BY id")
+        keep = retained([(r[0], dt.datetime.fromisoformat(r[1])) for r in rows], keep_last=keep_last,
+                        keep_daily=keep_daily, keep_monthly=keep_monthly)
+        doomed = [r[0] for r in rows if r[0] not in keep]
+        if not doomed:
+            return []
+        with self._lock:
+            self._transaction("prune snapshots", lambda db: _prune(db, doomed))
+        return doomed
+
+    # -- snapshots ---------------------------------------------------------------------------------
+    def _info(self, row: Any) -> SnapshotInfo:
+        sid, created_at, offers, config_hash = row
+        statuses = self._fetch("read backend statuses",
+                               "SELECT data FROM backend_status WHERE snapshot_id = ? ORDER BY position",
+                               (sid,))
+        return SnapshotInfo(id=sid, created_at=dt.datetime.fromisoformat(created_at), offers=offers,
+                            config_hash=config_hash,
+                            backends=[BackendStatus.model_validate_json(r[0]) for r in statuses])
+
+    def latest(self) -> SnapshotInfo | None:
+        """The most recent snapshot, or ``None`` when the store is empty."""
+        rows = self._fetch("read snapshots", "SELECT id, created_at, offers, config_hash FROM snapshots "
+                           "ORDER BY id DESC LIMIT 1")
+        return self._info(rows[0]) if rows else None
+
+    def snapshot(self, snapshot_id: int) -> SnapshotInfo:
+        """One snapshot; :class:`StoreError` when there is none with that id."""
+        rows = self._fetch("read snapshots", "SELECT id, created_at, offers, config_hash FROM snapshots "
+                           "WHERE id = ?", (snapshot_id,))
+        if not rows:
+            raise StoreError(f"snapshot store {self.path} has no snapshot {snapshot_id}")
+        return self._info(rows[0])
+
+    def snapshots(self) -> list[SnapshotInfo]:
+        """Every snapshot, oldest first."""
+        rows = self._fetch("read snapshots", "SELECT id, created_at, offers, config_hash FROM snapshots "
+                           "ORDER BY id")
+        return [self._info(r) for r in rows]
+
+    def snapshot_at(self, when: dt.datetime | dt.date) -> SnapshotInfo | None:
+        """The snapshot that was the latest at ``when`` (a date means the end of that day, UTC),
+        or ``None`` when none was stored by then."""
+        if not isinstance(when, dt.datetime):
+            when = dt.datetime.combine(when, dt.time.max, tzinfo=dt.UTC)
+        elif when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        rows = self._fetch("read snapshots", "SELECT id, created_at FROM snapshots ORDER BY id DESC")
+        for sid, created_at in rows:  # few rows; created_at spellings may vary, so compare as times
+            if dt.datetime.fromisoformat(created_at) <= when:
+                return self.snapshot(sid)
+        return None
+
+    def _snapshot_id(self, snapshot: int | None) -> tuple[int | None, bool]:
+        """``snapshot`` checked to exist (or the latest id, ``None`` when the store is empty), and
+        whether it is the latest."""
+        rows = self._fetch("read snapshots", "SELECT max(id) FROM snapshots")
+        latest: int | None = rows[0][0]
+        if snapshot is None or snapshot == latest:
+            return latest, True
+        if not self._fetch("read snapshots", "SELECT 1 FROM snapshots WHERE id = ?", (snapshot,)):
+            raise StoreError(f"snapshot store {self.path} has no snapshot {snapshot}")
+        return snapshot, False
+
+    # -- reading -----------------------------------------------------------------------------------
+    def _offer(self, row: Any) -> Offer:
+        try:
+            return Offer.model_validate_json(row[0])
+        except ValidationError as exc:
+            raise StoreError(f"snapshot store {self.path}: stored offer cannot be read: {exc}") from exc
+
+    def get(self, offer_id: str, snapshot: int | None = None) -> Offer | None:
+        """The offer with that exact id in a snapshot (the latest by default), or ``None``."""
+        sid, latest = self._snapshot_id(snapshot)
+        if sid is None:
+            return None
+        rows = self._fetch("read an offer", f"SELECT {_offer_json('o', sid)} FROM offers o "
+                           f"WHERE o.id = ? AND {_holds('o', sid, latest)}", (offer_id,))
+        return self._offer(rows[0]) if rows else None
+
+    def query(self, q: OfferQuery, snapshot: int | None = None) -> Iterator[Offer]:
+        """Offers of a snapshot (the latest by default) matching ``q``, sorted, offset and limited.
+
+        Results stream: models are built as the caller iterates. Flexible offers are sized to
+        the query (see :func:`cloudcat.query.materialize`) and merged into the order.
+        """
+        sid, latest = self._snapshot_id(snapshot)
+        if sid is None or any(FILTERS[name].admits_nothing(v) for name, v in q.filters.items()):
+            return iter(())
+        at = (sid, latest)
+        order = _ORDER_BY[q.sort]
+        if not q.sizes_flexible:
+            return self._select(q, at, sized=True, flexible=None, order=order, limit=q.limit, offset=q.offset)
+        flexible = self._flexible(q, at)
+        if not flexible:
+            return self._select(q, at, sized=True, flexible=False, order=order, limit=q.limit, offset=q.offset)
+        fixed = self._select(q, at, sized=True, flexible=False, order=order,
+                             limit=None if q.limit is None else q.offset + q.limit, offset=0)
+        merged = heapq.merge(fixed, flexible, key=lambda o: sort_key(o, q.sort))
+        stop = None if q.limit is None else q.offset + q.limit
+        return itertools.islice(merged, q.offset, stop)
+
+    def _select(self, q: OfferQuery, at: tuple[int, bool], *, sized: bool, flexible: bool | None,
+                order: str | None, limit: int | None, offset: int) -> Iterator[Offer]:
+        sid, latest = at
+        params: list[Any] = []
+        where = [_holds("o", sid, latest)]
+        if flexible is not None:
+            where.append("o.flexible = 1" if flexible else "o.flexible = 0")
+        where += _conditions(q, sized=sized, params=params)
+        # Flexible offers are few: their partial index beats any other the planner might prefer.
+        hint = " INDEXED BY offers_flexible" if flexible and latest else ""
+        sql = f"SELECT {_offer_json('o', sid)} FROM offers o{hint} WHERE {' AND '.join(where)}"
+        if order:
+            sql += f" ORDER BY {order}"
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params += [-1 if limit is None else limit, offset]
+        return self._stream("query offers", sql, params, self._offer)
+
+    def _flexible(self, q: OfferQuery, at: tuple[int, bool]) -> list[Offer]:
+        """Flexible offers able to fit ``q``, materialized, filtered and sorted in Python."""
+        candidates = self._select(q, at, sized=False, flexible=True, order=None, limit=None, offset=0)
+        sized = [s for s in (select(o, q) for o in candidates) if s is not None]
+        sized.sort(key=lambda o: sort_key(o, q.sort))
+        return sized
+
+    def items(self, snapshot: int, backend: str | None = None) -> Iterator[StoredItem]:
+        """The items stored with a snapshot (optionally one backend's), in the order first stored."""
+        sid, latest = self._snapshot_id(snapshot)
+        if sid is None:
+            raise StoreError(f"snapshot store {self.path} has no snapshot {snapshot}")
+        sql = (f"SELECT i.backend, i.driver, {_read_at('item', 'i', sid)}, {_json('items', 'i')} "
+               f"FROM items i WHERE {_holds('i', sid, latest)}")
+        params: list[Any] = []
+        if backend is not None:
+            sql += " AND i.backend = ?"
+            params.append(backend)
+        sql += " ORDER BY i.pk"
+
+        def build(row: Any) -> StoredItem:
+            try:
+                item = Item.model_validate_json(row[3])
+            except ValidationError as exc:
+                raise StoreError(f"snapshot store {self.path}: stored item cannot be read: {exc}") from exc
+            return StoredItem(backend=row[0], driver=row[1], read_at=dt.datetime.fromisoformat(row[2]),
+                              item=item)
+
+        return self._stream("read items", sql, params, build)
+
+    # -- history -----------------------------------------------------------------------------------
+    def diff(self, a: int, b: int) -> SnapshotDiff:
+        """What changed from snapshot ``a`` to snapshot ``b``: offers added and removed, and every
+        changed field of the others (prices and lifecycle statuses also in typed lists). Reads
+        only the versions that differ between the two, however large the snapshots."""
+        self.snapshot(a)
+        self.snapshot(b)
+        lo, hi = min(a, b), max(a, b)
+        data = _json("offers", "o")
+        # versions holding in lo but not hi, and in hi but not lo
+        only_lo = self._fetch("compare snapshots",
+                              f"SELECT o.id, o.digest, {data} FROM offers o WHERE o.until > ? AND o.until <= ? "
+                              f"AND o.since <= ?", (lo, hi, lo))
+        only_hi = self._fetch("compare snapshots",
+                              f"SELECT o.id, o.digest, {data} FROM offers o WHERE o.since > ? AND o.since <= ? "
+                              f"AND o.until > ?", (lo, hi, hi))
+        at_lo = {r[0]: r for r in only_lo}
+        at_hi = {r[0]: r for r in only_hi}
+        pairs = []
+        for offer_id in at_lo.keys() | at_hi.keys():
+            x, y = at_lo.get(offer_id), at_hi.get(offer_id)
+            if x is not None and y is not None and x[1] == y[1]:
+                continue  # changed and changed back
+            before, after = (x, y) if a <= b else (y, x)
+            pairs.append((offer_id, None if before is None else json.loads(before[2]),
+                          None if after is None else json.loads(after[2])))
+        return build_diff(a, b, pairs)
+
+
+def _missing_filter_columns(conn: sqlite3.Connection) -> list[str]:
+    present = {row[1] for row in conn.execute("PRAGMA table_info(offers)")}
+    return [c for c in FILTER_COLUMNS if c not in present] if present else list(FILTER_COLUMNS)
+
+
+def _create(conn: sqlite3.Connection) -> None:
+    for statement in _SCHEMA.split(";"):  # IF NOT EXISTS throughout; executescript would commit
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _upgrade(conn: sqlite3.Connection, version: int) -> None:
+    """Create the schema, or bring an older store up to date in one transaction: a store of
+    version 1 or 2 (a full copy per snapshot) is rewritten as versions, snapshot by snapshot;
+    columns of filters declared since are added, filled from the stored offers."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if 0 < version < 3:
+            _rewrite_copies(conn)
+        else:
+            _create(conn)
+        missing = _missing_filter_columns(conn)
+        for column in missing:
+            conn.execute(f"ALTER TABLE offers ADD COLUMN {column}")
+        if missing:
+            _fill_filter_columns(conn, missing)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _fill_filter_columns(conn: sqlite3.Connection, missing: list[str]) -> None:
+    sets = ", ".join(f"{c} = ?" for c in missing)
+    rows = conn.execute(f"SELECT o.pk, {_json('offers', 'o')} FROM offers o").fetchall()
+    for batch in batched(rows):
+        conn.executemany(f"UPDATE offers SET {sets} WHERE pk = ?", [
+            (*(FILTERS[FILTER_COLUMNS[c]].value(o) for c in missing), pk)
+            for pk, o in ((pk, Offer.model_validate(_with_read_at(data))) for pk, data in batch)])
+
+
+def _with_read_at(data: str) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(data)
+    value.setdefault("read_at", "1970-01-01T00:00:00Z")  # filter values never depend on it
+    return value
+
+
+def _rewrite_copies(conn: sqlite3.Connection) -> None:
+    """Rewrite a store holding a full copy per snapshot (schema 1 and 2) as versions."""
+    for table in ("offers", "items", "offer_labels", "offer_zones"):
+        conn.execute(f"ALTER TABLE {table} RENAME TO old_{table}")
+    for index in ("items_by_backend", "offers_by_region_price", "offers_by_kind_price", "offers_by_brand",
+                  "offers_flexible"):
+        conn.execute(f"DROP INDEX IF EXISTS {index}")
+    _create(conn)
+    writer = _Writer(conn)
+    for (sid,) in conn.execute("SELECT id FROM snapshots ORDER BY id").fetchall():
+        items = [StoredItem(backend=r[0], driver=r[1], read_at=dt.datetime.fromisoformat(r[2]),
+                            item=Item.model_validate_json(r[3]))
+                 for r in conn.execute("SELECT backend, driver, read_at, data FROM old_items "
+                                       "WHERE snapshot_id = ? ORDER BY pk", (sid,))]
+        offers = (Offer.model_validate_json(r[0]) for r in
+                  conn.execute("SELECT data FROM old_offers WHERE snapshot_id = ? ORDER BY pk", (sid,)))
+        writer.versions(sid, items, offers)
+    for table in ("offer_labels", "offer_zones", "offers", "items"):
+        conn.execute(f"DROP TABLE old_{table}")
+
+
+def _prune(db: sqlite3.Connection, doomed: list[int]) -> None:
+    """Remove snapshots and the versions no remaining snapshot holds; versions patched against
+    a removed base get their full JSON first."""
+    db.executemany("DELETE FROM snapshots WHERE id = ?", [(sid,) for sid in doomed])
+    for table in ("offers", "items"):
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (pk INTEGER PRIMARY KEY)")
+        db.execute("DELETE FROM temp.doomed")
+        db.execute(f"INSERT INTO temp.doomed SELECT t.pk FROM {table} t WHERE NOT EXISTS "
+                   "(SELECT 1 FROM snapshots s WHERE s.id >= t.since AND s.id < t.until)")
+        db.execute(f"UPDATE {table} SET data = json_patch((SELECT b.data FROM {table} b "
+                   f"WHERE b.pk = {table}.base_pk), data), base_pk = NULL "
+                   "WHERE base_pk IN (SELECT pk FROM temp.doomed)")
+        db.execute(f"DELETE FROM {table} WHERE pk IN (SELECT pk FROM temp.doomed)")
+    db.execute("DELETE FROM temp.doomed")
+
+
+class _Writer:
+    """Stores one snapshot's offers and items as versions, within the caller's transaction."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def write(self, created_at: dt.datetime, items: Iterable[StoredItem], offers: Iterable[Offer],
+              statuses: Sequence[BackendStatus], config_hash: str | None) -> int:
+        cursor = self.db.execute("INSERT INTO snapshots (created_at, offers, config_hash) VALUES (?, 0, ?)",
+                                 (created_at.isoformat(), config_hash))
+        sid = cursor.lastrowid
+        assert sid is not None
+        self.db.executemany("INSERT INTO backend_status (snapshot_id, position, data) VALUES (?, ?, ?)",
+                            [(sid, i, s.model_dump_json()) for i, s in enumerate(statuses)])
+        self.versions(sid, items, offers)
+        return sid
+
+    def versions(self, sid: int, items: Iterable[StoredItem], offers: Iterable[Offer]) -> None:
+        db = self.db
+        for table in _SEEN_TABLES:
+            db.execute(f"CREATE TEMP TABLE IF NOT EXISTS seen_{table} (pk INTEGER PRIMARY KEY)")
+            db.execute(f"DELETE FROM temp.seen_{table}")
+        for batch in batched(self._item_versions(sid, items)):
+            self._store("items", "key", sid, batch)
+        seen: set[str] = set()
+        count = 0
+        for batch in batched(self._offer_versions(sid, offers, seen)):
+            self._store("offers", "id", sid, batch)
+            count += len(batch)
+        for table in _SEEN_TABLES:  # what this snapshot did not see again no longer holds
+            db.execute(f"UPDATE {table} SET until = ? WHERE until = {OPEN} AND since < ? "
+                       f"AND pk NOT IN (SELECT pk FROM temp.seen_{table})", (sid, sid))
+            db.execute(f"DELETE FROM temp.seen_{table}")
+        db.execute("UPDATE snapshots SET offers = ? WHERE id = ?", (count, sid))
+
+    def _backend_read(self, sid: int, what: str, reads: dict[str, str], backend: str, read_at: str) -> str | None:
+        """``read_at`` to keep on the row: ``None`` when it is the backend's for this snapshot
+        (the first one seen for it)."""
+        if backend not in reads:
+            reads[backend] = read_at
+            self.db.execute("INSERT INTO reads (snapshot_id, what, backend, read_at) VALUES (?, ?, ?, ?)",
+                            (sid, what, backend, read_at))
+        return None if read_at == reads[backend] else read_at
+
+    def _item_versions(self, sid: int, items: Iterable[StoredItem]) -> Iterator[_Version]:
+        listed = list(items)
+        # the read time most items of a backend share is kept once per snapshot
+        counts = collections.Counter((s.backend, s.read_at.isoformat()) for s in listed)
+        reads: dict[str, str] = {}
+        for (backend, read_at), _ in counts.most_common():
+            self._backend_read(sid, "item", reads, backend, read_at)
+        occurrences: collections.Counter[str] = collections.Counter()
+        for s in listed:
+            item = s.item
+            data = item.model_dump_json()
+            kept = self._backend_read(sid, "item", reads, s.backend, s.read_at.isoformat())
+            key = "\x1f".join((s.backend, s.driver, item.kind.value, item.region or "", item.zone or "", item.name))
+            occurrences[key] += 1
+            key += f"\x1f{occurrences[key]}"
+
+            def check(value: dict[str, Any], item: Item = item) -> bool:
+                return Item.model_validate(value) == item
+
+            yield _Version(key=key, data=data, read_at=kept, digest=digest(data, kept, s.driver),
+                           values=(s.backend, s.driver), check=check)
+
+    def _offer_versions(self, sid: int, offers: Iterable[Offer], seen: set[str]) -> Iterator[_Version]:
+        reads: dict[str, str] = {}
+        for offer in offers:
+            if offer.id in seen:
+                raise _DuplicateOfferError(offer.id)
+            seen.add(offer.id)
+            data, read_at = split_read_at(offer)
+            kept = self._backend_read(sid, "offer", reads, offer.backend, read_at)
+
+            def check(value: dict[str, Any], offer: Offer = offer, read_at: str = read_at) -> bool:
+                return Offer.model_validate({**value, "read_at": read_at}) == offer
+
+            yield _Version(key=offer.id, data=data, read_at=kept, digest=digest(data, kept),
+                           values=offer_values(offer), check=check, labels=offer.labels,
+                           zones=offer_zones(offer))
+
+    def _store(self, table: str, key_column: str, sid: int, batch: list[_Version]) -> None:
+        """Keep what did not change, close what changed and add its new version (a patch
+        against the first full version when that is small), add what is new."""
+        db = self.db
+        keys = [v.key for v in batch]
+        current = {row[0]: row[1:] for row in db.execute(
+            f"SELECT {key_column}, pk, digest, base_pk FROM {table} WHERE until = {OPEN} "
+            f"AND {key_column} IN ({', '.join('?' * len(keys))})", keys)}
+        unchanged: list[tuple[int]] = []
+        changed: list[tuple[_Version, int, int]] = []  # version, old pk, base pk
+        new: list[_Version] = []
+        for version in batch:
+            old = current.get(version.key)
+            if old is None:
+                new.append(version)
+            elif old[1] == version.digest:
+                unchanged.append((old[0],))
+            else:
+                changed.append((version, old[0], old[2] or old[0]))
+        db.executemany(f"INSERT INTO temp.seen_{table} (pk) VALUES (?)", unchanged)
+        db.executemany(f"UPDATE {table} SET until = ? WHERE pk = ?", [(sid, old) for _, old, _ in changed])
+        bases = {row[0]: row[1] for row in db.execute(
+            f"SELECT pk, data FROM {table} WHERE pk IN ({', '.join('?' * len(changed))})",
+            [base for _, _, base in changed])} if changed else {}
+        rows: list[tuple[_Version, int | None, str]] = [(v, None, v.data) for v in new]
+        rows += [(v, *_patched(v, base, bases[base])) for v, _, base in changed]
+        self._insert(table, key_column, sid, rows)
+
+    def _insert(self, table: str, key_column: str, sid: int, rows: list[tuple[_Version, int | None, str]]) -> None:
+        db = self.db
+        if not rows:
+            return
+        # The write lock is held (BEGIN IMMEDIATE), so primary keys can be handed out here,
+        # which lets labels and zones refer to their offer without a round trip per row.
+        first = (db.execute(f"SELECT max(pk) FROM {table}").fetchone()[0] or 0) + 1
+        if table == "items":
+            db.executemany(
+                "INSERT INTO items (pk, since, until, key, digest, base_pk, data, read_at, backend, driver) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(first + n, sid, OPEN, v.key, v.digest, base, data, v.read_at, *v.values)
+                 for n, (v, base, data) in enumerate(rows)])
+            return
+        db.executemany(f"INSERT INTO offers ({', '.join(OFFER_COLUMNS)}) "
+                       f"VALUES ({', '.join('?' * len(OFFER_COLUMNS))})",
+                       [(first + n, sid, OPEN, v.key, v.digest, base, data, v.read_at, *v.values)
+                        for n, (v, base, data) in enumerate(rows)])
+        db.executemany("INSERT INTO offer_labels (offer_pk, label) VALUES (?, ?)",
+                       [(first + n, label) for n, (v, _, _) in enumerate(rows) for label in v.labels])
+        db.executemany("INSERT INTO offer_zones (offer_pk, zone) VALUES (?, ?)",
+                       [(first + n, zone) for n, (v, _, _) in enumerate(rows) for zone in v.zones])
+
+
+def _patched(version: _Version, base_pk: int, base_data: str) -> tuple[int | None, str]:
+    """``(base_pk, patch)`` when a merge patch against the base is small and gives the version
+    back exactly, else ``(None, full JSON)``."""
+    base = json.loads(base_data)
+    new = json.loads(version.data)
+    patch = merge_patch(base, new)
+    text = json.dumps(patch, separators=(",", ":"), ensure_ascii=False)
+    if len(text) * 2 < len(version.data) and version.check(apply_patch(base, patch)):
+        return base_pk, text
+    return None, version.data
+
