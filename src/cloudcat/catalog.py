@@ -16,13 +16,15 @@ queries from the latest snapshot — refreshing first when there is none, when i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
+import itertools
 import logging
+import tempfile
 import threading
-import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -30,28 +32,33 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Unpack
 
 from .brands import BrandIndex
-from .compose import compose_offers
+from .compose import compose_streamed
 from .config import Config, load_config, secret_values
 from .driver import Driver
-from .errors import CloudcatError, ConfigError, DriverError, OfferNotFoundError, redact
+from .errors import CloudcatError, ConfigError, DriverError, OfferNotFoundError
 from .filters import OfferFilters
-from .models import BackendStatus, Brand, Item, Kind, LifecycleStatus, Offer, Region, SnapshotInfo
+from .models import BackendStatus, Brand, LifecycleStatus, Offer, SnapshotInfo, bounds_violation
 from .prices import PriceBook
 from .query import OfferQuery, SortOrder
 from .redaction import register_secrets
+from .refresh import BackendReader, Spool
 from .registry import load_driver
 from .store import SnapshotDiff, Store, StoredItem
 
 if TYPE_CHECKING:
     from .planner import InventoryLine, Plan
 
-__all__ = ["Catalog", "OfferLifecycleWarning", "RefreshResult", "open_catalog"]
+__all__ = ["Catalog", "OfferLifecycleWarning", "RefreshResult", "SnapshotCoverageWarning", "open_catalog"]
 
 log = logging.getLogger("cloudcat.catalog")
 
 
 class OfferLifecycleWarning(UserWarning):
     """An offer that was asked for by id is end-of-sale or end-of-life."""
+
+
+class SnapshotCoverageWarning(UserWarning):
+    """The snapshot a query reads has no items from some configured backends."""
 
 
 @dataclass
@@ -88,6 +95,9 @@ class Catalog:
         self._store: Store | None = store if isinstance(store, Store) else None
         self._drivers: dict[str, Driver] = {}
         self._lock = threading.Lock()
+        # the latest snapshot composed under the current brands and price books, when they differ
+        # from those it was stored with: ((snapshot id, fingerprint), in-memory store, its snapshot id)
+        self._composed: tuple[tuple[int, str], Store, int] | None = None
 
     def __repr__(self) -> str:
         return (f"<Catalog config={self.config.source!r} backends={sorted(self.config.backends)} "
@@ -99,7 +109,8 @@ class Catalog:
         """The snapshot store (opened on first use)."""
         if self._store is None:
             arg = self._store_arg
-            self._store = Store(arg if arg is not None and not isinstance(arg, Store) else Store.default_path())
+            self._store = Store(arg if arg is not None and not isinstance(arg, Store)
+                                else Store.default_path(self.config.source))
         return self._store
 
     @property
@@ -154,6 +165,9 @@ class Catalog:
         if self._store is not None:
             self._store.close()
             self._store = None
+        if self._composed is not None:
+            self._composed[1].close()
+            self._composed = None
 
     def __enter__(self) -> Catalog:
         return self
@@ -185,9 +199,11 @@ class Catalog:
                 progress: Callable[[BackendStatus], None] | None = None) -> RefreshResult:
         """Read backends (all enabled ones by default) concurrently and store a snapshot.
 
-        Backends not read this time, and backends that fail, keep their items from the previous
-        snapshot; a failed backend is reported with its error. Nothing is stored when every
-        backend read failed (the previous snapshot then stays the latest).
+        Backends not read this time, and backends that fail or pass their deadline, keep their
+        items from the previous snapshot; a failed backend is reported with its error. Nothing is
+        stored when every backend read failed (the previous snapshot then stays the latest).
+        Items flow from the drivers to the store through temporary files, so memory does not
+        grow with the catalog; an item with a number out of range is dropped with a warning.
         """
         enabled = [n for n, b in self.config.backends.items() if b.enabled]
         selected = list(backends) if backends is not None else enabled
@@ -197,88 +213,76 @@ class Catalog:
         previous = self.store.latest()  # the store is opened (and checked) before any backend is read
         for name in selected:
             self.driver(name)  # configuration errors (driver, options) stop the refresh before it starts
-        read, statuses = self._read_selected(selected, previous, progress)
-        if previous is not None:  # backends not selected this time keep what the last snapshot had
-            self._carry_unselected([n for n in enabled if n not in selected], previous, read, statuses)
-        if selected and not any(s.status == "ok" and s.backend in selected for s in statuses):
-            # every backend read this time failed: keep the previous snapshot as the latest
-            return RefreshResult(snapshot=None, statuses=statuses)
-        snapshot = self._write(read, statuses)
+        book = self.price_book  # and so do price book errors
+        with self.store.lock_refresh(), _collector_paused(), \
+                tempfile.TemporaryDirectory(prefix="cloudcat-refresh-") as tmp:
+            previous = self.store.latest()  # what a refresh that held the lock before this one stored
+            reader = BackendReader(self.driver, directory=Path(tmp), concurrency=self.config.concurrency,
+                                   deadline_of=self.config.deadline_of,
+                                   refresh_deadline=self.config.refresh_deadline,
+                                   driver_names=lambda n: self.config.backends[n].driver, abandon=self._abandon)
+            outcomes = reader.run(selected, progress)
+            spools, statuses = self._gather(selected, outcomes, previous, Path(tmp))
+            if selected and not any(s.status == "ok" and s.backend in selected for s in statuses):
+                # every backend read this time failed: keep the previous snapshot as the latest
+                return RefreshResult(snapshot=None, statuses=statuses)
+            snapshot = self._write(spools, statuses, book, today=dt.date.today())
         return RefreshResult(snapshot=snapshot, statuses=statuses)
 
-    def _read_selected(self, selected: Sequence[str], previous: SnapshotInfo | None,
-                       progress: Callable[[BackendStatus], None] | None
-                       ) -> tuple[list[StoredItem], list[BackendStatus]]:
-        """Read the selected backends side by side; a failed one keeps the previous snapshot's items."""
+    def _gather(self, selected: Sequence[str], outcomes: Mapping[str, tuple[Spool, BackendStatus]],
+                previous: SnapshotInfo | None, tmp: Path) -> tuple[list[Spool], list[BackendStatus]]:
+        """The spools and statuses of a refresh: what was read, what failed backends keep from the
+        previous snapshot, and what every configured backend not read this time keeps."""
+        spools: list[Spool] = []
         statuses: list[BackendStatus] = []
-        read: list[StoredItem] = []
-        workers = max(1, self.config.concurrency)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cloudcat-task") as tasks, \
-                ThreadPoolExecutor(max_workers=max(1, len(selected)),
-                                   thread_name_prefix="cloudcat-backend") as per_backend:
-            futures = {name: per_backend.submit(self._read_backend, name, tasks) for name in selected}
-            for name, fut in futures.items():
-                items, status = fut.result()
-                if status.status == "ok":
-                    read += items
-                elif previous is not None:
-                    carried = list(self.store.items(previous.id, name))
-                    read += carried
-                    status = status.model_copy(update={"items": len(carried)})
-                statuses.append(status)
-                if progress:
-                    progress(status)
-        return read, statuses
+        for name in selected:
+            spool, status = outcomes[name]
+            if status.status != "ok" and previous is not None:
+                spool = self._carried(previous, name, tmp)
+                status = status.model_copy(update={"items": spool.count})
+            if status.status == "ok" or previous is not None:
+                spools.append(spool)
+            statuses.append(status)
+        if previous is not None:  # a refresh never drops a backend the configuration still has
+            prev_status = {s.backend: s for s in previous.backends}
+            for name in self.config.backends:
+                if name not in selected and name in prev_status:
+                    spools.append(self._carried(previous, name, tmp))
+                    statuses.append(prev_status[name])
+        return spools, statuses
 
-    def _carry_unselected(self, names: Sequence[str], previous: SnapshotInfo, read: list[StoredItem],
-                          statuses: list[BackendStatus]) -> None:
-        prev_status = {s.backend: s for s in previous.backends}
-        for name in names:
-            read += self.store.items(previous.id, name)
-            if name in prev_status:
-                statuses.append(prev_status[name])
+    def _carried(self, previous: SnapshotInfo, name: str, tmp: Path) -> Spool:
+        spool = Spool(tmp, name, self.config.backends[name].driver)
+        for stored in self.store.items(previous.id, name):
+            spool.add(stored)
+        spool.close()
+        return spool
 
-    def _write(self, read: Sequence[StoredItem], statuses: Sequence[BackendStatus]) -> SnapshotInfo:
-        offers = compose_offers(read, self._brands, self.price_book)
-        return self.store.write_snapshot(items=read, offers=offers, statuses=statuses,
-                                         config_hash=self.config.fingerprint())
+    def _abandon(self, backend: str) -> None:
+        """Forget the driver of a backend that passed its deadline, and close it on the side (a
+        driver stuck in a call may never let go; closing its connections cuts what it waits on)."""
+        with self._lock:
+            stuck = self._drivers.pop(backend, None)
+        if stuck is not None:
+            threading.Thread(target=_close_quietly, args=(stuck,), name=f"cloudcat-close-{backend}",
+                             daemon=True).start()
 
-    def _read_backend(self, name: str, tasks: ThreadPoolExecutor) -> tuple[list[StoredItem], BackendStatus]:
-        cfg = self.config.backends[name]
-        start = time.monotonic()
-        driver: Driver | None = None
-        try:
-            driver = self.driver(name)
-            regions = list(driver.regions())
-            kinds = sorted(type(driver).capabilities.kinds)
-            futures: list[Future[tuple[list[Item], dt.datetime]]] = [
-                tasks.submit(_read_items, driver, kind, region) for region in regions for kind in kinds]
-            out: list[StoredItem] = []
-            try:
-                for fut in futures:
-                    items, read_at = fut.result()
-                    out += (StoredItem(backend=name, driver=cfg.driver, read_at=read_at, item=item) for item in items)
-            finally:
-                for fut in futures:
-                    fut.cancel()
-            status = BackendStatus(backend=name, driver=cfg.driver, status="ok", items=len(out),
-                                   seconds=round(time.monotonic() - start, 3), read_at=_now())
-            log.info("backend %s: %d items in %.2fs", name, len(out), status.seconds)
-            return out, status
-        except Exception as exc:  # one failing backend never takes down the others
-            message = str(exc) if isinstance(exc, CloudcatError) else f"{type(exc).__name__}: {exc}"
-            secrets = driver.secrets() if driver is not None else []
-            message = redact(message, secrets)
-            while message.startswith(f"{name}: "):  # the status already names the backend
-                message = message[len(name) + 2:]
-            log.warning("backend %s failed: %s", name, message)
-            log.debug("backend %s failure", name, exc_info=log.isEnabledFor(logging.DEBUG))
-            return [], BackendStatus(backend=name, driver=cfg.driver, status="failed", error=message,
-                                     seconds=round(time.monotonic() - start, 3), read_at=None)
+    def _write(self, spools: Sequence[Spool], statuses: Sequence[BackendStatus], book: PriceBook, *,
+               today: dt.date, store: Store | None = None) -> SnapshotInfo:
+        by_backend = {s.backend: s for s in spools}
+        offers = compose_streamed(lambda b: by_backend.get(b, ()), self._brands, book, today=today)
+        return (store or self.store).write_snapshot(items=itertools.chain.from_iterable(spools), offers=offers,
+                                                    statuses=statuses, config_hash=self.config.fingerprint())
 
     # -- reading -------------------------------------------------------------------------------
     def ensure_fresh(self, *, refresh: bool = False, offline: bool = False) -> SnapshotInfo:
-        """The snapshot queries read, refreshing or recomposing it first when needed."""
+        """The stored snapshot queries read, refreshing first when asked (``refresh``), when there
+        is none, when it is older than ``max_age`` or when a configured backend was never read
+        (never with ``offline``).
+
+        Reading never writes otherwise: when the brands or price books changed since the snapshot
+        was composed, queries see its items composed under the current ones without storing them
+        (see :meth:`recompose` to store that)."""
         latest = self.store.latest()
         if refresh and not offline:
             return self._refreshed()
@@ -294,9 +298,50 @@ class Catalog:
                 return self.refresh().snapshot or latest
             if never_read:
                 return self.refresh(never_read).snapshot or latest
-        if latest.config_hash != self.config.fingerprint():
-            return self.recompose(latest)
         return latest
+
+    def _reading(self, snapshot: int | None, *, refresh: bool = False,
+                 offline: bool = False) -> tuple[Store, int]:
+        """The store and snapshot id a query reads: an explicit snapshot as stored; otherwise the
+        fresh latest one, composed under the current brands and price books."""
+        if snapshot is not None:
+            return self.store, snapshot
+        return self._view(self.ensure_fresh(refresh=refresh, offline=offline))
+
+    def _view(self, snap: SnapshotInfo) -> tuple[Store, int]:
+        known = {s.backend for s in snap.backends}
+        missing = [n for n, b in self.config.backends.items() if b.enabled and n not in known]
+        if missing:
+            message = (f"snapshot {snap.id} has no items from configured backend(s) {', '.join(missing)}; "
+                       "their offers are missing (run `cloudcat refresh`)")
+            log.warning(message)
+            warnings.warn(message, SnapshotCoverageWarning, stacklevel=4)
+        fingerprint = self.config.fingerprint()
+        if snap.config_hash == fingerprint:
+            return self.store, snap.id
+        key = (snap.id, fingerprint)
+        if self._composed is None or self._composed[0] != key:
+            if self._composed is not None:
+                self._composed[1].close()
+            view = Store(":memory:")
+            info = self._compose_into(view, snap)
+            self._composed = (key, view, info.id)
+        return self._composed[1], self._composed[2]
+
+    def _compose_into(self, target: Store, snap: SnapshotInfo) -> SnapshotInfo:
+        """``snap``'s items composed under the current brands and price books, as of the day they
+        were read, written to ``target`` (a throwaway in-memory store for reads)."""
+        configured = set(self.config.backends)
+        statuses = [s for s in snap.backends if s.backend in configured]
+
+        def items_of(backend: str) -> Iterator[StoredItem]:
+            if backend in configured:
+                yield from _sane(self.store.items(snap.id, backend))
+
+        names = [s.backend for s in statuses]
+        offers = compose_streamed(items_of, self._brands, self.price_book, today=snap.created_at.date())
+        return target.write_snapshot(items=itertools.chain.from_iterable(items_of(n) for n in names),
+                                     offers=offers, statuses=statuses, config_hash=self.config.fingerprint())
 
     def _refreshed(self) -> SnapshotInfo:
         result = self.refresh()
@@ -306,14 +351,16 @@ class Catalog:
 
     def recompose(self, snapshot: SnapshotInfo | None = None) -> SnapshotInfo:
         """Store a new snapshot from the stored items under the current brands and price books,
-        without reading any backend (a relabel, a new price book)."""
+        without reading any backend (a relabel, a new price book). Only this explicit command
+        stores a recomposed snapshot; reads compose on the fly without storing."""
         base = snapshot or self.store.latest()
         if base is None:
             raise CloudcatError("no snapshot to recompose; run `cloudcat refresh` first")
         configured = set(self.config.backends)
-        read = [s for s in self.store.items(base.id) if s.backend in configured]
         statuses = [s for s in base.backends if s.backend in configured]
-        return self._write(read, statuses)
+        with tempfile.TemporaryDirectory(prefix="cloudcat-recompose-") as tmp:
+            spools = [self._carried(base, s.backend, Path(tmp)) for s in statuses]
+            return self._write(spools, statuses, self.price_book, today=dt.date.today())
 
     def query(self, *, sort: SortOrder = "id", limit: int | None = None, offset: int = 0,
               **filters: Unpack[OfferFilters]) -> OfferQuery:
@@ -343,8 +390,8 @@ class Catalog:
             raise ConfigError("give either a query or keyword filters, not both", field="filters")
         q = self._checked(query) if query is not None else self.query(sort=sort, limit=limit, offset=offset,
                                                                       **filters)
-        snap = snapshot if snapshot is not None else self.ensure_fresh(refresh=refresh, offline=offline).id
-        yield from self.store.query(q, snapshot=snap)
+        store, snap = self._reading(snapshot, refresh=refresh, offline=offline)
+        yield from store.query(q, snapshot=snap)
 
     def offers(self, query: OfferQuery | None = None, /, *, refresh: bool = False, offline: bool = False,
                snapshot: int | None = None, sort: SortOrder = "id", limit: int | None = None, offset: int = 0,
@@ -372,8 +419,8 @@ class Catalog:
         """The offer with this id. Ids written with a brand alias or former name resolve to the
         current brand. Reading an end-of-sale or end-of-life offer warns and names its successor."""
         resolved = self._brands.resolve_id(offer_id)
-        snap = snapshot if snapshot is not None else self.ensure_fresh(refresh=refresh, offline=offline).id
-        offer = self.store.get(resolved, snapshot=snap) or self.resolve_logical(resolved, snapshot=snap)
+        view = self._reading(snapshot, refresh=refresh, offline=offline)
+        offer = view[0].get(resolved, snapshot=view[1]) or self._resolve_logical(resolved, view)
         if offer is None:
             raise OfferNotFoundError(f"no offer with id {offer_id!r}")
         if offer.lifecycle.status != LifecycleStatus.AVAILABLE:
@@ -392,13 +439,20 @@ class Catalog:
         brand, sep, rest = self._brands.resolve_id(offer_id, warn=False).partition("/")
         if not sep or brand not in self._brands:
             return None
+        if not any(lo.id == rest for lo in self._brands.config(brand).offers):
+            return None
+        return self._resolve_logical(offer_id, self._reading(snapshot))
+
+    def _resolve_logical(self, offer_id: str, view: tuple[Store, int]) -> Offer | None:
+        brand, sep, rest = self._brands.resolve_id(offer_id, warn=False).partition("/")
+        if not sep or brand not in self._brands:
+            return None
         logical = next((lo for lo in self._brands.config(brand).offers if lo.id == rest), None)
         if logical is None:
             return None
-        snap = snapshot if snapshot is not None else self.ensure_fresh().id
         # A logical offer is a stored query: one store query, cheapest first.
         q = OfferQuery(sort="price", **{**logical.filters, "brand": [brand], "lifecycle": ["available"]})
-        candidates = list(self.store.query(q, snapshot=snap))
+        candidates = list(view[0].query(q, snapshot=view[1]))
         if not candidates:
             raise OfferNotFoundError(
                 f"logical offer {offer_id!r} has no matching offer on {brand!r}'s backends "
@@ -425,23 +479,24 @@ class Catalog:
         """
         from .planner import plan_migration, read_inventory  # the planner loads on first use
 
-        snap = self.ensure_fresh(refresh=refresh, offline=offline).id
+        view = self._reading(None, refresh=refresh, offline=offline)
         if isinstance(inventory, (str, Path)):
             inventory = read_inventory(inventory)
-        return plan_migration(self._side(source, snap), self._side(target, snap), inventory,
+        return plan_migration(self._side(source, view), self._side(target, view), inventory,
                               require_labels=require_labels, source=source, target=target)
 
-    def _side(self, name: str, snapshot: int) -> list[Offer]:
+    def _side(self, name: str, view: tuple[Store, int]) -> list[Offer]:
+        store, snapshot = view
         if name in self.config.backends and self._brands.resolve(name, warn=False) is None:
             seen: set[tuple[str, str | None, str]] = set()
             out = []
-            for o in self.store.query(OfferQuery(backend=name), snapshot=snapshot):
+            for o in store.query(OfferQuery(backend=name), snapshot=snapshot):
                 key = (o.kind.value, o.region, o.name)
                 if key not in seen:
                     seen.add(key)
                     out.append(o)
             return out
-        return list(self.store.query(self.query(brand=self.resolve_brand(name)), snapshot=snapshot))
+        return list(store.query(self.query(brand=self.resolve_brand(name)), snapshot=snapshot))
 
     # -- history -------------------------------------------------------------------------------
     def snapshots(self) -> list[SnapshotInfo]:
@@ -454,9 +509,37 @@ class Catalog:
         return self.store.diff(a, b)
 
 
-def _read_items(driver: Driver, kind: Kind, region: Region) -> tuple[list[Item], dt.datetime]:
-    items = list(driver.read(kind, region))
-    return items, _now()
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector: a refresh makes millions of short-lived objects
+    and no cycles worth collecting, and the collector's passes over them cost more than the
+    refresh itself (reference counting still frees everything)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _close_quietly(driver: Driver) -> None:
+    try:
+        driver.close()
+    except Exception:  # closing is best effort
+        log.debug("closing driver of %s failed", driver.backend, exc_info=True)
+
+
+def _sane(stored: Iterable[StoredItem]) -> Iterator[StoredItem]:
+    """Stored items whose numbers are within bounds (snapshots written before they were checked
+    may hold others); the rest are left out with a warning."""
+    for s in stored:
+        bad = bounds_violation(s.item)
+        if bad is None:
+            yield s
+        else:
+            log.warning("backend %s: stored %s item %r left out: field %s is out of range", s.backend,
+                        s.item.kind.value, s.item.name, bad)
 
 
 def _now() -> dt.datetime:

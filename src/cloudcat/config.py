@@ -24,7 +24,6 @@ Every error names the file, the line and the field; unknown keys get a "did you 
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import hashlib
 import json
@@ -74,6 +73,14 @@ class BackendConfig(_Strict):
     driver: str = Field(description="Registered driver name (see `cloudcat drivers`).")
     options: dict[str, Any] = Field(default_factory=dict, description="The driver's options.")
     enabled: bool = Field(default=True, description="Skip this backend in refreshes when false.")
+    deadline: float | None = Field(
+        default=None, gt=0, description="Seconds reading this backend may take in a refresh, every call "
+                                        "together (`90`, `5m`); default: the top-level `backend_deadline`.")
+
+    @field_validator("deadline", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return _seconds(value)
 
     def __repr_args__(self) -> Any:
         # options hold passwords and tokens: never show them
@@ -177,6 +184,13 @@ class Config(_Strict):
     max_age: float = Field(default=3600.0, ge=0,
                            description="Seconds before `offers` refreshes a snapshot (`30m`, `2h`, `1d`).")
     concurrency: int = Field(default=32, ge=1, le=256, description="Parallel backend calls in a refresh.")
+    backend_deadline: float = Field(
+        default=600.0, gt=0, description="Seconds reading one backend may take in a refresh, every call together "
+                                         "(`90`, `5m`); a backend still reading then fails and keeps its "
+                                         "previous items. A backend's own `deadline` overrides it.")
+    refresh_deadline: float = Field(
+        default=1800.0, gt=0, description="Seconds a whole refresh may take (`30m`); backends still reading "
+                                          "then fail and keep their previous items.")
     source: str | None = Field(default=None, exclude=True, description="File the config came from.")
     _lines: Lines = PrivateAttr(default_factory=dict)
 
@@ -187,34 +201,46 @@ class Config(_Strict):
             return [{"path": v} if isinstance(v, str) else v for v in value]
         return value
 
-    @field_validator("max_age", mode="before")
+    @field_validator("max_age", "backend_deadline", "refresh_deadline", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
-        if isinstance(value, str):
-            m = _DURATION.match(value)
-            if not m:
-                raise ValueError("a duration is a number of seconds or like 30m, 2h, 1d")
-            return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
-        return value
+        return _seconds(value)
 
     def error(self, message: str, *path: str | int) -> ConfigError:
         """A :class:`ConfigError` at ``path`` in the configuration file."""
         return ConfigError(message, source=self.source, line=line_of(self._lines, tuple(path)),
                            field=dotted(path))
 
+    def deadline_of(self, backend: str) -> float:
+        """Seconds ``backend`` may take in a refresh: its own ``deadline``, else ``backend_deadline``."""
+        own = self.backends[backend].deadline
+        return own if own is not None else self.backend_deadline
+
     def fingerprint(self) -> str:
-        """Hash of what shapes offers (brands and price book contents), to know when to recompose."""
+        """Hash of what shapes offers (brands and price book contents), to know whether a snapshot's
+        offers were composed under this configuration.
+
+        The date is not part of it: offers are composed as of the day their items were read, so a
+        day passing never makes a stored snapshot stale (a refresh does)."""
         h = hashlib.sha256()
-        h.update(json.dumps(self.model_dump(mode="json", include={"brands", "backends"}),
-                            sort_keys=True).encode())
+        h.update(json.dumps(self.model_dump(mode="json", include={"brands"}), sort_keys=True).encode())
         for ref in self.price_books:
             h.update(str(ref.path).encode())
             try:
                 h.update(ref.path.read_bytes())
             except OSError:
                 h.update(b"<missing>")
-        h.update(dt.date.today().isoformat().encode())  # lifecycle dates move with the calendar
         return h.hexdigest()[:16]
+
+
+def _seconds(value: object) -> object:
+    """A duration given as a number of seconds or like ``30m``, ``2h``, ``1d``, in seconds."""
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if not m:
+            raise ValueError("a duration is a number of seconds or like 30m, 2h, 1d")
+        return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    return value
 
 
 def _suggest(word: str, options: Mapping[str, Any] | list[str]) -> str:

@@ -1,0 +1,307 @@
+"""Reading backends for a refresh, with bounded threads, bounded memory and deadlines.
+
+Every task of a refresh — listing one backend's regions, then listing one kind in one region —
+runs on one :class:`TaskPool` whose size is the configured ``concurrency``, however many
+backends there are. Workers hand items over in batches through a bounded queue to the thread
+that runs the refresh, which appends them to one :class:`Spool` (a temporary file of JSON
+lines) per backend; composing and storing then stream from the spools. Memory therefore holds
+a few batches, not the catalog.
+
+Each backend has a deadline (``backend_deadline``, or its own ``deadline``) and the refresh has
+one (``refresh_deadline``). When a deadline passes the backend fails and keeps its previous
+items; a worker still stuck in one of its calls is abandoned (worker threads are daemons, so a
+hung socket never keeps the process alive) and its late results are ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from pydantic import ValidationError
+
+from .driver import Driver
+from .errors import CloudcatError, redact
+from .models import BackendStatus, Item, Kind, Region, bounds_violation
+from .store import StoredItem
+
+__all__ = ["BackendReader", "Spool", "TaskPool"]
+
+log = logging.getLogger("cloudcat.catalog")
+
+_T = TypeVar("_T")
+#: Items per hand-over from a worker to the refresh thread.
+BATCH = 1000
+
+
+class TaskPool:
+    """A fixed number of daemon worker threads running submitted calls, started as needed."""
+
+    def __init__(self, size: int, *, name: str = "cloudcat-task") -> None:
+        self._size = max(1, size)
+        self._name = name
+        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue())
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., _T], *args: Any) -> Future[_T]:
+        """Run ``fn(*args)`` on a worker; the future holds its result or exception."""
+        future: Future[_T] = Future()
+        with self._lock:
+            if self._idle == 0 and len(self._threads) < self._size:
+                thread = threading.Thread(target=self._work, name=f"{self._name}-{len(self._threads)}",
+                                          daemon=True)
+                self._threads.append(thread)
+                thread.start()
+            else:
+                self._idle -= 1  # this job will take an idle worker
+        self._jobs.put((future, fn, args))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            future, fn, args = job
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # handed to whoever reads the future
+                    future.set_exception(exc)
+            with self._lock:
+                self._idle += 1
+
+    def shutdown(self) -> None:
+        """Let every worker end once its current call returns (without waiting for it)."""
+        with self._lock:
+            count = len(self._threads)
+        for _ in range(count):
+            self._jobs.put(None)
+
+
+class Spool:
+    """The items read from one backend, in a temporary file of JSON lines."""
+
+    def __init__(self, directory: Path, backend: str, driver: str) -> None:
+        self.backend = backend
+        self.driver = driver
+        self.path = directory / f"{len(list(directory.iterdir()))}.jsonl"
+        self._file: IO[str] = self.path.open("w", encoding="utf-8")
+        self.count = 0
+
+    def add_lines(self, read_at: dt.datetime, lines: Sequence[str]) -> None:
+        """Append items already serialised as JSON."""
+        stamp = read_at.isoformat()
+        self._file.writelines(f"{stamp}\t{line}\n" for line in lines)
+        self.count += len(lines)
+
+    def add(self, stored: StoredItem) -> None:
+        """Append one item."""
+        self.add_lines(stored.read_at, [stored.item.model_dump_json()])
+
+    def close(self) -> None:
+        """Finish writing (reading stays possible)."""
+        self._file.close()
+
+    def __iter__(self) -> Iterator[StoredItem]:
+        if not self._file.closed:
+            self._file.flush()
+        with self.path.open(encoding="utf-8") as lines:
+            for line in lines:
+                stamp, _, data = line.partition("\t")
+                yield StoredItem(backend=self.backend, driver=self.driver, read_at=dt.datetime.fromisoformat(stamp),
+                                 item=Item.model_validate_json(data))
+
+
+@dataclass
+class _Backend:
+    """What the refresh thread knows of one backend being read."""
+
+    name: str
+    driver: Driver
+    spool: Spool
+    deadline: float
+    started: float
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    outstanding: int = -1  # tasks not finished; -1 until its regions are known
+    futures: list[Future[None]] = field(default_factory=list)
+
+
+_Event = tuple[str, str, Any]  # backend, what, payload
+
+
+class BackendReader:
+    """Reads backends side by side on one :class:`TaskPool`, spooling what they send."""
+
+    def __init__(self, drivers: Callable[[str], Driver], *, directory: Path, concurrency: int,
+                 deadline_of: Callable[[str], float], refresh_deadline: float,
+                 driver_names: Callable[[str], str], abandon: Callable[[str], None]) -> None:
+        self._drivers = drivers
+        self._directory = directory
+        self._concurrency = max(1, concurrency)
+        self._deadline_of = deadline_of
+        self._refresh_deadline = refresh_deadline
+        self._driver_names = driver_names
+        self._abandon = abandon
+        self._events: queue.Queue[_Event] = queue.Queue(maxsize=4 * self._concurrency)
+
+    def run(self, names: Sequence[str], progress: Callable[[BackendStatus], None] | None = None
+            ) -> dict[str, tuple[Spool, BackendStatus]]:
+        """Read ``names``; each backend's spool (complete only when its status is ``ok``) and status."""
+        pool = TaskPool(self._concurrency)
+        start = time.monotonic()
+        end = start + self._refresh_deadline
+        reading: dict[str, _Backend] = {}
+        done: dict[str, tuple[Spool, BackendStatus]] = {}
+        try:
+            for name in names:
+                state = _Backend(name=name, driver=self._drivers(name), started=start,
+                                 spool=Spool(self._directory, name, self._driver_names(name)),
+                                 deadline=min(end, start + self._deadline_of(name)))
+                reading[name] = state
+                state.futures.append(pool.submit(self._regions, state))
+            while reading:
+                finished = self._step(pool, reading)
+                for state, status in finished:
+                    del reading[state.name]
+                    state.spool.close()
+                    done[state.name] = (state.spool, status)
+                    if progress is not None:
+                        progress(status)
+        finally:
+            for state in reading.values():
+                state.cancelled.set()
+                state.spool.close()
+            pool.shutdown()
+        return done
+
+    def _step(self, pool: TaskPool, reading: dict[str, _Backend]) -> list[tuple[_Backend, BackendStatus]]:
+        """Handle one event, or the deadlines that passed; the backends this finished."""
+        now = time.monotonic()
+        overdue = [s for s in reading.values() if s.deadline <= now]
+        if overdue:
+            return [(s, self._timed_out(s)) for s in overdue]
+        try:
+            name, what, payload = self._events.get(timeout=min(s.deadline for s in reading.values()) - now)
+        except queue.Empty:
+            return []
+        state = reading.get(name)
+        if state is None or state.cancelled.is_set():
+            return []  # a late event from a backend already finished
+        if what == "items":
+            read_at, lines = payload
+            state.spool.add_lines(read_at, lines)
+            return []
+        if what == "regions":
+            regions, kinds = payload
+            state.outstanding = len(regions) * len(kinds)
+            state.futures += [pool.submit(self._read, state, kind, region) for region in regions for kind in kinds]
+        elif what == "done":
+            state.outstanding -= 1
+        else:
+            state.cancelled.set()
+            return [(state, self._failed(state, payload))]
+        if state.outstanding == 0:
+            state.cancelled.set()
+            return [(state, self._ok(state))]
+        return []
+
+    # -- worker side -------------------------------------------------------------------------------
+    def _emit(self, state: _Backend, what: str, payload: Any) -> None:
+        # the queue is bounded so fast drivers wait for the writer; a finished backend stops waiting
+        while not state.cancelled.is_set():
+            try:
+                self._events.put((state.name, what, payload), timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _regions(self, state: _Backend) -> None:
+        try:
+            regions = list(state.driver.regions())
+            kinds = sorted(type(state.driver).capabilities.kinds)
+        except Exception as exc:  # reported as the backend's failure
+            self._emit(state, "error", exc)
+            return
+        self._emit(state, "regions", (regions, kinds))
+
+    def _read(self, state: _Backend, kind: Kind, region: Region) -> None:
+        try:
+            batch: list[str] = []
+            for item in state.driver.read(kind, region):
+                if state.cancelled.is_set():
+                    return
+                bad = bounds_violation(item)
+                if bad is not None:
+                    log.warning("backend %s: %s item %r in region %s dropped: field %s is out of range "
+                                "(integers up to 2**53, finite numbers)", state.name, kind.value, item.name,
+                                region.name, bad)
+                    continue
+                batch.append(item.model_dump_json())
+                if len(batch) >= BATCH:
+                    self._emit(state, "items", (_now(), batch))
+                    batch = []
+            self._emit(state, "items", (_now(), batch))
+        except Exception as exc:  # reported as the backend's failure
+            self._emit(state, "error", exc)
+            return
+        self._emit(state, "done", None)
+
+    # -- outcomes ----------------------------------------------------------------------------------
+    def _seconds(self, state: _Backend) -> float:
+        return round(time.monotonic() - state.started, 3)
+
+    def _ok(self, state: _Backend) -> BackendStatus:
+        status = BackendStatus(backend=state.name, driver=state.spool.driver, status="ok", items=state.spool.count,
+                               seconds=self._seconds(state), read_at=_now())
+        log.info("backend %s: %d items in %.2fs", state.name, status.items, status.seconds)
+        return status
+
+    def _failed(self, state: _Backend, exc: BaseException) -> BackendStatus:
+        for future in state.futures:
+            future.cancel()
+        message = failure_message(state.name, exc, state.driver)
+        log.warning("backend %s failed: %s", state.name, message)
+        log.debug("backend %s failure", state.name, exc_info=exc if log.isEnabledFor(logging.DEBUG) else None)
+        return BackendStatus(backend=state.name, driver=state.spool.driver, status="failed", error=message,
+                             seconds=self._seconds(state), read_at=None)
+
+    def _timed_out(self, state: _Backend) -> BackendStatus:
+        state.cancelled.set()
+        for future in state.futures:
+            future.cancel()
+        self._abandon(state.name)
+        seconds = self._seconds(state)
+        message = f"deadline passed: still reading after {seconds:g} s; the rest was abandoned"
+        log.warning("backend %s failed: %s", state.name, message)
+        return BackendStatus(backend=state.name, driver=state.spool.driver, status="failed", error=message,
+                             seconds=seconds, read_at=None)
+
+
+def failure_message(name: str, exc: BaseException, driver: Driver | None) -> str:
+    """What a status says of a backend's failure: the error, without secrets or the backend's name."""
+    if isinstance(exc, CloudcatError):
+        message = str(exc)
+    elif isinstance(exc, ValidationError):
+        message = f"invalid item from the backend: {exc.errors()[0]['msg']}"
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+    message = redact(message, driver.secrets() if driver is not None else [])
+    while message.startswith(f"{name}: "):  # the status already names the backend
+        message = message[len(name) + 2:]
+    return message
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
