@@ -67,7 +67,7 @@ from typing import Any
 from ..models import Kind, Offer
 from .families import offer_family
 from .inventory import SourceIndex, read_inventory
-from .model import InventoryLine, Plan, PlanLine, Totals
+from .model import HOURS_PER_MONTH, InventoryLine, Plan, PlanLine, Totals
 from .pricing import UnitRate, monthly_price, per_gib, source_price
 from .reasons import gap_reason, why
 from .search import Choice, Index, Ranked, Requirement, requirement
@@ -88,7 +88,8 @@ _PLANNED_KINDS = (Kind.COMPUTE, Kind.STORAGE, Kind.IMAGE)
 
 @dataclass(slots=True)
 class _Replacement:
-    """The target side of a group, for one ranking of the target pool."""
+    """The target side of a group, for one ranking of the target pool, and what every plan line
+    of the group at that ranking shares."""
 
     target_id: str | None = None
     target_name: str | None = None
@@ -99,6 +100,10 @@ class _Replacement:
     rate: UnitRate | None = None
     gap_reason: str | None = None
     reasons: tuple[str, ...] = ()
+    # shared by the lines (set by _Planner._replace): currencies, and whether a difference is computed
+    currency: str | None = None
+    currency_after: str | None = None
+    same_currency: bool = False
 
 
 @dataclass(slots=True)
@@ -108,7 +113,11 @@ class _Group:
     source_id: str
     source_name: str
     kind: Kind
+    #: ``kind.value``, read once (an enum's ``value`` is a Python-level property).
+    kind_name: str
     family: str
+    #: Whether the hours a month change the ranking of the targets (see :meth:`Index.ranking_hours`).
+    hours_matter: bool = True
     req: Requirement | None = None
     rate: UnitRate | None = None
     reasons: list[str] = field(default_factory=list)
@@ -125,13 +134,14 @@ def _rate_of(chosen: Ranked) -> UnitRate | None:
     return UnitRate(amount, every == "hour", currency, per_gib=t.offer.flexible is None and per_gib(t.offer.price))
 
 
-def _group(inv: InventoryLine, sources: SourceIndex) -> _Group | None:
+def _group(inv: InventoryLine, sources: SourceIndex, index: Index) -> _Group | None:
     """The group of the source offer ``inv`` names, ``None`` when no source offer has it."""
     offer, note = sources.resolve(inv.offer, inv.region)
     if offer is None:
         return None
-    group = _Group(source_id=offer.id, source_name=offer.name, kind=offer.kind,
-                   family=offer_family(offer), reasons=[note] if note else [])
+    group = _Group(source_id=offer.id, source_name=offer.name, kind=offer.kind, kind_name=offer.kind.value,
+                   family=offer_family(offer),
+                   hours_matter=index.hours_matter(offer.kind), reasons=[note] if note else [])
     if offer.kind == Kind.LOCATION:
         group.gap_reason = "location offers are not planned"
         return group
@@ -162,46 +172,46 @@ class _Planner:
         if key in self.groups:
             group = self.groups[key]
         else:
-            group = self.groups[key] = _group(inv, self.sources)
+            group = self.groups[key] = _group(inv, self.sources, self.index)
+        hours = inv.hours_per_month
         if group is None:
             return PlanLine(item=inv.item or inv.offer, source=inv.offer, family="unknown", quantity=inv.quantity,
-                            hours_per_month=inv.hours_per_month,
-                            gap_reason=f"offer {inv.offer!r} not found at source")
-        rank_hours = self.index.ranking_hours(group.kind, inv.hours_per_month)
-        found = group.replacements.get(rank_hours)
-        if found is None:
-            found = group.replacements[rank_hours] = self._replace(group, rank_hours)
-        before, after, difference = self._amounts(inv, group.rate, found.rate)
-        currency_after = found.rate.currency if found.rate is not None else None
+                            hours_per_month=hours, gap_reason=f"offer {inv.offer!r} not found at source")
+        # ranking hours: the line's own only where they change the ranking (a zero-hour line ranks alone)
+        rank_hours = hours if group.hours_matter or not hours else HOURS_PER_MONTH
+        found = group.replacements.get(rank_hours) or self._replace(group, rank_hours)
+        units = self.units.get(inv.quantity) or self.units.setdefault(inv.quantity, Decimal(inv.quantity))
+        before = after = difference = None
+        if group.rate is not None:
+            before = group.rate.monthly(hours, units, inv.size_gib)
+            self.sums[group.rate.currency][0] += before
+        if found.rate is not None:
+            after = found.rate.monthly(hours, units, inv.size_gib)
+            sums = self.sums[found.rate.currency]
+            sums[1] += after
+            if before is not None and found.same_currency:
+                difference = after - before
+                sums[2] += difference
         return PlanLine(
             item=inv.item or group.source_name, source=group.source_id, source_name=group.source_name,
-            kind=group.kind.value, family=group.family, quantity=inv.quantity, hours_per_month=inv.hours_per_month,
+            kind=group.kind_name, family=group.family, quantity=inv.quantity, hours_per_month=hours,
             target=found.target_id, target_name=found.target_name, target_vcpus=found.target_vcpus,
             target_memory_mib=found.target_memory_mib, alternatives=list(found.alternatives),
             monthly_before=before, monthly_after=after, difference=difference,
-            currency=group.rate.currency if group.rate is not None else currency_after,
-            currency_after=currency_after,
-            gap_reason=group.gap_reason or found.gap_reason, reasons=[*group.reasons, *found.reasons])
-
-    def _amounts(self, inv: InventoryLine, before_rate: UnitRate | None, after_rate: UnitRate | None
-                 ) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
-        """(monthly before, after, difference) of a line, added to the totals of their currencies."""
-        units = self.units.get(inv.quantity)
-        if units is None:
-            units = self.units[inv.quantity] = Decimal(inv.quantity)
-        before = after = difference = None
-        if before_rate is not None:
-            before = before_rate.monthly(inv.hours_per_month, units, inv.size_gib)
-            self.sums[before_rate.currency][0] += before
-        if after_rate is not None:
-            after = after_rate.monthly(inv.hours_per_month, units, inv.size_gib)
-            self.sums[after_rate.currency][1] += after
-            if before is not None and before_rate is not None and before_rate.currency == after_rate.currency:
-                difference = after - before
-                self.sums[after_rate.currency][2] += difference
-        return before, after, difference
+            currency=found.currency, currency_after=found.currency_after, gap_reason=found.gap_reason,
+            reasons=list(found.reasons))
 
     def _replace(self, group: _Group, hours: Decimal) -> _Replacement:
+        """The replacement of ``group`` ranked at ``hours``, with what its lines share (kept in the group)."""
+        found = group.replacements[hours] = self._target_side(group, hours)
+        found.currency_after = found.rate.currency if found.rate is not None else None
+        found.currency = group.rate.currency if group.rate is not None else found.currency_after
+        found.same_currency = group.rate is not None and found.currency == found.currency_after
+        found.gap_reason = group.gap_reason or found.gap_reason
+        found.reasons = (*group.reasons, *found.reasons)
+        return found
+
+    def _target_side(self, group: _Group, hours: Decimal) -> _Replacement:
         req = group.req
         if req is None:
             return _Replacement()

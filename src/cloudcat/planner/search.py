@@ -431,10 +431,13 @@ class Index:
         Ranking depends on the hours only where hourly and monthly prices meet in one pool;
         elsewhere every positive number of hours ranks alike, so lines share one search.
         """
+        return hours if self.hours_matter(kind) or not hours else HOURS_PER_MONTH
+
+    def hours_matter(self, kind: Kind) -> bool:
+        """Whether the hours a month change the ranking of ``kind``'s targets (hourly and monthly
+        prices in one pool)."""
         pool = self.pools.get(kind)
-        if pool is None or len(pool.periods) > 1 or hours == 0:
-            return hours
-        return HOURS_PER_MONTH
+        return pool is None or len(pool.periods) > 1
 
     def choose(self, req: Requirement, hours: Decimal, preferred: str | None) -> Choice:
         """The cheapest acceptable targets for ``req`` at ``hours`` a month, ``preferred`` currency
