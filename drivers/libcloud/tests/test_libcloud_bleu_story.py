@@ -75,6 +75,10 @@ def test_bleu_lists_compute_images_and_locations_with_eur_retail_prices(story: d
     assert (d4.price.currency, d4.price.unit, d4.price.source) == ("EUR", "hour", "azure-retail-prices")
     assert d4.price.effective_from == dt.date(2024, 11, 1)
     assert d4.price.amount == Decimal("0.212175")  # 0.23 USD × 0.9225, as the price API converts it
+    retail = d4.extras["retail"]  # the other meters of the size: Windows, Spot, a one-year reservation
+    assert retail["product"] == "Virtual Machines Dsv5 Series"
+    assert retail["windows_hour"].endswith(" EUR") and retail["spot_hour"].endswith(" EUR")
+    assert Decimal(retail["reservation_1_year"].split()[0]) > d4.price.amount * 1000
     south = catalog.get("bleu/compute/francesouth/Standard_D4s_v5")
     assert south.price is not None and south.price.amount > d4.price.amount
     arm = catalog.get("bleu/compute/francecentral/Standard_D64ps_v5")

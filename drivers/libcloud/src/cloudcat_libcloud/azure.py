@@ -152,9 +152,9 @@ class RetailPrices:
         self.backend = backend
 
     def vm_prices(self, region: str) -> dict[str, SizePrices]:
-        """Pay-as-you-go prices of virtual machines in ``region``, by ARM size name."""
-        flt = (f"serviceName eq 'Virtual Machines' and armRegionName eq '{region}' "
-               "and priceType eq 'Consumption'")
+        """Prices of virtual machines in ``region``, by ARM size name: pay-as-you-go (``Consumption``) as the
+        price, reservations (``Reservation``, per term) and Windows / Spot meters as extras."""
+        flt = f"serviceName eq 'Virtual Machines' and armRegionName eq '{region}'"
         found: dict[str, SizePrices] = {}
         today = dt.datetime.now(dt.UTC).date()
         for item in self._items({"$filter": flt, "currencyCode": f"'{self.currency}'"}):
@@ -203,16 +203,21 @@ class RetailPrices:
 
 def _add(found: dict[str, SizePrices], item: Mapping[str, Any], today: dt.date) -> None:
     """Keep a retail item's price: the Linux pay-as-you-go one as the price (the latest in effect),
-    Windows, Spot and Low Priority ones as extras."""
+    Windows, Spot and Low Priority ones and reservations (the price of the whole term) as extras."""
     sku = item.get("armSkuName")
     price = _price(item)
     if not sku or price is None or (price.effective_from is not None and price.effective_from > today):
         return
     entry = found.setdefault(str(sku), SizePrices())
+    if item.get("type") == "Reservation":
+        term = str(item.get("reservationTerm") or "term").lower().replace(" ", "_")
+        entry.others[f"reservation_{term}"] = f"{price.amount} {price.currency}"
+        return
+    if item.get("type") != "Consumption":  # DevTestConsumption and the like
+        return
     sku_name = str(item.get("skuName", ""))
     product = str(item.get("productName", ""))
-    variant = ("spot" if "Spot" in sku_name else "low_priority" if "Low Priority" in sku_name
-               else "windows" if product.endswith("Windows") else "linux")
+    variant = _variant(sku_name, product)
     if variant != "linux":
         entry.others[f"{variant}_{price.unit}"] = f"{price.amount} {price.currency}"
         return
@@ -220,6 +225,15 @@ def _add(found: dict[str, SizePrices], item: Mapping[str, Any], today: dt.date) 
     if current is None or (price.effective_from or dt.date.min) >= (current.effective_from or dt.date.min):
         entry.linux = price
         entry.meter = {"meter_id": str(item.get("meterId", "")), "product": product, "sku": sku_name}
+
+
+def _variant(sku_name: str, product: str) -> str:
+    """Which pay-as-you-go meter of a size a retail item is: ``linux``, ``windows``, ``spot``, ``low_priority``."""
+    if "Spot" in sku_name:
+        return "spot"
+    if "Low Priority" in sku_name:
+        return "low_priority"
+    return "windows" if product.endswith("Windows") else "linux"
 
 
 def _price(item: Mapping[str, Any]) -> Price | None:
