@@ -1,0 +1,400 @@
+"""The refresh pipeline under stress: numbers out of range from a file and from a server, a server
+that trickles its answer past the deadline, a hundred backends of twenty regions on bounded
+threads, reads that never write, and price books matched through indexes."""
+
+from __future__ import annotations
+
+import datetime
+import http.server
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import cloudcat
+from cloudcat import registry
+from cloudcat.catalog import SnapshotCoverageWarning
+from cloudcat.config import load_config
+from cloudcat.errors import ConfigError
+from cloudcat.models import Item, Kind
+from cloudcat.prices import PriceBook, PriceRule
+
+DATA = Path(__file__).parent / "data"
+
+#: Test drivers, installed for the test through a distribution's entry points (as a third party would).
+DRIVERS = '''
+import json
+import threading
+import time
+import urllib.request
+
+from cloudcat.driver import BaseDriver, Capabilities, DriverOptions
+from cloudcat.models import Item, Kind, Region
+
+
+class JsonOptions(DriverOptions):
+    url: str
+
+
+class JsonDriver(BaseDriver):
+    """Compute items as a JSON list from one URL, one region."""
+
+    name = "testjson"
+    capabilities = Capabilities(kinds=frozenset({Kind.COMPUTE}))
+    Options = JsonOptions
+
+    def list_regions(self):
+        return [Region(name="r1", country="FR")]
+
+    def list_items(self, kind, region):
+        with urllib.request.urlopen(self.options.url, timeout=self.options.timeout) as answer:
+            return [Item.model_validate(row) for row in json.loads(answer.read())]
+
+
+class ManyOptions(DriverOptions):
+    region_count: int = 20
+
+
+class ManyDriver(BaseDriver):
+    """One compute item per region, after a short wait; records the most threads it saw."""
+
+    name = "testmany"
+    capabilities = Capabilities(kinds=frozenset({Kind.COMPUTE}))
+    Options = ManyOptions
+    peak = 0
+    calls = 0
+    lock = threading.Lock()
+
+    def list_regions(self):
+        return [Region(name=f"r{i}") for i in range(self.options.region_count)]
+
+    def list_items(self, kind, region):
+        with ManyDriver.lock:
+            ManyDriver.peak = max(ManyDriver.peak, threading.active_count())
+            ManyDriver.calls += 1
+        time.sleep(0.002)
+        return [Item(kind=kind, name=f"{self.backend}-{region}", vcpus=2, memory_mib=4096)]
+'''
+
+
+@pytest.fixture
+def test_drivers(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("drivers")
+    (root / "cc_test_drivers.py").write_text(DRIVERS)
+    info = root / "cc_test_drivers-9.9.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: cc-test-drivers\nVersion: 9.9\n")
+    (info / "entry_points.txt").write_text("[cloudcat.drivers]\ntestjson = cc_test_drivers:JsonDriver\n"
+                                           "testmany = cc_test_drivers:ManyDriver\n")
+    monkeypatch.syspath_prepend(str(root))
+    registry.refresh_entries()
+    yield root
+    registry.refresh_entries()
+    sys.modules.pop("cc_test_drivers", None)
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    body: bytes = b"[]"
+    drip: float = 0.0  # seconds between bytes; 0 sends the body at once
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        body = self.server.body
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not self.server.drip:
+            self.wfile.write(body)
+            return
+        for i in range(len(body)):
+            try:
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(self.server.drip)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[_Server]:
+    srv = _Server(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def url(srv: _Server) -> str:
+    return f"http://127.0.0.1:{srv.server_address[1]}/items"
+
+
+def static_config(tmp_path: Path) -> dict[str, Any]:
+    for name in ("fe.yaml", "cav.yaml", "fe-prices.csv", "cav-prices.yaml"):
+        shutil.copy(DATA / name, tmp_path / name)
+    return {
+        "backends": {
+            "fe": {"driver": "static", "options": {"paths": [str(tmp_path / "fe.yaml")]}},
+            "cav": {"driver": "static", "options": {"paths": [str(tmp_path / "cav.yaml")]}},
+        },
+        "brands": {
+            "flexible-engine": {"operator": "Orange Business", "backend": "fe"},
+            "cloud-avenue": {"operator": "Orange Business", "backend": "cav"},
+        },
+        "price_books": [str(tmp_path / "fe-prices.csv"), str(tmp_path / "cav-prices.yaml")],
+        "store": str(tmp_path / "catalog.db"),
+    }
+
+
+# -- numbers out of range --------------------------------------------------------------------------
+OUT_OF_RANGE = [
+    {"kind": "compute", "name": "huge", "vcpus": 2**63, "memory_mib": 1024},
+    {"kind": "compute", "name": "endless-gpu", "vcpus": 4, "memory_mib": 1024, "gpu": {"count": float("inf")}},
+    {"kind": "compute", "name": "priceless", "vcpus": 2, "memory_mib": 2048,
+     "price": {"amount": "1e999999999", "currency": "EUR", "unit": "hour"}},
+    {"kind": "storage", "name": "fast", "iops": 2**64},
+]
+FINE = {"kind": "compute", "name": "fine", "vcpus": 2, "memory_mib": 4096}
+
+
+def test_numbers_out_of_range_in_a_file_drop_only_those_items(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    config = static_config(tmp_path)
+    fe = yaml.safe_load((tmp_path / "fe.yaml").read_text())
+    fe["items"] += [{**row, "region": "eu-west-0"} for row in OUT_OF_RANGE]
+    (tmp_path / "fe.yaml").write_text(yaml.safe_dump(fe))
+    with cloudcat.open_catalog(config) as catalog:
+        result = catalog.refresh()
+        assert result.exit_code == 0, result.statuses
+        names = {o.name for o in catalog.offers(offline=True)}
+        assert catalog.get("flexible-engine/compute/eu-west-0/s3.large.2", offline=True).vcpus == 2
+    assert "s3.large.2" in names and "STD-PAYG-ONE-ROOM" in names  # the rest of fe, and cav
+    assert not names & {"huge", "endless-gpu", "priceless", "fast"}
+    warned = "\n".join(r.getMessage() for r in caplog.records)
+    assert "backend fe: compute item 'huge' in region eu-west-0 dropped: field vcpus" in warned
+    assert "'endless-gpu'" in warned and "field gpu.count" in warned
+    assert "'priceless'" in warned and "field price.amount" in warned
+    assert "storage item 'fast'" in warned and "field iops" in warned
+
+
+def test_numbers_out_of_range_from_a_server_drop_only_those_items(tmp_path: Path, test_drivers: Path,
+                                                                  server: _Server) -> None:
+    # JSON as Python writes it: integers of any size, Infinity
+    server.body = json.dumps([*OUT_OF_RANGE, FINE]).encode()
+    config = {"backends": {"api": {"driver": "testjson", "options": {"url": url(server)}}},
+              "brands": {"b": {"backend": "api"}}, "store": str(tmp_path / "c.db")}
+    with cloudcat.open_catalog(config) as catalog:
+        result = catalog.refresh()
+        assert result.exit_code == 0 and result.statuses[0].items == 1
+        assert [o.id for o in catalog.offers(offline=True)] == ["b/compute/r1/fine"]
+    # the CLI reads the stored snapshot without trouble
+    path = tmp_path / "cloudcat.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = run_cli("offers", "--offline", "--format", "json", "--config", str(path), env=driver_env(test_drivers))
+    assert proc.returncode == 0, proc.stderr
+    assert [o["name"] for o in json.loads(proc.stdout)] == ["fine"]
+
+
+def test_price_out_of_range_in_a_price_book_names_file_and_line(tmp_path: Path) -> None:
+    book = tmp_path / "prices.csv"
+    book.write_text("backend,name,price_amount,price_currency,price_unit\n"
+                    "fe,s3.large.2,0.07,EUR,hour\nfe,s3.xlarge.4,1e999999999,EUR,hour\n")
+    with pytest.raises(ConfigError) as caught:
+        PriceBook.load([book])
+    assert caught.value.source == str(book) and caught.value.line == 3 and caught.value.field == "price.amount"
+
+
+# -- deadlines ---------------------------------------------------------------------------------------
+def test_a_trickling_server_is_cut_at_the_deadline(tmp_path: Path, test_drivers: Path, server: _Server) -> None:
+    server.body = json.dumps([FINE] * 50).encode()
+    server.drip = 0.2  # a byte every 0.2 s: the socket timeout never fires
+    config = static_config(tmp_path)
+    config["backends"]["slow"] = {"driver": "testjson", "deadline": 1.5,
+                                  "options": {"url": url(server), "timeout": 3}}
+    config["brands"]["slow"] = {"backend": "slow"}
+    start = time.monotonic()
+    with cloudcat.open_catalog(config) as catalog:
+        result = catalog.refresh()
+        took = time.monotonic() - start
+        assert took < 6, took
+        assert result.exit_code == 3
+        [failed] = result.failed
+        assert failed.backend == "slow" and "deadline" in (failed.error or "")
+        assert {o.backend for o in catalog.offers(offline=True)} == {"fe", "cav"}
+
+
+def test_refresh_process_ends_at_the_refresh_deadline(tmp_path: Path, test_drivers: Path, server: _Server) -> None:
+    server.body = json.dumps([FINE] * 50).encode()
+    server.drip = 0.2
+    config = static_config(tmp_path)
+    config["backends"]["slow"] = {"driver": "testjson", "options": {"url": url(server), "timeout": 3}}
+    config["refresh_deadline"] = "2s"
+    path = tmp_path / "cloudcat.yaml"
+    path.write_text(yaml.safe_dump(config))
+    start = time.monotonic()
+    proc = run_cli("refresh", "--config", str(path), env=driver_env(test_drivers))
+    took = time.monotonic() - start
+    assert proc.returncode == 3, proc.stderr
+    assert "slow" in proc.stderr and "deadline" in proc.stderr
+    assert took < 20, took  # the process does not wait for the stuck call
+
+
+# -- many backends -----------------------------------------------------------------------------------
+def test_a_hundred_backends_of_twenty_regions_stay_on_bounded_threads(tmp_path: Path, test_drivers: Path) -> None:
+    concurrency = 8
+    config = {"backends": {f"b{i:03}": {"driver": "testmany"} for i in range(100)},
+              "brands": {"all": {"backends": [f"b{i:03}" for i in range(100)]}},
+              "concurrency": concurrency, "store": str(tmp_path / "c.db")}
+    import cc_test_drivers  # type: ignore[import-not-found]
+
+    with cloudcat.open_catalog(config) as catalog:
+        result = catalog.refresh()
+        assert result.exit_code == 0
+        assert result.snapshot is not None and result.snapshot.offers == 2000
+    assert cc_test_drivers.ManyDriver.calls == 2000
+    assert cc_test_drivers.ManyDriver.peak <= concurrency + 8
+
+
+# -- reads never write -------------------------------------------------------------------------------
+def test_offline_reads_under_another_config_write_nothing(tmp_path: Path) -> None:
+    full = static_config(tmp_path)
+    with cloudcat.open_catalog(full) as catalog:
+        catalog.refresh()
+        everything = sorted(o.id for o in catalog.offers(offline=True))
+        stored = catalog.snapshots()
+    partial = {**full, "backends": {"fe": full["backends"]["fe"]},
+               "brands": {"flexible-engine": full["brands"]["flexible-engine"]},
+               "price_books": full["price_books"][:1]}
+    with cloudcat.open_catalog(partial) as catalog:
+        some = [o.id for o in catalog.offers(offline=True)]
+        assert some and all(i.startswith("flexible-engine/") for i in some)
+        assert catalog.snapshots() == stored  # nothing written
+    relabeled = {**full, "brands": {**full["brands"], "cloud-avenue": {"operator": "Someone", "backend": "cav"}}}
+    with cloudcat.open_catalog(relabeled) as catalog:
+        assert {o.operator for o in catalog.offers(brand="cloud-avenue", offline=True)} == {"Someone"}
+        assert catalog.snapshots() == stored
+    more = {**full, "backends": {**full["backends"], "new": full["backends"]["fe"]}}
+    with cloudcat.open_catalog(more) as catalog, pytest.warns(SnapshotCoverageWarning, match="new"):
+        catalog.offers(offline=True)
+    with cloudcat.open_catalog(full) as catalog:
+        assert sorted(o.id for o in catalog.offers(offline=True)) == everything
+        assert catalog.snapshots() == stored
+
+
+def test_the_first_offline_read_of_a_new_day_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = static_config(tmp_path)
+    with cloudcat.open_catalog(config) as catalog:
+        catalog.refresh()
+        stored = catalog.snapshots()
+        before = catalog.config.fingerprint()
+        today = datetime.date.today()
+
+    class Tomorrow(datetime.date):
+        @classmethod
+        def today(cls) -> Tomorrow:
+            return cls.fromordinal(today.toordinal() + 1)
+
+    monkeypatch.setattr(datetime, "date", Tomorrow)
+    with cloudcat.open_catalog(config) as catalog:
+        assert catalog.config.fingerprint() == before
+        assert catalog.offers(offline=True, limit=5)
+        assert catalog.snapshots() == stored
+        assert catalog._composed is None  # answered from the stored offers, nothing composed
+
+
+def test_a_refresh_keeps_backends_it_did_not_read(tmp_path: Path) -> None:
+    config = static_config(tmp_path)
+    config["backends"]["cav"]["enabled"] = False
+    with cloudcat.open_catalog(config) as catalog:
+        catalog.refresh(["fe", "cav"])
+        catalog.refresh()  # cav is disabled: not read, yet kept
+        assert {o.backend for o in catalog.offers(offline=True)} == {"fe", "cav"}
+
+
+# -- price books ---------------------------------------------------------------------------------------
+def _naive(rules: list[PriceRule], backend: str, item: Item, brand: str, today: datetime.date) -> list[PriceRule]:
+    found = [r for r in rules if r.matches(backend, item, brand)
+             and (r.effective_from() is None or r.effective_from() <= today)]  # type: ignore[operator]
+    return sorted(found, key=lambda r: (r.exact, r.effective_from() or datetime.date.min))
+
+
+def test_indexed_price_rules_match_as_a_scan_would() -> None:
+    rng = random.Random(7)
+    names = ["s3.large.2", "s3.xlarge.4", "s6.large", "c6.2xlarge", "g1.xlarge", "ubuntu", "SSD", "x"]
+    patterns = ["s3.*", "s*", "*", "?6.*", "g1.[xy]large", "c6.2xlarge", "[!s]*", "s3.large.?", ""]
+    rules = []
+    for i in range(300):
+        exact = rng.random() < 0.5
+        target = {"name": rng.choice(names)} if exact else {"pattern": rng.choice(patterns) or "*"}
+        rules.append(PriceRule(
+            backend=rng.choice([None, "fe", "cav"]), brand=rng.choice([None, "a", "b"]),
+            kind=rng.choice([None, Kind.COMPUTE, Kind.STORAGE]), region=rng.choice([None, "eu-*", "r1"]),
+            labels=[f"l{i}"], source=str(i), **target,
+            price={"amount": str(i), "currency": "EUR", "unit": "hour",
+                   "effective_from": rng.choice([None, "2020-01-01", "2999-01-01"])}))
+    book = PriceBook(rules)
+    today = datetime.date(2026, 1, 1)
+    for name in names:
+        for kind in (Kind.COMPUTE, Kind.STORAGE):
+            for region in ("eu-west-0", "r1"):
+                item = Item(kind=kind, name=name, region=region)
+                for backend in ("fe", "cav", "other"):
+                    for brand in ("a", "b"):
+                        assert book.matching(backend, item, brand=brand, today=today) == \
+                            _naive(rules, backend, item, brand, today)
+
+
+def test_ten_thousand_rules_cost_little_more_than_one() -> None:
+    items = [Item(kind=Kind.COMPUTE, name=f"flavor-{i}", region="r1", vcpus=2, memory_mib=4096) for i in range(2000)]
+    price = {"amount": "0.01", "currency": "EUR", "unit": "hour"}
+    small = PriceBook([PriceRule(backend="fe", name="flavor-0", price=price)])
+    big = PriceBook([PriceRule(backend="fe", name=f"flavor-{i}", price=price) for i in range(10_000)]
+                    + [PriceRule(backend="fe", pattern=f"family-{i}.*", labels=["x"]) for i in range(1000)])
+
+    def timed(book: PriceBook) -> float:
+        start = time.perf_counter()
+        for item in items:
+            book.apply("fe", item)
+        return time.perf_counter() - start
+
+    timed(big)
+    assert big.apply("fe", items[5]).price is not None
+    assert big.apply("fe", items[5]).price.amount == Decimal("0.01")  # type: ignore[union-attr]
+    # a scan would cost 11,000 matches per item (about 200x); the index keeps it within a few x
+    assert timed(big) < 4 * timed(small) + 0.05
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+def driver_env(root: Path) -> dict[str, str]:
+    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path}
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cloudcat.cli", *args], capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+def test_config_deadlines_accept_durations(tmp_path: Path) -> None:
+    config = load_config({"backends": {"a": {"driver": "static", "deadline": "2m"}, "b": {"driver": "static"}},
+                          "backend_deadline": "90s", "refresh_deadline": "1h"})
+    assert config.deadline_of("a") == 120 and config.deadline_of("b") == 90 and config.refresh_deadline == 3600
