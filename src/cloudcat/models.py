@@ -366,21 +366,8 @@ def bounds_violation(value: BaseModel, path: str = "") -> str | None:
 
 
 def _violation(value: object, path: str) -> str | None:
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return None
-    if isinstance(value, int):
-        return None if -MAX_INT <= value <= MAX_INT else path
-    if isinstance(value, float):
-        return None if math.isfinite(value) and abs(value) <= MAX_NUMBER else path
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            return path
-        if value.is_zero():
-            return None
-        # compare exponents first: comparing 1e999999999 itself would overflow the context
-        if abs(value.adjusted()) > _MAX_EXPONENT:
-            return path
-        return None if abs(value) <= MAX_NUMBER else path
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return None if _sane_number(value) else path
     if isinstance(value, BaseModel):
         return bounds_violation(value, f"{path}.")
     if isinstance(value, (list, tuple)):
@@ -388,3 +375,14 @@ def _violation(value: object, path: str) -> str | None:
     if isinstance(value, dict):
         return next((f for k, v in value.items() if (f := _violation(v, f"{path}.{k}")) is not None), None)
     return None
+
+
+def _sane_number(value: int | float | Decimal) -> bool:
+    if isinstance(value, int):
+        return -MAX_INT <= value <= MAX_INT
+    if isinstance(value, float):
+        return math.isfinite(value) and abs(value) <= MAX_NUMBER
+    if not value.is_finite():
+        return False
+    # compare exponents first: comparing 1e999999999 itself would overflow the context
+    return value.is_zero() or (abs(value.adjusted()) <= _MAX_EXPONENT and abs(value) <= MAX_NUMBER)
