@@ -41,6 +41,7 @@ from ..filters import FILTERS, offer_zones
 from ..models import BackendStatus, Item, Offer, SnapshotInfo
 from ..query import OfferQuery, select, sort_key
 from . import lock as _lock
+from .dialect import SQLITE, Dialect
 from .history import OPEN, SnapshotDiff, apply_patch, build_diff, merge_patch, retained
 from .schema import (
     FILTER_COLUMNS,
@@ -204,19 +205,19 @@ def _conditions(q: OfferQuery, *, sized: bool, params: list[Any]) -> list[str]:
             if sized or not FILTERS[name].sized]
 
 
-def _holds(alias: str, sid: int, latest: bool) -> str:
+def _holds(d: Dialect, alias: str, sid: int, latest: bool) -> str:
     """SQL: the versions of ``alias`` holding in snapshot ``sid``. The latest snapshot is the
     open versions (one equality, read through the current-view indexes); an older one is a range
     checked on the history index (``+`` keeps the planner off the current-view indexes)."""
     if latest:
         return f"{alias}.until = {OPEN}"
-    return f"{alias}.since <= {int(sid)} AND +{alias}.until > {int(sid)}"
+    return f"{alias}.since <= {int(sid)} AND {d.no_index}{alias}.until > {int(sid)}"
 
 
-def _json(table: str, alias: str) -> str:
+def _json(d: Dialect, table: str, alias: str) -> str:
     """SQL: the full JSON of a version of ``table`` (a patched one merged onto its base)."""
-    return (f"CASE WHEN {alias}.base_pk IS NULL THEN {alias}.data ELSE json_patch("
-            f"(SELECT b.data FROM {table} b WHERE b.pk = {alias}.base_pk), {alias}.data) END")
+    base = f"(SELECT b.data FROM {table} b WHERE b.pk = {alias}.base_pk)"
+    return f"CASE WHEN {alias}.base_pk IS NULL THEN {alias}.data ELSE {d.patch(base, alias + '.data')} END"
 
 
 def _read_at(what: str, alias: str, sid: int) -> str:
@@ -224,9 +225,9 @@ def _read_at(what: str, alias: str, sid: int) -> str:
             f"AND r.what = '{what}' AND r.backend = {alias}.backend))")
 
 
-def _offer_json(alias: str, sid: int) -> str:
+def _offer_json(d: Dialect, alias: str, sid: int) -> str:
     """SQL: an offer's JSON as it was in snapshot ``sid`` (its ``read_at`` put back)."""
-    return f"json_set({_json('offers', alias)}, '$.read_at', {_read_at('offer', alias, sid)})"
+    return d.with_read_at(_json(d, "offers", alias), _read_at("offer", alias, sid))
 
 
 class Store:
@@ -239,20 +240,24 @@ class Store:
 
     def __init__(self, location: str | Path) -> None:
         self.path = self._resolve(location)
+        #: The store as named in messages (a server URL without its password).
+        self.location = str(self.path)
+        self._d = SQLITE
+        self._db_errors: tuple[type[Exception], ...] = (sqlite3.Error,)
         self._lock = threading.RLock()
         self._refresh_lock = threading.Lock()
         self._refresh_holder: list[str] = []
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Any = None
         if not self._in_memory:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise StoreError(f"cannot create the directory of snapshot store {self.path}: "
+                raise StoreError(f"cannot create the directory of snapshot store {self.location}: "
                                  f"{exc.strerror or exc}") from exc
         try:
             conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open snapshot store {self.path}: {exc}") from exc
+            raise StoreError(f"cannot open snapshot store {self.location}: {exc}") from exc
         try:
             self._prepare(conn)
         except StoreError:
@@ -260,7 +265,7 @@ class Store:
             raise
         except sqlite3.Error as exc:
             conn.close()
-            raise StoreError(f"snapshot store {self.path} is unreadable or corrupt: {exc}") from exc
+            raise StoreError(f"snapshot store {self.location} is unreadable or corrupt: {exc}") from exc
         self._conn = conn
 
     @property
@@ -278,7 +283,7 @@ class Store:
         conn.create_function("cc_text_in", 2, text_in, deterministic=True)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise StoreError(f"snapshot store {self.path} has schema version {version}; this "
+            raise StoreError(f"snapshot store {self.location} has schema version {version}; this "
                              f"cloudcat reads up to version {SCHEMA_VERSION} (upgrade cloudcat)")
         if version < SCHEMA_VERSION or _missing_filter_columns(conn):
             _upgrade(conn, version)
@@ -333,22 +338,23 @@ class Store:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<Store {str(self.path)!r}>"
+        return f"<{type(self).__name__} {self.location!r}>"
 
     @property
-    def _db(self) -> sqlite3.Connection:
+    def _db(self) -> Any:
         if self._conn is None:
-            raise StoreError(f"snapshot store {self.path} is closed")
+            raise StoreError(f"snapshot store {self.location} is closed")
         return self._conn
 
-    def _error(self, action: str, exc: sqlite3.Error) -> StoreError:
-        return StoreError(f"snapshot store {self.path}: cannot {action}: {exc}")
+    def _error(self, action: str, exc: Exception) -> StoreError:
+        return StoreError(f"snapshot store {self.location}: cannot {action}: {exc}")
 
     def _fetch(self, action: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
             try:
-                return self._db.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
+                rows: list[Any] = self._db.execute(sql, params).fetchall()
+                return rows
+            except self._db_errors as exc:
                 raise self._error(action, exc) from exc
 
     def _stream(self, action: str, sql: str, params: Sequence[Any],
@@ -357,14 +363,14 @@ class Store:
         with self._lock:
             try:
                 cursor = self._db.execute(sql, params)
-            except sqlite3.Error as exc:
+            except self._db_errors as exc:
                 raise self._error(action, exc) from exc
         try:
             while True:
                 with self._lock:
                     try:
                         rows = cursor.fetchmany(256)
-                    except sqlite3.Error as exc:
+                    except self._db_errors as exc:
                         raise self._error(action, exc) from exc
                 if not rows:
                     return
@@ -407,31 +413,37 @@ class Store:
         """
         created_at = dt.datetime.now(dt.UTC)
         with self._lock:
-            sid = self._transaction("write a snapshot", lambda db: _Writer(db).write(
+            sid = self._transaction("write a snapshot", lambda db: _Writer(db, self._d).write(
                 created_at, items, offers, statuses, config_hash))
-            try:
-                self._db.execute("PRAGMA analysis_limit = 1000")
-                self._db.execute("PRAGMA optimize")
-            except sqlite3.Error:
-                pass  # statistics only help the query planner; the snapshot is committed
+            self._after_write()
         return self.snapshot(sid)
 
-    def _transaction(self, action: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
+    def _after_write(self) -> None:
+        try:
+            self._db.execute("PRAGMA analysis_limit = 1000")
+            self._db.execute("PRAGMA optimize")
+        except sqlite3.Error:
+            pass  # statistics only help the query planner; the snapshot is committed
+
+    def _transaction(self, action: str, work: Callable[[Any], _T]) -> _T:
         db = self._db
         try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
+            for statement in self._d.begin_write:
+                db.execute(statement)
+        except self._db_errors as exc:
+            with contextlib.suppress(*self._db_errors):
+                db.execute("ROLLBACK")
             raise self._error(f"start to {action}", exc) from exc
         try:
             result = work(db)
             db.execute("COMMIT")
         except BaseException as exc:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(*self._db_errors):
                 db.execute("ROLLBACK")
             if isinstance(exc, _DuplicateOfferError):
-                raise StoreError(f"snapshot store {self.path}: two offers have the id {exc.offer_id!r} "
+                raise StoreError(f"snapshot store {self.location}: two offers have the id {exc.offer_id!r} "
                                  "in the snapshot being written") from None
-            if isinstance(exc, sqlite3.Error):
+            if isinstance(exc, self._db_errors):
                 raise self._error(action, exc) from exc
             raise
         return result
@@ -448,7 +460,7 @@ class Store:
         if not doomed:
             return []
         with self._lock:
-            self._transaction("prune snapshots", lambda db: _prune(db, doomed))
+            self._transaction("prune snapshots", lambda db: _prune(db, self._d, doomed))
         return doomed
 
     # -- snapshots ---------------------------------------------------------------------------------
@@ -472,7 +484,7 @@ class Store:
         rows = self._fetch("read snapshots", "SELECT id, created_at, offers, config_hash FROM snapshots "
                            "WHERE id = ?", (snapshot_id,))
         if not rows:
-            raise StoreError(f"snapshot store {self.path} has no snapshot {snapshot_id}")
+            raise StoreError(f"snapshot store {self.location} has no snapshot {snapshot_id}")
         return self._info(rows[0])
 
     def snapshots(self) -> list[SnapshotInfo]:
@@ -502,7 +514,7 @@ class Store:
         if snapshot is None or snapshot == latest:
             return latest, True
         if not self._fetch("read snapshots", "SELECT 1 FROM snapshots WHERE id = ?", (snapshot,)):
-            raise StoreError(f"snapshot store {self.path} has no snapshot {snapshot}")
+            raise StoreError(f"snapshot store {self.location} has no snapshot {snapshot}")
         return snapshot, False
 
     # -- reading -----------------------------------------------------------------------------------
@@ -510,15 +522,15 @@ class Store:
         try:
             return Offer.model_validate_json(row[0])
         except ValidationError as exc:
-            raise StoreError(f"snapshot store {self.path}: stored offer cannot be read: {exc}") from exc
+            raise StoreError(f"snapshot store {self.location}: stored offer cannot be read: {exc}") from exc
 
     def get(self, offer_id: str, snapshot: int | None = None) -> Offer | None:
         """The offer with that exact id in a snapshot (the latest by default), or ``None``."""
         sid, latest = self._snapshot_id(snapshot)
         if sid is None:
             return None
-        rows = self._fetch("read an offer", f"SELECT {_offer_json('o', sid)} FROM offers o "
-                           f"WHERE o.id = ? AND {_holds('o', sid, latest)}", (offer_id,))
+        rows = self._fetch("read an offer", f"SELECT {_offer_json(self._d, 'o', sid)} FROM offers o "
+                           f"WHERE o.id = ? AND {_holds(self._d, 'o', sid, latest)}", (offer_id,))
         return self._offer(rows[0]) if rows else None
 
     def query(self, q: OfferQuery, snapshot: int | None = None) -> Iterator[Offer]:
@@ -547,18 +559,18 @@ class Store:
                 order: str | None, limit: int | None, offset: int) -> Iterator[Offer]:
         sid, latest = at
         params: list[Any] = []
-        where = [_holds("o", sid, latest)]
+        where = [_holds(self._d, "o", sid, latest)]
         if flexible is not None:
             where.append("o.flexible = 1" if flexible else "o.flexible = 0")
         where += _conditions(q, sized=sized, params=params)
         # Flexible offers are few: their partial index beats any other the planner might prefer.
-        hint = " INDEXED BY offers_flexible" if flexible and latest else ""
-        sql = f"SELECT {_offer_json('o', sid)} FROM offers o{hint} WHERE {' AND '.join(where)}"
+        hint = " INDEXED BY offers_flexible" if flexible and latest and self._d.index_hints else ""
+        sql = f"SELECT {_offer_json(self._d, 'o', sid)} FROM offers o{hint} WHERE {' AND '.join(where)}"
         if order:
             sql += f" ORDER BY {order}"
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
-            params += [-1 if limit is None else limit, offset]
+            params += [self._d.no_limit if limit is None else limit, offset]
         return self._stream("query offers", sql, params, self._offer)
 
     def _flexible(self, q: OfferQuery, at: tuple[int, bool]) -> list[Offer]:
@@ -572,9 +584,9 @@ class Store:
         """The items stored with a snapshot (optionally one backend's), in the order first stored."""
         sid, latest = self._snapshot_id(snapshot)
         if sid is None:
-            raise StoreError(f"snapshot store {self.path} has no snapshot {snapshot}")
-        sql = (f"SELECT i.backend, i.driver, {_read_at('item', 'i', sid)}, {_json('items', 'i')} "
-               f"FROM items i WHERE {_holds('i', sid, latest)}")
+            raise StoreError(f"snapshot store {self.location} has no snapshot {snapshot}")
+        sql = (f"SELECT i.backend, i.driver, {_read_at('item', 'i', sid)}, {_json(self._d, 'items', 'i')} "
+               f"FROM items i WHERE {_holds(self._d, 'i', sid, latest)}")
         params: list[Any] = []
         if backend is not None:
             sql += " AND i.backend = ?"
@@ -585,7 +597,7 @@ class Store:
             try:
                 item = Item.model_validate_json(row[3])
             except ValidationError as exc:
-                raise StoreError(f"snapshot store {self.path}: stored item cannot be read: {exc}") from exc
+                raise StoreError(f"snapshot store {self.location}: stored item cannot be read: {exc}") from exc
             return StoredItem(backend=row[0], driver=row[1], read_at=dt.datetime.fromisoformat(row[2]),
                               item=item)
 
@@ -599,7 +611,7 @@ class Store:
         self.snapshot(a)
         self.snapshot(b)
         lo, hi = min(a, b), max(a, b)
-        data = _json("offers", "o")
+        data = _json(self._d, "offers", "o")
         # versions holding in lo but not hi, and in hi but not lo
         only_lo = self._fetch("compare snapshots",
                               f"SELECT o.id, o.digest, {data} FROM offers o WHERE o.until > ? AND o.until <= ? "
@@ -655,7 +667,7 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> None:
 
 def _fill_filter_columns(conn: sqlite3.Connection, missing: list[str]) -> None:
     sets = ", ".join(f"{c} = ?" for c in missing)
-    rows = conn.execute(f"SELECT o.pk, {_json('offers', 'o')} FROM offers o").fetchall()
+    rows = conn.execute(f"SELECT o.pk, {_json(SQLITE, 'offers', 'o')} FROM offers o").fetchall()
     for batch in batched(rows):
         conn.executemany(f"UPDATE offers SET {sets} WHERE pk = ?", [
             (*(FILTERS[FILTER_COLUMNS[c]].value(o) for c in missing), pk)
@@ -676,7 +688,7 @@ def _rewrite_copies(conn: sqlite3.Connection) -> None:
                   "offers_flexible"):
         conn.execute(f"DROP INDEX IF EXISTS {index}")
     _create(conn)
-    writer = _Writer(conn)
+    writer = _Writer(conn, SQLITE)
     for (sid,) in conn.execute("SELECT id FROM snapshots ORDER BY id").fetchall():
         items = [StoredItem(backend=r[0], driver=r[1], read_at=dt.datetime.fromisoformat(r[2]),
                             item=Item.model_validate_json(r[3]))
@@ -689,34 +701,33 @@ def _rewrite_copies(conn: sqlite3.Connection) -> None:
         conn.execute(f"DROP TABLE old_{table}")
 
 
-def _prune(db: sqlite3.Connection, doomed: list[int]) -> None:
+def _prune(db: Any, d: Dialect, doomed: list[int]) -> None:
     """Remove snapshots and the versions no remaining snapshot holds; versions patched against
     a removed base get their full JSON first."""
     db.executemany("DELETE FROM snapshots WHERE id = ?", [(sid,) for sid in doomed])
     for table in ("offers", "items"):
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (pk INTEGER PRIMARY KEY)")
-        db.execute("DELETE FROM temp.doomed")
-        db.execute(f"INSERT INTO temp.doomed SELECT t.pk FROM {table} t WHERE NOT EXISTS "
+        db.execute(f"CREATE TEMP TABLE IF NOT EXISTS doomed (pk {d.pk_type} PRIMARY KEY)")
+        db.execute("DELETE FROM {d.temp}doomed")
+        db.execute(f"INSERT INTO {d.temp}doomed SELECT t.pk FROM {table} t WHERE NOT EXISTS "
                    "(SELECT 1 FROM snapshots s WHERE s.id >= t.since AND s.id < t.until)")
-        db.execute(f"UPDATE {table} SET data = json_patch((SELECT b.data FROM {table} b "
-                   f"WHERE b.pk = {table}.base_pk), data), base_pk = NULL "
-                   "WHERE base_pk IN (SELECT pk FROM temp.doomed)")
-        db.execute(f"DELETE FROM {table} WHERE pk IN (SELECT pk FROM temp.doomed)")
-    db.execute("DELETE FROM temp.doomed")
+        base = f"(SELECT b.data FROM {table} b WHERE b.pk = {table}.base_pk)"
+        db.execute(f"UPDATE {table} SET data = {d.patch(base, 'data')}, base_pk = NULL "
+                   "WHERE base_pk IN (SELECT pk FROM {d.temp}doomed)")
+        db.execute(f"DELETE FROM {table} WHERE pk IN (SELECT pk FROM {d.temp}doomed)")
+    db.execute("DELETE FROM {d.temp}doomed")
 
 
 class _Writer:
     """Stores one snapshot's offers and items as versions, within the caller's transaction."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Any, dialect: Dialect) -> None:
         self.db = db
+        self.d = dialect
 
     def write(self, created_at: dt.datetime, items: Iterable[StoredItem], offers: Iterable[Offer],
               statuses: Sequence[BackendStatus], config_hash: str | None) -> int:
-        cursor = self.db.execute("INSERT INTO snapshots (created_at, offers, config_hash) VALUES (?, 0, ?)",
-                                 (created_at.isoformat(), config_hash))
-        sid = cursor.lastrowid
-        assert sid is not None
+        sid: int = self.db.execute("INSERT INTO snapshots (created_at, offers, config_hash) VALUES (?, 0, ?) "
+                                   "RETURNING id", (created_at.isoformat(), config_hash)).fetchone()[0]
         self.db.executemany("INSERT INTO backend_status (snapshot_id, position, data) VALUES (?, ?, ?)",
                             [(sid, i, s.model_dump_json()) for i, s in enumerate(statuses)])
         self.versions(sid, items, offers)
@@ -725,8 +736,8 @@ class _Writer:
     def versions(self, sid: int, items: Iterable[StoredItem], offers: Iterable[Offer]) -> None:
         db = self.db
         for table in _SEEN_TABLES:
-            db.execute(f"CREATE TEMP TABLE IF NOT EXISTS seen_{table} (pk INTEGER PRIMARY KEY)")
-            db.execute(f"DELETE FROM temp.seen_{table}")
+            db.execute(f"CREATE TEMP TABLE IF NOT EXISTS seen_{table} (pk {self.d.pk_type} PRIMARY KEY)")
+            db.execute(f"DELETE FROM {self.d.temp}seen_{table}")
         for batch in batched(self._item_versions(sid, items)):
             self._store("items", "key", sid, batch)
         seen: set[str] = set()
@@ -736,8 +747,8 @@ class _Writer:
             count += len(batch)
         for table in _SEEN_TABLES:  # what this snapshot did not see again no longer holds
             db.execute(f"UPDATE {table} SET until = ? WHERE until = {OPEN} AND since < ? "
-                       f"AND pk NOT IN (SELECT pk FROM temp.seen_{table})", (sid, sid))
-            db.execute(f"DELETE FROM temp.seen_{table}")
+                       f"AND pk NOT IN (SELECT pk FROM {self.d.temp}seen_{table})", (sid, sid))
+            db.execute(f"DELETE FROM {self.d.temp}seen_{table}")
         db.execute("UPDATE snapshots SET offers = ? WHERE id = ?", (count, sid))
 
     def _backend_read(self, sid: int, what: str, reads: dict[str, str], backend: str, read_at: str) -> str | None:
@@ -750,14 +761,9 @@ class _Writer:
         return None if read_at == reads[backend] else read_at
 
     def _item_versions(self, sid: int, items: Iterable[StoredItem]) -> Iterator[_Version]:
-        listed = list(items)
-        # the read time most items of a backend share is kept once per snapshot
-        counts = collections.Counter((s.backend, s.read_at.isoformat()) for s in listed)
         reads: dict[str, str] = {}
-        for (backend, read_at), _ in counts.most_common():
-            self._backend_read(sid, "item", reads, backend, read_at)
         occurrences: collections.Counter[str] = collections.Counter()
-        for s in listed:
+        for s in items:
             item = s.item
             data = item.model_dump_json()
             kept = self._backend_read(sid, "item", reads, s.backend, s.read_at.isoformat())
@@ -806,7 +812,7 @@ class _Writer:
                 unchanged.append((old[0],))
             else:
                 changed.append((version, old[0], old[2] or old[0]))
-        db.executemany(f"INSERT INTO temp.seen_{table} (pk) VALUES (?)", unchanged)
+        db.executemany(f"INSERT INTO {self.d.temp}seen_{table} (pk) VALUES (?)", unchanged)
         db.executemany(f"UPDATE {table} SET until = ? WHERE pk = ?", [(sid, old) for _, old, _ in changed])
         bases = {row[0]: row[1] for row in db.execute(
             f"SELECT pk, data FROM {table} WHERE pk IN ({', '.join('?' * len(changed))})",

@@ -1,0 +1,54 @@
+"""What differs between the SQL of the store's backends: a few functions, hints and statements.
+
+The store writes its SQL once, in the SQLite spelling with ``?`` parameters (the spelling the
+filters compile to, see :meth:`cloudcat.filters.Filter.sql`); a :class:`Dialect` supplies the
+few expressions that differ, and the PostgreSQL connection turns ``?`` into ``%s``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["POSTGRES", "SQLITE", "Dialect"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Dialect:
+    """SQL spellings of one backend."""
+
+    name: str
+    #: ``json_patch(target, patch)`` (RFC 7396) under this backend's name for it.
+    patch_function: str
+    #: function ``(doc, read_at)``: ``doc`` with its ``read_at`` set.
+    read_at_function: str
+    #: schema of temporary tables.
+    temp: str
+    #: prefix that keeps the planner from using an index for a term (SQLite's unary ``+``).
+    no_index: str
+    #: LIMIT parameter meaning "no limit".
+    no_limit: int | None
+    #: whether ``INDEXED BY`` hints are understood.
+    index_hints: bool
+    #: statements that start a snapshot's write transaction (writers exclude each other,
+    #: readers never wait).
+    begin_write: tuple[str, ...]
+    #: type of a temporary table's primary key column.
+    pk_type: str
+
+    def patch(self, target: str, patch: str) -> str:
+        """SQL: ``patch`` merged onto ``target`` (both JSON text)."""
+        return f"{self.patch_function}({target}, {patch})"
+
+    def with_read_at(self, doc: str, read_at: str) -> str:
+        """SQL: the JSON ``doc`` with its ``read_at`` set to the text ``read_at``."""
+        if self.read_at_function == "json_set":
+            return f"json_set({doc}, '$.read_at', {read_at})"
+        return f"{self.read_at_function}({doc}, {read_at})"
+
+
+SQLITE = Dialect(name="sqlite", patch_function="json_patch", read_at_function="json_set", temp="temp.",
+                 no_index="+", no_limit=-1, index_hints=True, begin_write=("BEGIN IMMEDIATE",),
+                 pk_type="INTEGER")
+POSTGRES = Dialect(name="postgresql", patch_function="cc_json_patch", read_at_function="cc_with_read_at",
+                   temp="pg_temp.", no_index="", no_limit=None, index_hints=False,
+                   begin_write=("BEGIN", "LOCK TABLE snapshots IN EXCLUSIVE MODE"), pk_type="BIGINT")
