@@ -238,6 +238,15 @@ class Store:
     from one thread at a time; a lock guards the connection all the same.
     """
 
+    def __new__(cls, location: str | Path) -> Store:
+        # a server URL opens the server store (imported, with its client library, only then)
+        match = _URL_SCHEME.match(location) if isinstance(location, str) else None
+        if cls is Store and match is not None and match.group(1).lower() in ("postgresql", "postgres"):
+            from .postgres import PostgresStore
+
+            return super().__new__(PostgresStore)
+        return super().__new__(cls)
+
     def __init__(self, location: str | Path) -> None:
         self.path = self._resolve(location)
         #: The store as named in messages (a server URL without its password).
@@ -657,7 +666,7 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> None:
         for column in missing:
             conn.execute(f"ALTER TABLE offers ADD COLUMN {column}")
         if missing:
-            _fill_filter_columns(conn, missing)
+            _fill_filter_columns(conn, SQLITE, missing)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
@@ -665,9 +674,9 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> None:
         raise
 
 
-def _fill_filter_columns(conn: sqlite3.Connection, missing: list[str]) -> None:
+def _fill_filter_columns(conn: Any, d: Dialect, missing: list[str]) -> None:
     sets = ", ".join(f"{c} = ?" for c in missing)
-    rows = conn.execute(f"SELECT o.pk, {_json(SQLITE, 'offers', 'o')} FROM offers o").fetchall()
+    rows = conn.execute(f"SELECT o.pk, {_json(d, 'offers', 'o')} FROM offers o").fetchall()
     for batch in batched(rows):
         conn.executemany(f"UPDATE offers SET {sets} WHERE pk = ?", [
             (*(FILTERS[FILTER_COLUMNS[c]].value(o) for c in missing), pk)
