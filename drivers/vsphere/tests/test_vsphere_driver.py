@@ -39,10 +39,11 @@ def par(vcenter: MockHandle) -> dict[Kind, dict[str, Item]]:
 
 
 def test_regions_are_datacenters_and_zones_clusters(vcenter: MockHandle) -> None:
-    with VsphereDriver({**vcenter.backend["options"], "country": "FR"}) as driver:
+    with VsphereDriver({**vcenter.backend["options"], "country": "FR", "countries": {"LYS-DC2": "BE"}}) as driver:
         regions = {r.name: r for r in driver.regions()}
     assert set(regions) == {"PAR-DC1", "LYS-DC2"}
     assert regions["PAR-DC1"].zones == ["Gold", "Silver"] and regions["PAR-DC1"].country == "FR"
+    assert regions["LYS-DC2"].country == "BE"
 
 
 def test_locations_carry_cluster_capacity(par: dict[Kind, dict[str, Item]]) -> None:

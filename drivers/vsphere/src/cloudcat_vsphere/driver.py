@@ -99,6 +99,8 @@ class VsphereOptions(HttpOptions):
     password: SecretStr = Field(description="Password of `user` (or GOVC_PASSWORD).")
     datacenters: list[str] | None = Field(default=None, description="Datacenters to read; default: all.")
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", description="Country of every region.")
+    countries: dict[str, str] = Field(default_factory=dict,
+                                      description="Country per datacenter (ISO 3166-1 alpha-2); beats `country`.")
     sizes: list[Size] = Field(default_factory=list, description="Fixed compute sizes sold (vSphere has no flavors).")
     flexible_pools: bool = Field(default=True, description="List each cluster as a flexible compute pool.")
     content_libraries: bool = Field(default=True, description="List content library items as images.")
@@ -112,25 +114,25 @@ class VsphereOptions(HttpOptions):
         """Fill ``host``, ``port``, ``user``, ``password`` and ``verify`` from govc's variables."""
         if not isinstance(data, Mapping):
             return data
-        out = dict(data)
         env = os.environ
-        url = env.get("GOVC_URL", "").strip()
-        if url:
-            parts = urlsplit(url if "//" in url else f"https://{url}")
-            if parts.hostname and "host" not in out:
-                out["host"] = parts.hostname
-                if parts.port and "port" not in out:
-                    out["port"] = parts.port
-            if parts.username and "user" not in out:
-                out["user"] = unquote(parts.username)
-            if parts.password and "password" not in out:
-                out["password"] = unquote(parts.password)
+        out = {**_govc_url(env.get("GOVC_URL", "").strip()), **data}
         for key, var in (("user", "GOVC_USERNAME"), ("password", "GOVC_PASSWORD")):
-            if key not in out and env.get(var):
+            if key not in data and env.get(var):
                 out[key] = env[var]
         if "verify" not in out and env.get("GOVC_INSECURE", "").strip().lower() in ("1", "true", "yes"):
             out["verify"] = False
         return out
+
+
+def _govc_url(url: str) -> dict[str, Any]:
+    """Options in a ``GOVC_URL``: ``https://user:password@host:port/sdk``, or parts of it."""
+    if not url:
+        return {}
+    parts = urlsplit(url if "//" in url else f"https://{url}")
+    found: dict[str, Any] = {"host": parts.hostname, "port": parts.port,
+                             "user": unquote(parts.username) if parts.username else None,
+                             "password": unquote(parts.password) if parts.password else None}
+    return {k: v for k, v in found.items() if v}
 
 
 @dataclass
@@ -261,8 +263,8 @@ class VsphereDriver(BaseDriver):
             if wanted and name not in wanted:
                 continue
             zones = [c.name for c in inv.clusters if c.datacenter == name]
-            regions.append(Region(name=name, display_name=f"Datacenter {name}", country=self.options.country,
-                                  zones=zones))
+            country = self.options.countries.get(name, self.options.country)
+            regions.append(Region(name=name, display_name=f"Datacenter {name}", country=country, zones=zones))
         return regions
 
     def list_locations(self, region: str) -> list[Item]:
@@ -477,28 +479,30 @@ def _template_item(name: str, moid: str, p: Mapping[str, Any], region: str) -> I
                         "firmware": p.get("config.firmware"), "annotation": p.get("config.annotation") or None})
 
 
+def _library_template(template: Mapping[str, Any]) -> dict[str, Any]:
+    """Guest OS, vCPUs, memory and disk of a ``vm-template`` item (``/api`` or ``/rest`` spelling)."""
+    memory = template.get("memory") or {}
+    disks = template.get("disks") or {}
+    values = disks.values() if isinstance(disks, dict) else [d.get("value", {}) for d in disks]
+    total = sum(int(d.get("capacity") or 0) for d in values if isinstance(d, dict))
+    return {"guest_os": template.get("guest_os") or template.get("guest_OS"),
+            "vcpus": (template.get("cpu") or {}).get("count"),
+            "memory_mib": memory.get("size_mib") or memory.get("size_MiB"),
+            "disk_gib": round(total / 1024 ** 3, 3) if total else None}
+
+
 def _library_item(raw: Mapping[str, Any], region: str) -> Item:
     template = raw.get("template") if isinstance(raw.get("template"), dict) else None
     name = str(raw.get("name") or raw.get("id"))
     extras: dict[str, Any] = {"image_type": f"library-{raw.get('type')}", "id": raw.get("id"),
                               "library_id": raw.get("library"), "size_bytes": raw.get("size")}
-    guest = None
-    memory: int | None = None
-    disk: float | None = None
     if template is not None:
-        guest = template.get("guest_os") or template.get("guest_OS")
-        mem = template.get("memory") or {}
-        memory = mem.get("size_mib") or mem.get("size_MiB")
-        disks = template.get("disks") or {}
-        values = disks.values() if isinstance(disks, dict) else [d.get("value", {}) for d in disks]
-        total = sum(int(d.get("capacity") or 0) for d in values if isinstance(d, dict))
-        disk = round(total / 1024 ** 3, 3) if total else None
-        extras.update({"guest_os": guest, "vcpus": (template.get("cpu") or {}).get("count"), "memory_mib": memory,
-                       "disk_gib": disk})
-    family, version = guest_os(name, str(guest or ""), "")
+        extras.update(_library_template(template))
+    family, version = guest_os(name, str(extras.get("guest_os") or ""), "")
     return Item(kind=Kind.IMAGE, name=name, display_name=raw.get("description") or None, region=region,
-                os_family=family, os_version=version, min_disk_gib=disk, min_memory_mib=memory,
-                architecture="x86_64" if template is not None else None, extras=extras)
+                os_family=family, os_version=version, min_disk_gib=extras.get("disk_gib"),
+                min_memory_mib=extras.get("memory_mib"), architecture="x86_64" if template is not None else None,
+                extras=extras)
 
 
 def _policy_item(profile: Any, region: str) -> Item:

@@ -91,6 +91,19 @@ class VsphereMock(MockPlatform):
             options["verify"] = str(self.certificate.cert_file)
         return {"driver": "vsphere", "options": options}
 
+    def expire_tokens(self) -> int:
+        """End every SOAP and REST session: the next call is refused (``NotAuthenticated``, REST 401)."""
+        count = len(self.state_.sessions) + len(self.state_.rest_tokens)
+        self.state_.sessions.clear()
+        self.state_.rest_tokens.clear()
+        return count
+
+    def client_settings(self) -> dict[str, Any]:
+        """Arguments of pyvmomi's ``SmartConnect`` (``cafile`` for an ``ssl.create_default_context``)."""
+        options = self.backend()["options"]
+        return {"host": options["host"], "port": options["port"], "user": options["user"],
+                "pwd": options["password"], "cafile": options.get("verify")}
+
     def state(self) -> dict[str, Any]:
         """Inventory, session and view counts."""
         with self.lock:

@@ -572,6 +572,10 @@ def _rest_caller(center: Center, request: Request) -> Session | None:
     return session
 
 
+class _RestNotFound(Exception):
+    """A content library resource that does not exist."""
+
+
 def rest_read(center: Center, request: Request, legacy: bool = False, rest: str = "") -> Response:
     """``GET`` of a content library resource under ``/api`` (or ``/rest``)."""
     if _rest_caller(center, request) is None:
@@ -579,26 +583,39 @@ def rest_read(center: Center, request: Request, legacy: bool = False, rest: str 
     parts = [p for p in rest.split("/") if p]
     if legacy and parts[:3] == ["com", "vmware", "content"]:
         parts = ["content", *parts[3:]]
-    libraries = {lib.id: lib for lib in center.state.libraries}
-    items = {i.id: i for lib in center.state.libraries for i in lib.items}
+    try:
+        return _value(legacy, _rest_resource(center.state, parts, request.args.get("library_id", ""), legacy))
+    except _RestNotFound as exc:
+        return _rest_error(legacy, 404, "NOT_FOUND", str(exc))
+
+
+def _rest_resource(state: VcenterState, parts: list[str], library_id: str, legacy: bool) -> Any:
+    items = {i.id: i for lib in state.libraries for i in lib.items}
     key = parts[-1].removeprefix("id:") if parts else ""
+    if parts[:3] == ["vcenter", "vm-template", "library-items"] and len(parts) == 4:
+        template = items.get(key)
+        if template is None or template.template is None:
+            raise _RestNotFound(f"no template library item {key}")
+        return _template_json(template, legacy)
+    if parts[:3] == ["content", "library", "item"] and len(parts) == 4 and key in items:
+        return _item_json(items[key])
+    return _rest_library(state, parts, library_id)
+
+
+def _rest_library(state: VcenterState, parts: list[str], library_id: str) -> Any:
+    libraries = {lib.id: lib for lib in state.libraries}
     if parts == ["content", "library"]:
-        return _value(legacy, list(libraries))
+        return list(libraries)
     if parts == ["content", "library", "item"]:
-        lib = libraries.get(request.args.get("library_id", ""))
-        if lib is None:
-            return _rest_error(legacy, 404, "NOT_FOUND", "library not found")
-        return _value(legacy, [i.id for i in lib.items])
+        if library_id not in libraries:
+            raise _RestNotFound("library not found")
+        return [i.id for i in libraries[library_id].items]
+    key = parts[-1] if parts else ""
     if parts[:2] == ["content", "library"] and len(parts) == 3 and key in libraries:
         lib = libraries[key]
-        return _value(legacy, {"id": lib.id, "name": lib.name, "type": lib.type, "description": lib.description,
-                               "creation_time": "2024-01-01T00:00:00.000Z", "version": "2"})
-    if parts[:3] == ["content", "library", "item"] and len(parts) == 4 and key in items:
-        return _value(legacy, _item_json(items[key]))
-    if parts[:3] == ["vcenter", "vm-template", "library-items"] and len(parts) == 4 and key in items \
-            and items[key].template is not None:
-        return _value(legacy, _template_json(items[key], legacy))
-    return _rest_error(legacy, 404, "NOT_FOUND", f"no such resource: /{'/'.join(parts)}")
+        return {"id": lib.id, "name": lib.name, "type": lib.type, "description": lib.description,
+                "creation_time": "2024-01-01T00:00:00.000Z", "version": "2"}
+    raise _RestNotFound(f"no such resource: /{'/'.join(parts)}")
 
 
 def _item_json(item: LibraryItem) -> dict[str, Any]:

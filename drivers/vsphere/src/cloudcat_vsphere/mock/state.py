@@ -235,17 +235,22 @@ class VcenterState:
         hosts: list[Entity] = []
         for cluster in spec.get("clusters") or []:
             hosts += self._cluster(folders["hostFolder"], cluster, datastores, networks)
-        vm_folders: dict[str, Entity] = {}
-        for i, vm in enumerate([*(spec.get("templates") or []), *(spec.get("vms") or [])]):
-            template = i < len(spec.get("templates") or [])
+        self._machines(spec, folders["vmFolder"], hosts, datastores, networks)
+
+    def _machines(self, spec: Mapping[str, Any], root: Entity, hosts: list[Entity], datastores: list[Entity],
+                  networks: list[Entity]) -> None:
+        """A datacenter's templates and VMs, in the VM folders their ``folder`` names."""
+        templates = list(spec.get("templates") or [])
+        folders: dict[str, Entity] = {}
+        for i, vm in enumerate([*templates, *(spec.get("vms") or [])]):
+            parent = root
             folder_name = vm.get("folder")
-            parent = folders["vmFolder"]
             if folder_name:
-                if folder_name not in vm_folders:
-                    vm_folders[folder_name] = self._folder(parent, "v", str(folder_name),
-                                                           ("Folder", "VirtualMachine", "VirtualApp"))
-                parent = vm_folders[folder_name]
-            self._vm(parent, vm, template=template, host=hosts[i % len(hosts)] if hosts else None,
+                if folder_name not in folders:
+                    folders[folder_name] = self._folder(root, "v", str(folder_name),
+                                                        ("Folder", "VirtualMachine", "VirtualApp"))
+                parent = folders[folder_name]
+            self._vm(parent, vm, template=i < len(templates), host=hosts[i % len(hosts)] if hosts else None,
                      datastore=datastores[0] if datastores else None, network=networks[0] if networks else None)
 
     def _datastore(self, folder: Entity, spec: Mapping[str, Any]) -> Entity:
