@@ -15,16 +15,19 @@ import libcloud.security
 import pytest
 import requests
 import yaml
-from cloudcat_libcloud.driver import AzureArmDriver, GenericDriver, LibcloudDriver, OpenStackDriver
+from cloudcat_libcloud.azure import size_facts
+from cloudcat_libcloud.driver import AzureArmDriver, GenericDriver, LibcloudDriver, OpenStackDriver, vcpus_of
 from cloudcat_libcloud.mock import AzureMock
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from hypothesis import given
+from hypothesis import strategies as st
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request
 
-from cloudcat.errors import AuthenticationError, BackendError, ConfigError, RateLimitedError
+from cloudcat.errors import AuthenticationError, BackendError, ConfigError, NotSupportedError, RateLimitedError
 from cloudcat.models import Kind, Region
 from cloudcat.testing import mock
 
@@ -182,3 +185,41 @@ def test_token_refused_by_the_endpoint_is_renewed_once(openstack_options: Any) -
         requests.post(f"{m.url}/_cloudcat/reset", timeout=10)
         assert list(drv.read(Kind.COMPUTE, region))
         assert [r.status for r in m.server.requests() if "/compute/" in r.path] == [401, 200]
+
+
+def test_any_other_provider_through_libcloud_dummy() -> None:
+    """A provider without a class of its own (libcloud's in-process ``dummy``): locations as regions with
+    their countries, sizes per location, no price where libcloud's data has none."""
+    drv = LibcloudDriver({"provider": "dummy", "key": "0"}, backend="dummy")
+    assert type(drv) is GenericDriver
+    regions = drv.regions()
+    assert [(r.name, r.country) for r in regions][:2] == [("1", "US"), ("2", "GB")]
+    sizes = list(drv.read(Kind.COMPUTE, regions[0]))
+    assert sizes and all(s.memory_mib and s.price is None and s.region == "1" for s in sizes)
+    with pytest.raises(NotSupportedError):
+        list(drv.read(Kind.IMAGE, regions[0]))
+
+
+def test_vcpus_read_wherever_the_provider_puts_them() -> None:
+    from libcloud.compute.base import NodeSize
+    from libcloud.compute.drivers.openstack import OpenStackNodeSize
+
+    def size(**extra: Any) -> Any:
+        return NodeSize("x", "x", 1024, 10, None, None, driver=None, extra=extra)
+
+    assert vcpus_of(size(numberOfCores=4)) == 4  # Azure
+    assert vcpus_of(size(vcpu="8")) == 8  # EC2, as a string
+    assert vcpus_of(size(guestCpus=2)) == 2  # GCE
+    assert vcpus_of(size(vcpus=16)) == 16  # OVH, DigitalOcean
+    assert vcpus_of(OpenStackNodeSize("x", "x", 1024, 10, None, None, driver=None, vcpus=6)) == 6
+    assert vcpus_of(size()) is None
+    assert vcpus_of(size(vcpus=0)) is None
+
+
+@given(letters=st.sampled_from(["D", "E", "F", "M", "NC", "HB"]), cores=st.integers(1, 416),
+       features=st.text(alphabet="adilmpst", max_size=4), version=st.integers(1, 7))
+def test_size_family_is_series_features_and_version(letters: str, cores: int, features: str, version: int) -> None:
+    facts = size_facts(f"Standard_{letters}{cores}{features}_v{version}")
+    assert facts.family == f"{letters}{features}v{version}"
+    assert facts.generation == f"v{version}"
+    assert facts.architecture == ("aarch64" if "p" in features else "x86_64")

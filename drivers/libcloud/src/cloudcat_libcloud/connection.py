@@ -57,8 +57,9 @@ def quiet_loopback_warnings() -> None:
                                               r"'(127\.[0-9.]+|localhost|::1)'", category=InsecureRequestWarning)
 
 
-def use_tls(driver: Any, verify: bool | str) -> None:
-    """Make every connection of one libcloud driver instance verify TLS as ``verify`` says.
+def use_tls(driver: Any, verify: bool | str, timeout: float | None = None) -> None:
+    """Make every connection of one libcloud driver instance verify TLS as ``verify`` says (and wait
+    ``timeout`` seconds at most, for drivers whose constructor takes no timeout).
 
     libcloud builds its HTTP connection from the connection object's ``conn_class``; setting it
     on this instance's connection objects (the driver may hold several: compute, image…) leaves
@@ -68,7 +69,11 @@ def use_tls(driver: Any, verify: bool | str) -> None:
     factory = functools.partial(TlsConnection, verify=verify)
     for value in list(vars(driver).values()):
         conn: Any = value
-        if isinstance(value, _Connection) and not _is_tls_factory(conn.conn_class):
+        if not isinstance(value, _Connection):
+            continue
+        if timeout is not None:
+            conn.timeout = timeout
+        if not _is_tls_factory(conn.conn_class):
             conn.conn_class = factory
             if conn.connection is not None:  # already connected: reconnect with the new class
                 conn.connection = None

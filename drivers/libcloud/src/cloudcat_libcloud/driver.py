@@ -47,6 +47,7 @@ once. TLS is verified as ``verify`` says (a bool or a CA bundle), per driver ins
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import logging
 import threading
@@ -72,6 +73,7 @@ __all__ = [
     "LibcloudDriver",
     "LibcloudOptions",
     "OpenStackDriver",
+    "vcpus_of",
 ]
 
 log = logging.getLogger("cloudcat.drivers.libcloud")
@@ -222,7 +224,8 @@ class LibcloudDriver(BaseDriver):
         kwargs: dict[str, Any] = {**o.args, **{k: v.get_secret_value() for k, v in o.secret_args.items()}}
         if o.region is not None:
             kwargs["region"] = o.region
-        kwargs["timeout"] = o.timeout
+        if _takes_keyword(self._driver_class(), "timeout"):
+            kwargs["timeout"] = o.timeout
         return args, kwargs
 
     def _build(self, scope: str | None) -> Any:
@@ -241,7 +244,7 @@ class LibcloudDriver(BaseDriver):
                 raise
             raise ConfigError(f"libcloud's {self.options.provider} driver refused its arguments: {exc}",
                               source=f"backend {self.backend!r} options", field="args") from exc
-        use_tls(client, self.options.verify)
+        use_tls(client, self.options.verify, self.options.timeout)
         # cloudcat reads libcloud's pricing data itself, once (pricing.py); libcloud would parse the whole
         # file again for every size of a provider it has no table for (OpenStack: every flavor)
         client._get_size_price = _no_size_price
@@ -530,6 +533,15 @@ class AzureArmDriver(LibcloudDriver):
 
 
 _PROVIDERS: dict[str, type[LibcloudDriver]] = {"azure_arm": AzureArmDriver, "openstack": OpenStackDriver}
+
+
+def _takes_keyword(cls: Any, name: str) -> bool:
+    """Whether a libcloud driver's constructor takes keyword ``name`` (or any keyword)."""
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return True
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def _no_size_price(*args: Any, **kwargs: Any) -> None:
