@@ -343,12 +343,12 @@ def test_throttling_and_503s_are_retried_to_full_data(baseline: dict[Any, Any]) 
 
 
 def test_persistent_429_is_rate_limited_with_retry_after(cav: MockHandle) -> None:
-    cav.server.set_faults(throttle_rate=1.0, retry_after=0.05)
-    with driver_for(cav, retries=2) as d, pytest.raises(RateLimitedError) as err:
+    cav.server.set_faults(throttle_rate=1.0, retry_after=1)  # Retry-After is whole seconds
+    with driver_for(cav, retries=1) as d, pytest.raises(RateLimitedError) as err:
         d.regions()
-    assert err.value.retry_after == 0.05
+    assert err.value.retry_after == 1
     assert "HTTP 429" in str(err.value) and "/api/versions" in str(err.value)
-    assert len(cav.server.requests()) == 3  # one try and two retries
+    assert len(cav.server.requests()) == 2  # one try and one retry
 
 
 def test_retry_after_beyond_the_bound_is_not_waited_for(cav: MockHandle) -> None:

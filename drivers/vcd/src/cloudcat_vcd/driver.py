@@ -41,15 +41,16 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
 from cloudcat.driver import BaseDriver, Capabilities, import_sdk
-from cloudcat.errors import BackendNotFoundError
+from cloudcat.errors import BackendNotFoundError, UnavailableError
 from cloudcat.http import HttpOptions
 from cloudcat.models import FlexibleSizing, Gpu, Item, Kind, Region
 
@@ -353,6 +354,8 @@ class VcdDriver(BaseDriver):
             self.client.query("vAppTemplate", fmt=self.options.query_format)))
         usable = [r for r in records if r.get("isExpired") is not True and r.get("isEnabled") is not False
                   and r.get("name")]
+        vms = self._template_vms()
+        disks = self._template_disks([str(r.get("href") or "") for r in usable])
         counts: dict[str, int] = {}
         for r in usable:
             counts[str(r["name"])] = counts.get(str(r["name"]), 0) + 1
@@ -365,8 +368,35 @@ class VcdDriver(BaseDriver):
             if name in seen:
                 continue
             seen.add(name)
-            items.append(_image_item(r, name, region, self.options.site_country))
+            href = str(r.get("href") or "")
+            items.append(_image_item(r, vms.get(href, []), disks.get(href), name, region,
+                                     self.options.site_country))
         return items
+
+    def _template_vms(self) -> dict[str, list[dict[str, Any]]]:
+        """The VMs of every vApp template (query ``vm``, ``isVAppTemplate==true``) by template href:
+        their CPUs, memory and guest OS (the ``vAppTemplate`` record has none of them)."""
+        records = self._cached("template-vms", lambda: list(
+            self.client.query("vm", filter="isVAppTemplate==true", fmt=self.options.query_format)))
+        by_template: dict[str, list[dict[str, Any]]] = {}
+        for r in records:
+            by_template.setdefault(str(r.get("container") or ""), []).append(r)
+        return by_template
+
+    def _template_disks(self, hrefs: list[str]) -> dict[str, _Hardware]:
+        """Each template's VM hardware from its document (``GET /api/vAppTemplate/{id}``), read side
+        by side: the disk sizes are in no query record."""
+        wanted = [h for h in hrefs if h]
+        if not wanted:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(_DETAIL_WORKERS, len(wanted))) as pool:
+            found = list(pool.map(self._template_hardware, wanted))
+        return dict(zip(wanted, found, strict=True))
+
+    def _template_hardware(self, href: str) -> _Hardware:
+        path = urlsplit(href).path
+        return self._cached(f"template:{path}", lambda: _hardware(self.client.get_json(path), f"GET {path}",
+                                                                   self.backend))
 
     # -- networks -----------------------------------------------------------------------------
     def _networks(self, region: str, vdcs: list[_Vdc]) -> list[Item]:
@@ -528,19 +558,61 @@ def guess_os(name: str, guest_os: str | None = None) -> tuple[str | None, str | 
     return None, None
 
 
-def _image_item(r: dict[str, Any], name: str, region: str, country: str) -> Item:
-    guest = r.get("guestOs") or None
-    family, version = guess_os(str(r["name"]), str(guest) if guest else None)
-    storage_kb = _as_int(r.get("storageKB"))
-    memory = _as_int(r.get("memoryAllocationMB"))
-    x64 = "x64" in str(r["name"]).lower() or (guest and "64" in str(guest))
+@dataclass(frozen=True)
+class _Hardware:
+    """What a vApp template document says of its VMs (their ``VmSpecSection``)."""
+
+    disk_mb: int | None = None
+    os_type: str | None = None
+
+
+def _spec_sections(doc: Any) -> Iterator[dict[str, Any]]:
+    children = doc.get("children") if isinstance(doc, dict) else None
+    vms = children.get("vm") if isinstance(children, dict) else None
+    for vm in vms if isinstance(vms, list) else []:
+        sections = vm.get("section") if isinstance(vm, dict) else None
+        for section in sections if isinstance(sections, list) else []:
+            if isinstance(section, dict) and section.get("_type") == "VmSpecSectionType":
+                yield section
+
+
+def _hardware(doc: Any, what: str, backend: str) -> _Hardware:
+    """Disk total and guest OS id of a vApp template document (JSON), from each VM's
+    ``VmSpecSection`` (``DiskSection.DiskSettings[].SizeMb``, ``OsType``)."""
+    total, os_type = 0, None
+    for section in _spec_sections(doc):
+        disks = section.get("diskSection")
+        settings = disks.get("diskSettings") if isinstance(disks, dict) else None
+        for disk in settings if isinstance(settings, list) else []:
+            size = _as_int(disk.get("sizeMb")) if isinstance(disk, dict) else None
+            if size is None or size < 0:
+                raise UnavailableError(f"{what}: VmSpecSection.diskSection.diskSettings[].sizeMb is not a size "
+                                       f"({type(disk).__name__})", backend=backend)
+            total += size
+        os_type = os_type or (str(section["osType"]) if section.get("osType") else None)
+    return _Hardware(disk_mb=total or None, os_type=os_type)
+
+
+def _image_item(r: dict[str, Any], vms: list[dict[str, Any]], hardware: _Hardware | None, name: str,
+                region: str, country: str) -> Item:
+    """An image from a ``vAppTemplate`` record, its VMs' ``vm`` records (CPUs, memory, guest OS)
+    and its document (disks)."""
+    hardware = hardware or _Hardware()
+    guest_name = next((str(v["guestOs"]) for v in vms if v.get("guestOs")), None)
+    guest = hardware.os_type or guest_name
+    family, version = guess_os(str(r["name"]), guest)
+    if family is None and guest_name:
+        family, version = guess_os(guest_name)
+    memory = max((_as_int(v.get("memoryMB")) or 0 for v in vms), default=0)
+    cpus = max((_as_int(v.get("numberOfCpus")) or 0 for v in vms), default=0)
+    x64 = "x64" in str(r["name"]).lower() or any("64" in str(g) for g in (guest, guest_name) if g)
     return Item(kind=Kind.IMAGE, name=name, display_name=r.get("description") or None, region=region,
                 country=country, os_family=family, os_version=version,
                 architecture="x86_64" if x64 else None,
-                min_disk_gib=round(storage_kb / 1024 / 1024, 3) if storage_kb else None,
-                min_memory_mib=memory if memory else None,
+                min_disk_gib=round(hardware.disk_mb / 1024, 3) if hardware.disk_mb else None,
+                min_memory_mib=memory or None,
                 extras={"catalog": r.get("catalogName"), "published": r.get("isPublished"),
-                        "owner": r.get("ownerName"), "guest_os": guest, "cpus": _as_int(r.get("numberOfCpus")),
+                        "owner": r.get("ownerName"), "guest_os": guest, "cpus": cpus or None,
                         "href": r.get("href"), "status": r.get("status")})
 
 

@@ -19,6 +19,7 @@ and :class:`VcdMock` (here) ties them to cloudcat's mock server.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,11 +27,29 @@ from werkzeug.wrappers import Request, Response
 
 from cloudcat.testing.mockserver import MockPlatform
 
-from .responses import Director, answer, unserved
+from .responses import Director, answer, error_response, unserved
 from .state import VcdState
 from .urls import ROUTER
 
 __all__ = ["VcdMock"]
+
+_MINOR_CODES = {401: "UNAUTHORIZED", 403: "ACCESS_TO_RESOURCE_IS_FORBIDDEN", 404: "RESOURCE_NOT_FOUND",
+                429: "TOO_MANY_REQUESTS", 503: "SERVICE_UNAVAILABLE"}
+
+
+class _ErrorAnswer(Response):
+    """A Cloud Director ``Error`` whose form (XML or JSON) is chosen when it is sent."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str]) -> None:
+        super().__init__(status=status, headers=headers)
+        self.message = message
+        self.extra_headers = headers
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        request = Request(environ)
+        minor = _MINOR_CODES.get(self.status_code, "INTERNAL_SERVER_ERROR")
+        answer = error_response(request, self.status_code, minor, self.message, self.extra_headers)
+        return answer(environ, start_response)
 
 _FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -60,6 +79,50 @@ class VcdMock(MockPlatform):
         token = next(iter(self.state_.api_tokens))
         return {"driver": "vcd", "options": {"url": self.base_url, "org": self.state_.org_name,
                                              "api_token": token}}
+
+    def pyvcloud_client_args(self, user: str | None = None) -> dict[str, Any]:
+        """How pyvcloud reaches this mock, in pyvcloud's own terms::
+
+            args = m.platform.pyvcloud_client_args()
+            client = pyvcloud.vcd.client.Client(**args["client"])
+            client.set_credentials(pyvcloud.vcd.client.BasicLoginCredentials(**args["credentials"]))
+
+        ``client`` holds ``Client`` arguments (``uri``, ``api_version``, ``verify_ssl_certs``,
+        ``log_file``): the API version is pinned to the newest the fixture serves among those
+        pyvcloud 23.0.4 knows (29.0 to 36.0), as Cloud Avenue flags 36.0 deprecated and pyvcloud
+        negotiates only among versions not flagged. ``credentials`` holds
+        ``BasicLoginCredentials`` arguments (``user``, ``org``, ``password``) of ``user`` (default:
+        the fixture's first user).
+        """
+        known = [v for v in self.state_.versions if v.split(".")[0].isdigit() and 29 <= int(v.split(".")[0]) <= 36]
+        users = self.state_.users
+        chosen = users.get(user) if user else next(iter(users.values()), None)
+        if chosen is None:
+            raise KeyError(f"no user {user!r} in the fixture (users: {sorted(users)})")
+        return {"client": {"uri": self.base_url, "api_version": known[-1] if known else None,
+                           "verify_ssl_certs": not self.base_url.startswith("https:"), "log_file": None},
+                "credentials": {"user": chosen["name"], "org": self.state_.org_name,
+                                "password": str(chosen["password"])}}
+
+    def client_settings(self) -> dict[str, Any]:
+        """pyvcloud's connection settings (:meth:`pyvcloud_client_args`)."""
+        return self.pyvcloud_client_args()
+
+    def fault_response(self, status: int, message: str, headers: Mapping[str, str]) -> Response:
+        """An injected fault (503, 429, 401…) as Cloud Director words it: an ``Error`` document,
+        XML under ``/api`` unless ``Accept`` asks for JSON, JSON under ``/cloudapi``.
+
+        The form depends on the request, which the server does not hand this hook: the answer
+        is rendered when the server sends it, from the request's WSGI environment.
+        """
+        return _ErrorAnswer(status, message, dict(headers))
+
+    def expire_tokens(self) -> int:
+        """End every session: the next call with its token gets Cloud Director's 401."""
+        with self.lock:
+            count = len(self.state_.sessions)
+            self.state_.sessions.clear()
+            return count
 
     def state(self) -> dict[str, Any]:
         """Org, VDC and session counts."""

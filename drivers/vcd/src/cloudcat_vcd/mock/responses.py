@@ -19,7 +19,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,21 +27,44 @@ from werkzeug.wrappers import Request, Response
 
 from cloudcat.testing.mockserver import Faults
 
-from .state import FiqlError, Session, VcdState, Vdc, compile_filter, page_of
+from .state import FiqlError, Media, Session, Template, VcdState, Vdc, compile_filter, page_of
 
-__all__ = ["ApiError", "Caller", "Director", "Handler", "answer"]
+__all__ = ["ApiError", "Caller", "Director", "El", "Handler", "answer", "error_response"]
 
 VCLOUD_NS = "http://www.vmware.com/vcloud/v1.5"
 VERSIONS_NS = "http://www.vmware.com/vcloud/versions"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+OVF_NS = "http://schemas.dmtf.org/ovf/envelope/1"
+ET.register_namespace("ovf", OVF_NS)
 OPENAPI_MAX_PAGE = 128
 QUERY_MAX_PAGE = 128
 QUERY_DEFAULT_PAGE = 25
 
-_RECORD_NAMES = {
-    "orgVdc": "OrgVdc", "orgVdcStorageProfile": "OrgVdcStorageProfile", "catalog": "Catalog",
-    "catalogItem": "CatalogItem", "vAppTemplate": "VAppTemplate",
+_MEDIA = "application/vnd.vmware.vcloud"
+#: Query types served: type -> (record element, reference element, media type of the entity).
+#: Element names from the VMware Cloud Director API reference (queries/<type>.html, "Record Result"
+#: and "References Result").
+QUERY_TYPES: dict[str, tuple[str, str, str]] = {
+    "orgVdc": ("OrgVdcRecord", "OrgVdcReference", f"{_MEDIA}.vdc+xml"),
+    "orgVdcStorageProfile": ("OrgVdcStorageProfileRecord", "OrgVdcStorageProfileReference",
+                             f"{_MEDIA}.vdcStorageProfile+xml"),
+    "orgVdcNetwork": ("OrgVdcNetworkRecord", "OrgVdcNetworkReference", f"{_MEDIA}.orgNetwork+xml"),
+    "catalog": ("CatalogRecord", "CatalogReference", f"{_MEDIA}.catalog+xml"),
+    "adminCatalog": ("AdminCatalogRecord", "CatalogReference", "application/vnd.vmware.admin.catalog+xml"),
+    "catalogItem": ("CatalogItemRecord", "CatalogItemReference", f"{_MEDIA}.catalogItem+xml"),
+    "vAppTemplate": ("VAppTemplateRecord", "VAppTemplateReference", f"{_MEDIA}.vAppTemplate+xml"),
+    "vm": ("VMRecord", "VMReference", f"{_MEDIA}.vm+xml"),
+    "media": ("MediaRecord", "MediaReference", f"{_MEDIA}.media+xml"),
+    "vApp": ("VAppRecord", "VAppReference", f"{_MEDIA}.vApp+xml"),
 }
+#: Query result formats and the media type of their container.
+QUERY_FORMATS = {"records": f"{_MEDIA}.query.records", "idrecords": f"{_MEDIA}.query.idrecords",
+                 "references": f"{_MEDIA}.query.references"}
+#: OVF sections: JSON puts them in one ``section`` list, each with its ``_type``.
+_SECTION_TAGS = frozenset({"VmSpecSection", "GuestCustomizationSection", "NetworkConnectionSection",
+                           "LeaseSettingsSection"})
+#: Elements that JSON renders as lists even when there is one.
+_LIST_TAGS = frozenset({"Link", "Org", "CatalogItem", "VdcStorageProfile", "Vm", "DiskSettings", "MetadataEntry"})
 _VERSION_IN_ACCEPT = re.compile(r"version\s*=\s*([0-9]+\.[0-9]+)")
 
 #: A route's handler: ``(director, request, **placeholders) -> Response``.
@@ -87,8 +110,8 @@ def _wants_json(request: Request) -> bool:
     return "json" in request.headers.get("Accept", "").lower()
 
 
-def _json(body: Any, status: int, version: str | None = None) -> Response:
-    ctype = "application/json" + (f";version={version}" if version else "")
+def _json(body: Any, status: int, version: str | None = None, media: str | None = None) -> Response:
+    ctype = (f"{media}+json" if media else "application/json") + (f";version={version}" if version else "")
     return Response(json.dumps(body), status=status, content_type=ctype)
 
 
@@ -119,13 +142,82 @@ def _flat(value: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _error(request: Request, status: int, minor: str, message: str) -> Response:
+@dataclass
+class El:
+    """One element of a Cloud Director document, rendered as XML or as Cloud Director's JSON.
+
+    Attributes keep their XML names (already lowerCamelCase, as JSON has them); a child
+    becomes a JSON key named after its tag, a list for repeated elements (:data:`_LIST_TAGS`),
+    and OVF sections (:data:`_SECTION_TAGS`) go into the ``section`` list with their ``_type``.
+    """
+
+    tag: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+    children: list[El] = field(default_factory=list)
+    text: Any = None
+
+    def add(self, tag: str, text: Any = None, **attrs: Any) -> El:
+        """Append a child and return it."""
+        child = El(tag, attrs, [], text)
+        self.children.append(child)
+        return child
+
+    def to_xml(self) -> ET.Element:
+        """The element tree (``ovf:`` tags in the OVF namespace)."""
+        tag = f"{{{OVF_NS}}}{self.tag[4:]}" if self.tag.startswith("ovf:") else self.tag
+        el = ET.Element(tag, {k: _attr(v) for k, v in self.attrs.items() if v is not None})
+        if self.text is not None:
+            el.text = _attr(self.text)
+        el.extend(child.to_xml() for child in self.children)
+        return el
+
+    def to_json(self) -> dict[str, Any]:
+        """Cloud Director's JSON form."""
+        out: dict[str, Any] = {_json_key(k): v for k, v in self.attrs.items() if v is not None}
+        for child in self.children:
+            value = child.text if not child.children and not child.attrs else child.to_json()
+            if child.tag in _SECTION_TAGS:
+                out.setdefault("section", []).append({"_type": f"{child.tag}Type", **child.to_json()})
+            elif child.tag in _LIST_TAGS:
+                out.setdefault(_json_key(child.tag), []).append(value)
+            else:
+                out[_json_key(child.tag)] = value
+        if self.text is not None and (self.attrs or self.children):
+            out["value"] = self.text
+        return out
+
+
+def _json_key(tag: str) -> str:
+    tag = tag.removeprefix("ovf:")
+    return tag[:1].lower() + tag[1:]
+
+
+def _document(request: Request, doc: El, media: str, version: str, status: int = 200) -> Response:
+    """``doc`` as XML (``<media>+xml``) or JSON (``<media>+json``), as ``Accept`` asks."""
+    if _wants_json(request):
+        return _json({**doc.to_json(), "type": f"{media}+json"}, status, version, media=media)
+    doc.attrs.setdefault("type", f"{media}+xml")
+    return _xml(doc.to_xml(), f"{media}+xml;version={version}", status)
+
+
+def error_response(request: Request, status: int, minor: str, message: str,
+                   headers: Mapping[str, str] | None = None) -> Response:
+    """A Cloud Director ``Error`` document: XML under ``/api`` unless ``Accept`` asks for JSON,
+    JSON under ``/cloudapi`` and ``/oauth`` (the shape of the VMware API reference's ``ErrorType``)."""
     if request.path.startswith("/api/") and not _wants_json(request):
         root = ET.Element("Error", {"minorErrorCode": minor, "message": message,
                                     "majorErrorCode": str(status)})
-        return _xml(root, "application/vnd.vmware.vcloud.error+xml", status)
-    return _json({"minorErrorCode": minor, "message": message, "majorErrorCode": status,
-                  "stackTrace": None}, status)
+        response = _xml(root, "application/vnd.vmware.vcloud.error+xml", status)
+    else:
+        response = _json({"minorErrorCode": minor, "message": message, "majorErrorCode": status,
+                          "stackTrace": None}, status)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _error(request: Request, status: int, minor: str, message: str) -> Response:
+    return error_response(request, status, minor, message)
 
 
 # -- versions and logins -----------------------------------------------------------------------
@@ -352,12 +444,12 @@ def list_edge_gateways(director: Director, request: Request, caller: Caller) -> 
 
 
 # -- query service -----------------------------------------------------------------------------
-def _query_records(director: Director, request: Request) -> tuple[str, list[dict[str, Any]]]:
-    """The query's type and its records, filtered and sorted as asked."""
+def _query_records(director: Director, request: Request) -> tuple[str, str, list[dict[str, Any]]]:
+    """The query's type, its format and its records, filtered and sorted as asked."""
     kind = request.args.get("type", "")
     fmt = request.args.get("format", "records")
-    if fmt not in ("records", "idrecords"):
-        raise ApiError(400, "BAD_REQUEST", f"Unsupported query format {fmt!r} for this mock")
+    if fmt not in QUERY_FORMATS:
+        raise ApiError(400, "BAD_REQUEST", f"Invalid query format: {fmt}")
     records = director.state.records(kind)
     if records is None:
         raise ApiError(400, "BAD_REQUEST", f"Invalid query type: {kind}")
@@ -365,7 +457,7 @@ def _query_records(director: Director, request: Request) -> tuple[str, list[dict
     sort = request.args.get("sortAsc") or request.args.get("sortDesc")
     if sort:
         records.sort(key=lambda r: str(r.get(sort, "")), reverse="sortDesc" in request.args)
-    return kind, records
+    return kind, fmt, records
 
 
 def _query_href(director: Director, request: Request, size: int, page: int) -> str:
@@ -373,48 +465,238 @@ def _query_href(director: Director, request: Request, size: int, page: int) -> s
     return director.state.href(f"/api/query?{urlencode(query)}")
 
 
+def _shaped(kind: str, fmt: str, record: dict[str, Any]) -> dict[str, Any]:
+    """A record as ``fmt`` shows it: ``records`` without the URN, ``references`` as a reference."""
+    if fmt == "references":
+        return {"href": record.get("href"), "id": record.get("id"), "name": record.get("name"),
+                "type": QUERY_TYPES[kind][2]}
+    if fmt == "records":
+        return {k: v for k, v in record.items() if k != "id"}
+    return record
+
+
 @authorized
 def query(director: Director, request: Request, caller: Caller) -> Response:
-    """``/api/query``: records of one type, paged, in JSON or XML as ``Accept`` asks."""
-    kind, records = _query_records(director, request)
+    """``/api/query``: the QueryList without ``type``, else the records of one type, paged, in
+    ``records``, ``idrecords`` or ``references`` format, JSON or XML as ``Accept`` asks."""
+    if "type" not in request.args:
+        return _query_list(director, request, caller)
+    kind, fmt, records = _query_records(director, request)
     page, size = _paging(director, request, QUERY_DEFAULT_PAGE, QUERY_MAX_PAGE)
     chunk, count = page_of(records, page, size)
     if page > count:
         raise ApiError(400, "BAD_REQUEST", f"The requested page {page} is out of range (1-{count})")
-    self_href = _query_href(director, request, size, page)
     links = []
     if page < count:
         links.append(("nextPage", _query_href(director, request, size, page + 1)))
     if page > 1:
         links.append(("previousPage", _query_href(director, request, size, page - 1)))
-    name = _RECORD_NAMES[kind]
-    version = caller.version
+    media = QUERY_FORMATS[fmt]
+    container = {"href": _query_href(director, request, size, page), "name": kind, "page": page,
+                 "pageSize": size, "total": len(records)}
+    rows = [_shaped(kind, fmt, r) for r in chunk]
+    record_tag, reference_tag, _ = QUERY_TYPES[kind]
+    tag = reference_tag if fmt == "references" else record_tag
     if _wants_json(request):
-        body = {"otherAttributes": {}, "href": self_href,
-                "type": "application/vnd.vmware.vcloud.query.records+json", "name": kind,
-                "page": page, "pageSize": size, "total": len(records),
-                "link": [{"rel": rel, "href": href, "type":
-                          "application/vnd.vmware.vcloud.query.records+json"} for rel, href in links],
-                "record": [{"_type": f"QueryResult{name}RecordType", "otherAttributes": {}, **r}
-                           for r in chunk]}
-        return Response(json.dumps(body), status=200,
-                        content_type=f"application/vnd.vmware.vcloud.query.records+json;version={version}")
-    root = ET.Element("QueryResultRecords",
-                      {"total": str(len(records)), "pageSize": str(size), "page": str(page), "name": kind,
-                       "type": "application/vnd.vmware.vcloud.query.records+xml", "href": self_href})
+        key = "reference" if fmt == "references" else "record"
+        body = {"otherAttributes": {}, **container, "type": f"{media}+json",
+                "link": [{"rel": rel, "href": href, "type": f"{media}+json"} for rel, href in links],
+                key: [{"_type": f"QueryResult{tag}Type" if key == "record" else "ReferenceType",
+                       "otherAttributes": {}, **({"id": ""} if fmt == "records" else {}), **r} for r in rows]}
+        return Response(json.dumps(body), status=200, content_type=f"{media}+json;version={caller.version}")
+    root = El("References" if fmt == "references" else "QueryResultRecords", {**container, "type": f"{media}+xml"})
     for rel, href in links:
-        ET.SubElement(root, "Link", rel=rel, href=href, type="application/vnd.vmware.vcloud.query.records+xml")
-    for record in chunk:
-        ET.SubElement(root, f"{name}Record", {k: _attr(v) for k, v in record.items()})
-    return _xml(root, f"application/vnd.vmware.vcloud.query.records+xml;version={version}")
+        root.add("Link", rel=rel, href=href, type=f"{media}+xml")
+    for row in rows:
+        root.add(tag, **row)
+    return _xml(root.to_xml(), f"{media}+xml;version={caller.version}")
+
+
+def _query_list(director: Director, request: Request, caller: Caller) -> Response:
+    """The QueryList: one link per query type and format (what pyvcloud's typed queries look up)."""
+    suffix = "+json" if _wants_json(request) else "+xml"
+    doc = El("QueryList", {"href": director.state.href("/api/query")})
+    for kind in QUERY_TYPES:
+        for fmt, media in QUERY_FORMATS.items():
+            doc.add("Link", rel="down", name=kind, type=media + suffix,
+                    href=director.state.href(f"/api/query?type={kind}&format={fmt}"))
+    return _document(request, doc, f"{_MEDIA}.query.queryList", caller.version)
+
+
+# -- org, catalogs, templates ------------------------------------------------------------------
+@authorized
+def list_orgs(director: Director, request: Request, caller: Caller) -> Response:
+    """``/api/org/``: the orgs the caller sees (a tenant sees its own)."""
+    st = director.state
+    doc = El("OrgList", {"href": st.href("/api/org/")})
+    doc.add("Org", href=st.org_href(), name=st.org_name, type=f"{_MEDIA}.org+xml")
+    return _document(request, doc, f"{_MEDIA}.orgList", caller.version)
+
+
+@authorized
+def show_org(director: Director, request: Request, caller: Caller, org_id: str) -> Response:
+    """``/api/org/{id}``: the org, with query links to its VDCs and catalogs (API 33.0 and later
+    list them through the query service instead of one link per entity)."""
+    st = director.state
+    if org_id.removeprefix("urn:vcloud:org:") != st.org_uuid:
+        raise _no_access("org", org_id)
+    records = f"{_MEDIA}.query.records+xml"
+    doc = El("Org", {"name": st.org_name, "id": f"urn:vcloud:org:{st.org_uuid}", "href": st.org_href()})
+    doc.add("Link", rel="down", type=records, name="vdcs",
+            href=st.href("/api/query?type=orgVdc&format=records"))
+    doc.add("Link", rel="down", type=records, name="catalogs",
+            href=st.href("/api/query?type=catalog&format=records"))
+    doc.add("Link", rel="down", type=f"{_MEDIA}.metadata+xml", href=st.href(f"/api/org/{st.org_uuid}/metadata"))
+    doc.add("Description", st.fixture.get("org", {}).get("description", ""))
+    doc.add("FullName", st.fixture.get("org", {}).get("full_name", st.org_name))
+    doc.add("IsEnabled", True)
+    return _document(request, doc, f"{_MEDIA}.org", caller.version)
+
+
+def _no_access(kind: str, ident: str) -> ApiError:
+    """What Cloud Director answers for an entity the caller cannot see (also one that does not exist)."""
+    return ApiError(403, "ACCESS_TO_RESOURCE_IS_FORBIDDEN",
+                    f"[ {ident} ] No access to entity \"com.vmware.vcloud.entity.{kind}:{ident}\".")
+
+
+def _ref(tag: str, href: str, urn: str, name: str, media: str) -> El:
+    return El(tag, {"href": href, "id": urn, "name": name, "type": media})
+
+
+@authorized
+def show_catalog(director: Director, request: Request, caller: Caller, catalog_id: str) -> Response:
+    """``/api/catalog/{id}``: the catalog and references to its items."""
+    st = director.state
+    cat = st.find_catalog(catalog_id)
+    if cat is None:
+        raise _no_access("catalog", catalog_id)
+    doc = El("Catalog", {"name": cat.name, "id": cat.urn, "href": st.href(cat.path)})
+    doc.add("Link", rel="up", href=st.org_href(), type=f"{_MEDIA}.org+xml")
+    doc.add("Description", cat.spec.get("description", ""))
+    items = doc.add("CatalogItems")
+    entries: list[Template | Media] = [*st.templates, *st.media]
+    for e in (e for e in entries if e.catalog is cat):
+        items.children.append(_ref("CatalogItem", st.href(e.item_path), e.item_urn, e.name,
+                                   f"{_MEDIA}.catalogItem+xml"))
+    doc.add("IsPublished", cat.published)
+    doc.add("DateCreated", "2024-01-15T10:00:00.000+01:00")
+    doc.add("VersionNumber", 1)
+    return _document(request, doc, f"{_MEDIA}.catalog", caller.version)
+
+
+def _entry_size(entry: Template | Media) -> int:
+    if isinstance(entry, Template):
+        return sum(entry.disks_mb) * 1024 * 1024
+    return int(entry.spec.get("size_mb", 0)) * 1024 * 1024
+
+
+@authorized
+def show_catalog_item(director: Director, request: Request, caller: Caller, item_id: str) -> Response:
+    """``/api/catalogItem/{id}``: the item, its size (bytes) and the entity it holds."""
+    st = director.state
+    entry = st.find_item(item_id)
+    if entry is None:
+        raise _no_access("catalogItem", item_id)
+    doc = El("CatalogItem", {"name": entry.name, "id": entry.item_urn, "href": st.href(entry.item_path),
+                             "size": _entry_size(entry)})
+    doc.add("Link", rel="up", href=st.href(entry.catalog.path), type=f"{_MEDIA}.catalog+xml")
+    doc.add("Description", entry.spec.get("description", ""))
+    media = f"{_MEDIA}.vAppTemplate+xml" if isinstance(entry, Template) else f"{_MEDIA}.media+xml"
+    doc.children.append(_ref("Entity", st.href(entry.path), entry.urn, entry.name, media))
+    doc.add("DateCreated", "2024-01-15T10:00:00.000+01:00")
+    doc.add("VersionNumber", 1)
+    return _document(request, doc, f"{_MEDIA}.catalogItem", caller.version)
+
+
+def _vm_spec(t: Template) -> El:
+    """The VM's ``VmSpecSection`` (API 27.0+): guest OS, CPUs, memory and disks."""
+    spec = El("VmSpecSection", {"Modified": False})
+    spec.add("ovf:Info", "Virtual Machine specification")
+    spec.add("OsType", t.guest_os)
+    spec.add("NumCpus", t.cpus)
+    spec.add("NumCoresPerSocket", int(t.spec.get("cores_per_socket", 1)))
+    spec.add("MemoryResourceMb").add("Configured", t.memory_mb)
+    disks = spec.add("DiskSection")
+    for i, size in enumerate(t.disks_mb):
+        disk = disks.add("DiskSettings")
+        for tag, value in (("DiskId", str(2000 + i)), ("SizeMb", size), ("UnitNumber", i), ("BusNumber", 0),
+                           ("AdapterType", "5"), ("ThinProvisioned", True)):
+            disk.add(tag, value)
+    spec.add("HardwareVersion", "vmx-19")
+    return spec
+
+
+@authorized
+def show_template(director: Director, request: Request, caller: Caller, template_id: str) -> Response:
+    """``/api/vAppTemplate/vappTemplate-{id}``: the template and its VM's hardware."""
+    st = director.state
+    t = st.find_template(template_id)
+    if t is None:
+        raise _no_access("vAppTemplate", template_id)
+    doc = El("VAppTemplate", {"goldMaster": False, "ovfDescriptorUploaded": True, "status": 8, "name": t.name,
+                              "id": t.urn, "href": st.href(t.path)})
+    doc.add("Link", rel="up", href=st.href(t.catalog.path), type=f"{_MEDIA}.catalog+xml")
+    doc.add("Description", t.spec.get("description", ""))
+    vm = doc.add("Children").add("Vm", needsCustomization=False, status=8, name=t.vm_name,
+                                 id=f"urn:vcloud:vm:{t.vm_uuid}", href=st.href(f"/api/vAppTemplate/vm-{t.vm_uuid}"),
+                                 type=f"{_MEDIA}.vm+xml")
+    vm.add("Description", "")
+    vm.children.append(_vm_spec(t))
+    vm.add("VAppScopedLocalId", t.vm_name)
+    vm.add("DateCreated", "2024-01-15T10:00:00.000+01:00")
+    doc.add("DateCreated", "2024-01-15T10:00:00.000+01:00")
+    return _document(request, doc, f"{_MEDIA}.vAppTemplate", caller.version)
+
+
+@authorized
+def resolve_entity(director: Director, request: Request, caller: Caller, urn: str) -> Response:
+    """``/api/entity/{urn}``: the entity resolver, a link to the entity a URN names."""
+    found = director.state.entity(urn)
+    if found is None:
+        raise ApiError(403, "ACCESS_TO_RESOURCE_IS_FORBIDDEN", f"[ {urn} ] No access to entity.")
+    href, kind, name = found
+    doc = El("Entity", {"name": urn, "id": urn, "href": director.state.href(f"/api/entity/{urn}")})
+    doc.add("Link", rel="alternate", href=href, name=name, type=f"{_MEDIA}.{kind}+xml")
+    return _document(request, doc, f"{_MEDIA}.entity", caller.version)
+
+
+@authorized
+def log_out_legacy(director: Director, request: Request, caller: Caller) -> Response:
+    """``DELETE /api/session``: end the caller's session (204), as pyvcloud's ``logout()`` does."""
+    director.state.sessions.pop(caller.session.token, None)
+    return Response(status=204)
+
+
+@authorized
+def list_orgs_openapi(director: Director, request: Request, caller: Caller) -> Response:
+    """``/cloudapi/1.0.0/orgs``: the caller's org in the OpenAPI ``Org`` shape."""
+    st = director.state
+    org = {"id": f"urn:vcloud:org:{st.org_uuid}", "name": st.org_name,
+           "displayName": st.fixture.get("org", {}).get("full_name", st.org_name),
+           "description": st.fixture.get("org", {}).get("description", ""), "isEnabled": True,
+           "orgVdcCount": len(st.vdcs), "catalogCount": len(st.catalogs), "vappCount": 0, "runningVMCount": 0,
+           "userCount": len(st.users), "diskCount": 0, "managedBy": {"name": "System", "id": None},
+           "canManageOrgs": False, "canPublish": False, "maskedEventTaskUsername": None,
+           "directlyManagedOrgCount": 0}
+    return _openapi_list(director, request, [org])
+
+
+@authorized
+def list_vdcs_openapi(director: Director, request: Request, caller: Caller) -> Response:
+    """``/cloudapi/1.0.0/vdcs``: the org's VDCs in the OpenAPI shape."""
+    st = director.state
+    org = {"name": st.org_name, "id": f"urn:vcloud:org:{st.org_uuid}"}
+    values = [{"id": st.vdc_urn(v), "name": v.name, "description": v.spec.get("description", ""),
+               "allocationType": str(v.spec.get("allocation_model", "Flex")).upper(), "org": org}
+              for v in st.vdcs]
+    return _openapi_list(director, request, values)
 
 
 # -- VDC documents -----------------------------------------------------------------------------
 def _find_vdc(director: Director, vdc_id: str) -> Vdc:
     vdc = director.state.find_vdc(vdc_id)
     if vdc is None:
-        raise ApiError(403, "ACCESS_TO_RESOURCE_IS_FORBIDDEN",
-                       f"[ {vdc_id} ] No access to entity \"com.vmware.vcloud.entity.vdc:{vdc_id}\".")
+        raise _no_access("vdc", vdc_id)
     return vdc
 
 

@@ -44,9 +44,13 @@ from typing import Any
 
 __all__ = [
     "DEFAULT_VERSIONS",
+    "Catalog",
     "FiqlError",
+    "Media",
     "Session",
+    "Template",
     "VcdState",
+    "Vdc",
     "compile_filter",
     "page_of",
 ]
@@ -79,6 +83,149 @@ class Vdc:
     name: str
     spec: dict[str, Any]
     scope: str | None
+
+
+@dataclass
+class Catalog:
+    """One catalog the org sees (its own, or one published to it)."""
+
+    uuid: str
+    spec: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        """Catalog name."""
+        return str(self.spec["name"])
+
+    @property
+    def path(self) -> str:
+        """``/api/catalog/{uuid}``."""
+        return f"/api/catalog/{self.uuid}"
+
+    @property
+    def urn(self) -> str:
+        """``urn:vcloud:catalog:<uuid>``."""
+        return f"urn:vcloud:catalog:{self.uuid}"
+
+    @property
+    def owner(self) -> str:
+        """User owning the catalog."""
+        return str(self.spec.get("owner", "system"))
+
+    @property
+    def published(self) -> bool:
+        """Whether the catalog is published to other orgs."""
+        return bool(self.spec.get("published", False))
+
+
+#: Guest OS display names Cloud Director shows for a few vSphere guest ids (else the id itself).
+_GUEST_OS_NAMES = {
+    "debian10_64Guest": "Debian GNU/Linux 10 (64-bit)", "debian11_64Guest": "Debian GNU/Linux 11 (64-bit)",
+    "ubuntu64Guest": "Ubuntu Linux (64-bit)", "centos8_64Guest": "CentOS 8 (64-bit)",
+    "rhel8_64Guest": "Red Hat Enterprise Linux 8 (64-bit)",
+    "windows2019srv_64Guest": "Microsoft Windows Server 2019 (64-bit)",
+}
+
+
+@dataclass
+class Template:
+    """One vApp template (one VM) in a catalog, and the catalog item holding it."""
+
+    uuid: str
+    item_uuid: str
+    vm_uuid: str
+    catalog: Catalog
+    spec: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        """Template name."""
+        return str(self.spec["name"])
+
+    @property
+    def path(self) -> str:
+        """``/api/vAppTemplate/vappTemplate-{uuid}``."""
+        return f"/api/vAppTemplate/vappTemplate-{self.uuid}"
+
+    @property
+    def urn(self) -> str:
+        """``urn:vcloud:vapptemplate:<uuid>``."""
+        return f"urn:vcloud:vapptemplate:{self.uuid}"
+
+    @property
+    def item_path(self) -> str:
+        """``/api/catalogItem/{uuid}``."""
+        return f"/api/catalogItem/{self.item_uuid}"
+
+    @property
+    def item_urn(self) -> str:
+        """``urn:vcloud:catalogitem:<uuid>``."""
+        return f"urn:vcloud:catalogitem:{self.item_uuid}"
+
+    @property
+    def vm_name(self) -> str:
+        """Name of the template's VM."""
+        return str(self.spec.get("vm_name", self.name))
+
+    @property
+    def cpus(self) -> int:
+        """vCPUs of the VM."""
+        return int(self.spec.get("cpus", 1))
+
+    @property
+    def memory_mb(self) -> int:
+        """Memory of the VM, MB."""
+        return int(self.spec.get("memory_mb", 1024))
+
+    @property
+    def disks_mb(self) -> list[int]:
+        """Sizes of the VM's disks, MB (``disks_mb``, else one disk of ``storage_mb``)."""
+        return [int(d) for d in self.spec.get("disks_mb", [self.spec.get("storage_mb", 0)])]
+
+    @property
+    def guest_os(self) -> str:
+        """vSphere guest id (``OsType`` of the VM spec section)."""
+        return str(self.spec.get("guest_os", "otherGuest"))
+
+    @property
+    def guest_os_name(self) -> str:
+        """Guest OS as the ``vm`` query shows it."""
+        return _GUEST_OS_NAMES.get(self.guest_os, self.guest_os)
+
+
+@dataclass
+class Media:
+    """One media (ISO) in a catalog."""
+
+    uuid: str
+    item_uuid: str
+    catalog: Catalog
+    spec: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        """Media name."""
+        return str(self.spec["name"])
+
+    @property
+    def path(self) -> str:
+        """``/api/media/{uuid}``."""
+        return f"/api/media/{self.uuid}"
+
+    @property
+    def urn(self) -> str:
+        """``urn:vcloud:media:<uuid>``."""
+        return f"urn:vcloud:media:{self.uuid}"
+
+    @property
+    def item_path(self) -> str:
+        """``/api/catalogItem/{uuid}``."""
+        return f"/api/catalogItem/{self.item_uuid}"
+
+    @property
+    def item_urn(self) -> str:
+        """``urn:vcloud:catalogitem:<uuid>``."""
+        return f"urn:vcloud:catalogitem:{self.item_uuid}"
 
 
 class FiqlError(ValueError):
@@ -143,7 +290,7 @@ class VcdState:
         self.api_tokens: dict[str, str] = {str(t["token"]): t["user"] for t in fx.get("api_tokens", [])}
         self.policies: list[dict[str, Any]] = list(fx.get("compute_policies", []))
         self.vdcs: list[Vdc] = self._build_vdcs()
-        self.catalogs: list[dict[str, Any]] = list(fx.get("catalogs", []))
+        self.catalogs, self.templates, self.media = self._build_catalog()
         self._records: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     def _build_vdcs(self) -> list[Vdc]:
@@ -259,13 +406,77 @@ class VcdState:
             })
         return body
 
+    # -- catalog entities ---------------------------------------------------------------------
+    def _build_catalog(self) -> tuple[list[Catalog], list[Template], list[Media]]:
+        catalogs, templates, media = [], [], []
+        for spec in self.fixture.get("catalogs", []):
+            cat = Catalog(uuid=_uuid("catalog", spec["name"]), spec=spec)
+            catalogs.append(cat)
+            for t in spec.get("templates", []):
+                templates.append(Template(uuid=_uuid("template", spec["name"], t["name"]),
+                                          item_uuid=_uuid("item", spec["name"], t["name"]),
+                                          vm_uuid=_uuid("vm", spec["name"], t["name"]), catalog=cat, spec=t))
+            for m in spec.get("media", []):
+                media.append(Media(uuid=_uuid("media", spec["name"], m["name"]),
+                                   item_uuid=_uuid("item", spec["name"], m["name"]), catalog=cat, spec=m))
+        return catalogs, templates, media
+
+    def find_catalog(self, ident: str) -> Catalog | None:
+        """A catalog by uuid or urn."""
+        ident = ident.removeprefix("urn:vcloud:catalog:")
+        return next((c for c in self.catalogs if c.uuid == ident), None)
+
+    def find_item(self, ident: str) -> Template | Media | None:
+        """The template or media a catalog item (uuid or urn) holds."""
+        ident = ident.removeprefix("urn:vcloud:catalogitem:")
+        entries: list[Template | Media] = [*self.templates, *self.media]
+        return next((e for e in entries if e.item_uuid == ident), None)
+
+    def find_template(self, ident: str) -> Template | None:
+        """A vApp template by ``vappTemplate-<uuid>``, uuid or urn."""
+        ident = ident.removeprefix("urn:vcloud:vapptemplate:").removeprefix("vappTemplate-")
+        return next((t for t in self.templates if t.uuid == ident), None)
+
+    def vdc_named(self, name: str) -> Vdc | None:
+        """A VDC by name."""
+        return next((v for v in self.vdcs if v.name == name), None)
+
+    def entity(self, urn: str) -> tuple[str, str, str] | None:
+        """``(href, media type, name)`` of the entity a URN names (the entity resolver)."""
+        return self._entities().get(urn)
+
+    def _entities(self) -> dict[str, tuple[str, str, str]]:
+        out: dict[str, tuple[str, str, str]] = {
+            f"urn:vcloud:org:{self.org_uuid}": (self.org_href(), "org", self.org_name)}
+        for v in self.vdcs:
+            out[self.vdc_urn(v)] = (self.href(f"/api/vdc/{v.uuid}"), "vdc", v.name)
+        for c in self.catalogs:
+            out[c.urn] = (self.href(c.path), "catalog", c.name)
+        for t in self.templates:
+            out[t.urn] = (self.href(t.path), "vAppTemplate", t.name)
+            out[t.item_urn] = (self.href(t.item_path), "catalogItem", t.name)
+        for m in self.media:
+            out[m.urn] = (self.href(m.path), "media", m.name)
+            out[m.item_urn] = (self.href(m.item_path), "catalogItem", m.name)
+        return out
+
+    def org_href(self) -> str:
+        """``/api/org/{uuid}`` of the org."""
+        return self.href(f"/api/org/{self.org_uuid}")
+
     # -- query service ------------------------------------------------------------------------
     def records(self, kind: str) -> list[dict[str, Any]] | None:
-        """Query records of ``kind`` (``None`` for a type the mock does not serve)."""
+        """Query records of ``kind`` (``None`` for a type the mock does not serve).
+
+        Each record carries an ``id`` (the entity's URN): the ``idrecords`` and ``references``
+        formats show it, ``records`` leaves it empty as Cloud Director does.
+        """
         builders: dict[str, Callable[[], list[dict[str, Any]]]] = {
             "orgVdc": self._vdc_records, "orgVdcStorageProfile": self._profile_records,
-            "catalog": self._catalog_records, "catalogItem": self._catalog_item_records,
-            "vAppTemplate": self._template_records,
+            "catalog": self._catalog_records, "adminCatalog": self._admin_catalog_records,
+            "catalogItem": self._catalog_item_records, "vAppTemplate": self._template_records,
+            "vm": self._vm_records, "media": self._media_records, "orgVdcNetwork": self._network_records,
+            "vApp": list,  # the org runs no vApp: an empty answer, as Cloud Director gives one
         }
         build = builders.get(kind)
         if build is None:
@@ -282,14 +493,15 @@ class VcdState:
             cpu = int(s.get("cpu_allocated_mhz", 0))
             mem = int(s.get("memory_allocated_mb", 0))
             out.append({
-                "href": self.href(f"/api/vdc/{v.uuid}"), "name": v.name, "description": s.get("description", ""),
-                "isEnabled": True, "isBusy": False, "isSystemVdc": False, "status": "READY",
+                "href": self.href(f"/api/vdc/{v.uuid}"), "id": self.vdc_urn(v), "name": v.name,
+                "description": s.get("description", ""), "isEnabled": True, "isBusy": False, "status": "READY",
                 "orgName": self.org_name, "cpuAllocationMhz": cpu, "cpuLimitMhz": cpu,
-                "cpuUsedMhz": int(s.get("cpu_used_mhz", 0)), "memoryAllocationMB": mem,
-                "memoryLimitMB": mem, "memoryUsedMB": int(s.get("memory_used_mb", 0)),
+                "cpuUsedMhz": int(s.get("cpu_used_mhz", 0)), "cpuReservedMhz": 0, "memoryAllocationMB": mem,
+                "memoryLimitMB": mem, "memoryUsedMB": int(s.get("memory_used_mb", 0)), "memoryReservedMB": 0,
                 "storageLimitMB": sum(int(p.get("limit_mb", 0)) for p in s.get("storage_profiles", [])),
                 "storageUsedMB": 0, "numberOfVApps": 0, "numberOfMedia": 0, "numberOfDisks": 0,
-                "numberOfVAppTemplates": 0, "numberOfStorageProfiles": len(s.get("storage_profiles", [])),
+                "numberOfVAppTemplates": sum(1 for t in self.templates if t.spec.get("vdc") == v.name),
+                "numberOfStorageProfiles": len(s.get("storage_profiles", [])), "numberOfVMs": 0,
                 "networkProviderScope": v.scope or "",
             })
         return out
@@ -298,9 +510,10 @@ class VcdState:
         out = []
         for v in self.vdcs:
             for p in v.spec.get("storage_profiles", []):
+                sp = _uuid("sp", v.uuid, p["name"])
                 out.append({
-                    "href": self.href(f"/api/vdcStorageProfile/{_uuid('sp', v.uuid, p['name'])}"),
-                    "id": "", "name": p["name"], "isEnabled": p.get("enabled", True),
+                    "href": self.href(f"/api/vdcStorageProfile/{sp}"), "id": f"urn:vcloud:vdcstorageProfile:{sp}",
+                    "name": p["name"], "isEnabled": p.get("enabled", True),
                     "isDefaultStorageProfile": bool(p.get("default", False)),
                     "storageLimitMB": int(p.get("limit_mb", 0)), "storageUsedMB": int(p.get("used_mb", 0)),
                     "iopsAllocated": int(p.get("iops_allocated", 0)), "iopsLimit": int(p.get("iops_limit", 0)),
@@ -309,55 +522,109 @@ class VcdState:
                 })
         return out
 
-    def _catalog_href(self, c: Mapping[str, Any]) -> str:
-        return self.href(f"/api/catalog/{_uuid('catalog', c['name'])}")
-
-    def _template_uuid(self, c: Mapping[str, Any], t: Mapping[str, Any]) -> str:
-        return _uuid("template", c["name"], t["name"])
+    def _owner_of(self, c: Catalog) -> str:
+        return str(c.spec.get("owner_org", self.org_name))
 
     def _catalog_records(self) -> list[dict[str, Any]]:
         return [{
-            "href": self._catalog_href(c), "name": c["name"], "description": c.get("description", ""),
-            "isPublished": bool(c.get("published", False)), "isShared": bool(c.get("shared", False)),
-            "isLocal": c.get("owner_org", self.org_name) == self.org_name, "creationDate": _CREATED,
-            "orgName": c.get("owner_org", self.org_name), "ownerName": c.get("owner", "system"),
-            "numberOfVAppTemplates": len(c.get("templates", [])), "numberOfMedia": len(c.get("media", [])),
-            "publishSubscriptionType": "UNPUBLISHED" if not c.get("published") else "PUBLISHED",
+            "href": self.href(c.path), "id": c.urn, "name": c.name, "description": c.spec.get("description", ""),
+            "isPublished": c.published, "isShared": bool(c.spec.get("shared", False)),
+            "isLocal": self._owner_of(c) == self.org_name, "creationDate": _CREATED,
+            "orgName": self._owner_of(c), "ownerName": c.owner,
+            "numberOfVAppTemplates": len(c.spec.get("templates", [])),
+            "numberOfMedia": len(c.spec.get("media", [])),
+            "publishSubscriptionType": "PUBLISHED" if c.published else "UNPUBLISHED",
             "version": 1, "status": "RESOLVED",
         } for c in self.catalogs]
 
+    def _admin_catalog_records(self) -> list[dict[str, Any]]:
+        return [{
+            "href": self.href(f"/api/admin/catalog/{c.uuid}"), "id": c.urn, "name": c.name,
+            "org": self.org_href(), "isPublished": c.published, "isShared": bool(c.spec.get("shared", False)),
+            "creationDate": _CREATED, "orgName": self._owner_of(c), "ownerName": c.owner,
+            "numberOfTemplates": len(c.spec.get("templates", [])), "numberOfMedia": len(c.spec.get("media", [])),
+            "isLocal": self._owner_of(c) == self.org_name,
+        } for c in self.catalogs if self._owner_of(c) == self.org_name]
+
+    def _vdc_href_of(self, spec: Mapping[str, Any]) -> tuple[str, str]:
+        vdc = self.vdc_named(str(spec.get("vdc", "")))
+        return (self.href(f"/api/vdc/{vdc.uuid}"), vdc.name) if vdc else ("", "")
+
     def _catalog_item_records(self) -> list[dict[str, Any]]:
         out = []
-        for c in self.catalogs:
-            for t in c.get("templates", []):
-                tid = self._template_uuid(c, t)
-                out.append({
-                    "href": self.href(f"/api/catalogItem/{_uuid('item', c['name'], t['name'])}"),
-                    "name": t["name"], "entity": self.href(f"/api/vAppTemplate/vappTemplate-{tid}"),
-                    "entityName": t["name"], "entityType": "vapptemplate", "catalog": self._catalog_href(c),
-                    "catalogName": c["name"], "vdcName": t.get("vdc", ""), "creationDate": _CREATED,
-                    "isExpired": False, "status": "RESOLVED", "ownerName": c.get("owner", "system"),
-                    "isPublished": bool(c.get("published", False)),
-                })
+        entries: list[Template | Media] = [*self.templates, *self.media]
+        for e in entries:
+            vdc_href, vdc_name = self._vdc_href_of(e.spec)
+            out.append({
+                "href": self.href(e.item_path), "id": e.item_urn, "name": e.name,
+                "entity": self.href(e.path), "entityName": e.name,
+                "entityType": "vapptemplate" if isinstance(e, Template) else "media",
+                "catalog": self.href(e.catalog.path), "catalogName": e.catalog.name, "ownerName": e.catalog.owner,
+                "isPublished": e.catalog.published, "vdc": vdc_href, "vdcName": vdc_name,
+                "isVdcEnabled": bool(vdc_href), "creationDate": _CREATED, "isExpired": False, "status": "RESOLVED",
+            })
         return out
 
     def _template_records(self) -> list[dict[str, Any]]:
+        """``QueryResultVAppTemplateRecordType``: no size, CPU, memory or guest OS in it."""
         out = []
-        for c in self.catalogs:
-            for t in c.get("templates", []):
-                tid = self._template_uuid(c, t)
+        for t in self.templates:
+            vdc_href, vdc_name = self._vdc_href_of(t.spec)
+            out.append({
+                "href": self.href(t.path), "id": t.urn, "name": t.name, "description": t.spec.get("description", ""),
+                "catalog": self.href(t.catalog.path), "catalogName": t.catalog.name, "vdc": vdc_href,
+                "vdcName": vdc_name, "org": self.org_href(), "ownerName": t.catalog.owner,
+                "creationDate": _CREATED, "isGoldMaster": False, "isEnabled": True, "isExpired": False,
+                "isBusy": False, "isDeployed": False, "isPublished": t.catalog.published, "status": "RESOLVED",
+                "storageProfileName": t.spec.get("storage_profile", "*"),
+                "publishSubscriptionType": "PUBLISHED" if t.catalog.published else "UNPUBLISHED", "version": 1,
+            })
+        return out
+
+    def _vm_records(self) -> list[dict[str, Any]]:
+        """``QueryResultVMRecordType`` of the template VMs (``isVAppTemplate`` true): CPU, memory, guest OS."""
+        out = []
+        for t in self.templates:
+            vdc_href, vdc_name = self._vdc_href_of(t.spec)
+            out.append({
+                "href": self.href(f"/api/vAppTemplate/vm-{t.vm_uuid}"), "id": f"urn:vcloud:vm:{t.vm_uuid}",
+                "name": t.vm_name, "containerName": t.name, "container": self.href(t.path),
+                "ownerName": t.catalog.owner, "vdcName": vdc_name, "vdc": vdc_href, "isVAppTemplate": True,
+                "isDeleted": False, "guestOs": t.guest_os_name, "numberOfCpus": t.cpus, "memoryMB": t.memory_mb,
+                "status": "POWERED_OFF", "isBusy": False, "isDeployed": False,
+                "isPublished": t.catalog.published, "catalogName": t.catalog.name,
+                "hardwareVersion": 19, "storageProfileName": t.spec.get("storage_profile", "*"),
+            })
+        return out
+
+    def _media_records(self) -> list[dict[str, Any]]:
+        out = []
+        for m in self.media:
+            vdc_href, vdc_name = self._vdc_href_of(m.spec)
+            out.append({
+                "href": self.href(m.path), "id": m.urn, "name": m.name, "description": m.spec.get("description", ""),
+                "ownerName": m.catalog.owner, "catalogName": m.catalog.name, "isPublished": m.catalog.published,
+                "vdc": vdc_href, "vdcName": vdc_name, "org": self.org_href(), "creationDate": _CREATED,
+                "isBusy": False, "storageB": int(m.spec.get("size_mb", 0)) * 1024 * 1024,
+                "catalog": self.href(m.catalog.path), "catalogItem": self.href(m.item_path), "status": "RESOLVED",
+                "storageProfileName": m.spec.get("storage_profile", "*"), "version": 1,
+            })
+        return out
+
+    def _network_records(self) -> list[dict[str, Any]]:
+        out = []
+        link_types = {"DIRECT": 0, "NAT_ROUTED": 1, "ISOLATED": 2}
+        for v in self.vdcs:
+            for n in v.spec.get("networks", []):
+                nid = _uuid("net", v.uuid, n["name"])
+                prefix = int(n.get("prefix", 24))
                 out.append({
-                    "href": self.href(f"/api/vAppTemplate/vappTemplate-{tid}"), "id": "",
-                    "name": t["name"], "description": t.get("description", ""),
-                    "catalogName": c["name"],
-                    "catalogItem": self.href(f"/api/catalogItem/{_uuid('item', c['name'], t['name'])}"),
-                    "vdc": "", "vdcName": t.get("vdc", ""), "org": self.href(f"/api/org/{self.org_uuid}"),
-                    "ownerName": c.get("owner", "system"), "creationDate": _CREATED,
-                    "isGoldMaster": False, "isEnabled": True, "isExpired": False, "isBusy": False,
-                    "isDeployed": False, "isPublished": bool(c.get("published", False)), "status": "RESOLVED",
-                    "storageProfileName": t.get("storage_profile", "*"), "numberOfVMs": 1,
-                    "numberOfCpus": int(t.get("cpus", 1)), "memoryAllocationMB": int(t.get("memory_mb", 1024)),
-                    "storageKB": int(t.get("storage_mb", 0)) * 1024, "guestOs": t.get("guest_os", ""),
+                    "href": self.href(f"/api/network/{nid}"), "id": f"urn:vcloud:network:{nid}", "name": n["name"],
+                    "defaultGateway": n.get("gateway", "192.168.0.1"), "subnetPrefixLength": prefix,
+                    "netmask": _netmask(prefix), "dns1": "", "dns2": "", "dnsSuffix": "",
+                    "linkType": link_types.get(str(n.get("type", "NAT_ROUTED")), 1),
+                    "connectedTo": n.get("edge", ""), "vdc": self.href(f"/api/vdc/{v.uuid}"), "vdcName": v.name,
+                    "isBusy": False, "isShared": False, "isIpScopeInherited": False,
                 })
         return out
 
@@ -434,6 +701,11 @@ class VcdState:
         """Counters for ``/_cloudcat/state``."""
         return {"org": self.org_name, "vdcs": len(self.vdcs), "sessions": len(self.sessions),
                 "api_versions": self.versions}
+
+
+def _netmask(prefix: int) -> str:
+    bits = (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF if prefix else 0
+    return ".".join(str((bits >> shift) & 0xFF) for shift in (24, 16, 8, 0))
 
 
 def _vkey(version: str) -> tuple[int, ...]:
