@@ -420,14 +420,30 @@ def mock_list() -> None:
 @click.option("--token-ttl", type=click.FloatRange(min=0, min_open=True), default=None)
 @click.option("--regions", type=click.IntRange(min=1), default=None, help="Serve N regions.")
 @click.option("--seed", type=int, default=None)
+@click.option("--retry-after", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Retry-After seconds of the 429s of --throttle-rate.")
+@click.option("--fault", "fault_plan", multiple=True, metavar="RULE",
+              help="A fault plan rule, repeatable: '[METHOD] PATH ACTION [xN|always] [key=value ...]', e.g. "
+                   "'GET /compute/v2.1/flavors/detail 429 x2 retry-after=1', 'POST /v3/auth/tokens reset', "
+                   "'/api/query hang hang-s=5'. ACTION: a status, reset, hang or malformed (docs/mocks.md).")
 @click.option("--allow-remote", is_flag=True, help="Allow binding a non-loopback address.")
 @_guard
 def mock_serve(platform: str, host: str, port: int, fixture: str | None, latency_ms: float,
                error_rate: float, throttle_rate: float, malformed_rate: float, page_limit: int | None,
-               token_ttl: float | None, regions: int | None, seed: int | None, allow_remote: bool) -> None:
+               token_ttl: float | None, regions: int | None, seed: int | None, retry_after: int,
+               fault_plan: tuple[str, ...], allow_remote: bool) -> None:
     """Serve a mocked PLATFORM until SIGINT/SIGTERM. The first stdout line is one JSON object
-    with `url` and `backend` (a ready backend entry for cloudcat's config)."""
+    with `url` and `backend` (a ready backend entry for cloudcat's config). Faults change while
+    serving through the control endpoints under `/_cloudcat/` (docs/mocks.md)."""
+    from .testing.faults import parse_rule
     from .testing.mockserver import start_mock
+
+    rules = []
+    for text in fault_plan:
+        try:
+            rules.append(parse_rule(text))
+        except ValueError as exc:
+            raise ConfigError(str(exc), field="--fault") from None
 
     stop = threading.Event()
 
@@ -439,7 +455,8 @@ def mock_serve(platform: str, host: str, port: int, fixture: str | None, latency
     try:
         handle = start_mock(platform, fixture, host=host, port=port, regions=regions, allow_remote=allow_remote,
                             latency_ms=latency_ms, error_rate=error_rate, throttle_rate=throttle_rate,
-                            malformed_rate=malformed_rate, page_limit=page_limit, token_ttl=token_ttl, seed=seed)
+                            malformed_rate=malformed_rate, page_limit=page_limit, token_ttl=token_ttl, seed=seed,
+                            retry_after=retry_after, fault_plan=rules)
     except OSError as exc:
         raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror or exc}", field="--host/--port") from None
     try:

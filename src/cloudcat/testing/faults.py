@@ -33,13 +33,14 @@ import re
 import shlex
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-__all__ = ["FaultAction", "FaultPlan", "FaultRule", "parse_rule", "retry_after_header"]
+__all__ = ["FaultAction", "FaultPlan", "FaultRule", "parse_rule", "retry_after_header", "validation_message"]
 
 FaultAction = Literal["status", "reset", "hang", "malformed"]
 _ACTIONS: frozenset[str] = frozenset({"reset", "hang", "malformed"})
@@ -107,9 +108,26 @@ class FaultRule(BaseModel):
         return " ".join(parts)
 
 
-def parse_rule(text: str) -> FaultRule:
-    """A rule from its text form; :class:`ValueError` (a pydantic ``ValidationError``) names what is wrong."""
-    return FaultRule.model_validate(text)
+def parse_rule(rule: str | Mapping[str, Any] | FaultRule) -> FaultRule:
+    """A rule from its text form (or its fields); a one-line :class:`ValueError` says what is wrong."""
+    if isinstance(rule, FaultRule):
+        return rule
+    try:
+        return FaultRule.model_validate(rule)
+    except ValidationError as exc:
+        problems = validation_message(exc)
+        raise ValueError(problems if str(rule) in problems else f"fault rule {rule!r}: {problems}") from None
+
+
+def validation_message(exc: ValidationError) -> str:
+    """A pydantic error on one line: ``field: problem; …``."""
+    return "; ".join(_problem(err) for err in exc.errors())
+
+
+def _problem(err: Any) -> str:
+    where = ".".join(str(p) for p in err["loc"])
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
 
 
 def _parse_fields(text: str) -> dict[str, Any]:

@@ -42,12 +42,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from ..errors import ConfigError
-from .faults import FaultAction, FaultPlan, FaultRule, retry_after_header
+from .faults import FaultAction, FaultPlan, FaultRule, parse_rule, retry_after_header, validation_message
 from .serving import ABORT, CONNECTION, ConnectionRegistry, client_gone, handler_for
 
 __all__ = [
@@ -275,7 +275,7 @@ class FaultControl:
             rule = FaultRule(method=method, path=path, status=status, action=action, times=times, skip=skip,
                              retry_after=retry_after, retry_after_date=retry_after_date, hang_s=hang_s,
                              message=message)
-        return self._server.fault_plan.add(FaultRule.model_validate(rule))
+        return self._server.fault_plan.add(parse_rule(rule))
 
     def rules(self) -> list[dict[str, Any]]:
         """The plan's rules, each with ``fired`` and ``left`` (``None``: fires until cleared)."""
@@ -322,7 +322,7 @@ class MockServer:
         self._stopping = threading.Event()
         self._counters = _Counters()
         self._initial_faults = platform.faults.model_copy()
-        self._initial_plan = [FaultRule.model_validate(rule) for rule in fault_plan]
+        self._initial_plan = [parse_rule(rule) for rule in fault_plan]
         self.fault_plan = FaultPlan()
         for rule in self._initial_plan:
             self.fault_plan.add(rule)
@@ -449,14 +449,16 @@ class MockServer:
         """``POST /_cloudcat/faults``: a JSON object of :class:`Faults` fields and/or ``plan`` (a list
         of rules, as objects or text), or just a list of rules. Nothing changes when one is wrong."""
         try:
-            body = request.get_json(force=True) or {}
+            body = json.loads(request.get_data() or b"{}") or {}
             if isinstance(body, list):
                 body = {"plan": body}
             if not isinstance(body, dict):
                 raise ValueError("expected a JSON object or a list of rules")
-            rules = [FaultRule.model_validate(rule) for rule in body.pop("plan", None) or []]
+            rules = [parse_rule(rule) for rule in body.pop("plan", None) or []]
             Faults.model_validate({**self.platform.faults.model_dump(), **body})
-        except Exception as exc:  # a bad control request is the caller's error
+        except ValidationError as exc:
+            return json_response({"error": validation_message(exc)}, status=400)
+        except ValueError as exc:  # a bad control request is the caller's error (JSON errors included)
             return json_response({"error": str(exc)}, status=400)
         self.set_faults(**body)
         for rule in rules:
