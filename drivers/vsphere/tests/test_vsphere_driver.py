@@ -9,7 +9,7 @@ import pytest
 from cloudcat_vsphere.driver import VsphereDriver, VsphereOptions
 
 from cloudcat.errors import BackendError, ConfigError
-from cloudcat.models import Item, Kind
+from cloudcat.models import Item, Kind, Region
 from cloudcat.testing import MockHandle, mock
 
 SIZES = [{"name": "small", "vcpus": 2, "memory_mib": 4096, "family": "general"},
@@ -172,3 +172,19 @@ def test_older_vcenter_uses_rest_for_libraries() -> None:
         paths = {r.path for r in m.server.requests()}
     assert images["ubuntu-24.04-cl"].min_memory_mib == 4096 and images["ubuntu-24.04-cl"].min_disk_gib == 40.0
     assert "/rest/com/vmware/cis/session" in paths and not any(p.startswith("/api/") for p in paths)
+
+
+@pytest.mark.parametrize(("api_version", "negotiated", "rest"), [
+    ("6.5", '"urn:vim25/6.5"', "/rest/"), ("7.0.3.0", '"urn:vim25/7.0.3.0"', "/api/"),
+    ("8.0.2.0", '"urn:vim25/8.0.2.0"', "/api/")])
+def test_versions_from_6_5_to_8(api_version: str, negotiated: str, rest: str) -> None:
+    fixture = {"vcenter": {"api_version": api_version, "version": api_version[:5]},
+               "datacenters": [{"name": "DC", "clusters": [{"name": "C"}], "datastores": [{"name": "ds"}],
+                                "templates": [{"name": "tpl-debian-12", "guest_id": "debian12_64Guest"}]}],
+               "content_libraries": [{"name": "lib", "items": [{"name": "ubuntu-24.04", "type": "vm-template"}]}]}
+    with mock("vsphere", fixture) as m, VsphereDriver(m.backend["options"]) as driver:
+        images = {i.name for i in driver.read(Kind.IMAGE, Region(name="DC"))}
+        assert driver.client._si._stub.versionId == negotiated
+        assert driver.client.api_version == api_version
+        assert any(r.path.startswith(rest) for r in m.server.requests())
+    assert images == {"tpl-debian-12", "ubuntu-24.04"}
