@@ -19,8 +19,9 @@ Options::
 ``GOVC_URL`` (``https://user:password@host/sdk`` or a bare host), ``GOVC_USERNAME``,
 ``GOVC_PASSWORD`` and ``GOVC_INSECURE``.
 
-**Regions and zones.** A region is a datacenter; its zones are its clusters. Each cluster is a
-``location`` item with its hosts' CPU and memory capacity in ``extras``.
+**Regions and zones.** A region is a datacenter (its country from ``countries`` or ``country``);
+its zones are its clusters. Each cluster is a ``location`` item with its hosts' CPU and memory
+capacity in ``extras``.
 
 **What each kind reads** (one ContainerView and one ``RetrievePropertiesEx`` per object type):
 
