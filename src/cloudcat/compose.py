@@ -102,9 +102,9 @@ def _labels(own: Iterable[str], brand: set[str]) -> list[str]:
 
 def _offer(item: Item, oid: str, brand: str, operator: str | None, r: ReadItem, *, labels: list[str],
            lifecycle: Lifecycle) -> Offer:
-    # Every field comes from a validated item, a price book rule or the brand's configuration,
-    # so the offer is assembled without validating it again (the cost of a refresh was there).
-    fields = dict(item)
+    # Validating plain data is pydantic's fast path: three times faster than model_construct or
+    # than validating nested model instances (measured with bench/bench_compose.py).
+    fields = item.model_dump()
     fields.update(id=oid, brand=brand, operator=operator, backend=r.backend, driver=r.driver, read_at=r.read_at,
-                  labels=labels, lifecycle=lifecycle, display_name=item.display_name or item.name)
-    return Offer.model_construct(**fields)
+                  labels=labels, lifecycle=lifecycle.model_dump(), display_name=item.display_name or item.name)
+    return Offer.model_validate(fields)
