@@ -201,8 +201,14 @@ class _DuplicateOfferError(Exception):
 def _conditions(q: OfferQuery, *, sized: bool, params: list[Any]) -> list[str]:
     """SQL conditions for the filters of ``q``. With ``sized=False`` the filters that depend on
     an offer's size and price (which flexible offers only get once materialized) are left out."""
-    return [FILTERS[name].sql(wanted, params) for name, wanted in q.filters.items()
-            if sized or not FILTERS[name].sized]
+    conditions = [FILTERS[name].sql(wanted, params) for name, wanted in q.filters.items()
+                  if sized or not FILTERS[name].sized]
+    # a filter that admits every offer (or none) says so as SQLite's 1 (or 0): spelled here so
+    # that every backend reads it as a truth value
+    return [_TRUTH.get(c, c) for c in conditions]
+
+
+_TRUTH = {"1": "(1 = 1)", "0": "(1 = 0)"}
 
 
 def _holds(d: Dialect, alias: str, sid: int, latest: bool) -> str:

@@ -1,0 +1,30 @@
+"""Fixtures shared by test modules: the snapshot store's backends (see ``store_backends``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from store_backends import BACKENDS, factory, postgres_server
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server for the session (started on first use)."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """Each snapshot store backend in turn: the store contract tests run against all."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def new_store_location(store_backend: str, request: pytest.FixtureRequest,
+                       tmp_path_factory: pytest.TempPathFactory) -> Callable[[], str]:
+    """Makes the location of a new, empty store of the backend under test."""
+    server = str(request.getfixturevalue("postgres_url")) if store_backend == "postgresql" else ""
+    return factory(store_backend, lambda: server, Path(tmp_path_factory.mktemp("stores")))
