@@ -188,3 +188,13 @@ def test_versions_from_6_5_to_8(api_version: str, negotiated: str, rest: str) ->
         assert driver.client.api_version == api_version
         assert any(r.path.startswith(rest) for r in m.server.requests())
     assert images == {"tpl-debian-12", "ubuntu-24.04"}
+
+
+def test_template_deleted_between_the_two_passes_is_left_out() -> None:
+    with mock("vsphere") as m, VsphereDriver(m.backend["options"]) as driver:
+        flags = driver._vm_flags()  # the first pass: every VM's name and template flag
+        gone = next(r.moid for r in flags if r.props.get("name") == "tpl-rhel-9.4")
+        with m.platform.lock:
+            del m.platform.state_.entities[gone]
+        images = {i.name for i in driver.read(Kind.IMAGE, Region(name="PAR-DC1"))}
+    assert "tpl-rhel-9.4" not in images and {"tpl-ubuntu-22.04", "tpl-windows-2022"} <= images

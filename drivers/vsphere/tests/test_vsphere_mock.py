@@ -98,8 +98,10 @@ def test_property_collector_pages_with_tokens(vcenter: MockHandle) -> None:
         assert pages == 3 and len(names) == 8 == len(set(names))
         everything = content.propertyCollector.RetrieveContents([spec])  # RetrieveProperties, no paging
         assert len(everything) == 8
-        with pytest.raises(vmodl.fault.InvalidArgument):
+        with pytest.raises(vmodl.query.InvalidProperty) as raised:
             content.propertyCollector.ContinueRetrievePropertiesEx("no-such-token")
+        assert raised.value.name == "token"
+        assert si.content.about.apiVersion == "8.0.3.0"  # Fetch of ServiceInstance.content
     finally:
         Disconnect(si)
 

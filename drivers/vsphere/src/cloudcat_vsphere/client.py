@@ -348,9 +348,19 @@ class VsphereClient:
 
         def run(content: Any) -> list[ObjectRecord]:
             stub = content.propertyCollector._stub
-            objects = [pc.ObjectSpec(obj=cls(moid, stub), skip=False) for moid in moids]
-            spec = pc.FilterSpec(objectSet=objects, propSet=[pc.PropertySpec(type=cls, pathSet=paths, all=False)])
-            return list(self._collect(content, spec))
+            remaining = list(moids)
+            while True:
+                objects = [pc.ObjectSpec(obj=cls(moid, stub), skip=False) for moid in remaining]
+                spec = pc.FilterSpec(objectSet=objects, propSet=[pc.PropertySpec(type=cls, pathSet=paths, all=False)])
+                try:
+                    return list(self._collect(content, spec))
+                except vmomi.vmodl.fault.ManagedObjectNotFound as fault:
+                    gone = getattr(fault.obj, "_moId", None)
+                    if gone not in remaining:
+                        raise
+                    remaining.remove(gone)  # deleted since it was listed: leave it out
+                    if not remaining:
+                        return []
 
         return self.call(run)
 

@@ -214,6 +214,11 @@ def _check_login(center: Center, user: str, password: str) -> bool:
 
 # -- vim25 ---------------------------------------------------------------------------------------
 def _service_content(center: Center, call: Call) -> str:
+    return f"<returnval>{_content_fields(center)}</returnval>"
+
+
+def _content_fields(center: Center) -> str:
+    """The fields of the ServiceContent (what ``RetrieveServiceContent`` and ``Fetch content`` give)."""
     s = center.state
     about = Data("AboutInfo", {
         "name": "VMware vCenter Server", "fullName": f"VMware vCenter Server {s.version} build-{s.build}",
@@ -231,8 +236,7 @@ def _service_content(center: Center, call: Call) -> str:
             ("searchIndex", "SearchIndex", "SearchIndex"), ("taskManager", "TaskManager", "TaskManager"),
             ("customFieldsManager", "CustomFieldsManager", "CustomFieldsManager"),
             ("dvSwitchManager", "DistributedVirtualSwitchManager", "DVSManager")]
-    inner += "".join(_write(tag, Ref(t, v)) for tag, t, v in more)
-    return f"<returnval>{inner}</returnval>"
+    return inner + "".join(_write(tag, Ref(t, v)) for tag, t, v in more)
 
 
 def _login(center: Center, call: Call) -> tuple[str, dict[str, str]]:
@@ -268,7 +272,10 @@ def _entity(center: Center, ref: Ref) -> Entity:
 
 
 def _fetch(center: Center, call: Call) -> str:
-    entity = _entity(center, call.ref())
+    ref = call.ref()
+    if ref == Ref("ServiceInstance", "ServiceInstance") and call.text("prop") == "content":
+        return f'<returnval xsi:type="ServiceContent">{_content_fields(center)}</returnval>'
+    entity = _entity(center, ref)
     return _write("returnval", lookup(entity, call.text("prop")), typed=True)
 
 
@@ -357,8 +364,7 @@ def _continue_ex(center: Center, call: Call) -> str:
     token = call.text("token")
     pending = center.state.retrievals.pop(token, None)
     if pending is None:
-        raise SoapFault("A specified parameter was not correct: token", "InvalidArgument",
-                        "<invalidProperty>token</invalidProperty>")
+        raise SoapFault("", "InvalidProperty", "<name>token</name>")  # as vCenter: no message
     limit, rest = pending
     return _page(center, rest, limit)
 
