@@ -16,7 +16,7 @@ the control endpoint accept::
     /api/query hang x1 hang-s=5
     * re:/flavors/[0-9]+$ 503 always message='down for maintenance'
 
-``METHOD`` is optional (every method when left out or ``*``). ``PATH`` is a glob (``*``, ``?``,
+``METHOD`` (``GET``, ``POST``… or ``*``) is optional: every method when left out. ``PATH`` is a glob (``*``, ``?``,
 ``[…]``) matched against the whole request path or its end at a ``/``, so
 ``/compute/v2.1/flavors/detail`` (or ``flavors/detail``) hits it in every region
 (``/fr1/compute/v2.1/flavors/detail``); ``re:`` starts a regular
@@ -44,7 +44,7 @@ __all__ = ["FaultAction", "FaultPlan", "FaultRule", "parse_rule", "retry_after_h
 
 FaultAction = Literal["status", "reset", "hang", "malformed"]
 _ACTIONS: frozenset[str] = frozenset({"reset", "hang", "malformed"})
-_METHOD = re.compile(r"[A-Za-z]+|\*")
+_METHODS = frozenset({"*", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 _COUNT = re.compile(r"x(\d+)")
 
 
@@ -136,7 +136,7 @@ def _parse_fields(text: str) -> dict[str, Any]:
     except ValueError as exc:
         raise ValueError(f"fault rule {text!r}: {exc}") from None
     fields: dict[str, Any] = {}
-    if len(words) >= 3 and _METHOD.fullmatch(words[0]) and words[0].lower() not in _ACTIONS:
+    if words and words[0].upper() in _METHODS:
         fields["method"] = words.pop(0).upper()
     if len(words) < 2:
         raise ValueError(f"fault rule {text!r}: expected [METHOD] PATH ACTION [xN|always] [key=value ...]")
