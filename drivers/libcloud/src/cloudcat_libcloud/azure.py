@@ -32,6 +32,7 @@ __all__ = [
     "ImageSet",
     "RetailPrices",
     "SizeFacts",
+    "SizePrices",
     "country_of",
     "os_of",
     "size_facts",
