@@ -722,14 +722,14 @@ def _prune(db: Any, d: Dialect, doomed: list[int]) -> None:
     db.executemany("DELETE FROM snapshots WHERE id = ?", [(sid,) for sid in doomed])
     for table in ("offers", "items"):
         db.execute(f"CREATE TEMP TABLE IF NOT EXISTS doomed (pk {d.pk_type} PRIMARY KEY)")
-        db.execute("DELETE FROM {d.temp}doomed")
+        db.execute(f"DELETE FROM {d.temp}doomed")
         db.execute(f"INSERT INTO {d.temp}doomed SELECT t.pk FROM {table} t WHERE NOT EXISTS "
                    "(SELECT 1 FROM snapshots s WHERE s.id >= t.since AND s.id < t.until)")
         base = f"(SELECT b.data FROM {table} b WHERE b.pk = {table}.base_pk)"
         db.execute(f"UPDATE {table} SET data = {d.patch(base, 'data')}, base_pk = NULL "
-                   "WHERE base_pk IN (SELECT pk FROM {d.temp}doomed)")
+                   f"WHERE base_pk IN (SELECT pk FROM {d.temp}doomed)")
         db.execute(f"DELETE FROM {table} WHERE pk IN (SELECT pk FROM {d.temp}doomed)")
-    db.execute("DELETE FROM {d.temp}doomed")
+    db.execute(f"DELETE FROM {d.temp}doomed")
 
 
 class _Writer:

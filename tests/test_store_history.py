@@ -1,0 +1,269 @@
+"""History as changes, on every store backend: unchanged offers and items are not copied, a
+changed offer costs a small patch, every snapshot reads back as written, diff reports every
+field, retention prunes, refreshes serialize on the refresh lock and readers never wait."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from offer_factories import READ_AT, eur, offer
+from test_store import CATALOG, STATUSES, stored_items
+
+from cloudcat.models import Kind, Lifecycle, LifecycleStatus, Offer
+from cloudcat.query import OfferQuery
+from cloudcat.store import RefreshLockedError, Store, StoredItem
+from cloudcat.store.history import apply_patch, merge_patch, retained
+
+LATER = READ_AT + dt.timedelta(days=1)
+
+
+@pytest.fixture
+def store(new_store_location: Callable[[], str]) -> Iterator[Store]:
+    with Store(new_store_location()) as s:
+        yield s
+
+
+def reread(offers: list[Offer], at: dt.datetime) -> list[Offer]:
+    return [o.model_copy(update={"read_at": at}) for o in offers]
+
+
+def items_read(at: dt.datetime) -> list[StoredItem]:
+    return [StoredItem(backend=s.backend, driver=s.driver, read_at=at, item=s.item) for s in stored_items()]
+
+
+def count(store: Store, table: str) -> int:
+    return int(store._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def by_id(offers: Iterator[Offer]) -> list[Offer]:
+    return sorted(offers, key=lambda o: o.id)
+
+
+def test_reading_everything_again_unchanged_stores_no_offer_or_item(store: Store) -> None:
+    first = store.write_snapshot(items=stored_items(), offers=CATALOG, statuses=STATUSES, config_hash="h")
+    rows = (count(store, "offers"), count(store, "items"), count(store, "offer_labels"))
+    second = store.write_snapshot(items=items_read(LATER), offers=reread(CATALOG, LATER), statuses=STATUSES,
+                                  config_hash="h")
+    assert (count(store, "offers"), count(store, "items"), count(store, "offer_labels")) == rows
+    # each snapshot still reads as written, down to when each backend was read
+    assert by_id(store.query(OfferQuery(), snapshot=first.id)) == by_id(iter(CATALOG))
+    assert by_id(store.query(OfferQuery())) == by_id(iter(reread(CATALOG, LATER)))
+    assert list(store.items(first.id)) == stored_items()
+    assert list(store.items(second.id)) == items_read(LATER)
+    assert second.offers == len(CATALOG)
+
+
+def test_a_changed_offer_costs_a_small_patch_and_each_snapshot_reads_its_version(store: Store) -> None:
+    first = store.write_snapshot(items=[], offers=CATALOG, statuses=[], config_hash=None)
+    changed = CATALOG[1].model_copy(update={"price": eur("0.21")})
+    second = store.write_snapshot(items=[], offers=[CATALOG[0], changed, *CATALOG[2:]], statuses=[],
+                                  config_hash=None)
+    assert count(store, "offers") == len(CATALOG) + 1
+    base_pk, data = store._db.execute("SELECT base_pk, data FROM offers WHERE id = ? AND since = ?",
+                                      (changed.id, second.id)).fetchone()
+    assert base_pk is not None and len(data) < 100 and "0.21" in data
+    assert store.get(changed.id) == changed
+    assert store.get(changed.id, snapshot=first.id) == CATALOG[1]
+    assert [o.price for o in store.query(OfferQuery(max_price="0.2", kind=[Kind.COMPUTE]), snapshot=first.id)
+            if o.id == changed.id] == [CATALOG[1].price]
+    assert [o.id for o in store.query(OfferQuery(max_price="0.2")) if o.id == changed.id] == []
+
+
+def test_an_offer_removed_then_back_is_absent_in_between(store: Store) -> None:
+    a = store.write_snapshot(items=[], offers=CATALOG, statuses=[], config_hash=None).id
+    b = store.write_snapshot(items=[], offers=CATALOG[1:], statuses=[], config_hash=None).id
+    c = store.write_snapshot(items=[], offers=CATALOG, statuses=[], config_hash=None).id
+    assert store.get(CATALOG[0].id, snapshot=a) == CATALOG[0]
+    assert store.get(CATALOG[0].id, snapshot=b) is None
+    assert store.get(CATALOG[0].id, snapshot=c) == CATALOG[0]
+    assert store.diff(a, c).empty
+    assert store.diff(a, b).removed == [CATALOG[0].id] and store.diff(b, a).added == [CATALOG[0].id]
+
+
+def test_diff_reports_every_changed_field(store: Store) -> None:
+    a = store.write_snapshot(items=[], offers=CATALOG, statuses=[], config_hash=None).id
+    after = {
+        0: {"labels": ["hds", "iso27001"], "display_name": "Small"},
+        1: {"operator": "Orange", "zones": ["eu-west-0b"]},
+        2: {"vcpus": 16, "lifecycle": Lifecycle(status=LifecycleStatus.END_OF_SALE)},
+    }
+    changed = [o.model_copy(update=after.get(i, {})) for i, o in enumerate(CATALOG)]
+    b = store.write_snapshot(items=[], offers=changed, statuses=[], config_hash=None).id
+    d = store.diff(a, b)
+    assert not (d.added or d.removed or d.price_changes)
+    assert [(c.id.rsplit("/", 1)[1], c.field, c.before, c.after) for c in d.changed] == [
+        ("s3.2xlarge.4", "lifecycle", {"status": "available", "end_of_sale": None, "end_of_life": None,
+                                       "successor": None, "reason": None},
+         {"status": "end-of-sale", "end_of_sale": None, "end_of_life": None, "successor": None, "reason": None}),
+        ("s3.2xlarge.4", "vcpus", 8, 16),
+        ("s3.large.2", "display_name", None, "Small"),
+        ("s3.large.2", "labels", ["hds"], ["hds", "iso27001"]),
+        ("s3.xlarge.4", "operator", None, "Orange"),
+        ("s3.xlarge.4", "zones", [], ["eu-west-0b"]),
+    ]
+    assert [(c.id, c.before, c.after) for c in d.lifecycle_changes] == [
+        (CATALOG[2].id, LifecycleStatus.AVAILABLE, LifecycleStatus.END_OF_SALE)]
+    back = store.diff(b, a)
+    assert [(c.field, c.before, c.after) for c in back.changed][1] == ("vcpus", 16, 8)
+
+
+def test_prune_keeps_what_the_policy_says_and_the_rest_reads_as_before(store: Store) -> None:
+    ids, expected = [], {}
+    for n in range(5):
+        offers = [o.model_copy(update={"price": eur(f"0.{n + 1}")}) if i == 1 else o
+                  for i, o in enumerate(CATALOG) if i != n]
+        sid = store.write_snapshot(items=stored_items()[: n % 3 + 1], offers=offers, statuses=[],
+                                   config_hash=None).id
+        ids.append(sid)
+        expected[sid] = (by_id(iter(offers)), stored_items()[: n % 3 + 1])
+    assert store.prune(keep_last=2) == ids[:3]
+    assert [s.id for s in store.snapshots()] == ids[3:]
+    for sid in ids[3:]:
+        assert by_id(store.query(OfferQuery(), snapshot=sid)) == expected[sid][0]
+        assert list(store.items(sid)) == expected[sid][1]
+    holding = store._db.execute("SELECT count(*) FROM offers WHERE until > ?", (ids[3],)).fetchone()[0]
+    assert count(store, "offers") == holding  # nothing only the pruned snapshots held is left
+    # the latest is never removed
+    assert store.prune() == [ids[3]]
+    assert [s.id for s in store.snapshots()] == [ids[4]]
+    assert by_id(store.query(OfferQuery())) == expected[ids[4]][0]
+
+
+def test_retention_keeps_last_daily_monthly_and_always_the_latest() -> None:
+    day = dt.datetime(2026, 1, 1, 6, tzinfo=dt.UTC)
+    snaps = [(n + 1, day + dt.timedelta(hours=12 * n)) for n in range(100)]  # two a day for 50 days
+    assert retained(snaps) == {100}
+    assert retained(snaps, keep_last=3) == {98, 99, 100}
+    assert retained(snaps, keep_daily=3) == {96, 98, 100}
+    assert retained(snaps, keep_monthly=2) == {62, 100}  # the newest of January, the latest of February
+    assert retained(snaps, keep_last=1, keep_daily=2, keep_monthly=3) == {62, 98, 100}
+
+
+@given(st.dictionaries(st.text(max_size=3), st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=8), max_size=5), st.dictionaries(st.text(max_size=3), st.integers() | st.text(), max_size=5))
+def test_a_merge_patch_turns_the_base_into_the_new_document(base: dict[str, Any], new: dict[str, Any]) -> None:
+    assert apply_patch(base, merge_patch(base, new)) == new
+
+
+def test_snapshot_at_a_time_or_a_day(store: Store) -> None:
+    assert store.snapshot_at(dt.date.today()) is None
+    first = store.write_snapshot(items=[], offers=CATALOG, statuses=[], config_hash=None)
+    assert store.snapshot_at(first.created_at - dt.timedelta(seconds=1)) is None
+    assert store.snapshot_at(first.created_at) == first
+    assert store.snapshot_at(first.created_at.date()) == first
+
+
+# -- the refresh lock and readers ------------------------------------------------------------------
+def test_a_second_refresh_fails_at_once_or_waits(new_store_location: Callable[[], str]) -> None:
+    location = new_store_location()
+    with Store(location) as one, Store(location) as two:
+        with one.lock_refresh():
+            with pytest.raises(RefreshLockedError, match=r"another refresh is running since \d{4}-\d\d-\d\dT"), \
+                    two.lock_refresh(wait=False):
+                pass
+            started = time.monotonic()
+            with pytest.raises(RefreshLockedError, match=r"\(waited 0.3 s\)"), two.lock_refresh(timeout=0.3):
+                pass
+            assert time.monotonic() - started >= 0.3
+            got: list[float] = []
+
+            def second() -> None:
+                with two.lock_refresh():
+                    got.append(time.monotonic())
+
+            waiter = threading.Thread(target=second)
+            waiter.start()
+            time.sleep(0.3)
+            assert got == []  # still waiting
+            released = time.monotonic()
+        waiter.join(timeout=10)
+        assert got and got[0] >= released
+        with two.lock_refresh(wait=False):  # free again
+            pass
+
+
+def test_readers_never_wait_for_a_snapshot_being_written(new_store_location: Callable[[], str]) -> None:
+    location = new_store_location()
+    with Store(location) as writer, Store(location) as reader:
+        first = writer.write_snapshot(items=[], offers=CATALOG, statuses=[], config_hash=None)
+        writing, finish = threading.Event(), threading.Event()
+
+        def offers() -> Iterator[Offer]:
+            yield from (offer(f"n{i}") for i in range(3000))
+            writing.set()
+            finish.wait(30)
+            yield offer("last")
+
+        thread = threading.Thread(target=lambda: writer.write_snapshot(items=[], offers=offers(), statuses=[],
+                                                                       config_hash=None))
+        thread.start()
+        try:
+            assert writing.wait(30)
+            started = time.monotonic()
+            assert reader.latest() == first
+            assert by_id(reader.query(OfferQuery())) == by_id(iter(CATALOG))
+            assert time.monotonic() - started < 2
+        finally:
+            finish.set()
+            thread.join(timeout=30)
+        assert reader.latest().offers == 3001  # type: ignore[union-attr]
+
+
+def test_an_in_memory_store_works() -> None:
+    with Store(":memory:") as s:
+        s.write_snapshot(items=stored_items(), offers=CATALOG, statuses=[], config_hash=None)
+        assert by_id(s.query(OfferQuery())) == by_id(iter(CATALOG))
+        with s.lock_refresh(), pytest.raises(RefreshLockedError), s.lock_refresh(wait=False):
+            pass
+
+
+# -- SQLite stores written by earlier versions ---------------------------------------------------------
+def test_a_store_holding_full_copies_is_rewritten_as_versions(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE snapshots (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL,
+                                offers INTEGER NOT NULL, config_hash TEXT);
+        CREATE TABLE backend_status (snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+                                     position INTEGER NOT NULL, data TEXT NOT NULL,
+                                     PRIMARY KEY (snapshot_id, position)) WITHOUT ROWID;
+        CREATE TABLE items (pk INTEGER PRIMARY KEY, snapshot_id INTEGER NOT NULL, backend TEXT NOT NULL,
+                            driver TEXT NOT NULL, read_at TEXT NOT NULL, data TEXT NOT NULL);
+        CREATE INDEX items_by_backend ON items (snapshot_id, backend);
+        CREATE TABLE offers (pk INTEGER PRIMARY KEY, snapshot_id INTEGER NOT NULL, id TEXT NOT NULL,
+                             data TEXT NOT NULL);
+        CREATE INDEX offers_by_brand ON offers (snapshot_id, id);
+        CREATE TABLE offer_labels (offer_pk INTEGER NOT NULL, label TEXT NOT NULL);
+        CREATE TABLE offer_zones (offer_pk INTEGER NOT NULL, zone TEXT NOT NULL);
+        PRAGMA user_version = 2;
+    """)
+    snapshots = [(CATALOG, stored_items()), (reread(CATALOG[:5], LATER), items_read(LATER)[:2])]
+    for n, (offers, items) in enumerate(snapshots, start=1):
+        conn.execute("INSERT INTO snapshots VALUES (?, ?, ?, 'h')", (n, f"2026-01-0{n}T00:00:00+00:00",
+                                                                      len(offers)))
+        conn.execute("INSERT INTO backend_status VALUES (?, 0, ?)", (n, STATUSES[0].model_dump_json()))
+        conn.executemany("INSERT INTO offers (snapshot_id, id, data) VALUES (?, ?, ?)",
+                         [(n, o.id, o.model_dump_json()) for o in offers])
+        conn.executemany("INSERT INTO items (snapshot_id, backend, driver, read_at, data) VALUES (?, ?, ?, ?, ?)",
+                         [(n, s.backend, s.driver, s.read_at.isoformat(), s.item.model_dump_json())
+                          for s in items])
+    conn.commit()
+    conn.close()
+    with Store(path) as s:
+        assert [(i.id, i.offers, i.backends) for i in s.snapshots()] == [(1, 8, STATUSES[:1]), (2, 5, STATUSES[:1])]
+        for n, (offers, items) in enumerate(snapshots, start=1):
+            assert by_id(s.query(OfferQuery(), snapshot=n)) == by_id(iter(offers))
+            assert list(s.items(n)) == items
+        assert count(s, "offers") == len(CATALOG)  # the second copy was only read again
+        assert s.diff(1, 2).removed == [o.id for o in by_id(iter(CATALOG[5:]))]
