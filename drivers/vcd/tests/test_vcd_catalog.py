@@ -101,3 +101,20 @@ def test_catalog_lists_cloud_avenue_storage_and_templates(tmp_path: Path) -> Non
     assert storage["platinum7k"].iops == 7000
     assert {"debian_10_X64", "UBUNTU_24.04"} <= images
     assert [o.name for o in gpu] == ["gpu-a100-10c"]
+
+
+def test_debug_refresh_of_three_cloud_directors_completes(tmp_path: Path) -> None:
+    """``cloudcat --debug refresh`` with three Cloud Director backends: the HTTP libraries' debug
+    lines go through each client's token filter while other clients log in; none waits on another
+    (it used to deadlock on the clients' locks), and no password reaches the output."""
+    with mock(VcdMock) as a, mock(VcdMock, "generic-vcd") as b, mock(VcdMock, regions=2) as c:
+        config = {"backends": {"cav-a": a.backend, "acme": b.backend, "cav-c": c.backend},
+                  "store": str(tmp_path / "catalog.db")}
+        path = tmp_path / "cloudcat.yaml"
+        path.write_text(yaml.safe_dump(config))
+        run = subprocess.run([sys.executable, "-m", "cloudcat.cli", "--debug", "refresh", "-c", str(path)],
+                             capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "DEBUG" in run.stderr  # the HTTP libraries did log
+    for backend in (a.backend, b.backend, c.backend):
+        assert backend["options"]["password"] not in run.stdout + run.stderr

@@ -52,7 +52,10 @@ _INT = re.compile(r"^-?\d+$")
 class _RedactingFilter(logging.Filter):
     """Removes the secrets of live clients from records of the HTTP libraries' loggers.
 
-    httpcore logs response headers at DEBUG level, the access token among them.
+    httpcore logs response headers at DEBUG level, the access token among them. The filter runs
+    in whichever thread logs, possibly while that thread holds a client's lock (a login in
+    progress): so it takes no client's lock, only reads each client's secrets snapshot
+    (:meth:`VcdClient.secrets` is lock-free), which keeps two clients from waiting on each other.
     """
 
     def __init__(self) -> None:
@@ -121,14 +124,21 @@ class VcdClient:
         self._version: ApiVersion | None = None
         self._token: str | None = None
         self._session: dict[str, Any] | None = None
-        self._issued: list[str] = []
+        # secrets are read by the log filter from any thread: an immutable tuple swapped under its own
+        # small lock, never under self._lock (see _RedactingFilter)
+        self._secrets_lock = threading.Lock()
+        self._issued: tuple[str, ...] = ()
         _FILTER.clients.add(self)
 
     # -- secrets ------------------------------------------------------------------------------
     def secrets(self) -> list[str]:
-        """Credentials and every bearer token issued to this client."""
-        with self._lock:
-            return [*self.credentials.secrets(), *self._issued]
+        """Credentials and every bearer token issued to this client (lock-free: a snapshot)."""
+        return [*self.credentials.secrets(), *self._issued]
+
+    def _remember(self, token: str) -> None:
+        with self._secrets_lock:
+            if token not in self._issued:
+                self._issued = (*self._issued, token)
 
     def redact(self, text: str) -> str:
         """``text`` with every secret of this client removed."""
@@ -180,7 +190,7 @@ class VcdClient:
             login = self._login_api_token if creds.api_token else self._login_basic
             token: str = self.retry.run(login)
             self._token = token
-            self._issued.append(token)
+            self._remember(token)
             return token
 
     def _login_basic(self) -> str:
@@ -193,7 +203,7 @@ class VcdClient:
         if not token:
             raise UnavailableError("POST /cloudapi/1.0.0/sessions: no X-VMWARE-VCLOUD-ACCESS-TOKEN header "
                                    "in the answer", backend=self.backend)
-        self._issued.append(token)
+        self._remember(token)
         body = self._decode_json(response, "POST /cloudapi/1.0.0/sessions")
         self._session = body if isinstance(body, dict) else None
         return token
@@ -209,7 +219,7 @@ class VcdClient:
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise UnavailableError(f"POST {path}: the answer has no access_token", backend=self.backend)
-        self._issued.append(token)
+        self._remember(token)
         self._session = None
         return token
 
