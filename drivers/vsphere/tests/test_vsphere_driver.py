@@ -117,6 +117,8 @@ def test_reads_are_bulk_property_collector_calls(vcenter: MockHandle) -> None:
     # inventory, VMs, template details, datastores, networks, switches: one each, for both regions
     assert used["RetrievePropertiesEx"] == 6 and used["Login"] == 1 and used["Logout"] == 1
     assert used["CreateContainerView"] == used["DestroyView"] == 5
+    with vcenter.platform.lock:
+        assert not vcenter.platform.state_.sessions and not vcenter.platform.state_.rest_tokens  # logged out
 
 
 def test_small_pages_are_followed(vcenter: MockHandle, par: dict[Kind, dict[str, Item]]) -> None:

@@ -185,3 +185,19 @@ def test_module_serves_a_generated_inventory() -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+def test_unknown_property_paths_are_refused(vcenter: MockHandle) -> None:
+    si = connect(vcenter)
+    try:
+        content = si.RetrieveContent()
+        pc = vmodl.query.PropertyCollector
+        vm = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True).view[0]
+        spec = pc.FilterSpec(objectSet=[pc.ObjectSpec(obj=vm)],
+                             propSet=[pc.PropertySpec(type=vim.VirtualMachine, pathSet=["confg.template"])])
+        with pytest.raises(vmodl.query.InvalidProperty) as raised:
+            content.propertyCollector.RetrievePropertiesEx([spec], pc.RetrieveOptions())
+        assert raised.value.name == "confg.template"
+        assert vm.guest is None  # a property vCenter has, unset here
+    finally:
+        Disconnect(si)

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .state import Array, Entity, Ref, VcenterState, is_a, lookup
+from .state import Array, Entity, Ref, VcenterState, has_property, is_a, lookup
 
-__all__ = ["ObjectSpec", "PropertySpec", "TraversalSpec", "collect"]
+__all__ = ["ObjectSpec", "PropertySpec", "TraversalSpec", "UnknownObject", "UnknownProperty", "collect"]
 
 #: Objects visited for one spec at most (a guard against a traversal that never ends).
 _VISIT_LIMIT = 1_000_000
@@ -48,6 +48,14 @@ class PropertySpec:
     type: str
     all: bool = False
     paths: list[str] = field(default_factory=list)
+
+
+class UnknownProperty(Exception):
+    """A property path the object's type does not have (vCenter answers InvalidProperty)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
 
 
 class UnknownObject(Exception):
@@ -122,7 +130,14 @@ def _properties(entity: Entity, specs: list[PropertySpec]) -> list[tuple[str, An
 
 def collect(state: VcenterState, props: list[PropertySpec],
             objects: list[ObjectSpec]) -> list[tuple[Entity, list[tuple[str, Any]]]]:
-    """``(object, [(path, value)…])`` for every object the spec selects and a ``propSet`` covers."""
+    """``(object, [(path, value)…])`` for every object the spec selects and a ``propSet`` covers.
+
+    Raises :class:`UnknownProperty` for a path its type does not have, :class:`UnknownObject` for a
+    starting object that does not exist."""
+    for prop in props:
+        for path in prop.paths:
+            if not has_property(prop.type, path):
+                raise UnknownProperty(path)
     seen: set[str] = set()
     out = []
     for spec in objects:

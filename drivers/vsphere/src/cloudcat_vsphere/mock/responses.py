@@ -31,8 +31,20 @@ from werkzeug.wrappers import Request, Response
 
 from cloudcat.testing.mockserver import Faults
 
-from .collector import ObjectSpec, PropertySpec, TraversalSpec, UnknownObject, collect
-from .state import API_LADDER, Array, Data, Entity, LibraryItem, Ref, Scalar, Session, VcenterState, lookup
+from .collector import ObjectSpec, PropertySpec, TraversalSpec, UnknownObject, UnknownProperty, collect
+from .state import (
+    API_LADDER,
+    Array,
+    Data,
+    Entity,
+    LibraryItem,
+    Ref,
+    Scalar,
+    Session,
+    VcenterState,
+    has_property,
+    lookup,
+)
 
 __all__ = ["Center", "Handler", "SoapFault", "answer_pbm", "answer_vim", "rest_session",
            "service_versions", "service_wsdl"]
@@ -79,6 +91,10 @@ class SoapFault(Exception):
 def not_found(ref: Ref) -> SoapFault:
     return SoapFault(f"The object '{ref.type}:{ref.value}' has already been deleted or has not been completely "
                      "created", "ManagedObjectNotFound", _write("obj", ref))
+
+
+def _invalid_property(path: str) -> SoapFault:
+    return SoapFault("", "InvalidProperty", f"<name>{escape(path)}</name>")
 
 
 def _not_authenticated(ref: Ref) -> SoapFault:
@@ -276,7 +292,10 @@ def _fetch(center: Center, call: Call) -> str:
     if ref == Ref("ServiceInstance", "ServiceInstance") and call.text("prop") == "content":
         return f'<returnval xsi:type="ServiceContent">{_content_fields(center)}</returnval>'
     entity = _entity(center, ref)
-    return _write("returnval", lookup(entity, call.text("prop")), typed=True)
+    prop = call.text("prop")
+    if not has_property(entity.ref.type, prop):
+        raise _invalid_property(prop)
+    return _write("returnval", lookup(entity, prop), typed=True)
 
 
 def _create_view(center: Center, call: Call) -> str:
@@ -325,6 +344,8 @@ def _collected(center: Center, call: Call) -> list[tuple[Entity, list[tuple[str,
         return collect(center.state, props, objects)
     except UnknownObject as exc:
         raise not_found(exc.ref) from None
+    except UnknownProperty as exc:
+        raise _invalid_property(exc.path) from None
 
 
 def _object_content(tag: str, entity: Entity, values: list[tuple[str, Any]]) -> str:
@@ -364,7 +385,7 @@ def _continue_ex(center: Center, call: Call) -> str:
     token = call.text("token")
     pending = center.state.retrievals.pop(token, None)
     if pending is None:
-        raise SoapFault("", "InvalidProperty", "<name>token</name>")  # as vCenter: no message
+        raise _invalid_property("token")
     limit, rest = pending
     return _page(center, rest, limit)
 
@@ -567,6 +588,13 @@ def rest_session(center: Center, request: Request, legacy: bool = False) -> Resp
     token = uuid.uuid4().hex
     center.state.rest_tokens[token] = Session(key=token, user=user, created=time.monotonic())
     return _json({"value": token} if legacy else token, status=200 if legacy else 201)
+
+
+def rest_logout(center: Center, request: Request, legacy: bool = False) -> Response:
+    """``DELETE /api/session`` (``/rest/com/vmware/cis/session``): end the REST session."""
+    if center.state.rest_tokens.pop(request.headers.get("vmware-api-session-id", ""), None) is None:
+        return _rest_error(legacy, 401, "UNAUTHENTICATED", "Authentication required.")
+    return Response(status=200 if legacy else 204)
 
 
 def _rest_caller(center: Center, request: Request) -> Session | None:

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["API_LADDER", "Array", "Data", "Entity", "Library", "LibraryItem", "Policy", "Ref", "Scalar",
-           "Session", "VcenterState", "generated_fixture", "is_a", "lookup"]
+__all__ = ["API_LADDER", "PROPERTIES", "Array", "Data", "Entity", "Library", "LibraryItem", "Policy", "Ref", "Scalar",
+           "Session", "VcenterState", "generated_fixture", "has_property", "is_a", "lookup"]
 
 GIB = 1024 ** 3
 
@@ -40,6 +40,46 @@ _SUPERTYPES = {
     "DistributedVirtualSwitch": "ManagedEntity", "VmwareDistributedVirtualSwitch": "DistributedVirtualSwitch",
     "VirtualMachine": "ManagedEntity", "ResourcePool": "ManagedEntity", "VirtualApp": "ResourcePool",
 }
+
+
+#: Properties of each managed object type (its own; a subtype has its supertype's too), from the
+#: vSphere API reference: a path whose first part is none of them is an ``InvalidProperty``.
+PROPERTIES: dict[str, frozenset[str]] = {name: frozenset(props.split()) for name, props in {
+    "ManagedEntity": "name parent overallStatus configStatus customValue effectiveRole permission recentTask "
+                     "declaredAlarmState triggeredAlarmState alarmActionsEnabled tag disabledMethod configIssue "
+                     "availableField value",
+    "Folder": "childEntity childType namespace",
+    "Datacenter": "vmFolder hostFolder datastoreFolder networkFolder datastore network configuration",
+    "ComputeResource": "resourcePool host datastore network summary environmentBrowser configurationEx "
+                       "lifecycleManaged",
+    "ClusterComputeResource": "configuration recommendation drsRecommendation migrationHistory actionHistory "
+                              "drsFault summaryEx",
+    "HostSystem": "runtime summary hardware capability licensableResource remediationState configManager config "
+                  "vm datastore network datastoreBrowser systemResources",
+    "Datastore": "info summary host vm browser capability iormConfiguration",
+    "Network": "summary host vm",
+    "DistributedVirtualPortgroup": "key config portKeys",
+    "DistributedVirtualSwitch": "uuid capability summary config networkResourcePool portgroup runtime",
+    "VirtualMachine": "capability config layout layoutEx storage environmentBrowser resourcePool parentVApp "
+                      "resourceConfig runtime guest summary datastore network snapshot rootSnapshot "
+                      "guestHeartbeatStatus",
+    "ResourcePool": "summary runtime owner resourcePool vm config namespace childConfiguration",
+    "ContainerView": "view container type recursive",
+}.items()}
+
+
+def has_property(type_name: str, path: str) -> bool:
+    """Whether objects of ``type_name`` have the property ``path`` starts with (unknown types: yes)."""
+    first = path.split(".", 1)[0]
+    current: str | None = type_name
+    known = False
+    while current is not None:
+        if current in PROPERTIES:
+            known = True
+            if first in PROPERTIES[current]:
+                return True
+        current = _SUPERTYPES.get(current)
+    return not known
 
 
 def is_a(type_name: str, wanted: str) -> bool:

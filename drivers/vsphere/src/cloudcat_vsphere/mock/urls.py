@@ -22,8 +22,10 @@ VCENTER: list[Route[Handler]] = [
     Route("POST", "/sdk", r.answer_vim),
     Route("POST", "/pbm/sdk", r.answer_pbm),
     Route("POST", "/api/session", r.rest_session),
+    Route("DELETE", "/api/session", r.rest_logout),
     Route("GET", "/api/{rest:path}", r.rest_read),
     Route("POST", "/rest/com/vmware/cis/session", functools.partial(r.rest_session, legacy=True)),
+    Route("DELETE", "/rest/com/vmware/cis/session", functools.partial(r.rest_logout, legacy=True)),
     Route("GET", "/rest/{rest:path}", functools.partial(r.rest_read, legacy=True)),
     Route(ANY, "/{rest:path}", r.unserved),
 ]
