@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import http.client
 import json
+import ssl
 import subprocess
 import sys
 import threading
@@ -364,4 +366,82 @@ def test_the_vcd_driver_logs_in_again_after_expire_tokens() -> None:
         served = m.requests[start:]
         assert served[0].status == 401  # the platform's own refusal, or the server's (fault "token-expired")
         assert [r.path for r in served].count("/cloudapi/1.0.0/sessions") == 1
+        assert all(r.status < 400 for r in served[1:])
+
+
+# -- vCenter, through pyvmomi and cloudcat's vSphere driver ---------------------------------------------
+@pytest.fixture
+def vcenter() -> Iterator[MockHandle]:
+    with mock("vsphere") as m:
+        yield m
+
+
+def pyvmomi_session(m: MockHandle) -> Any:
+    from pyVim.connect import SmartConnect
+
+    o = m.backend["options"]
+    return SmartConnect(host=o["host"], port=o["port"], user=o["user"], pwd=o["password"],
+                        sslContext=ssl.create_default_context(cafile=o["verify"]))
+
+
+def test_pyvmomi_sees_planned_faults_as_its_own_errors(vcenter: MockHandle) -> None:
+    from pyVmomi import vim
+
+    si = pyvmomi_session(vcenter)
+    vcenter.faults.plan("POST re:^/sdk$ 503")
+    with pytest.raises(http.client.HTTPException, match="503"):
+        si.CurrentTime()
+    vcenter.faults.plan("POST re:^/sdk$ reset")
+    with pytest.raises(ConnectionError):  # over TLS: a reset, or the server hanging up (ragged EOF)
+        si.CurrentTime()
+    si.CurrentTime()
+    assert vcenter.faults.expire_tokens() == 1  # the platform's own sessions
+    with pytest.raises(vim.fault.NotAuthenticated):
+        si.content.rootFolder.childEntity  # noqa: B018  # a property read, as pyvmomi code does
+    assert [r.fault for r in vcenter.requests if r.fault] == ["503", "reset"]
+
+
+def test_the_vsphere_driver_retries_a_planned_503_exactly(vcenter: MockHandle) -> None:
+    from cloudcat_vsphere.driver import VsphereDriver
+
+    options = {**vcenter.backend["options"], "retries": 2, "backoff": 0, "cache_seconds": 0}
+    with VsphereDriver(options) as d:
+        region = d.regions()[0].name
+        start = len(vcenter.requests)
+        expected = sorted(i.name for i in d.items(Kind.NETWORK, region))
+        reads = sorted(r.path for r in vcenter.requests[start:])
+        start = len(vcenter.requests)
+        vcenter.faults.plan(method="POST", path="re:^/sdk$", status=503, times=2)
+        assert sorted(i.name for i in d.items(Kind.NETWORK, region)) == expected
+        served = vcenter.requests[start:]
+        assert sorted(r.path for r in served if r.fault is None) == reads
+        assert [(r.path, r.status) for r in served if r.fault] == [("/sdk", 503)] * 2
+
+
+# -- Azure, through Apache Libcloud (cloudcat's libcloud driver) ---------------------------------------
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # the mock's throwaway certificate
+def test_libcloud_retries_a_planned_429_and_logs_in_again_after_expire_tokens() -> None:
+    from cloudcat_libcloud.driver import LibcloudDriver
+
+    with mock("azure") as m:
+        d = LibcloudDriver({**m.backend["options"], "retries": 3, "backoff": 0})
+        region = d.regions()[0].name
+        start = len(m.requests)
+        expected = sorted(i.name for i in d.items(Kind.COMPUTE, region))
+        reads = [(r.method, r.path) for r in m.requests[start:]]
+        sizes = on(m.requests[start:], "/vmSizes")[0].path
+
+        m.faults.plan(method="GET", path="/vmSizes", status=429, times=2, retry_after=0)
+        start = len(m.requests)
+        assert sorted(i.name for i in d.items(Kind.COMPUTE, region)) == expected
+        served = m.requests[start:]
+        assert [(r.path, r.status) for r in served if r.fault] == [(sizes, 429)] * 2
+        assert [(r.method, r.path) for r in served if r.fault is None] == reads
+
+        assert m.faults.expire_tokens() == 1
+        start = len(m.requests)
+        assert sorted(i.name for i in d.items(Kind.COMPUTE, region)) == expected
+        served = m.requests[start:]
+        assert (served[0].path, served[0].status) == (sizes, 401)
+        assert [r.path.endswith("/oauth2/token") for r in served].count(True) == 1
         assert all(r.status < 400 for r in served[1:])
