@@ -267,3 +267,31 @@ def test_a_store_holding_full_copies_is_rewritten_as_versions(tmp_path: Path) ->
             assert list(s.items(n)) == items
         assert count(s, "offers") == len(CATALOG)  # the second copy was only read again
         assert s.diff(1, 2).removed == [o.id for o in by_id(iter(CATALOG[5:]))]
+
+
+# -- the command line --------------------------------------------------------------------------------
+def test_cli_diff_of_the_last_two_with_exit_code_and_snapshots_prune(tmp_path: Path) -> None:
+    import json
+
+    from test_catalog import make_config, run_cli, write_config
+
+    path = write_config(tmp_path, make_config(tmp_path))
+    for _ in range(3):
+        assert run_cli("refresh", config=path).returncode == 0
+    same = run_cli("diff", "--last", "--exit-code", "--format", "table", config=path)
+    assert same.returncode == 0 and "snapshot 2 → 3: no change" in same.stdout
+    csv = tmp_path / "fe-prices.csv"
+    csv.write_text(csv.read_text().replace("0.0736", "0.0800"))
+    assert run_cli("refresh", config=path).returncode == 0
+    changed = run_cli("diff", "--last", "--exit-code", "--format", "json", config=path)
+    assert changed.returncode == 1
+    data = json.loads(changed.stdout)
+    assert (data["a"], data["b"]) == (3, 4)
+    assert {c["field"] for c in data["changed"]} == {"price"} and data["price_changes"]
+    assert run_cli("diff", "--last", "--format", "json", config=path).returncode == 0
+    assert run_cli("diff", "3", config=path).returncode == 2
+    pruned = run_cli("snapshots", "prune", "--keep-last", "2", config=path)
+    assert pruned.returncode == 0 and "removed 2 snapshot(s): 1, 2" in pruned.stdout
+    listed = json.loads(run_cli("snapshots", "--format", "json", config=path).stdout)
+    assert [s["id"] for s in listed] == [3, 4]
+    assert json.loads(run_cli("diff", "3", "4", "--format", "json", config=path).stdout) == data

@@ -267,12 +267,15 @@ def refresh(config: str | None, store: str | None, backends: Sequence[str]) -> N
     sys.exit(result.exit_code)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @_config_options
 @_format_option
+@click.pass_context
 @_guard
-def snapshots(config: str | None, store: str | None, fmt: str | None) -> None:
-    """List stored snapshots."""
+def snapshots(ctx: click.Context, config: str | None, store: str | None, fmt: str | None) -> None:
+    """List stored snapshots (``snapshots prune`` removes old ones)."""
+    if ctx.invoked_subcommand is not None:
+        return
     with _open(config, store) as catalog:
         rows = []
         for s in catalog.snapshots():
@@ -283,16 +286,50 @@ def snapshots(config: str | None, store: str | None, fmt: str | None) -> None:
                               ("backends", "status")])
 
 
+@snapshots.command("prune")
+@click.option("--keep-last", type=click.IntRange(min=0), default=0, help="Keep the N newest snapshots.")
+@click.option("--keep-daily", type=click.IntRange(min=0), default=0,
+              help="Keep the newest snapshot of each of the D most recent days that have one.")
+@click.option("--keep-monthly", type=click.IntRange(min=0), default=0,
+              help="Keep the newest snapshot of each of the M most recent months that have one.")
+@_config_options
+@_guard
+def snapshots_prune(keep_last: int, keep_daily: int, keep_monthly: int, config: str | None,
+                    store: str | None) -> None:
+    """Remove the snapshots the policy does not keep (never the latest), and what only they held."""
+    with _open(config, store) as catalog:
+        removed = catalog.store.prune(keep_last=keep_last, keep_daily=keep_daily, keep_monthly=keep_monthly)
+    click.echo(f"removed {len(removed)} snapshot(s)" + (f": {', '.join(map(str, removed))}" if removed else ""))
+
+
 @cli.command()
-@click.argument("a", type=int)
-@click.argument("b", type=int)
+@click.argument("a", type=int, required=False)
+@click.argument("b", type=int, required=False)
+@click.option("--last", is_flag=True, help="Compare the two latest snapshots (instead of A and B).")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when something changed, 0 when nothing did.")
 @_config_options
 @_format_option
 @_guard
-def diff(a: int, b: int, config: str | None, store: str | None, fmt: str | None) -> None:
-    """What changed between snapshots A and B."""
+def diff(a: int | None, b: int | None, last: bool, exit_code: bool, config: str | None, store: str | None,
+         fmt: str | None) -> None:
+    """What changed between snapshots A and B (or the two latest with --last): offers added and
+    removed, and every changed field (price, lifecycle, labels, names, operator, specs, zones…)."""
+    if last == (a is not None and b is not None) or (a is None) != (b is None):
+        raise click.UsageError("give two snapshot ids A B, or --last")
     with _open(config, store) as catalog:
+        if last:
+            ids = [s.id for s in catalog.snapshots()][-2:]
+            if len(ids) < 2:
+                raise CloudcatError("--last needs two stored snapshots")
+            a, b = ids
+        assert a is not None and b is not None
         d = catalog.diff(a, b)
+    _emit_diff(d, a, b, fmt)
+    if exit_code and not d.empty:
+        sys.exit(1)
+
+
+def _emit_diff(d: Any, a: int, b: int, fmt: str | None) -> None:
     chosen = fmt or default_format()
     if chosen in ("table", "csv"):
         def price(p: Any) -> str:
@@ -304,6 +341,8 @@ def diff(a: int, b: int, config: str | None, store: str | None, fmt: str | None)
                  for c in d.price_changes]
         rows += [{"change": "lifecycle", "id": c.id, "before": c.before.value, "after": c.after.value}
                  for c in d.lifecycle_changes]
+        rows += [{"change": c.field, "id": c.id, "before": _json_cell(c.before), "after": _json_cell(c.after)}
+                 for c in d.changed if c.field not in ("price", "lifecycle")]
         if chosen == "csv":
             _emit(rows, "csv")
         elif not rows:
@@ -313,6 +352,10 @@ def diff(a: int, b: int, config: str | None, store: str | None, fmt: str | None)
                                           ("after", "after")], title=f"snapshot {a} → {b}")
     else:
         _emit(d.model_dump(mode="json"), fmt)
+
+
+def _json_cell(value: Any) -> str:
+    return "" if value is None else value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
 @cli.command()
