@@ -88,9 +88,15 @@ def test_bleu_lists_compute_images_and_locations_with_eur_retail_prices(story: d
     d2v2 = catalog.get("bleu/compute/francecentral/Standard_D2_v2")
     assert d2v2.price is not None
     assert (d2v2.price.currency, d2v2.price.source) == ("USD", "libcloud-pricing")
-    images = {o.name for o in offers if o.kind.value == "image" and o.region == "francecentral"}
-    assert "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:22.04.202411050" in images
-    assert not any(i.startswith("Debian:") for i in images)  # not in the configured set: the listing is bounded
+    images = {o.name: o for o in offers if o.kind.value == "image" and o.region == "francecentral"}
+    assert set(images) == {"Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest",
+                           "RedHat:RHEL:9-lvm-gen2:latest",
+                           "MicrosoftWindowsServer:WindowsServer:2022-datacenter-azure-edition:latest"}
+    # Debian is not in the configured set: the listing is bounded; one offer per SKU, its latest version in extras
+    ubuntu = images["Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest"]
+    assert (ubuntu.os_family, ubuntu.os_version) == ("ubuntu", "22.04")
+    assert ubuntu.extras["version"] == "22.04.202411050"
+    assert ubuntu.extras["versions"] == ["22.04.202410020", "22.04.202411050"]
 
 
 def test_flexible_engine_to_bleu_is_planned_as_to_cloud_avenue(story: dict[str, Any]) -> None:

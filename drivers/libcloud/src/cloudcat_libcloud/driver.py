@@ -490,8 +490,9 @@ class AzureArmDriver(LibcloudDriver):
                 for loc_id, loc in self.locations().items()]
 
     def list_images(self, region: str) -> list[Any]:
-        """Versions of the configured publishers, offers and SKUs in ``region``; a set the location does
-        not have is skipped."""
+        """The latest version of each SKU of the configured publishers and offers in ``region`` (the
+        version Azure deploys for ``…:latest``), the versions listed kept in ``extra["versions"]``; a set
+        the location does not have is skipped."""
         location = self.locations().get(region)
         if location is None:
             return []
@@ -502,15 +503,19 @@ class AzureArmDriver(LibcloudDriver):
                 found += self.call(where, functools.partial(_images_of, self, location, wanted))
             except BackendNotFoundError as exc:
                 log.info("%s: skipped (%s)", where, exc)
-        return found
+        return _latest_versions(found)
 
     def image_item(self, image: Any, region: str) -> Item:
-        """A marketplace image version, named by its URN (``publisher:offer:sku:version``)."""
+        """A marketplace image SKU, named by its URN with ``latest`` as version (the name stays as versions
+        come and go); the version that is latest now is in the extras."""
         publisher, offer, sku, version = (str(getattr(image, a, "")) for a in ("publisher", "offer", "sku", "version"))
         os_family, os_version = os_of(publisher, sku)
-        return Item(kind=Kind.IMAGE, name=str(image.id), display_name=str(image.name), region=region,
+        versions = (image.extra or {}).get("versions", [version])
+        return Item(kind=Kind.IMAGE, name=f"{publisher}:{offer}:{sku}:latest",
+                    display_name=f"{publisher} {offer} {sku} (latest: {version})", region=region,
                     os_family=os_family, os_version=os_version,
-                    extras={"publisher": publisher, "offer": offer, "sku": sku, "version": version})
+                    extras={"publisher": publisher, "offer": offer, "sku": sku, "version": version,
+                            "urn": str(image.id), "versions": list(versions)})
 
     def prices(self, region: str) -> Mapping[str, SizePrices]:
         """Pay-as-you-go prices of ``region`` from the Azure Retail Prices API (``prices_url``)."""
@@ -564,6 +569,25 @@ def _catalog_regions(client: Any) -> list[str]:
         if conn.service_catalog is None:
             raise
     return [str(r) for r in conn.service_catalog.get_regions(service_type="compute")]
+
+
+def _version_key(version: str) -> tuple[tuple[int, str], ...]:
+    """Azure image versions (``22.04.202411050``) compare part by part, numerically."""
+    return tuple((int(p), "") if p.isdigit() else (-1, p) for p in version.split("."))
+
+
+def _latest_versions(images: Sequence[Any]) -> list[Any]:
+    """The latest version of each (publisher, offer, SKU), with every version listed in ``extra["versions"]``."""
+    groups: dict[tuple[str, str, str], list[Any]] = {}
+    for image in images:
+        groups.setdefault((str(image.publisher), str(image.offer), str(image.sku)), []).append(image)
+    latest = []
+    for group in groups.values():
+        ordered = sorted(group, key=lambda i: _version_key(str(i.version)))
+        newest = ordered[-1]
+        newest.extra = {**(newest.extra or {}), "versions": [str(i.version) for i in ordered]}
+        latest.append(newest)
+    return latest
 
 
 def _images_of(driver: LibcloudDriver, location: Any, wanted: ImageSet) -> list[Any]:
