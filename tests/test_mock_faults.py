@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -27,9 +27,19 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 from keystoneauth1.exceptions import ConnectFailure
+from werkzeug.wrappers import Request, Response
 
 from cloudcat.models import Kind
-from cloudcat.testing import FaultRule, MockHandle, RequestRecord, mock, parse_rule, start_mock
+from cloudcat.testing import (
+    FaultRule,
+    MockHandle,
+    MockPlatform,
+    RequestRecord,
+    json_response,
+    mock,
+    parse_rule,
+    start_mock,
+)
 
 FLAVORS = "/compute/v2.1/flavors/detail"
 
@@ -445,3 +455,40 @@ def test_libcloud_retries_a_planned_429_and_logs_in_again_after_expire_tokens() 
         assert (served[0].path, served[0].status) == (sizes, 401)
         assert [r.path.endswith("/oauth2/token") for r in served].count(True) == 1
         assert all(r.status < 400 for r in served[1:])
+
+
+# -- the hooks a platform overrides -----------------------------------------------------------------
+class Kettle(MockPlatform):
+    """A platform answering faults in its own form, from the request being answered."""
+
+    name = "kettle"
+
+    def reset(self) -> None:
+        self.expired = 0
+
+    def dispatch(self, request: Request) -> Response:
+        return json_response({"path": request.path})
+
+    def backend(self) -> dict[str, Any]:
+        return {"driver": "kettle", "options": {"url": self.base_url}}
+
+    def fault_response(self, status: int, message: str, headers: Mapping[str, str]) -> Response:
+        request = self.current_request()
+        assert request is not None
+        return Response(f'<Error path="{request.path}" code="{status}">{message}</Error>', status=status,
+                        headers=dict(headers), content_type="application/xml")
+
+    def expire_tokens(self) -> int:
+        self.expired += 1
+        return 7
+
+
+def test_a_platform_answers_faults_in_its_own_form() -> None:
+    with mock(Kettle, fault_plan=["GET /brew 429 retry-after=3"]) as m:
+        answer = httpx.get(m.url + "/brew")
+        assert answer.status_code == 429 and answer.headers["retry-after"] == "3"
+        assert answer.text == '<Error path="/brew" code="429">Too Many Requests (injected)</Error>'
+        assert httpx.get(m.url + "/brew").json() == {"path": "/brew"}
+        assert m.faults.expire_tokens() == 7 and isinstance(m.platform, Kettle) and m.platform.expired == 1
+        assert m.client_settings() == {"url": m.url}
+    assert MockPlatform.current_request() is None

@@ -66,6 +66,8 @@ __all__ = [
 
 log = logging.getLogger("cloudcat.mock")
 CONTROL_PREFIX = "/_cloudcat/"
+#: The request each server thread is answering (see MockPlatform.current_request).
+_CURRENT = threading.local()
 
 
 class Faults(BaseModel):
@@ -198,13 +200,21 @@ class MockPlatform(abc.ABC):
     credential_headers: ClassVar[tuple[str, ...]] = (
         "X-Auth-Token", "Authorization", "x-vcloud-authorization", "vmware-api-session-id")
 
+    @staticmethod
+    def current_request() -> Request | None:
+        """The request being answered in this thread (for hooks such as :meth:`fault_response`,
+        whose form may depend on the path or ``Accept``), or ``None`` outside a request."""
+        request: Request | None = getattr(_CURRENT, "request", None)
+        return request
+
     def fault_response(self, status: int, message: str, headers: Mapping[str, str]) -> Response:
         """The answer of an injected HTTP fault (429, 503, 401 for an expired token…).
 
         The default is a JSON error document, ``{"error": {"code", "title", "message"}}`` (the
         form of OpenStack's services). A platform whose clients parse errors overrides it to answer
-        in its own form (an XML ``Error``, a SOAP fault, ARM's ``{"error": {"code", "message"}}``);
-        it must keep ``status`` and ``headers`` (``Retry-After``).
+        in its own form (an XML ``Error``, a SOAP fault, ARM's ``{"error": {"code", "message"}}``),
+        reading :meth:`current_request` when the form depends on the request; it must keep
+        ``status`` and ``headers`` (``Retry-After``).
         """
         title = http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else "Error"
         return json_response({"error": {"code": status, "title": title, "message": message}},
@@ -493,6 +503,14 @@ class MockServer:
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
+        _CURRENT.request = request
+        try:
+            return self._serve(request, start_response)
+        finally:
+            _CURRENT.request = None
+
+    def _serve(self, request: Request, start_response: Any) -> Any:
+        environ = request.environ
         if request.path.startswith(CONTROL_PREFIX):
             return self._control(request)(environ, start_response)
         if self.platform.faults.latency_ms:

@@ -6,6 +6,11 @@
         m = cloudcat_mock("openstack", fixture="tests/my-cloud.yaml", error_rate=0.1)
         run_my_app(m.url, m.backend)
 
+    def test_my_app_retries(cloudcat_mock):
+        m = cloudcat_mock("openstack", fault_plan=["GET /compute/v2.1/flavors/detail 429 x2 retry-after=1"])
+        run_my_app(m.url, m.backend)
+        assert [r.status for r in m.requests if r.path.endswith("/flavors/detail")] == [429, 429, 200]
+
 ``--cloudcat-backend FILE`` (YAML/JSON ``{driver, options}``) points the conformance kit
 (:mod:`cloudcat.testing.conformance`) at a real endpoint instead of the driver's mock.
 """
@@ -44,7 +49,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def cloudcat_mock() -> Iterator[Callable[..., MockHandle]]:
-    """Factory: ``cloudcat_mock(name, fixture=None, **faults)`` starts a mock, stopped after the test."""
+    """Factory: ``cloudcat_mock(name, fixture=None, **options)`` starts a mock, stopped after the test.
+    Options are those of :func:`cloudcat.testing.mock` (``fault_plan=[...]``, :class:`Faults` fields)."""
     with contextlib.ExitStack() as stack:
 
         def start(name: str, fixture: Any = None, **options: Any) -> MockHandle:
