@@ -16,7 +16,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 
-@pytest.mark.parametrize("page", ["getting-started.md", "stories.md", "writing-a-driver.md"])
+@pytest.mark.parametrize("page", ["getting-started.md", "stories.md", "writing-a-driver.md", "mocks.md"])
 def test_python_examples_run(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = DOCS / page
     blocks = BLOCK.findall(path.read_text(encoding="utf-8"))
