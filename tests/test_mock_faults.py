@@ -492,3 +492,13 @@ def test_a_platform_answers_faults_in_its_own_form() -> None:
         assert m.faults.expire_tokens() == 7 and isinstance(m.platform, Kettle) and m.platform.expired == 1
         assert m.client_settings() == {"url": m.url}
     assert MockPlatform.current_request() is None
+
+
+def test_head_answers_keep_the_length_and_the_connection(cloud: MockHandle) -> None:
+    with httpx.Client(base_url=cloud.url) as client:
+        whole = client.get("/identity/v3")
+        head = client.head("/identity/v3")
+        again = client.get("/identity/v3")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(whole.content)) and again.content == whole.content
+    assert len({r.client for r in cloud.requests}) == 1

@@ -122,11 +122,14 @@ class KeepAliveHandler(WSGIRequestHandler):
         if any(k.lower() == "connection" and v.lower().strip() == "close" for k, v in headers):
             self.close_connection = True
         self.send_response(code, reason)
+        length = str(len(payload))
         for key, value in headers:
-            if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+            if key.lower() == "content-length" and self.command == "HEAD":
+                length = value  # the length a GET would have had
+            elif key.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(key, value)
         if code not in _NO_BODY and not 100 <= code < 200:
-            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Content-Length", length)
         self.send_header("Connection", "close" if self.close_connection else "keep-alive")
         self.end_headers()
         if self.command != "HEAD" and code not in _NO_BODY:
