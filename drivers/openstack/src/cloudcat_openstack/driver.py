@@ -240,6 +240,7 @@ class OpenStackDriver(BaseDriver):
             conn.session.timeout = (opts.connect_timeout, opts.timeout)
         requests_session = conn.session.session
         requests_session.hooks.setdefault("response", []).append(self._check_retry_after)
+        _bound_token_renewal(conn.session.auth, requests_session)
         return conn
 
     def _check_retry_after(self, response: Any, *args: Any, **kwargs: Any) -> Any:
@@ -368,33 +369,28 @@ class OpenStackDriver(BaseDriver):
             return list(self._regions_cache)
 
     def _load_regions(self) -> list[Region]:
-        from openstack import exceptions as sdk_exc
-
         conn = self._connection()
         configured = self.options.region_name
         if configured is None and self.options.cloud:
             configured = conn.config.config.get("region_name") or None  # from clouds.yaml
-        if configured:
-            names = [configured]
-        else:
-            access = conn.session.auth.get_access(conn.session)
-            in_catalog: list[str] = []
-            for service in access.service_catalog.catalog or []:
-                for endpoint in service.get("endpoints", []):
-                    name = endpoint.get("region_id") or endpoint.get("region")
-                    if name and name not in in_catalog:
-                        in_catalog.append(name)
-            try:
-                keystone = [r.id for r in conn.identity.regions()]
-            except (sdk_exc.ForbiddenException, sdk_exc.NotFoundException):
-                keystone = []  # listing regions is an admin call on some clouds
-            names = [r for r in keystone if not in_catalog or r in in_catalog] or in_catalog
-            if self.options.regions:
-                names = [r for r in names if r in self.options.regions] or names
+        names = [configured] if configured else self._region_names(conn)
         with ThreadPoolExecutor(max_workers=min(16, max(1, len(names)))) as pool:
             zones = list(pool.map(self._compute_zones, names))
         return [Region(name=n, display_name=n, country=self.options.countries.get(n), zones=z)
                 for n, z in zip(names, zones, strict=True)]
+
+    def _region_names(self, conn: Any) -> list[str]:
+        """Regions with endpoints in the token's catalog, in Keystone's order where Keystone lists
+        them (v3), narrowed to the ``regions`` option."""
+        access = conn.session.auth.get_access(conn.session)
+        in_catalog = list(dict.fromkeys(
+            name for service in access.service_catalog.catalog or [] for endpoint in service.get("endpoints", [])
+            if (name := endpoint.get("region_id") or endpoint.get("region"))))
+        keystone = _keystone_regions(conn)
+        names = [r for r in keystone if not in_catalog or r in in_catalog] or in_catalog
+        if self.options.regions:
+            names = [r for r in names if r in self.options.regions] or names
+        return names
 
     def _compute_zones(self, region: str) -> list[str]:
         compute = self._proxy(region, "compute")
@@ -421,8 +417,9 @@ class OpenStackDriver(BaseDriver):
     def _flavors(self, region: str) -> list[Item]:
         compute = self._proxy(region, "compute")
         zones = self._region(region).zones
-        all_prices, flavors = _concurrently(lambda: self._region_prices(region),
-                                            lambda: list(compute.flavors(details=True)))
+        all_prices, flavors, ecs_specs = _concurrently(lambda: self._region_prices(region),
+                                                       lambda: list(compute.flavors(details=True)),
+                                                       lambda: self._ecs_extra_specs(region))
         prices = all_prices.get("flavor", {})
         items = []
         for flavor in flavors:
@@ -433,12 +430,35 @@ class OpenStackDriver(BaseDriver):
                 log.debug("%s: flavor %s in %s read at microversion %s; fetching its extra specs",
                           self.backend, flavor.name, region, flavor.microversion)
                 specs = compute.fetch_flavor_extra_specs(flavor).extra_specs or {}
-            items.append(self._flavor_item(flavor, dict(specs), region, zones,
+            items.append(self._flavor_item(flavor, dict(specs), ecs_specs.get(flavor.id), region, zones,
                                            prices.get(flavor.id) or prices.get(flavor.name)))
         return items
 
-    def _flavor_item(self, flavor: Any, specs: dict[str, str], region: str, zones: list[str],
-                     price: Price | None) -> Item:
+    def _ecs_extra_specs(self, region: str) -> dict[str, dict[str, str]]:
+        """Huawei's ``os_extra_specs`` per flavor id, from ECS v1 ``/cloudservers/flavors``, where
+        Huawei documents the sale status (``cond:operation:*``) and ``ecs:generation``; empty for a
+        cloud whose catalog has no ``ecs`` service (plain OpenStack)."""
+        from keystoneauth1 import adapter
+        from keystoneauth1 import exceptions as ksa
+        from openstack import exceptions as sdk_exc
+
+        ecs = adapter.Adapter(self._connection().session, service_type="ecs", region_name=region,
+                              interface=self.options.interface, connect_retries=self.options.retries,
+                              status_code_retries=self.options.retries,
+                              retriable_status_codes=RETRIABLE_STATUS_CODES)
+        try:
+            resp = ecs.get("/cloudservers/flavors", raise_exc=False)
+        except ksa.EndpointNotFound:
+            return {}
+        sdk_exc.raise_from_response(resp)
+        return {str(f["id"]): {str(k): str(v) for k, v in (f.get("os_extra_specs") or {}).items()}
+                for f in resp.json()["flavors"]}
+
+    def _flavor_item(self, flavor: Any, nova_specs: dict[str, str], ecs_specs: dict[str, str] | None, region: str,
+                     zones: list[str], price: Price | None) -> Item:
+        # the sale status is read where Huawei documents it (ECS v1 os_extra_specs); Nova extra
+        # specs that carry it (other Huawei-based clouds) still count
+        specs = {**nova_specs, **(ecs_specs or {})}
         per_zone = zone_sale_status(specs, zones)
         orderable = [z for z, s in per_zone.items() if s in ORDERABLE] if per_zone else list(zones)
         lifecycle = Lifecycle()
@@ -456,7 +476,8 @@ class OpenStackDriver(BaseDriver):
                     sale_status=sale_status, zone_status=zone_status,
                     vcpus=flavor.vcpus or None, memory_mib=flavor.ram or None,
                     disk_gib=float(flavor.disk) if flavor.disk else None, gpu=flavor_gpu(specs), architecture=arch,
-                    price=price, lifecycle=lifecycle, extras=_flavor_extras(flavor, specs, per_zone))
+                    price=price, lifecycle=lifecycle,
+                    extras=_flavor_extras(flavor, nova_specs, ecs_specs, per_zone))
 
     # images
     def _images(self, region: str) -> list[Item]:
@@ -490,6 +511,9 @@ class OpenStackDriver(BaseDriver):
 
     # storage
     def _volume_types(self, region: str) -> list[Item]:
+        """Volume types as the configured user reads them: a project user sees only Cinder's
+        user-visible extra specs (``RESKEY:availability_zones``…) and no QoS specs, so zones come
+        from ``RESKEY:availability_zones`` and IOPS only when QoS specs can be read."""
         from openstack import exceptions as sdk_exc
 
         storage = self._proxy(region, "block_storage")
@@ -503,38 +527,38 @@ class OpenStackDriver(BaseDriver):
             return {a["id"]: dict(qos.specs or {}) for a in assoc.json().get("qos_associations", [])
                     if a.get("association_type") == "volume_type"}
 
-        def qos_by_type() -> dict[str, dict[str, str]]:
+        def qos_by_type() -> dict[str, dict[str, str]] | None:
             try:
                 specs = list(storage.qos_specs())
-                found: dict[str, dict[str, str]] = {}
-                for part in _concurrently(*(lambda q=q: qos_of(q) for q in specs)):
-                    found.update(part)
-                return found
             except (sdk_exc.ForbiddenException, sdk_exc.NotFoundException):
-                return {}  # QoS specs are admin-only on many clouds
+                return None  # Cinder's default policy: QoS specs are for administrators
+            found: dict[str, dict[str, str]] = {}
+            for part in _concurrently(*(lambda q=q: qos_of(q) for q in specs)):
+                found.update(part)
+            return found
+
+        def all_types() -> list[dict[str, Any]]:
+            # Cinder names the next page "volume_type_links" (cinder/api/v2/views/types.py), which
+            # openstacksdk's Type does not read (it looks for "volume_types_links"): follow it here
+            types: list[dict[str, Any]] = []
+            url: str | None = "/types"
+            while url:
+                resp = storage.get(url)
+                sdk_exc.raise_from_response(resp)
+                body = resp.json()
+                types.extend(body["volume_types"])
+                links = body.get("volume_type_links") or body.get("volume_types_links") or []
+                url = next((link["href"] for link in links if link.get("rel") == "next"), None)
+            return types
 
         zones, qos_map, all_prices, types = _concurrently(
-            zone_names, qos_by_type, lambda: self._region_prices(region), lambda: list(storage.types()))
+            zone_names, qos_by_type, lambda: self._region_prices(region), all_types)
+        if qos_map is None:
+            log.info("%s: QoS specs in %s are not readable with this user's role (Cinder keeps them for "
+                     "administrators): storage IOPS and throughput are left unset", self.backend, region)
         prices = all_prices.get("volume", {})
-        items = []
-        for vt in types:
-            specs = dict(vt.extra_specs or {})
-            qos = qos_map.get(vt.id, {})
-            merged = {**specs, **qos}
-            iops = _number(merged, "total_iops_sec", "qos:total_iops_sec", "iops", "read_iops_sec")
-            bytes_sec = _number(merged, "total_bytes_sec", "qos:total_bytes_sec", "read_bytes_sec")
-            extras: dict[str, Any] = {"id": vt.id, "extra_specs": specs}
-            if qos:
-                extras["qos"] = qos
-            if vt.description:
-                extras["description"] = vt.description
-            type_zones = specs.get("RESKEY:availability_zones") or specs.get("availability-zone")
-            item_zones = [z.strip() for z in type_zones.split(",")] if type_zones else zones
-            items.append(Item(kind=Kind.STORAGE, name=vt.name, region=region, storage_class=vt.name,
-                              zones=[z for z in item_zones if z], iops=int(iops) if iops else None,
-                              throughput_mbps=round(bytes_sec * 8 / 1_000_000, 3) if bytes_sec else None,
-                              price=prices.get(vt.id) or prices.get(vt.name), extras=extras))
-        return items
+        return [_volume_type_item(vt, region, zones, qos_map, prices.get(vt["id"]) or prices.get(vt["name"]))
+                for vt in types]
 
     # networks
     def _networks(self, region: str) -> list[Item]:
@@ -621,6 +645,57 @@ class _RetryAfterTooLong(Exception):
         self.response = response
 
 
+def _bound_token_renewal(auth: Any, requests_session: Any) -> None:
+    """Make keystoneauth reuse a token until it (nearly) expires and renew it once per 401.
+
+    keystoneauth renews a token that has less than ``MIN_TOKEN_LIFE_SECONDS`` (120 s) to live
+    before every request, so a cloud issuing short-lived tokens (minutes, or a second in a test)
+    got a login per request; the margin here is a tenth of the token's life, at most 120 s. And
+    of several requests answered 401 at once, only the first renewed the token (``invalidate``
+    is false once the token is gone) and the others failed: here each one is sent again, and the
+    token is dropped only when it is the one the server refused, not one already renewed (logins
+    stay one at a time, under keystoneauth's lock).
+    """
+    if not hasattr(auth, "get_auth_ref") or not hasattr(auth, "invalidate"):
+        return  # a plugin without a token life (admin token, no auth)
+    get_auth_ref, invalidate = auth.get_auth_ref, auth.invalidate
+    refused = threading.local()  # the token of this thread's last 401 (keystoneauth invalidates in the same thread)
+
+    def note_refusal(response: Any, *args: Any, **kwargs: Any) -> Any:
+        if response.status_code == 401:
+            refused.token = response.request.headers.get("X-Auth-Token")
+        return response
+
+    def renewed(session: Any, **kwargs: Any) -> Any:
+        ref = get_auth_ref(session, **kwargs)
+        expires, issued = getattr(ref, "expires", None), getattr(ref, "issued", None)
+        if expires is not None and issued is not None:
+            life = (expires - issued).total_seconds()
+            auth.MIN_TOKEN_LIFE_SECONDS = max(0, min(120, int(life / 10)))
+        return ref
+
+    def invalidated() -> bool:
+        ref = getattr(auth, "auth_ref", None)
+        token = getattr(refused, "token", None)
+        if ref is None or token is None or token == ref.auth_token:
+            invalidate()  # else: the 401 was for a token this one already replaced
+        return True
+
+    requests_session.hooks.setdefault("response", []).append(note_refusal)
+    auth.get_auth_ref = renewed
+    auth.invalidate = invalidated
+
+
+def _keystone_regions(conn: Any) -> list[str]:
+    """Keystone's region ids; none where listing them is an admin call (some clouds)."""
+    from openstack import exceptions as sdk_exc
+
+    try:
+        return [r.id for r in conn.identity.regions()]
+    except (sdk_exc.ForbiddenException, sdk_exc.NotFoundException):
+        return []
+
+
 def _at_least(microversion: str | None, wanted: tuple[int, int]) -> bool:
     m = re.fullmatch(r"(\d+)\.(\d+)", str(microversion or ""))
     return bool(m) and (int(m.group(1)), int(m.group(2))) >= wanted  # type: ignore[union-attr]
@@ -689,12 +764,16 @@ def flavor_family(name: str) -> str | None:
     return head if dot and head else None
 
 
-def _flavor_extras(flavor: Any, specs: dict[str, str], per_zone: dict[str, str]) -> dict[str, Any]:
+def _flavor_extras(flavor: Any, nova_specs: dict[str, str], ecs_specs: dict[str, str] | None,
+                   per_zone: dict[str, str]) -> dict[str, Any]:
     """The ``extras`` of a flavor item: ids, extra specs, Huawei keys under plain names."""
     extras: dict[str, Any] = {
         "id": flavor.id, "is_public": flavor.is_public, "ephemeral_gib": flavor.ephemeral or 0,
-        "swap_mib": int(flavor.swap or 0), "extra_specs": specs,
+        "swap_mib": int(flavor.swap or 0), "extra_specs": nova_specs,
     }
+    if ecs_specs is not None:
+        extras["os_extra_specs"] = ecs_specs
+    specs = {**nova_specs, **(ecs_specs or {})}
     if flavor.description:
         extras["description"] = flavor.description
     if per_zone:
@@ -734,6 +813,31 @@ def flavor_gpu(specs: Mapping[str, str]) -> Gpu | None:
         if vgpus > 0:
             return Gpu(model=specs.get("trait:CUSTOM_VGPU_MODEL"), count=vgpus)
     return None
+
+
+def _volume_type_item(vt: Mapping[str, Any], region: str, zones: list[str],
+                      qos_map: Mapping[str, dict[str, str]] | None, price: Price | None) -> Item:
+    """A storage item from a volume type, its QoS specs (``None``: not readable) and the zones of
+    the region. Zones: ``RESKEY:availability_zones`` (the extra spec Cinder shows every user),
+    else Huawei's admin-only ``availability-zone`` when the user sees it, else every zone."""
+    specs = {str(k): str(v) for k, v in (vt.get("extra_specs") or {}).items()}
+    qos = (qos_map or {}).get(vt["id"], {})
+    merged = {**specs, **qos}
+    iops = _number(merged, "total_iops_sec", "qos:total_iops_sec", "iops", "read_iops_sec")
+    bytes_sec = _number(merged, "total_bytes_sec", "qos:total_bytes_sec", "read_bytes_sec")
+    extras: dict[str, Any] = {"id": vt["id"], "extra_specs": specs}
+    if qos:
+        extras["qos"] = qos
+    if qos_map is None:
+        extras["unreadable"] = ["qos_specs"]
+    if vt.get("description"):
+        extras["description"] = vt["description"]
+    type_zones = specs.get("RESKEY:availability_zones") or specs.get("availability-zone")
+    item_zones = [z.strip() for z in type_zones.split(",")] if type_zones else zones
+    return Item(kind=Kind.STORAGE, name=vt["name"], region=region, storage_class=vt["name"],
+                zones=[z for z in item_zones if z], iops=int(iops) if iops else None,
+                throughput_mbps=round(bytes_sec * 8 / 1_000_000, 3) if bytes_sec else None,
+                price=price, extras=extras)
 
 
 def _number(specs: Mapping[str, str], *keys: str) -> float | None:

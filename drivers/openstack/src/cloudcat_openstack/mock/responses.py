@@ -26,7 +26,7 @@ from werkzeug.wrappers import Request, Response
 
 from cloudcat.testing.mockserver import Faults, json_response
 
-from .state import CloudState, RegionState, Token, page
+from .state import CloudState, RegionState, Token, page, sort_items
 
 __all__ = [
     "CINDER_MAX_MICROVERSION",
@@ -44,6 +44,7 @@ CINDER_MAX_MICROVERSION = (3, 70)
 GLANCE_DEFAULT_LIMIT = 25  # glance's limit_param_default
 NOVA_MAX_LIMIT = 1000  # nova's osapi_max_limit
 _UPDATED = "2013-07-23T11:33:21Z"
+_CREATED_AT = "2018-03-01T10:00:00Z"
 _NOT_FOUND = "The resource could not be found."
 
 #: A route's handler: ``(cloud, request, **placeholders) -> Response``.
@@ -152,8 +153,9 @@ def _next_query(request: Request, marker: str, limit: int) -> dict[str, str]:
 
 
 def _paged(cloud: Cloud, request: Request, region: RegionState, items: list[dict[str, Any]], key: str,
-           path: str, shape: Callable[[dict[str, Any]], dict[str, Any]]) -> Response:
-    """A marker-paged listing with ``<key>_links`` (Cinder, Neutron)."""
+           path: str, shape: Callable[[dict[str, Any]], dict[str, Any]], links_key: str | None = None) -> Response:
+    """A marker-paged listing with ``<key>_links`` (Cinder, Neutron), or ``links_key`` where the
+    service names it otherwise (Cinder's volume types: ``volume_type_links``)."""
     limit = _int_arg(request, "limit")
     marker = request.args.get("marker")
     chunk, effective, found = page(items, marker=marker, limit=limit, cap=cloud.faults.page_limit)
@@ -162,7 +164,7 @@ def _paged(cloud: Cloud, request: Request, region: RegionState, items: list[dict
     body: dict[str, Any] = {key: [shape(i) for i in chunk]}
     if chunk and effective and len(chunk) == effective:
         query = _next_query(request, chunk[-1]["id"], effective)
-        body[f"{key}_links"] = [{"rel": "next",
+        body[links_key or f"{key}_links"] = [{"rel": "next",
                                  "href": f"{cloud.base_url}/{region.name}/{path}?{urlencode(query)}"}]
     return json_response(body)
 
@@ -175,11 +177,44 @@ def _keystone_version(cloud: Cloud) -> dict[str, Any]:
                              "type": "application/vnd.openstack.identity-v3+json"}]}
 
 
+def _keystone_v2_version(cloud: Cloud) -> dict[str, Any]:
+    return {"id": "v2.0", "status": "deprecated", "updated": "2016-08-04T00:00:00Z",
+            "links": [{"rel": "self", "href": f"{cloud.base_url}/identity/v2.0/"}],
+            "media-types": [{"base": "application/json",
+                             "type": "application/vnd.openstack.identity-v2.0+json"}]}
+
+
+def _identity_versions(cloud: Cloud) -> list[dict[str, Any]]:
+    served = cloud.state.fixture.identity_versions
+    return [v(cloud) for name, v in (("v3", _keystone_version), ("v2.0", _keystone_v2_version)) if name in served]
+
+
 def list_identity_versions(cloud: Cloud, request: Request) -> Response:
-    """Keystone's unversioned discovery (300 Multiple Choices)."""
-    return json_response({"versions": {"values": [_keystone_version(cloud)]}}, status=300)
+    """Keystone's unversioned discovery (300 Multiple Choices), the versions the fixture serves."""
+    return json_response({"versions": {"values": _identity_versions(cloud)}}, status=300)
 
 
+def identity_v3(handler: Handler) -> Handler:
+    """Keystone v3, when the fixture serves it (the real Cloudwatt was v2.0-only)."""
+    @functools.wraps(handler)
+    def served(cloud: Cloud, request: Request, **params: Any) -> Response:
+        if "v3" not in cloud.state.fixture.identity_versions:
+            return not_found(cloud, request)
+        return handler(cloud, request, **params)
+    return served
+
+
+def identity_v2(handler: Handler) -> Handler:
+    """Keystone v2.0, when the fixture serves it."""
+    @functools.wraps(handler)
+    def served(cloud: Cloud, request: Request, **params: Any) -> Response:
+        if "v2.0" not in cloud.state.fixture.identity_versions:
+            return not_found(cloud, request)
+        return handler(cloud, request, **params)
+    return served
+
+
+@identity_v3
 def show_identity_version(cloud: Cloud, request: Request) -> Response:
     """Keystone v3's version document."""
     return json_response({"version": _keystone_version(cloud)})
@@ -222,6 +257,7 @@ def _scope_ok(cloud: Cloud, scope: Any) -> bool:
                     and (pdom.get("name") == st.domain or pdom.get("id") == st.domain_id)))
 
 
+@identity_v3
 def issue_token(cloud: Cloud, request: Request) -> Response:
     """``POST /v3/auth/tokens``: password, application credential or token; project scope checked."""
     body = request.get_json(force=True, silent=True)
@@ -261,7 +297,7 @@ def _token_response(cloud: Cloud, token: Token, status: int) -> Response:
                  "password_expires_at": None},
         "project": {"id": st.project_id, "name": st.project_name, "domain": domain},
         "is_domain": False,
-        "roles": [{"id": uuid.uuid5(uuid.NAMESPACE_OID, r).hex, "name": r} for r in ("member", "reader")],
+        "roles": [{"id": uuid.uuid5(uuid.NAMESPACE_OID, r).hex, "name": r} for r in st.users[token.user_name].roles],
         "catalog": _catalog(cloud),
     }
     if token.app_credential_id:
@@ -272,11 +308,11 @@ def _token_response(cloud: Cloud, token: Token, status: int) -> Response:
     return resp
 
 
-def _catalog(cloud: Cloud) -> list[dict[str, Any]]:
+def _catalog(cloud: Cloud, identity_path: str = "/identity") -> list[dict[str, Any]]:
     base = cloud.base_url
     pid = cloud.state.project_id
     services: list[tuple[str, str, Callable[[str], str]]] = [
-        ("identity", "keystone", lambda r: f"{base}/identity"),
+        ("identity", "keystone", lambda r: f"{base}{identity_path}"),
         ("compute", "nova", lambda r: f"{base}/{r}/compute/v2.1"),
         ("image", "glance", lambda r: f"{base}/{r}/image"),
         ("volumev3", "cinderv3", lambda r: f"{base}/{r}/volume/v3/{pid}"),
@@ -285,6 +321,9 @@ def _catalog(cloud: Cloud) -> list[dict[str, Any]]:
     ]
     if cloud.state.rating_prices is not None:
         services.append(("rating", "cloudkitty", lambda r: f"{base}/{r}/rating"))
+    if cloud.state.fixture.ecs:
+        # Huawei's native ECS API: https://ecs.{region}.{cloud}/v1/{project_id}/
+        services.append(("ecs", "ecs", lambda r: f"{base}/{r}/ecs/v1/{pid}"))
     catalog = []
     for stype, name, url in services:
         endpoints = [{"id": uuid.uuid5(uuid.NAMESPACE_URL, f"{stype}/{r}/{iface}").hex, "interface": iface,
@@ -326,20 +365,122 @@ def show_catalog(cloud: Cloud, request: Request) -> Response:
     return json_response({"catalog": _catalog(cloud), "links": _identity_links(cloud, "auth/catalog")})
 
 
+def _project(cloud: Cloud) -> dict[str, Any]:
+    st = cloud.state
+    return {"id": st.project_id, "name": st.project_name, "domain_id": st.domain_id,
+            "enabled": True, "is_domain": False, "parent_id": st.domain_id, "description": "",
+            "tags": [], "options": {}, "links": {"self": f"{cloud.base_url}/identity/v3/projects/{st.project_id}"}}
+
+
 @authenticated
 def list_projects(cloud: Cloud, request: Request) -> Response:
-    """The caller's projects (one)."""
-    st = cloud.state
-    project = {"id": st.project_id, "name": st.project_name, "domain_id": st.domain_id,
-               "enabled": True, "is_domain": False, "parent_id": st.domain_id, "description": "",
-               "tags": [], "links": {"self": f"{cloud.base_url}/identity/v3/projects/{st.project_id}"}}
-    return json_response({"projects": [project], "links": _identity_links(cloud, "auth/projects")})
+    """The caller's projects (one), ``name`` and ``domain_id`` filters."""
+    project = _project(cloud)
+    wanted = {k: request.args[k] for k in ("name", "domain_id", "id") if k in request.args}
+    projects = [project] if all(project[k] == v for k, v in wanted.items()) else []
+    return json_response({"projects": projects, "links": _identity_links(cloud, "auth/projects")})
+
+
+def _forbidden_identity(action: str) -> Response:
+    return _error(403, f"You are not authorized to perform the requested action: {action}.")
+
+
+@authenticated
+def show_project(cloud: Cloud, request: Request, project_id: str) -> Response:
+    """The caller's project (another one is 403 to a project user, as Keystone's policy has it)."""
+    if project_id != cloud.state.project_id:
+        if _caller_is_admin(cloud, request):
+            return _error(404, f"Could not find project: {project_id}.")
+        return _forbidden_identity("identity:get_project")
+    return json_response({"project": _project(cloud)})
+
+
+@authenticated
+def list_user_projects(cloud: Cloud, request: Request, user_id: str) -> Response:
+    """``/users/{id}/projects``: a user lists their own projects (``--my-projects``)."""
+    token = _token(cloud, request)
+    assert token is not None  # @authenticated
+    if user_id != token.user_id and not cloud.state.is_admin(token.user_name):
+        return _forbidden_identity("identity:list_user_projects")
+    if user_id not in cloud.state.user_ids.values():
+        return _error(404, f"Could not find user: {user_id}.")
+    return json_response({"projects": [_project(cloud)],
+                          "links": _identity_links(cloud, f"users/{user_id}/projects")})
 
 
 @authenticated
 def identity_unserved(cloud: Cloud, request: Request, **params: Any) -> Response:
     """Keystone's 404 behind the token, whatever the method."""
     return not_found(cloud, request)
+
+
+# -- Keystone v2.0 (the real Cloudwatt's only version; removed upstream in Queens) ----------------
+@identity_v2
+def show_identity_v2_version(cloud: Cloud, request: Request) -> Response:
+    """Keystone v2.0's version document."""
+    return json_response({"version": _keystone_v2_version(cloud)})
+
+
+def _v2_login(cloud: Cloud, auth: Mapping[str, Any]) -> str | None:
+    """The user of a v2.0 ``passwordCredentials`` or ``token`` body, else ``None``."""
+    st = cloud.state
+    creds = auth.get("passwordCredentials")
+    if isinstance(creds, dict):
+        return st.check_password(creds.get("username"), creds.get("userId"), creds.get("password"))
+    token = auth.get("token")
+    if isinstance(token, dict):
+        tok = st.token(token.get("id"))
+        return tok.user_name if tok else None
+    return None
+
+
+@identity_v2
+def issue_v2_token(cloud: Cloud, request: Request) -> Response:
+    """``POST /v2.0/tokens``: password or token, scoped by ``tenantName`` or ``tenantId``."""
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("auth"), dict):
+        return _error(400, "Expecting to find auth in request body.")
+    auth = body["auth"]
+    st = cloud.state
+    user = _v2_login(cloud, auth)
+    tenant_ok = (auth.get("tenantName") in (None, st.project_name)
+                 and auth.get("tenantId") in (None, st.project_id))
+    if cloud.faults.fail_auth or user is None or not tenant_ok:
+        return _error(401, "The request you have made requires authentication.")
+    token = st.issue(user, "password", cloud.faults.token_ttl)
+    scoped = "tenantName" in auth or "tenantId" in auth
+    return json_response({"access": _v2_access(cloud, token, scoped)})
+
+
+def _v2_access(cloud: Cloud, token: Token, scoped: bool) -> dict[str, Any]:
+    st = cloud.state
+    tenant = {"id": st.project_id, "name": st.project_name, "description": "", "enabled": True}
+    roles = [{"name": r} for r in st.users[token.user_name].roles]
+    access: dict[str, Any] = {
+        "token": {"id": token.value, "issued_at": token.issued_iso(), "expires": token.expires_iso(),
+                  "audit_ids": [uuid.uuid4().hex[:22]]},
+        "user": {"id": token.user_id, "name": token.user_name, "username": token.user_name,
+                 "roles": roles if scoped else [], "roles_links": []},
+        "serviceCatalog": [], "metadata": {"is_admin": 0, "roles": []},
+    }
+    if scoped:
+        access["token"]["tenant"] = tenant
+        access["serviceCatalog"] = [
+            {"type": svc["type"], "name": svc["name"], "endpoints_links": [],
+             "endpoints": [{"id": uuid.uuid5(uuid.NAMESPACE_URL, f"{svc['type']}/{region}").hex, "region": region,
+                            **{f"{e['interface']}URL": e["url"] for e in svc["endpoints"] if e["region"] == region}}
+                           for region in st.regions]}
+            for svc in _catalog(cloud, identity_path="/identity/v2.0")]
+    return access
+
+
+@identity_v2
+@authenticated
+def list_v2_tenants(cloud: Cloud, request: Request) -> Response:
+    """``GET /v2.0/tenants``: the token's tenants (one)."""
+    st = cloud.state
+    return json_response({"tenants": [{"id": st.project_id, "name": st.project_name, "description": "",
+                                       "enabled": True}], "tenants_links": []})
 
 
 # -- Nova --------------------------------------------------------------------------------------
@@ -442,11 +583,10 @@ def _flavor(cloud: Cloud, region: RegionState, f: Mapping[str, Any], detail: boo
     out.update({"ram": f["ram"], "vcpus": f["vcpus"], "disk": f["disk"],
                 "OS-FLV-EXT-DATA:ephemeral": f["ephemeral"], "OS-FLV-DISABLED:disabled": f["disabled"],
                 "os-flavor-access:is_public": f["is_public"]})
-    if mv >= (2, 75):
-        out["swap"] = f["swap"]
-    else:
-        out["swap"] = f["swap"] or ""
-        out["rxtx_factor"] = f["rxtx_factor"]
+    # 2.75 makes swap 0 instead of ""; rxtx_factor stays at every microversion
+    # (nova/api/openstack/compute/views/flavors.py)
+    out["swap"] = f["swap"] if mv >= (2, 75) else (f["swap"] or "")
+    out["rxtx_factor"] = f["rxtx_factor"]
     if mv >= (2, 61):
         out["extra_specs"] = dict(f["extra_specs"])
     return out
@@ -465,9 +605,32 @@ def _filtered_flavors(request: Request, region: RegionState) -> list[dict[str, A
     return flavors
 
 
+#: Nova's flavor ``sort_key`` values (nova/api/openstack/compute/schemas/flavors.py) and the
+#: mock's field for each; ``None``: a column the mock keeps in listing (creation) order
+_FLAVOR_SORT_KEYS: dict[str, str | None] = {
+    "flavorid": "id", "name": "name", "memory_mb": "ram", "root_gb": "disk", "ephemeral_gb": "ephemeral",
+    "vcpus": "vcpus", "swap": "swap", "rxtx_factor": "rxtx_factor", "is_public": "is_public",
+    "disabled": "disabled", "description": "description", "id": None, "created_at": None,
+    "updated_at": None, "vcpu_weight": None}
+
+
+def _sorted_flavors(request: Request, flavors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Nova's flavor order: ``sort_key`` (default ``flavorid``) and ``sort_dir`` (default ``asc``)."""
+    key = request.args.get("sort_key", "flavorid")
+    direction = request.args.get("sort_dir", "asc")
+    if key not in _FLAVOR_SORT_KEYS:
+        raise BadRequest(f"Invalid input for query parameters sort_key. Value: {key}.")
+    if direction not in ("asc", "desc"):
+        raise BadRequest(f"Invalid input for query parameters sort_dir. Value: {direction}.")
+    column = _FLAVOR_SORT_KEYS[key]
+    if column is None:
+        return flavors if direction == "asc" else flavors[::-1]
+    return sort_items(flavors, [(column, direction)])
+
+
 def _flavor_list(cloud: Cloud, request: Request, region: RegionState, *, detail: bool,
                  mv: Microversion) -> Response:
-    flavors = _filtered_flavors(request, region)
+    flavors = _sorted_flavors(request, _filtered_flavors(request, region))
     limit = _int_arg(request, "limit")
     marker = request.args.get("marker")
     cap = cloud.faults.page_limit or NOVA_MAX_LIMIT
@@ -549,6 +712,218 @@ def list_compute_zones_detail(cloud: Cloud, request: Request, region: RegionStat
     return _compute_zones(region, detail=True)
 
 
+# A new project's resources: nothing yet. Nova's listings of what a project owns answer an empty
+# list (not 404), so a test can check "no servers yet".
+@compute_api
+def list_servers(cloud: Cloud, request: Request, region: RegionState, mv: Microversion) -> Response:
+    """``/servers`` and ``/servers/detail``: the project has none."""
+    return json_response({"servers": []})
+
+
+@compute_api
+def list_keypairs(cloud: Cloud, request: Request, region: RegionState, mv: Microversion) -> Response:
+    """``/os-keypairs``: the user has none."""
+    return json_response({"keypairs": []})
+
+
+# Nova's default quotas (nova/conf/quota.py) and the microversions that drop keys: 2.36 the
+# network proxies' quotas, 2.57 personality files (api-ref "Show Rate And Absolute Limits",
+# "Quota Sets").
+_NOVA_QUOTAS: dict[str, int] = {
+    "instances": 10, "cores": 20, "ram": 51200, "metadata_items": 128, "key_pairs": 100,
+    "server_groups": 10, "server_group_members": 10, "injected_files": 5,
+    "injected_file_content_bytes": 10240, "injected_file_path_bytes": 255,
+    "floating_ips": 10, "fixed_ips": -1, "security_groups": 10, "security_group_rules": 20,
+}
+_NOVA_NETWORK_QUOTAS = ("floating_ips", "fixed_ips", "security_groups", "security_group_rules")
+_NOVA_FILE_QUOTAS = ("injected_files", "injected_file_content_bytes", "injected_file_path_bytes")
+
+
+def _nova_quotas(mv: Microversion) -> dict[str, int]:
+    dropped = (_NOVA_NETWORK_QUOTAS if mv >= (2, 36) else ()) + (_NOVA_FILE_QUOTAS if mv >= (2, 57) else ())
+    return {k: v for k, v in _NOVA_QUOTAS.items() if k not in dropped}
+
+
+@compute_api
+def show_limits(cloud: Cloud, request: Request, region: RegionState, mv: Microversion) -> Response:
+    """``/limits``: the default quotas as absolute limits, nothing used."""
+    q = _nova_quotas(mv)
+    names = {"instances": "maxTotalInstances", "cores": "maxTotalCores", "ram": "maxTotalRAMSize",
+             "metadata_items": "maxServerMeta", "key_pairs": "maxTotalKeypairs", "server_groups": "maxServerGroups",
+             "server_group_members": "maxServerGroupMembers", "injected_files": "maxPersonality",
+             "injected_file_content_bytes": "maxPersonalitySize", "floating_ips": "maxTotalFloatingIps",
+             "security_groups": "maxSecurityGroups", "security_group_rules": "maxSecurityGroupRules"}
+    absolute: dict[str, int] = {name: q[key] for key, name in names.items() if key in q}
+    absolute["maxImageMeta"] = q["metadata_items"]
+    used = ["totalInstancesUsed", "totalCoresUsed", "totalRAMUsed", "totalServerGroupsUsed"]
+    if mv < (2, 36):
+        used += ["totalFloatingIpsUsed", "totalSecurityGroupsUsed"]
+    absolute.update(dict.fromkeys(used, 0))
+    return json_response({"limits": {"rate": [], "absolute": absolute}})
+
+
+def _own_project(cloud: Cloud, request: Request, project_id: str) -> bool:
+    """Whether a project user may read ``project_id``'s quotas (its own; an admin any)."""
+    token = _token(cloud, request)
+    return project_id == cloud.state.project_id or (token is not None and cloud.state.is_admin(token.user_name))
+
+
+@compute_api
+def show_compute_quotas(cloud: Cloud, request: Request, region: RegionState, project_id: str,
+                        mv: Microversion, view: str = "") -> Response:
+    """``/os-quota-sets/{project}`` (``/defaults``, ``/detail``): the default quotas, nothing used."""
+    if not _own_project(cloud, request, project_id):
+        return _nova_error(403, "Policy doesn't allow os_compute_api:os-quota-sets:show to be performed.")
+    quotas: dict[str, Any] = dict(_nova_quotas(mv))
+    if view == "detail":
+        quotas = {k: {"limit": v, "in_use": 0, "reserved": 0} for k, v in quotas.items()}
+    return json_response({"quota_set": {"id": project_id, **quotas}})
+
+
+def below_2_36(handler: Handler) -> Handler:
+    """Nova's proxies to Glance and Neutron exist below microversion 2.36 only (404 from it on)."""
+    @functools.wraps(handler)
+    def proxied(cloud: Cloud, request: Request, mv: Microversion, **params: Any) -> Response:
+        if mv >= (2, 36):
+            return _nova_error(404, _NOT_FOUND)
+        return handler(cloud, request, mv=mv, **params)
+    return proxied
+
+
+def _proxied_image(cloud: Cloud, region: RegionState, image: Mapping[str, Any], detail: bool) -> dict[str, Any]:
+    href = f"{cloud.base_url}/{region.name}/compute/v2.1/images/{image['id']}"
+    out: dict[str, Any] = {"id": image["id"], "name": image["name"],
+                           "links": [{"rel": "self", "href": href},
+                                     {"rel": "bookmark", "href": href.replace("/v2.1", "")},
+                                     {"rel": "alternate", "type": "application/vnd.openstack.image",
+                                      "href": f"{cloud.base_url}/{region.name}/image/images/{image['id']}"}]}
+    if detail:
+        # nova/api/openstack/compute/views/images.py: Glance's fields under Nova's names
+        metadata = {k: str(v) for k, v in image.items() if k not in _GLANCE_CORE and v is not None}
+        out.update({"status": str(image["status"]).upper(), "progress": 100 if image["status"] == "active" else 0,
+                    "minDisk": image["min_disk"], "minRam": image["min_ram"], "created": image["created_at"],
+                    "updated": image["updated_at"], "metadata": metadata,
+                    "OS-EXT-IMG-SIZE:size": image["size"]})
+    return out
+
+
+@compute_api
+@below_2_36
+def list_proxied_images(cloud: Cloud, request: Request, region: RegionState, mv: Microversion,
+                        detail: str = "") -> Response:
+    """``/images`` and ``/images/detail``: Glance's images as Nova showed them (below 2.36)."""
+    images = [i for i in cloud.state.visible_images(region) if i["visibility"] != "community"]
+    return json_response({"images": [_proxied_image(cloud, region, i, bool(detail)) for i in images]})
+
+
+@compute_api
+@below_2_36
+def show_proxied_image(cloud: Cloud, request: Request, region: RegionState, image_id: str,
+                       mv: Microversion) -> Response:
+    """``/images/{id}`` (below 2.36)."""
+    image = next((i for i in cloud.state.visible_images(region) if i["id"] == image_id), None)
+    if image is None:
+        return _nova_error(404, "Image not found.")
+    return json_response({"image": _proxied_image(cloud, region, image, True)})
+
+
+def _proxied_network(net: Mapping[str, Any]) -> dict[str, Any]:
+    # nova/api/openstack/compute/networks.py network_dict: a project user's fields, from Neutron
+    fields = ("cidr", "netmask", "gateway", "broadcast", "dns1", "dns2", "cidr_v6", "gateway_v6", "netmask_v6")
+    return {"id": net["id"], "label": net["name"], **dict.fromkeys(fields)}
+
+
+@compute_api
+@below_2_36
+def list_proxied_networks(cloud: Cloud, request: Request, region: RegionState, mv: Microversion) -> Response:
+    """``/os-networks``: Neutron's networks the project sees, as Nova showed them (below 2.36)."""
+    nets = [n for n in region.networks if n["shared"] or n["project_id"] == cloud.state.project_id]
+    return json_response({"networks": [_proxied_network(n) for n in nets]})
+
+
+@compute_api
+@below_2_36
+def list_proxied_security_groups(cloud: Cloud, request: Request, region: RegionState,
+                                 mv: Microversion) -> Response:
+    """``/os-security-groups``: the project's default group, as Nova showed it (below 2.36)."""
+    group = _default_security_group(cloud)
+    rules = [{"id": r["id"], "parent_group_id": group["id"], "ip_protocol": None, "from_port": None,
+              "to_port": None, "group": {"name": "default", "tenant_id": cloud.state.project_id}, "ip_range": {}}
+             for r in group["security_group_rules"] if r["direction"] == "ingress"]
+    return json_response({"security_groups": [{"id": group["id"], "name": "default",
+                                               "description": group["description"],
+                                               "tenant_id": cloud.state.project_id, "rules": rules}]})
+
+
+@compute_api
+@below_2_36
+def list_proxied_volumes(cloud: Cloud, request: Request, region: RegionState, mv: Microversion) -> Response:
+    """``/os-volumes`` (and ``/detail``): the project has none (below 2.36)."""
+    return json_response({"volumes": []})
+
+
+# -- Huawei ECS v1 (Flexible Engine) -------------------------------------------------------------
+_ECS_ORDERABLE = ("normal", "obt", "promotion")
+
+
+def _ecs_error(status: int, code: str, message: str) -> Response:
+    return json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def ecs_api(handler: Handler) -> Handler:
+    """ECS v1's front: served for fixtures with ``ecs: true``; this project; a token."""
+    @functools.wraps(handler)
+    def checked(cloud: Cloud, request: Request, project: str, **params: Any) -> Response:
+        if not cloud.state.fixture.ecs:
+            return not_found(cloud, request)
+        if _token(cloud, request) is None:
+            return _unauthorized(cloud)
+        if project != cloud.state.project_id:
+            return _ecs_error(403, "Ecs.0001", "project id in the path is not the token's project")
+        return handler(cloud, request, **params)
+    return checked
+
+
+def _ecs_state_in(specs: Mapping[str, str], zone: str) -> str:
+    """A flavor's Huawei sale state in ``zone``: its entry in ``cond:operation:az``, else the
+    flavor-level ``cond:operation:status`` (``normal`` without either)."""
+    for part in specs.get("cond:operation:az", "").split(","):
+        name, _, rest = part.strip().partition("(")
+        if name == zone and rest.endswith(")"):
+            return rest[:-1].strip().lower()
+    return specs.get("cond:operation:status", "normal").strip().lower()
+
+
+def _ecs_flavor(cloud: Cloud, region: RegionState, f: Mapping[str, Any]) -> dict[str, Any]:
+    # field names and types from Huawei's "Querying Details About Flavors and Extended Flavor
+    # Information" (vcpus and disk are strings there) and golangsdk's ecs/v1/flavors
+    href = f"{cloud.base_url}/{region.name}/ecs/v1/{cloud.state.project_id}/flavors/{f['id']}"
+    return {"id": f["id"], "name": f["name"], "vcpus": str(f["vcpus"]), "ram": f["ram"], "disk": str(f["disk"]),
+            "swap": str(f["swap"] or ""), "links": [{"rel": "self", "href": href, "type": None},
+                                                   {"rel": "bookmark", "href": href, "type": None}],
+            "OS-FLV-EXT-DATA:ephemeral": f["ephemeral"], "rxtx_factor": f["rxtx_factor"],
+            "OS-FLV-DISABLED:disabled": f["disabled"], "rxtx_quota": None, "rxtx_cap": None,
+            "os-flavor-access:is_public": f["is_public"], "os_extra_specs": dict(f["os_extra_specs"]),
+            "attachableQuantity": {"free_scsi": 60, "free_blk": 24, "free_disk": 84, "free_nic": 12}}
+
+
+@ecs_api
+def list_ecs_flavors(cloud: Cloud, request: Request, region: RegionState) -> Response:
+    """``GET /v1/{project_id}/cloudservers/flavors``: every flavor with its ``os_extra_specs``;
+    with ``availability_zone``, only those in ``normal``, ``obt`` or ``promotion`` state there."""
+    flavors = [f for f in region.flavors if f["is_public"]]
+    zone = request.args.get("availability_zone")
+    if zone:
+        flavors = [f for f in flavors if _ecs_state_in(f["os_extra_specs"], zone) in _ECS_ORDERABLE]
+    return json_response({"flavors": [_ecs_flavor(cloud, region, f) for f in flavors]})
+
+
+@ecs_api
+def ecs_unserved(cloud: Cloud, request: Request, **params: Any) -> Response:
+    """ECS v1 paths the mock does not serve."""
+    return _ecs_error(404, "Ecs.0114", _NOT_FOUND)
+
+
 # -- Glance ------------------------------------------------------------------------------------
 def _image_versions(cloud: Cloud, region: RegionState) -> list[dict[str, Any]]:
     href = f"{cloud.base_url}/{region.name}/image"
@@ -588,10 +963,44 @@ def _filtered_images(cloud: Cloud, request: Request, region: RegionState) -> lis
     return images
 
 
+#: Glance's image fields; any other key is an image property (glance/api/v2/images.py)
+_GLANCE_CORE = frozenset({"id", "name", "status", "visibility", "protected", "disk_format", "container_format",
+                          "size", "virtual_size", "min_disk", "min_ram", "checksum", "os_hidden", "owner",
+                          "created_at", "updated_at", "tags", "os_hash_algo", "os_hash_value", "self", "file",
+                          "schema", "locations", "direct_url"})
+_GLANCE_SORT_KEYS = frozenset({"name", "status", "container_format", "disk_format", "size", "id", "created_at",
+                               "updated_at", "visibility", "min_disk", "min_ram", "owner", "virtual_size"})
+
+
+def _image_order(request: Request) -> list[tuple[str, str]]:
+    """Glance's sort: ``sort=k1:dir,k2`` or ``sort_key``/``sort_dir`` (repeatable); default
+    ``created_at`` descending; ``created_at`` and ``id`` always end it (glance/api/v2/images.py)."""
+    order: list[tuple[str, str]] = []
+    if request.args.get("sort"):
+        for part in request.args["sort"].split(","):
+            key, _, direction = part.strip().partition(":")
+            order.append((key, direction or "desc"))
+    else:
+        keys = request.args.getlist("sort_key") or ["created_at"]
+        dirs = request.args.getlist("sort_dir") or ["desc"]
+        order = [(k, dirs[min(i, len(dirs) - 1)]) for i, k in enumerate(keys)]
+    for key, direction in order:
+        if key not in _GLANCE_SORT_KEYS:
+            raise BadRequest(f"Invalid sort key: {key}. It should be one of the following: "
+                             f"{', '.join(sorted(_GLANCE_SORT_KEYS))}.")
+        if direction not in ("asc", "desc"):
+            raise BadRequest(f"Invalid sort direction: {direction}")
+    default_dir = order[0][1]
+    for key in ("created_at", "id"):
+        if key not in {k for k, _ in order}:
+            order.append((key, default_dir))
+    return order
+
+
 @authenticated
 def list_images(cloud: Cloud, request: Request, region: RegionState) -> Response:
-    """Images the project sees (filters, marker paging with a relative ``next``)."""
-    images = _filtered_images(cloud, request, region)
+    """Images the project sees (filters, sorting, marker paging with a relative ``next``)."""
+    images = sort_items(_filtered_images(cloud, request, region), _image_order(request))
     limit = _int_arg(request, "limit") or GLANCE_DEFAULT_LIMIT
     marker = request.args.get("marker")
     chunk, effective, found = page(images, marker=marker, limit=limit, cap=cloud.faults.page_limit)
@@ -654,15 +1063,41 @@ def project_scoped(handler: Handler) -> Handler:
     return scoped
 
 
+def _volume_microversion(request: Request) -> Microversion | Response:
+    """The ``volume`` microversion asked in ``OpenStack-API-Version`` (3.0 when none); 400 for a
+    malformed one, 406 outside 3.0-3.70 (cinder/api/openstack/wsgi.py)."""
+    wanted = None
+    for part in request.headers.get("OpenStack-API-Version", "").split(","):
+        bits = part.strip().split(None, 1)
+        if len(bits) == 2 and bits[0].lower() == "volume":
+            wanted = bits[1].strip()
+    if not wanted:
+        return (3, 0)
+    if wanted.lower() == "latest":
+        return CINDER_MAX_MICROVERSION
+    found = re.fullmatch(r"(\d+)\.(\d+)", wanted)
+    if found is None:
+        return _error(400, f"API Version String {wanted} is of invalid format. Must be of format MajorNum.MinorNum.")
+    version = (int(found[1]), int(found[2]))
+    if not (3, 0) <= version <= CINDER_MAX_MICROVERSION:
+        mx = CINDER_MAX_MICROVERSION
+        return _error(406, f"Version {wanted} is not supported by the API. Minimum is 3.0 and maximum is "
+                           f"{mx[0]}.{mx[1]}.")
+    return version
+
+
 def volume_api(handler: Handler) -> Handler:
-    """Cinder's front: this project, a token; answers carry the microversion headers."""
+    """Cinder's front: this project, a token, a supported microversion, echoed in the headers."""
     @project_scoped
     @functools.wraps(handler)
     def versioned(cloud: Cloud, request: Request, **params: Any) -> Response:
         if _token(cloud, request) is None:
             return _unauthorized(cloud)
+        mv = _volume_microversion(request)
+        if isinstance(mv, Response):
+            return mv
         resp = handler(cloud, request, **params)
-        resp.headers["OpenStack-API-Version"] = "volume 3.0"
+        resp.headers["OpenStack-API-Version"] = f"volume {mv[0]}.{mv[1]}"
         resp.headers["Vary"] = "OpenStack-API-Version"
         return resp
     return versioned
@@ -680,10 +1115,44 @@ def volume_unserved(cloud: Cloud, request: Request, **params: Any) -> Response:
     return method_not_allowed(cloud, request) if request.method != "GET" else not_found(cloud, request)
 
 
-def _volume_type(vt: Mapping[str, Any]) -> dict[str, Any]:
-    return {"id": vt["id"], "name": vt["name"], "description": vt["description"],
-            "is_public": vt["is_public"], "os-volume-type-access:is_public": vt["is_public"],
-            "extra_specs": dict(vt["extra_specs"]), "qos_specs_id": vt["qos_specs_id"]}
+#: The extra specs Cinder shows a project user since Xena (cinder/policies/type_extra_specs.py);
+#: the others, and ``qos_specs_id``, only an administrator sees (cinder/api/v2/views/types.py).
+USER_VISIBLE_EXTRA_SPECS = ("RESKEY:availability_zones", "multiattach", "replication_enabled")
+
+
+def _caller_is_admin(cloud: Cloud, request: Request) -> bool:
+    token = _token(cloud, request)
+    return token is not None and cloud.state.is_admin(token.user_name)
+
+
+def _visible_specs(specs: Mapping[str, str], admin: bool) -> dict[str, str]:
+    return dict(specs) if admin else {k: v for k, v in specs.items() if k in USER_VISIBLE_EXTRA_SPECS}
+
+
+def _volume_type_view(admin: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A volume type as the caller sees it: a project user gets the user-visible extra specs only
+    and no ``qos_specs_id``."""
+    def view(vt: Mapping[str, Any]) -> dict[str, Any]:
+        out = {"id": vt["id"], "name": vt["name"], "description": vt["description"],
+               "is_public": vt["is_public"], "os-volume-type-access:is_public": vt["is_public"],
+               "extra_specs": _visible_specs(vt["extra_specs"], admin)}
+        if admin:
+            out["qos_specs_id"] = vt["qos_specs_id"]
+        return out
+    return view
+
+
+def admin_only(policy: str) -> Callable[[Handler], Handler]:
+    """A Cinder API its default policy keeps for administrators: 403 for a project user."""
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def checked(cloud: Cloud, request: Request, **params: Any) -> Response:
+            if not _caller_is_admin(cloud, request):
+                return json_response({"forbidden": {"code": 403, "message":
+                                                    f"Policy doesn't allow {policy} to be performed."}}, status=403)
+            return handler(cloud, request, **params)
+        return checked
+    return decorate
 
 
 def _find_volume_type(region: RegionState, type_id: str) -> dict[str, Any] | Response:
@@ -694,22 +1163,28 @@ def _find_volume_type(region: RegionState, type_id: str) -> dict[str, Any] | Res
 @volume_api
 def list_volume_types(cloud: Cloud, request: Request, region: RegionState) -> Response:
     """Volume types (marker paging)."""
+    # the next link is "volume_type_links" (cinder/api/v2/views/types.py), not "volume_types_links"
     return _paged(cloud, request, region, region.volume_types, "volume_types",
-                  f"volume/v3/{cloud.state.project_id}/types", _volume_type)
+                  f"volume/v3/{cloud.state.project_id}/types", _volume_type_view(_caller_is_admin(cloud, request)),
+                  links_key="volume_type_links")
 
 
 @volume_api
 def show_volume_type(cloud: Cloud, request: Request, region: RegionState, type_id: str) -> Response:
     """One volume type, by id or name."""
     vt = _find_volume_type(region, type_id)
-    return vt if isinstance(vt, Response) else json_response({"volume_type": _volume_type(vt)})
+    if isinstance(vt, Response):
+        return vt
+    return json_response({"volume_type": _volume_type_view(_caller_is_admin(cloud, request))(vt)})
 
 
 @volume_api
 def list_volume_type_extra_specs(cloud: Cloud, request: Request, region: RegionState, type_id: str) -> Response:
     """A volume type's extra specs."""
     vt = _find_volume_type(region, type_id)
-    return vt if isinstance(vt, Response) else json_response({"extra_specs": dict(vt["extra_specs"])})
+    if isinstance(vt, Response):
+        return vt
+    return json_response({"extra_specs": _visible_specs(vt["extra_specs"], _caller_is_admin(cloud, request))})
 
 
 def _find_qos(region: RegionState, qos_id: str) -> dict[str, Any] | Response:
@@ -718,6 +1193,7 @@ def _find_qos(region: RegionState, qos_id: str) -> dict[str, Any] | Response:
 
 
 @volume_api
+@admin_only("volume_extension:qos_specs_manage:get_all")
 def list_qos_specs(cloud: Cloud, request: Request, region: RegionState) -> Response:
     """QoS specs (marker paging)."""
     return _paged(cloud, request, region, region.qos_specs, "qos_specs",
@@ -725,6 +1201,7 @@ def list_qos_specs(cloud: Cloud, request: Request, region: RegionState) -> Respo
 
 
 @volume_api
+@admin_only("volume_extension:qos_specs_manage:get")
 def show_qos_specs(cloud: Cloud, request: Request, region: RegionState, qos_id: str) -> Response:
     """One QoS spec."""
     qos = _find_qos(region, qos_id)
@@ -732,6 +1209,7 @@ def show_qos_specs(cloud: Cloud, request: Request, region: RegionState, qos_id: 
 
 
 @volume_api
+@admin_only("volume_extension:qos_specs_manage:get")
 def list_qos_associations(cloud: Cloud, request: Request, region: RegionState, qos_id: str) -> Response:
     """The volume types a QoS spec applies to."""
     qos = _find_qos(region, qos_id)
@@ -750,8 +1228,55 @@ def list_volume_zones(cloud: Cloud, request: Request, region: RegionState) -> Re
     return json_response({"availabilityZoneInfo": zones})
 
 
+@volume_api
+def list_volumes(cloud: Cloud, request: Request, region: RegionState, **params: Any) -> Response:
+    """``/volumes`` (and ``/detail``): the project has none."""
+    return json_response({"volumes": []})
+
+
+@volume_api
+def list_snapshots(cloud: Cloud, request: Request, region: RegionState, **params: Any) -> Response:
+    """``/snapshots`` (and ``/detail``): the project has none."""
+    return json_response({"snapshots": []})
+
+
+#: Cinder's default quotas (cinder/quota.py); per volume type ``<name>_<type>`` keys are -1
+_CINDER_QUOTAS = {"volumes": 10, "snapshots": 10, "gigabytes": 1000, "backups": 10, "backup_gigabytes": 1000,
+                  "groups": 10, "per_volume_gigabytes": -1}
+
+
+@volume_api
+def show_volume_limits(cloud: Cloud, request: Request, region: RegionState) -> Response:
+    """``/limits``: the default quotas as absolute limits, nothing used."""
+    q = _CINDER_QUOTAS
+    return json_response({"limits": {"rate": [], "absolute": {
+        "maxTotalVolumes": q["volumes"], "maxTotalSnapshots": q["snapshots"],
+        "maxTotalVolumeGigabytes": q["gigabytes"], "maxTotalBackups": q["backups"],
+        "maxTotalBackupGigabytes": q["backup_gigabytes"], "totalVolumesUsed": 0, "totalSnapshotsUsed": 0,
+        "totalGigabytesUsed": 0, "totalBackupsUsed": 0, "totalBackupGigabytesUsed": 0}}})
+
+
+@volume_api
+def show_volume_quotas(cloud: Cloud, request: Request, region: RegionState, project_id: str,
+                       view: str = "") -> Response:
+    """``/os-quota-sets/{project}`` (``?usage=true``, ``/defaults``): the default quotas, nothing used."""
+    if not _own_project(cloud, request, project_id):
+        return json_response({"forbidden": {"code": 403, "message":
+                                            "Policy doesn't allow volume_extension:quotas:show to be performed."}},
+                             status=403)
+    quotas: dict[str, Any] = dict(_CINDER_QUOTAS)
+    for vt in region.volume_types:
+        for key in ("volumes", "snapshots", "gigabytes"):
+            quotas[f"{key}_{vt['name']}"] = -1
+    if view != "defaults" and _truthy(request.args.get("usage")):
+        quotas = {k: {"limit": v, "in_use": 0, "reserved": 0, "allocated": 0} for k, v in quotas.items()}
+    return json_response({"quota_set": {"id": project_id, **quotas}})
+
+
 # -- Neutron -----------------------------------------------------------------------------------
-_EXTENSIONS = (("external-net", "Neutron external network"), ("availability_zone", "Availability Zone"))
+_EXTENSIONS = (("external-net", "Neutron external network"), ("availability_zone", "Availability Zone"),
+               ("router", "Neutron L3 Router"), ("security-group", "security-group"),
+               ("quotas", "Quota management support"), ("quota_details", "Quota details extension"))
 
 
 def _network_href(cloud: Cloud, region: RegionState) -> str:
@@ -830,6 +1355,62 @@ def list_network_zones(cloud: Cloud, request: Request, region: RegionState) -> R
     return json_response({"availability_zones": [
         {"name": z, "resource": resource, "state": "available"}
         for z in region.zones for resource in ("network", "router")]})
+
+
+@authenticated
+def list_owned_nothing(cloud: Cloud, request: Request, region: RegionState, collection: str) -> Response:
+    """Subnets, ports, routers, floating IPs of a new project: an empty listing."""
+    return json_response({collection: []})
+
+
+def _default_security_group(cloud: Cloud) -> dict[str, Any]:
+    """The ``default`` group Neutron makes for every project: ingress from its own members,
+    egress anywhere, IPv4 and IPv6 (neutron/db/securitygroups_db.py)."""
+    pid = cloud.state.project_id
+    group_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"security-group/{pid}/default"))
+    rules = []
+    for direction, ethertype in (("ingress", "IPv4"), ("ingress", "IPv6"), ("egress", "IPv4"), ("egress", "IPv6")):
+        rules.append({
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{group_id}/{direction}/{ethertype}")),
+            "security_group_id": group_id, "direction": direction, "ethertype": ethertype, "protocol": None,
+            "port_range_min": None, "port_range_max": None, "remote_ip_prefix": None,
+            "remote_group_id": group_id if direction == "ingress" else None, "remote_address_group_id": None,
+            "normalized_cidr": None, "description": "", "project_id": pid, "tenant_id": pid,
+            "created_at": _CREATED_AT, "updated_at": _CREATED_AT, "revision_number": 0, "belongs_to_default_sg": True})
+    return {"id": group_id, "name": "default", "description": "Default security group", "stateful": True,
+            "shared": False, "project_id": pid, "tenant_id": pid, "security_group_rules": rules, "tags": [],
+            "created_at": _CREATED_AT, "updated_at": _CREATED_AT, "revision_number": 1}
+
+
+@authenticated
+def list_security_groups(cloud: Cloud, request: Request, region: RegionState) -> Response:
+    """The project's security groups: its ``default`` one."""
+    return json_response({"security_groups": [_default_security_group(cloud)]})
+
+
+@authenticated
+def list_security_group_rules(cloud: Cloud, request: Request, region: RegionState) -> Response:
+    """The rules of the project's ``default`` group."""
+    return json_response({"security_group_rules": _default_security_group(cloud)["security_group_rules"]})
+
+
+#: Neutron's default quotas (neutron/conf/quota.py)
+_NEUTRON_QUOTAS = {"network": 100, "subnet": 100, "subnetpool": -1, "port": 500, "router": 10, "floatingip": 50,
+                   "security_group": 10, "security_group_rule": 100, "rbac_policy": 10}
+
+
+@authenticated
+def show_network_quotas(cloud: Cloud, request: Request, region: RegionState, project_id: str,
+                        view: str = "") -> Response:
+    """``/quotas/{project}`` (``/details``, ``/default``): the default quotas, nothing used."""
+    if not _own_project(cloud, request, project_id):
+        return json_response({"NeutronError": {"type": "HTTPForbidden", "detail": "",
+                                               "message": "Non-admin is not authorized to access quotas for "
+                                                          "another project"}}, status=403)
+    quotas: dict[str, Any] = dict(_NEUTRON_QUOTAS)
+    if view == "details":
+        quotas = {k: {"limit": v, "used": 0, "reserved": 0} for k, v in quotas.items()}
+    return json_response({"quota": quotas})
 
 
 # -- CloudKitty (hashmap rating) -----------------------------------------------------------------

@@ -10,17 +10,25 @@ Fixture format (YAML or JSON)::
 
     domain: Default
     project: {name: demo, id: 0123...}
-    users: [{name: demo, password: secret}]
+    users: [{name: demo, password: secret}, {name: ops, password: s3cret, roles: [admin, member, reader]}]
     application_credentials: [{id: abc, secret: s3cr3t, user: demo}]
     regions: [{name: fr1, zones: [nova], volume_zones: [nova]}]
-    flavors: [{name: s3.large.2, vcpus: 2, ram: 4096, disk: 0, extra_specs: {...}, regions: [fr1]}]
+    flavors: [{name: s3.large.2, vcpus: 2, ram: 4096, disk: 0, extra_specs: {...}, regions: [fr1],
+               os_extra_specs: {cond:operation:status: normal}}]
     images: [{name: Ubuntu, os_distro: ubuntu, visibility: public}]
     volume_types: [{name: SSD, extra_specs: {...}, qos: gold}]
     qos_specs: [{name: gold, specs: {total_iops_sec: "3000"}}]
     networks: [{name: public, "router:external": true}]
     prices: {currency: EUR, flavors: {s3.large.2: "0.05"}, volume_types: {SSD: "0.0002"}}
 
+    identity_versions: [v3, v2.0]   # Keystone versions served (default: v3)
+    ecs: true                       # serve Huawei's ECS v1 flavor API (``os_extra_specs``)
+
 An entry with ``regions: [...]`` exists only in those regions; without it, in every region.
+A user's ``roles`` default to ``[member, reader]`` (a project user); a user with ``admin``
+sees what only administrators see (Cinder's admin-only extra specs, ``qos_specs_id``, QoS specs).
+A flavor's ``extra_specs`` are what Nova answers; its ``os_extra_specs`` are what ECS v1 adds
+(Huawei documents ``cond:operation:status``/``cond:operation:az`` there, not in Nova).
 """
 
 from __future__ import annotations
@@ -30,9 +38,9 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -44,8 +52,10 @@ __all__ = [
     "RegionState",
     "Token",
     "page",
+    "sort_items",
 ]
 
+IdentityVersion = Literal["v3", "v2.0"]
 _NS = uuid.UUID("3b0f6f43-1c55-4a0c-8a3c-7f7c5d1c2a10")
 _CREATED = "2018-03-01T10:00:00Z"
 
@@ -75,6 +85,7 @@ class _Flavor(_Entry):
     disabled: bool = False
     description: str | None = None
     extra_specs: dict[str, str] = Field(default_factory=dict)
+    os_extra_specs: dict[str, str] = Field(default_factory=dict)
 
 
 class _Image(_Entry):
@@ -114,6 +125,7 @@ class _User(BaseModel):
     name: str
     password: str
     id: str | None = None
+    roles: list[str] = Field(default_factory=lambda: ["member", "reader"])
 
 
 class _AppCredential(BaseModel):
@@ -158,6 +170,9 @@ class FixtureModel(BaseModel):
     networks: list[_Network] = Field(default_factory=list)
     prices: _Prices | None = None
     cloudkitty: bool = Field(default=True, description="Serve CloudKitty's hashmap API when prices are set.")
+    identity_versions: list[IdentityVersion] = Field(default_factory=lambda: list[IdentityVersion](["v3"]),
+                                                     min_length=1)
+    ecs: bool = Field(default=False, description="Serve Huawei's ECS v1 flavor API (os_extra_specs).")
 
 
 @dataclass
@@ -193,7 +208,7 @@ def _flavor(f: _Flavor) -> dict[str, Any]:
     return {"id": f.id or _id("flavor", f.name), "name": f.name, "vcpus": f.vcpus, "ram": f.ram,
             "disk": f.disk, "swap": f.swap, "ephemeral": f.ephemeral, "is_public": f.is_public,
             "disabled": f.disabled, "description": f.description, "rxtx_factor": 1.0,
-            "extra_specs": dict(f.extra_specs)}
+            "extra_specs": dict(f.extra_specs), "os_extra_specs": {**f.extra_specs, **f.os_extra_specs}}
 
 
 def _volume_type(vt: _VolumeType, qos_ids: Mapping[str, str]) -> dict[str, Any]:
@@ -320,6 +335,11 @@ class CloudState:
                 return uname
         return None
 
+    def is_admin(self, user_name: str) -> bool:
+        """Whether the user holds the ``admin`` role (sees what Cinder's policies keep from a project user)."""
+        user = self.users.get(user_name)
+        return user is not None and "admin" in user.roles
+
     def check_app_credential(self, cred_id: str | None, name: str | None, secret: str | None) -> str | None:
         """The owning user's name when the application credential matches, else ``None``."""
         for cred in self.app_credentials.values():
@@ -369,3 +389,15 @@ def page(items: Sequence[dict[str, Any]], *, marker: str | None, limit: int | No
     effective = min(sizes) if sizes else None
     chunk = list(items[start:start + effective]) if effective else list(items[start:])
     return chunk, effective, True
+
+
+def sort_items(items: Sequence[dict[str, Any]], order: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    """``items`` sorted by ``(field, "asc"|"desc")`` pairs, the first pair first; ``None`` sorts first."""
+    out = list(items)
+
+    def by(key: str) -> Callable[[dict[str, Any]], tuple[bool, Any]]:
+        return lambda item: (item.get(key) is not None, item.get(key) if item.get(key) is not None else 0)
+
+    for key, direction in reversed(order):  # stable sorts, least significant key first
+        out.sort(key=by(key), reverse=direction == "desc")
+    return out

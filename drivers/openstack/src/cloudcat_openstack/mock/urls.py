@@ -10,12 +10,14 @@ with empty segments dropped, and Nova's ``/v2.1/<project id>/…`` form is match
 
 from __future__ import annotations
 
+from functools import partial
+
 from cloudcat.testing.routing import ANY, Route, Router
 
 from . import responses as r
 from .responses import Handler
 
-__all__ = ["CINDER", "CLOUDKITTY", "GLANCE", "KEYSTONE", "NEUTRON", "NOVA", "ROUTER", "routed_path"]
+__all__ = ["CINDER", "CLOUDKITTY", "ECS", "GLANCE", "KEYSTONE", "NEUTRON", "NOVA", "ROUTER", "routed_path"]
 
 KEYSTONE: list[Route[Handler]] = [
     Route(ANY, "/", r.list_identity_versions),
@@ -30,7 +32,13 @@ KEYSTONE: list[Route[Handler]] = [
     Route(ANY, "/identity/v3/auth/catalog", r.show_catalog),
     Route(ANY, "/identity/v3/auth/projects", r.list_projects),
     Route(ANY, "/identity/v3/projects", r.list_projects),
+    Route("GET", "/identity/v3/projects/{project_id}", r.show_project),
+    Route("GET", "/identity/v3/users/{user_id}/projects", r.list_user_projects),
     Route(ANY, "/identity/v3/{rest:path}", r.identity_unserved),
+    # v2.0, for fixtures that serve it (Cloudwatt)
+    Route(ANY, "/identity/v2.0", r.show_identity_v2_version),
+    Route("POST", "/identity/v2.0/tokens", r.issue_v2_token),
+    Route("GET", "/identity/v2.0/tenants", r.list_v2_tenants),
     Route(ANY, "/identity/{rest:path}", r.not_found),
 ]
 
@@ -45,6 +53,24 @@ NOVA: list[Route[Handler]] = [
     Route("GET", "/{region}/compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", r.show_extra_spec),
     Route("GET", "/{region}/compute/v2.1/os-availability-zone", r.list_compute_zones),
     Route("GET", "/{region}/compute/v2.1/os-availability-zone/detail", r.list_compute_zones_detail),
+    # a new project's own resources: empty listings, default quotas
+    Route("GET", "/{region}/compute/v2.1/servers", r.list_servers),
+    Route("GET", "/{region}/compute/v2.1/servers/detail", r.list_servers),
+    Route("GET", "/{region}/compute/v2.1/os-keypairs", r.list_keypairs),
+    Route("GET", "/{region}/compute/v2.1/limits", r.show_limits),
+    Route("GET", "/{region}/compute/v2.1/os-quota-sets/{project_id}", r.show_compute_quotas),
+    Route("GET", "/{region}/compute/v2.1/os-quota-sets/{project_id}/defaults",
+          partial(r.show_compute_quotas, view="defaults")),
+    Route("GET", "/{region}/compute/v2.1/os-quota-sets/{project_id}/detail",
+          partial(r.show_compute_quotas, view="detail")),
+    # proxies to Glance and Neutron, below microversion 2.36 (libcloud's api 1.1 driver reads them)
+    Route("GET", "/{region}/compute/v2.1/images", r.list_proxied_images),
+    Route("GET", "/{region}/compute/v2.1/images/detail", partial(r.list_proxied_images, detail="1")),
+    Route("GET", "/{region}/compute/v2.1/images/{image_id}", r.show_proxied_image),
+    Route("GET", "/{region}/compute/v2.1/os-networks", r.list_proxied_networks),
+    Route("GET", "/{region}/compute/v2.1/os-security-groups", r.list_proxied_security_groups),
+    Route("GET", "/{region}/compute/v2.1/os-volumes", r.list_proxied_volumes),
+    Route("GET", "/{region}/compute/v2.1/os-volumes/detail", r.list_proxied_volumes),
     Route(ANY, "/{region}/compute/v2.1/{rest:path}", r.compute_unserved),
     Route(ANY, "/{region}/compute/{rest:path}", r.compute_not_found),
 ]
@@ -72,6 +98,14 @@ CINDER: list[Route[Handler]] = [
     Route("GET", "/{region}/volume/v3/{project}/qos-specs/{qos_id}", r.show_qos_specs),
     Route("GET", "/{region}/volume/v3/{project}/qos-specs/{qos_id}/associations", r.list_qos_associations),
     Route("GET", "/{region}/volume/v3/{project}/os-availability-zone", r.list_volume_zones),
+    Route("GET", "/{region}/volume/v3/{project}/volumes", r.list_volumes),
+    Route("GET", "/{region}/volume/v3/{project}/volumes/detail", r.list_volumes),
+    Route("GET", "/{region}/volume/v3/{project}/snapshots", r.list_snapshots),
+    Route("GET", "/{region}/volume/v3/{project}/snapshots/detail", r.list_snapshots),
+    Route("GET", "/{region}/volume/v3/{project}/limits", r.show_volume_limits),
+    Route("GET", "/{region}/volume/v3/{project}/os-quota-sets/{project_id}", r.show_volume_quotas),
+    Route("GET", "/{region}/volume/v3/{project}/os-quota-sets/{project_id}/defaults",
+          partial(r.show_volume_quotas, view="defaults")),
     Route(ANY, "/{region}/volume/v3/{project}/{rest:path}", r.volume_unserved),
     Route(ANY, "/{region}/volume/{rest:path}", r.not_found),
 ]
@@ -85,8 +119,26 @@ NEUTRON: list[Route[Handler]] = [
     Route("GET", "/{region}/network/v2.0/extensions", r.list_network_extensions),
     Route("GET", "/{region}/network/v2.0/extensions/{alias}", r.show_network_extension),
     Route("GET", "/{region}/network/v2.0/availability_zones", r.list_network_zones),
+    Route("GET", "/{region}/network/v2.0/subnets", partial(r.list_owned_nothing, collection="subnets")),
+    Route("GET", "/{region}/network/v2.0/ports", partial(r.list_owned_nothing, collection="ports")),
+    Route("GET", "/{region}/network/v2.0/routers", partial(r.list_owned_nothing, collection="routers")),
+    Route("GET", "/{region}/network/v2.0/floatingips", partial(r.list_owned_nothing, collection="floatingips")),
+    Route("GET", "/{region}/network/v2.0/security-groups", r.list_security_groups),
+    Route("GET", "/{region}/network/v2.0/security-group-rules", r.list_security_group_rules),
+    Route("GET", "/{region}/network/v2.0/quotas/{project_id}", r.show_network_quotas),
+    Route("GET", "/{region}/network/v2.0/quotas/{project_id}/details",
+          partial(r.show_network_quotas, view="details")),
+    Route("GET", "/{region}/network/v2.0/quotas/{project_id}/default",
+          partial(r.show_network_quotas, view="defaults")),
     Route(ANY, "/{region}/network/v2.0/{rest:path}", r.unserved),
     Route(ANY, "/{region}/network/{rest:path}", r.not_found),
+]
+
+# Huawei's native ECS v1, for fixtures with ``ecs: true`` (Flexible Engine); 404 otherwise
+ECS: list[Route[Handler]] = [
+    Route("GET", "/{region}/ecs/v1/{project}/cloudservers/flavors", r.list_ecs_flavors),
+    Route(ANY, "/{region}/ecs/v1/{project}/{rest:path}", r.ecs_unserved),
+    Route(ANY, "/{region}/ecs/{rest:path}", r.not_found),
 ]
 
 # served only when the fixture has prices (and ``cloudkitty`` is not false); 404 everywhere otherwise
@@ -101,7 +153,7 @@ CLOUDKITTY: list[Route[Handler]] = [
 ]
 
 #: Every service's table, Keystone first (``/identity`` is not a region).
-ROUTER: Router[Handler] = Router(KEYSTONE, NOVA, GLANCE, CINDER, NEUTRON, CLOUDKITTY)
+ROUTER: Router[Handler] = Router(KEYSTONE, NOVA, GLANCE, CINDER, NEUTRON, ECS, CLOUDKITTY)
 
 
 def routed_path(path: str, project_id: str) -> str:
