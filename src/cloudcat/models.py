@@ -350,19 +350,27 @@ _MAX_EXPONENT = 30
 
 
 def bounds_violation(value: BaseModel, path: str = "") -> str | None:
-    """The dotted path of the first field of ``value`` (a model, searched through nested models
-    and lists) holding an integer above :data:`MAX_INT` or below ``-MAX_INT``, or a float or
-    decimal that is not finite or beyond :data:`MAX_NUMBER`; ``None`` when every field is sane.
+    """The dotted path of the first field of ``value`` (a model, searched through nested models,
+    lists and mappings) holding an integer beyond ±:data:`MAX_INT`, or a float or decimal that is
+    not finite or beyond ±:data:`MAX_NUMBER`; ``None`` when every field is sane.
 
     Pydantic accepts such values (Python integers are unbounded, ``inf`` is a float); storage,
     JSON and price arithmetic do not, so the catalog checks this on what drivers read and on
     what it reads back, and drops what fails.
     """
-    for name in type(value).model_fields:
-        found = _violation(getattr(value, name), f"{path}{name}")
+    for name, field_value in value.__dict__.items():
+        kind = type(field_value)
+        if kind in _PLAIN or (kind is int and -MAX_INT <= field_value <= MAX_INT) or (
+                not field_value and kind in _EMPTY_OK):
+            continue  # the common cases, decided without a call
+        found = _violation(field_value, f"{path}{name}")
         if found is not None:
             return found
     return None
+
+
+_PLAIN = frozenset({str, bool, type(None), dt.date, dt.datetime, Kind, LifecycleStatus, SaleStatus})
+_EMPTY_OK = frozenset({list, dict, tuple})
 
 
 def _violation(value: object, path: str) -> str | None:

@@ -132,8 +132,8 @@ class PriceBook:
         """
         today = today or dt.date.today()
         found = [(r.exact, since or dt.date.min, pos, r)
-                 for pos, r, since in self._index().candidates(backend, item.name)
-                 if (since is None or since <= today) and r.matches(backend, item, brand)]
+                 for pos, r, since, name_checked in self._index().candidates(backend, item.name)
+                 if (since is None or since <= today) and _matches(r, backend, item, brand, name_checked)]
         found.sort(key=lambda t: t[:3])
         return [t[3] for t in found]
 
@@ -157,7 +157,8 @@ class PriceBook:
         return item.model_copy(update=update)
 
 
-_Entry = tuple[int, PriceRule, dt.date | None]  # position in the book, rule, effective date
+#: position in the book, rule, effective date, whether finding it by name already matched the name
+_Entry = tuple[int, PriceRule, dt.date | None, bool]
 _GLOB = re.compile(r"[*?\[]")
 
 
@@ -170,14 +171,16 @@ class _RuleIndex:
         self._prefix: dict[tuple[str | None, str], list[_Entry]] = {}
         lengths: set[int] = set()
         for pos, rule in enumerate(rules):
-            entry = (pos, rule, rule.effective_from())
+            since = rule.effective_from()
             if rule.name is not None:
-                self._exact.setdefault((rule.backend, rule.name), []).append(entry)
+                self._exact.setdefault((rule.backend, rule.name), []).append((pos, rule, since, True))
             elif rule.pattern is not None:
                 glob = _GLOB.search(rule.pattern)
                 prefix = rule.pattern[:glob.start()] if glob else rule.pattern
+                # `prefix*` matches whatever begins with the prefix: finding it by prefix is matching it
+                whole = rule.pattern == prefix + "*"
                 lengths.add(len(prefix))
-                self._prefix.setdefault((rule.backend, prefix), []).append(entry)
+                self._prefix.setdefault((rule.backend, prefix), []).append((pos, rule, since, whole))
         self._lengths = sorted(lengths)
 
     def candidates(self, backend: str, name: str) -> list[_Entry]:
@@ -190,6 +193,19 @@ class _RuleIndex:
                     break
                 out += self._prefix.get((key, name[:length]), ())
         return out
+
+
+def _matches(rule: PriceRule, backend: str, item: Item, brand: str | None, name_checked: bool) -> bool:
+    """:meth:`PriceRule.matches`, without matching the name again when the index did."""
+    if not name_checked:
+        return rule.matches(backend, item, brand)
+    if rule.backend is not None and rule.backend != backend:
+        return False
+    if rule.brand is not None and brand is not None and rule.brand != brand:
+        return False
+    if rule.kind is not None and rule.kind != item.kind:
+        return False
+    return rule.region is None or fnmatch.fnmatchcase(item.region or "", rule.region)
 
 
 def _rule(data: dict[str, Any], source: str, line: int | None) -> PriceRule:
