@@ -336,7 +336,7 @@ def test_expired_session_with_refused_login_is_an_authentication_error(cav: Mock
 # -- faults ----------------------------------------------------------------------------------
 def test_throttling_and_503s_are_retried_to_full_data(baseline: dict[Any, Any]) -> None:
     with mock(VcdMock, throttle_rate=0.2, error_rate=0.2, retry_after=0, seed=7) as m, \
-            driver_for(m, retries=8) as d:
+            driver_for(m, retries=8, backoff=0.01) as d:
         assert summary(read_all(d)) == baseline
         faults = [r.fault for r in m.server.requests() if r.fault]
     assert "429" in faults and "503" in faults
@@ -367,10 +367,11 @@ def test_persistent_503_is_unavailable(cav: MockHandle) -> None:
 
 
 def test_malformed_bodies_are_retried_to_full_data(baseline: dict[Any, Any]) -> None:
-    with mock(VcdMock, malformed_rate=0.25, seed=3) as m, driver_for(m, retries=8) as d:
+    with mock(VcdMock, malformed_rate=0.25, seed=3) as m, driver_for(m, retries=8, backoff=0.01) as d:
         assert summary(read_all(d)) == baseline
         assert any(r.fault == "malformed" for r in m.server.requests())
-    with mock(VcdMock, malformed_rate=0.25, seed=4) as m, driver_for(m, retries=8, query_format="xml") as d:
+    with mock(VcdMock, malformed_rate=0.25, seed=4) as m, \
+            driver_for(m, retries=8, backoff=0.01, query_format="xml") as d:
         assert summary(read_all(d)) == baseline
 
 
