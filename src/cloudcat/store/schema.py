@@ -9,12 +9,16 @@ JSON (full, or a merge patch against ``base_pk``). Every declared filter reads i
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import hashlib
 import itertools
 import json
 from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
+
+from pydantic import TypeAdapter
 
 from ..filters import FILTERS, SEARCH_SEPARATOR
 from ..models import Offer
@@ -120,6 +124,16 @@ def offer_values(offer: Offer) -> tuple[Any, ...]:
 def split_read_at(offer: Offer) -> tuple[str, str]:
     """An offer's JSON without ``read_at`` (kept per backend and snapshot, so that re-reading an
     unchanged offer stores nothing), and that ``read_at`` as its JSON string."""
-    data = json.loads(offer.model_dump_json())
-    read_at = data.pop("read_at")
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False), read_at
+    return offer.model_dump_json(exclude=_READ_AT), _read_at_json(offer.read_at)
+
+
+_READ_AT = {"read_at"}
+
+
+@functools.lru_cache(maxsize=64)
+def _read_at_json(value: dt.datetime) -> str:
+    text: str = json.loads(_DATETIME.dump_json(value))
+    return text
+
+
+_DATETIME: TypeAdapter[dt.datetime] = TypeAdapter(dt.datetime)

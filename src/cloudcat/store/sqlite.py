@@ -22,6 +22,7 @@ import collections
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import heapq
 import itertools
@@ -186,7 +187,7 @@ class _Version:
     data: str
     read_at: str | None
     digest: bytes
-    values: tuple[Any, ...]
+    values: Callable[[], tuple[Any, ...]]  # computed only for the versions stored
     check: Callable[[dict[str, Any]], bool]
     labels: Sequence[str] = ()
     zones: Sequence[str] = ()
@@ -642,9 +643,17 @@ class Store:
             if x is not None and y is not None and x[1] == y[1]:
                 continue  # changed and changed back
             before, after = (x, y) if a <= b else (y, x)
-            pairs.append((offer_id, None if before is None else json.loads(before[2]),
-                          None if after is None else json.loads(after[2])))
+            pairs.append((offer_id, _normalized(before), _normalized(after)))
         return build_diff(a, b, pairs)
+
+
+def _normalized(row: Any) -> dict[str, Any] | None:
+    """An offer's stored JSON as the model writes it (a patch may leave out fields at their
+    default), for comparisons."""
+    if row is None:
+        return None
+    value: dict[str, Any] = Offer.model_validate(_with_read_at(row[2])).model_dump(mode="json")
+    return value
 
 
 def _missing_filter_columns(conn: sqlite3.Connection) -> list[str]:
@@ -790,7 +799,7 @@ class _Writer:
                 return Item.model_validate(value) == item
 
             yield _Version(key=key, data=data, read_at=kept, digest=digest(data, kept, s.driver),
-                           values=(s.backend, s.driver), check=check)
+                           values=functools.partial(_item_values, s), check=check)
 
     def _offer_versions(self, sid: int, offers: Iterable[Offer], seen: set[str]) -> Iterator[_Version]:
         reads: dict[str, str] = {}
@@ -805,7 +814,7 @@ class _Writer:
                 return Offer.model_validate({**value, "read_at": read_at}) == offer
 
             yield _Version(key=offer.id, data=data, read_at=kept, digest=digest(data, kept),
-                           values=offer_values(offer), check=check, labels=offer.labels,
+                           values=functools.partial(offer_values, offer), check=check, labels=offer.labels,
                            zones=offer_zones(offer))
 
     def _store(self, table: str, key_column: str, sid: int, batch: list[_Version]) -> None:
@@ -847,17 +856,21 @@ class _Writer:
             db.executemany(
                 "INSERT INTO items (pk, since, until, key, digest, base_pk, data, read_at, backend, driver) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(first + n, sid, OPEN, v.key, v.digest, base, data, v.read_at, *v.values)
+                [(first + n, sid, OPEN, v.key, v.digest, base, data, v.read_at, *v.values())
                  for n, (v, base, data) in enumerate(rows)])
             return
         db.executemany(f"INSERT INTO offers ({', '.join(OFFER_COLUMNS)}) "
                        f"VALUES ({', '.join('?' * len(OFFER_COLUMNS))})",
-                       [(first + n, sid, OPEN, v.key, v.digest, base, data, v.read_at, *v.values)
+                       [(first + n, sid, OPEN, v.key, v.digest, base, data, v.read_at, *v.values())
                         for n, (v, base, data) in enumerate(rows)])
         db.executemany("INSERT INTO offer_labels (offer_pk, label) VALUES (?, ?)",
                        [(first + n, label) for n, (v, _, _) in enumerate(rows) for label in v.labels])
         db.executemany("INSERT INTO offer_zones (offer_pk, zone) VALUES (?, ?)",
                        [(first + n, zone) for n, (v, _, _) in enumerate(rows) for zone in v.zones])
+
+
+def _item_values(stored: StoredItem) -> tuple[Any, ...]:
+    return stored.backend, stored.driver
 
 
 def _patched(version: _Version, base_pk: int, base_data: str) -> tuple[int | None, str]:
