@@ -490,7 +490,7 @@ def test_a_platform_answers_faults_in_its_own_form() -> None:
         assert answer.text == '<Error path="/brew" code="429">Too Many Requests (injected)</Error>'
         assert httpx.get(m.url + "/brew").json() == {"path": "/brew"}
         assert m.faults.expire_tokens() == 7 and isinstance(m.platform, Kettle) and m.platform.expired == 1
-        assert m.client_settings() == {"url": m.url}
+        assert m.client_settings() == {"url": m.url} and m.environment() == {}
     assert MockPlatform.current_request() is None
 
 

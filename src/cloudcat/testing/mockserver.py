@@ -236,6 +236,11 @@ class MockPlatform(abc.ABC):
         a client's constructor arguments…). The default is ``{"url": base_url}``; platforms override."""
         return {"url": self.base_url}
 
+    def environment(self) -> dict[str, str]:
+        """The environment variables the platform's clients and CLIs read to reach this mock
+        (``OS_*``, ``GOVC_*``…). None by default; platforms override."""
+        return {}
+
 
 @dataclass
 class _Counters:
@@ -634,6 +639,10 @@ class MockHandle:
     def client_settings(self) -> dict[str, Any]:
         """Connection settings in the platform's own clients' form (:meth:`MockPlatform.client_settings`)."""
         return self.platform.client_settings()
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables for the platform's clients (:meth:`MockPlatform.environment`)."""
+        return self.platform.environment()
 
 
 def start_mock(name: str | type[MockPlatform], fixture: str | Path | Mapping[str, Any] | None = None, *,
