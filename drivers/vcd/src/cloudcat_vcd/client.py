@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import re
 import threading
 import weakref
@@ -373,7 +372,8 @@ class VcdClient:
             total_n, size_n = _as_int(total), _as_int(size) or first
             if total_n is None:
                 return 1  # no paging information: the first page is all there is
-            count = math.ceil(total_n / size_n) if size_n else (0 if total_n == 0 else 1)
+            # integer arithmetic: a huge announced total must not overflow a float
+            count = -(-total_n // size_n) if size_n and size_n > 0 else (0 if total_n == 0 else 1)
         if count > MAX_PAGES:
             raise UnavailableError(f"GET {what}: the server announces {count} pages (over {MAX_PAGES})",
                                    backend=self.backend)

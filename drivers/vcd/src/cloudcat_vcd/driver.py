@@ -50,11 +50,12 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, model_validator
 
 from cloudcat.driver import BaseDriver, Capabilities, import_sdk
-from cloudcat.errors import BackendNotFoundError, UnavailableError
+from cloudcat.errors import BackendNotFoundError
 from cloudcat.http import HttpOptions
 from cloudcat.models import FlexibleSizing, Gpu, Item, Kind, Region
 
 from . import cloudavenue as cav
+from .answers import Reading, mapping, sequence
 
 if TYPE_CHECKING:
     from .client import VcdClient
@@ -179,8 +180,9 @@ class VcdDriver(BaseDriver):
         console = cav.console_for_org(self.options.org)
         if console is not None:
             return console.location, f"Cloud Avenue {console.site}"
-        site = self.client.session_info().get("site") or {}
-        name = str(site.get("name") or self.options.org)
+        with Reading("GET /cloudapi/1.0.0/sessions/current", self.backend).at("site"):
+            site = mapping(mapping(self.client.session_info(), "session").get("site"), "site")
+            name = str(site.get("name") or self.options.org)
         return _slug(name), name
 
     def _vdcs(self) -> list[_Vdc]:
@@ -190,18 +192,21 @@ class VcdDriver(BaseDriver):
         client = self.client
         site = None
         vdcs = []
-        for record in client.query("orgVdc", fmt=self.options.query_format):
-            href = str(record.get("href", ""))
-            uuid = href.rstrip("/").rsplit("/", 1)[-1]
-            scope = str(record.get("networkProviderScope") or "").strip()
-            if not scope and site is None:
-                site = self._site()[0]
-            vdcs.append(_Vdc(name=str(record.get("name", uuid)), href=href, uuid=uuid,
-                             region=scope or site or "", record=record))
+        with Reading("GET /api/query?type=orgVdc", self.backend) as reading:
+            for i, record in enumerate(client.query("orgVdc", fmt=self.options.query_format)):
+                reading.at(f"record[{i}]")
+                href = str(record.get("href", ""))
+                uuid = href.rstrip("/").rsplit("/", 1)[-1]
+                scope = str(record.get("networkProviderScope") or "").strip()
+                if not scope and site is None:
+                    site = self._site()[0]
+                vdcs.append(_Vdc(name=str(record.get("name", uuid)), href=href, uuid=uuid,
+                                 region=scope or site or "", record=record))
         def details(vdc: _Vdc) -> None:
             vdc.metadata = self._metadata(vdc)
             if "vdcServiceClass" in vdc.metadata:
-                vdc.document = client.get_json(f"/api/vdc/{vdc.uuid}")
+                with Reading(f"GET /api/vdc/{vdc.uuid}", self.backend):
+                    vdc.document = mapping(client.get_json(f"/api/vdc/{vdc.uuid}"), "Vdc")
 
         # two calls per VDC: run them side by side so a large org costs a few round trips
         if vdcs:
@@ -211,16 +216,18 @@ class VcdDriver(BaseDriver):
         return vdcs
 
     def _metadata(self, vdc: _Vdc) -> dict[str, str]:
-        body = self.client.get_json(f"/api/vdc/{vdc.uuid}/metadata")
-        entries = body.get("metadataEntry") if isinstance(body, dict) else None
+        path = f"/api/vdc/{vdc.uuid}/metadata"
+        body = self.client.get_json(path)
         out: dict[str, str] = {}
-        for entry in entries or []:
-            if not isinstance(entry, dict) or "key" not in entry:
-                continue
-            typed = entry.get("typedValue")
-            value = typed.get("value") if isinstance(typed, dict) else entry.get("value")
-            if value is not None:
-                out[str(entry["key"])] = str(value)
+        with Reading(f"GET {path}", self.backend) as reading:
+            for i, entry in enumerate(sequence(mapping(body, "Metadata").get("metadataEntry"), "metadataEntry")):
+                reading.at(f"metadataEntry[{i}]")
+                if not isinstance(entry, dict) or "key" not in entry:
+                    continue
+                typed = entry.get("typedValue")
+                value = typed.get("value") if isinstance(typed, dict) else entry.get("value")
+                if value is not None:
+                    out[str(entry["key"])] = str(value)
         return out
 
     def _is_cloud_avenue(self) -> bool:
@@ -242,8 +249,9 @@ class VcdDriver(BaseDriver):
                     if site_name is None:
                         site_name, site_display = self._site()
                     display = site_display
-                regions[vdc.region] = Region(name=vdc.region, display_name=display,
-                                             country=self.options.site_country)
+                with Reading("GET /api/query?type=orgVdc", self.backend).at(f"{vdc.name}.networkProviderScope"):
+                    regions[vdc.region] = Region(name=vdc.region, display_name=display,
+                                                 country=self.options.site_country)
         return list(regions.values())
 
     def list_locations(self, region: str) -> list[Item]:
@@ -292,21 +300,24 @@ class VcdDriver(BaseDriver):
         items: dict[str, Item] = {}
         for vdc in vdcs:
             api, policies = self._policies_of(vdc)
-            for p in policies:
-                pid = str(p.get("id", p.get("name")))
-                if pid in items:
-                    items[pid].extras["vdcs"].append(vdc.name)
-                    continue
-                item = _policy_item(p, api, region, self.options.site_country)
-                if item is not None:
-                    item.extras["vdcs"] = [vdc.name]
-                    items[pid] = item
+            with Reading(f"GET /cloudapi/{api}/vdcs/{vdc.urn}/computePolicies", self.backend) as reading:
+                for i, p in enumerate(policies):
+                    reading.at(f"values[{i}]")
+                    pid = str(p.get("id", p.get("name")))
+                    if pid in items:
+                        items[pid].extras["vdcs"].append(vdc.name)
+                        continue
+                    item = _policy_item(p, api, region, self.options.site_country)
+                    if item is not None:
+                        item.extras["vdcs"] = [vdc.name]
+                        items[pid] = item
         return list(items.values())
 
     def _flexible(self, region: str, vdcs: list[_Vdc]) -> list[Item]:
         groups: dict[str, list[Item]] = {}
         for vdc in vdcs:
-            item = _flexible_item(vdc, region, self.options.site_country)
+            with Reading(f"GET /api/vdc/{vdc.uuid}", self.backend).at("computeCapacity"):
+                item = _flexible_item(vdc, region, self.options.site_country)
             if item is not None:
                 groups.setdefault(item.name, []).append(item)
         out = []
@@ -329,23 +340,16 @@ class VcdDriver(BaseDriver):
         names = {v.name for v in vdcs}
         cloud_avenue = self._is_cloud_avenue()
         items: dict[str, Item] = {}
-        for r in records:
-            if r.get("vdc") not in hrefs and r.get("vdcName") not in names:
-                continue
-            if r.get("isEnabled") is False:
-                continue
-            name = str(r.get("name", ""))
-            if not name:
-                continue
-            limit = _as_int(r.get("storageLimitMB")) or 0
-            if name in items:
-                extras = items[name].extras
-                extras["vdcs"].append(str(r.get("vdcName", "")))
-                extras["limit_mb"] += limit
-                if r.get("isDefaultStorageProfile"):
-                    extras["default_in"].append(str(r.get("vdcName", "")))
-                continue
-            items[name] = _storage_item(r, region, self.options.site_country, cloud_avenue)
+        with Reading("GET /api/query?type=orgVdcStorageProfile", self.backend) as reading:
+            for i, r in enumerate(records):
+                reading.at(f"record[{i}]")
+                if (r.get("vdc") not in hrefs and r.get("vdcName") not in names) or r.get("isEnabled") is False:
+                    continue
+                name = str(r.get("name") or "")
+                if name in items:
+                    _add_profile(items[name].extras, r)
+                elif name:
+                    items[name] = _storage_item(r, region, self.options.site_country, cloud_avenue)
         return list(items.values())
 
     # -- images -------------------------------------------------------------------------------
@@ -361,16 +365,18 @@ class VcdDriver(BaseDriver):
             counts[str(r["name"])] = counts.get(str(r["name"]), 0) + 1
         items = []
         seen: set[str] = set()
-        for r in usable:
-            name = str(r["name"])
-            if counts[name] > 1:
-                name = f"{r.get('catalogName', '')}/{name}"
-            if name in seen:
-                continue
-            seen.add(name)
-            href = str(r.get("href") or "")
-            items.append(_image_item(r, vms.get(href, []), disks.get(href), name, region,
-                                     self.options.site_country))
+        with Reading("GET /api/query?type=vAppTemplate", self.backend) as reading:
+            for i, r in enumerate(usable):
+                reading.at(f"record[{i}]")
+                name = str(r["name"])
+                if counts[name] > 1:
+                    name = f"{r.get('catalogName', '')}/{name}"
+                if name in seen:
+                    continue
+                seen.add(name)
+                href = str(r.get("href") or "")
+                items.append(_image_item(r, vms.get(href, []), disks.get(href), name, region,
+                                         self.options.site_country))
         return items
 
     def _template_vms(self) -> dict[str, list[dict[str, Any]]]:
@@ -379,8 +385,10 @@ class VcdDriver(BaseDriver):
         records = self._cached("template-vms", lambda: list(
             self.client.query("vm", filter="isVAppTemplate==true", fmt=self.options.query_format)))
         by_template: dict[str, list[dict[str, Any]]] = {}
-        for r in records:
-            by_template.setdefault(str(r.get("container") or ""), []).append(r)
+        with Reading("GET /api/query?type=vm", self.backend) as reading:
+            for i, r in enumerate(records):
+                reading.at(f"record[{i}].container")
+                by_template.setdefault(str(r.get("container") or ""), []).append(r)
         return by_template
 
     def _template_disks(self, hrefs: list[str]) -> dict[str, _Hardware]:
@@ -395,8 +403,13 @@ class VcdDriver(BaseDriver):
 
     def _template_hardware(self, href: str) -> _Hardware:
         path = urlsplit(href).path
-        return self._cached(f"template:{path}", lambda: _hardware(self.client.get_json(path), f"GET {path}",
-                                                                   self.backend))
+
+        def load() -> _Hardware:
+            doc = self.client.get_json(path)
+            with Reading(f"GET {path}", self.backend) as reading:
+                return _hardware(doc, reading)
+
+        return self._cached(f"template:{path}", load)
 
     # -- networks -----------------------------------------------------------------------------
     def _networks(self, region: str, vdcs: list[_Vdc]) -> list[Item]:
@@ -406,38 +419,33 @@ class VcdDriver(BaseDriver):
         networks = self._cached("networks", lambda: list(client.openapi_list("/cloudapi/1.0.0/orgVdcNetworks")))
         edges = self._cached("edges", lambda: list(client.openapi_list("/cloudapi/1.0.0/edgeGateways")))
         items: list[Item] = []
-        for n in networks:
-            owner = _ref_id(n.get("ownerRef")) or _ref_id(n.get("orgVdc"))
-            if owner not in urns:
-                continue
-            subnets = (n.get("subnets") or {}).get("values") or []
-            cidrs = [f"{s.get('gateway')}/{s.get('prefixLength')}" for s in subnets if isinstance(s, dict)]
-            router = (n.get("connection") or {}).get("routerRef") or {}
-            items.append(Item(kind=Kind.NETWORK, name=str(n.get("name")), display_name=n.get("description") or None,
-                              region=region, country=country, extras={
-                                  "network_type": "org-vdc-network", "type": n.get("networkType"),
-                                  "id": n.get("id"), "gateway_cidrs": cidrs, "edge_gateway": router.get("name"),
-                                  "vdc": (n.get("ownerRef") or n.get("orgVdc") or {}).get("name")}))
-        for e in edges:
-            owner = _ref_id(e.get("ownerRef")) or _ref_id(e.get("orgVdc"))
-            if owner not in urns:
-                continue
-            uplinks = [u.get("uplinkName") for u in e.get("edgeGatewayUplinks") or [] if isinstance(u, dict)]
-            items.append(Item(kind=Kind.NETWORK, name=str(e.get("name")), display_name=e.get("description") or None,
-                              region=region, country=country, extras={
-                                  "network_type": "edge-gateway", "id": e.get("id"), "uplinks": uplinks,
-                                  "vdc": (e.get("ownerRef") or e.get("orgVdc") or {}).get("name")}))
+        with Reading("GET /cloudapi/1.0.0/orgVdcNetworks", self.backend) as reading:
+            for i, n in enumerate(networks):
+                reading.at(f"values[{i}]")
+                if _owner(n) in urns:
+                    items.append(_network_item(n, region, country))
+        with Reading("GET /cloudapi/1.0.0/edgeGateways", self.backend) as reading:
+            for i, e in enumerate(edges):
+                reading.at(f"values[{i}]")
+                if _owner(e) in urns:
+                    items.append(_edge_item(e, region, country))
         if any("vdcServiceClass" in v.metadata for v in vdcs):
-            for c in cav.EDGE_CLASSES:
-                items.append(Item(kind=Kind.NETWORK, name=c.name, region=region, country=country,
-                                  bandwidth_mbps=c.bandwidth_mbps,
-                                  display_name=f"Internet access {c.name} ({c.bandwidth_mbps} Mbps)",
-                                  extras={"network_type": "tier0-class-of-service",
-                                          "rate_limits_mbps": list(c.rate_limits_mbps)}))
+            items += [_tier0_item(c, region, country) for c in cav.EDGE_CLASSES]
         return items
 
 
 # -- mapping (pure functions) ------------------------------------------------------------------
+def _policy_gpu(p: dict[str, Any], profiles: list[dict[str, Any]]) -> Gpu | None:
+    """The GPU of a vGPU policy: the first profile's name, the profiles' counts summed."""
+    if not p.get("isVgpuPolicy") or not profiles:
+        return None
+    first = profiles[0]
+    profile = mapping(first.get("profile"), "vgpuProfiles[0].profile")
+    model = profile.get("name") if profile else first.get("name")
+    count = sum(float(v.get("count") or 1) for v in profiles)
+    return Gpu(model=str(model) if model else None, count=count)
+
+
 def _policy_item(p: dict[str, Any], api: str, region: str, country: str) -> Item | None:
     """A fixed compute item from a VM sizing policy; ``None`` for a policy that sets no size."""
     cpus, memory = _as_int(p.get("cpuCount")), _as_int(p.get("memory"))
@@ -445,20 +453,13 @@ def _policy_item(p: dict[str, Any], api: str, region: str, country: str) -> Item
         return None
     if p.get("policyType") not in (None, "VdcVmPolicy"):
         return None  # Kubernetes policies size nodes of a cluster, not VMs
-    gpu = None
-    profiles = [v for v in p.get("vgpuProfiles") or [] if isinstance(v, dict)]
-    if p.get("isVgpuPolicy") and profiles:
-        first = profiles[0]
-        profile = first.get("profile") if isinstance(first.get("profile"), dict) else {}
-        model = profile.get("name") if profile else first.get("name")
-        count = sum(float(v.get("count") or 1) for v in profiles)
-        gpu = Gpu(model=str(model) if model else None, count=count)
+    profiles = [v for v in sequence(p.get("vgpuProfiles"), "vgpuProfiles") if isinstance(v, dict)]
+    vgpu = [(mapping(v.get("profile"), "vgpuProfiles[].profile").get("name"), v.get("count")) for v in profiles]
     return Item(kind=Kind.COMPUTE, name=str(p["name"]), display_name=p.get("description") or None,
-                region=region, country=country, vcpus=cpus, memory_mib=memory, gpu=gpu,
+                region=region, country=country, vcpus=cpus, memory_mib=memory, gpu=_policy_gpu(p, profiles),
                 extras={"policy_id": p.get("id"), "cpu_speed_mhz": p.get("cpuSpeed"),
                         "cores_per_socket": p.get("coresPerSocket"), "compute_policy_api": api,
-                        "vgpu_profiles": [((v.get("profile") or {}).get("name"), v.get("count")) for v in profiles]
-                        or None})
+                        "vgpu_profiles": vgpu or None})
 
 
 def _vdc_speed(document: dict[str, Any]) -> int | None:
@@ -466,6 +467,23 @@ def _vdc_speed(document: dict[str, Any]) -> int | None:
         if key.lower() == "vcpuinmhz2":
             return _as_int(value)
     return None
+
+
+def _capacity(vdc: _Vdc, part: str, record_key: str) -> int | None:
+    """A VDC's CPU (MHz) or memory (MB) limit, else allocation, from its document, else its record."""
+    capacity = mapping(mapping(vdc.document, "Vdc").get("computeCapacity"), "computeCapacity")
+    found = mapping(capacity.get(part), f"computeCapacity.{part}")
+    return _as_int(found.get("limit")) or _as_int(found.get("allocated")) or _as_int(vdc.record.get(record_key))
+
+
+def _flexible_sizing(speed: int | None, cpu_mhz: int | None, mem_mb: int | None) -> FlexibleSizing:
+    vcpus_max = cav.MAX_VM_CPUS
+    if speed and speed > 0 and cpu_mhz and cpu_mhz > 0:
+        vcpus_max = max(1, min(cav.MAX_VM_CPUS, cpu_mhz // speed))
+    step = cav.VM_MEMORY_STEP_MIB
+    memory_max = (mem_mb // step) * step if mem_mb and mem_mb >= step else 5120 * 1024
+    return FlexibleSizing(vcpus_min=1, vcpus_max=vcpus_max, memory_mib_min=min(1024, memory_max),
+                          memory_mib_max=memory_max, memory_step_mib=step)
 
 
 def _flexible_item(vdc: _Vdc, region: str, country: str) -> Item | None:
@@ -476,26 +494,14 @@ def _flexible_item(vdc: _Vdc, region: str, country: str) -> Item | None:
         return None
     billing = meta.get("vdcBillingModel", "UNKNOWN")
     disponibility = meta.get("vdcDisponibilityClass", "UNKNOWN")
-    doc = vdc.document or {}
-    capacity = doc.get("computeCapacity") or {}
-    cpu = capacity.get("cpu") or {}
-    mem = capacity.get("memory") or {}
+    doc = mapping(vdc.document, "Vdc")
     speed = _vdc_speed(doc)
-    cpu_mhz = _as_int(cpu.get("limit")) or _as_int(cpu.get("allocated")) or _as_int(vdc.record.get("cpuLimitMhz"))
-    mem_mb = _as_int(mem.get("limit")) or _as_int(mem.get("allocated")) or _as_int(vdc.record.get("memoryLimitMB"))
-    vcpus_max = cav.MAX_VM_CPUS
-    if speed and cpu_mhz and cpu_mhz > 0:
-        vcpus_max = max(1, min(cav.MAX_VM_CPUS, cpu_mhz // speed))
-    step = cav.VM_MEMORY_STEP_MIB
-    memory_max = (mem_mb // step) * step if mem_mb and mem_mb > 0 else 5120 * 1024
-    memory_min = min(1024, memory_max)
-    name = f"{service}-{billing}-{disponibility}"
+    cpu_mhz, mem_mb = _capacity(vdc, "cpu", "cpuLimitMhz"), _capacity(vdc, "memory", "memoryLimitMB")
+    sizing = _flexible_sizing(speed, cpu_mhz, mem_mb)
     return Item(
-        kind=Kind.COMPUTE, name=name, region=region, country=country, family=service,
-        display_name=f"{service} {billing} {disponibility}" + (f", vCPU {speed} MHz" if speed else ""),
-        vcpus=vcpus_max, memory_mib=memory_max, architecture="x86_64",
-        flexible=FlexibleSizing(vcpus_min=1, vcpus_max=vcpus_max, memory_mib_min=memory_min,
-                                memory_mib_max=memory_max, memory_step_mib=step),
+        kind=Kind.COMPUTE, name=f"{service}-{billing}-{disponibility}", region=region, country=country,
+        family=service, display_name=f"{service} {billing} {disponibility}" + (f", vCPU {speed} MHz" if speed else ""),
+        vcpus=sizing.vcpus_max, memory_mib=sizing.memory_mib_max, architecture="x86_64", flexible=sizing,
         extras={"offer": "cloud-avenue-vdc", "service_class": service, "billing_model": billing,
                 "storage_billing_model": meta.get("vdcStorageBillingModel"),
                 "disponibility_class": disponibility, "vcpu_mhz": speed, "cpu_allocated_mhz": cpu_mhz,
@@ -513,6 +519,15 @@ def _merge_flexible(items: list[Item]) -> Item:
         first.vcpus, first.memory_mib = first.flexible.vcpus_max, first.flexible.memory_mib_max
         first.extras["vdcs"] += other.extras["vdcs"]
     return first
+
+
+def _add_profile(extras: dict[str, Any], r: dict[str, Any]) -> None:
+    """A storage profile of a further VDC: its VDC named, its limit added."""
+    vdc_name = str(r.get("vdcName", ""))
+    extras["vdcs"].append(vdc_name)
+    extras["limit_mb"] += _as_int(r.get("storageLimitMB")) or 0
+    if r.get("isDefaultStorageProfile"):
+        extras["default_in"].append(vdc_name)
 
 
 def _storage_item(r: dict[str, Any], region: str, country: str, cloud_avenue: bool) -> Item:
@@ -566,31 +581,42 @@ class _Hardware:
     os_type: str | None = None
 
 
-def _spec_sections(doc: Any) -> Iterator[dict[str, Any]]:
-    children = doc.get("children") if isinstance(doc, dict) else None
-    vms = children.get("vm") if isinstance(children, dict) else None
-    for vm in vms if isinstance(vms, list) else []:
-        sections = vm.get("section") if isinstance(vm, dict) else None
-        for section in sections if isinstance(sections, list) else []:
+def _spec_sections(doc: Any, reading: Reading) -> Iterator[dict[str, Any]]:
+    vms = sequence(mapping(mapping(doc, "VAppTemplate").get("children"), "children").get("vm"), "children.vm")
+    for i, vm in enumerate(vms):
+        reading.at(f"children.vm[{i}].section")
+        for section in sequence(mapping(vm, "vm").get("section"), "section"):
             if isinstance(section, dict) and section.get("_type") == "VmSpecSectionType":
                 yield section
 
 
-def _hardware(doc: Any, what: str, backend: str) -> _Hardware:
+def _hardware(doc: Any, reading: Reading) -> _Hardware:
     """Disk total and guest OS id of a vApp template document (JSON), from each VM's
     ``VmSpecSection`` (``DiskSection.DiskSettings[].SizeMb``, ``OsType``)."""
     total, os_type = 0, None
-    for section in _spec_sections(doc):
-        disks = section.get("diskSection")
-        settings = disks.get("diskSettings") if isinstance(disks, dict) else None
-        for disk in settings if isinstance(settings, list) else []:
-            size = _as_int(disk.get("sizeMb")) if isinstance(disk, dict) else None
+    for section in _spec_sections(doc, reading):
+        disks = mapping(section.get("diskSection"), "VmSpecSection.diskSection")
+        for disk in sequence(disks.get("diskSettings"), "VmSpecSection.diskSection.diskSettings"):
+            reading.at("VmSpecSection.diskSection.diskSettings[].sizeMb")
+            size = _as_int(mapping(disk, "diskSettings[]").get("sizeMb"))
             if size is None or size < 0:
-                raise UnavailableError(f"{what}: VmSpecSection.diskSection.diskSettings[].sizeMb is not a size "
-                                       f"({type(disk).__name__})", backend=backend)
+                raise ValueError(f"not a size in MB: {str(disk.get('sizeMb'))[:40]!r}")
             total += size
         os_type = os_type or (str(section["osType"]) if section.get("osType") else None)
     return _Hardware(disk_mb=total or None, os_type=os_type)
+
+
+def _template_guest(r: dict[str, Any], vms: list[dict[str, Any]],
+                    hardware: _Hardware) -> tuple[str | None, str | None, str | None, bool]:
+    """OS family, version, guest OS id (else name) and whether 64-bit, from the template's name,
+    its document's ``OsType`` and its VMs' ``guestOs``."""
+    guest_name = next((str(v["guestOs"]) for v in vms if v.get("guestOs")), None)
+    guest = hardware.os_type or guest_name
+    family, version = guess_os(str(r["name"]), guest)
+    if family is None and guest_name:
+        family, version = guess_os(guest_name)
+    x64 = "x64" in str(r["name"]).lower() or any("64" in g for g in (guest, guest_name) if g)
+    return family, version, guest, x64
 
 
 def _image_item(r: dict[str, Any], vms: list[dict[str, Any]], hardware: _Hardware | None, name: str,
@@ -598,14 +624,9 @@ def _image_item(r: dict[str, Any], vms: list[dict[str, Any]], hardware: _Hardwar
     """An image from a ``vAppTemplate`` record, its VMs' ``vm`` records (CPUs, memory, guest OS)
     and its document (disks)."""
     hardware = hardware or _Hardware()
-    guest_name = next((str(v["guestOs"]) for v in vms if v.get("guestOs")), None)
-    guest = hardware.os_type or guest_name
-    family, version = guess_os(str(r["name"]), guest)
-    if family is None and guest_name:
-        family, version = guess_os(guest_name)
+    family, version, guest, x64 = _template_guest(r, vms, hardware)
     memory = max((_as_int(v.get("memoryMB")) or 0 for v in vms), default=0)
     cpus = max((_as_int(v.get("numberOfCpus")) or 0 for v in vms), default=0)
-    x64 = "x64" in str(r["name"]).lower() or any("64" in str(g) for g in (guest, guest_name) if g)
     return Item(kind=Kind.IMAGE, name=name, display_name=r.get("description") or None, region=region,
                 country=country, os_family=family, os_version=version,
                 architecture="x86_64" if x64 else None,
@@ -614,6 +635,37 @@ def _image_item(r: dict[str, Any], vms: list[dict[str, Any]], hardware: _Hardwar
                 extras={"catalog": r.get("catalogName"), "published": r.get("isPublished"),
                         "owner": r.get("ownerName"), "guest_os": guest, "cpus": cpus or None,
                         "href": r.get("href"), "status": r.get("status")})
+
+
+def _owner(value: dict[str, Any]) -> str | None:
+    """URN of the VDC owning a network or edge gateway (``ownerRef``, else ``orgVdc``)."""
+    return _ref_id(value.get("ownerRef")) or _ref_id(value.get("orgVdc"))
+
+
+def _network_item(n: dict[str, Any], region: str, country: str) -> Item:
+    subnets = sequence(mapping(n.get("subnets"), "subnets").get("values"), "subnets.values")
+    cidrs = [f"{s.get('gateway')}/{s.get('prefixLength')}" for s in subnets if isinstance(s, dict)]
+    router = mapping(mapping(n.get("connection"), "connection").get("routerRef"), "connection.routerRef")
+    return Item(kind=Kind.NETWORK, name=str(n.get("name")), display_name=n.get("description") or None,
+                region=region, country=country, extras={
+                    "network_type": "org-vdc-network", "type": n.get("networkType"), "id": n.get("id"),
+                    "gateway_cidrs": cidrs, "edge_gateway": router.get("name"),
+                    "vdc": mapping(n.get("ownerRef") or n.get("orgVdc"), "ownerRef").get("name")})
+
+
+def _edge_item(e: dict[str, Any], region: str, country: str) -> Item:
+    uplinks = [u.get("uplinkName") for u in sequence(e.get("edgeGatewayUplinks"), "edgeGatewayUplinks")
+               if isinstance(u, dict)]
+    return Item(kind=Kind.NETWORK, name=str(e.get("name")), display_name=e.get("description") or None,
+                region=region, country=country, extras={
+                    "network_type": "edge-gateway", "id": e.get("id"), "uplinks": uplinks,
+                    "vdc": mapping(e.get("ownerRef") or e.get("orgVdc"), "ownerRef").get("name")})
+
+
+def _tier0_item(c: cav.EdgeClass, region: str, country: str) -> Item:
+    return Item(kind=Kind.NETWORK, name=c.name, region=region, country=country, bandwidth_mbps=c.bandwidth_mbps,
+                display_name=f"Internet access {c.name} ({c.bandwidth_mbps} Mbps)",
+                extras={"network_type": "tier0-class-of-service", "rate_limits_mbps": list(c.rate_limits_mbps)})
 
 
 def _ref_id(ref: Any) -> str | None:

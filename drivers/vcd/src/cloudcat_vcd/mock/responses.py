@@ -491,10 +491,15 @@ def query(director: Director, request: Request, caller: Caller) -> Response:
         links.append(("nextPage", _query_href(director, request, size, page + 1)))
     if page > 1:
         links.append(("previousPage", _query_href(director, request, size, page - 1)))
-    media = QUERY_FORMATS[fmt]
     container = {"href": _query_href(director, request, size, page), "name": kind, "page": page,
                  "pageSize": size, "total": len(records)}
-    rows = [_shaped(kind, fmt, r) for r in chunk]
+    return _query_answer(request, caller, kind, fmt, container, links, [_shaped(kind, fmt, r) for r in chunk])
+
+
+def _query_answer(request: Request, caller: Caller, kind: str, fmt: str, container: dict[str, Any],
+                  links: list[tuple[str, str]], rows: list[dict[str, Any]]) -> Response:
+    """A ``QueryResultRecords`` (or ``References``) container, JSON or XML as ``Accept`` asks."""
+    media = QUERY_FORMATS[fmt]
     record_tag, reference_tag, _ = QUERY_TYPES[kind]
     tag = reference_tag if fmt == "references" else record_tag
     if _wants_json(request):
