@@ -295,3 +295,17 @@ def test_cli_diff_of_the_last_two_with_exit_code_and_snapshots_prune(tmp_path: P
     listed = json.loads(run_cli("snapshots", "--format", "json", config=path).stdout)
     assert [s["id"] for s in listed] == [3, 4]
     assert json.loads(run_cli("diff", "3", "4", "--format", "json", config=path).stdout) == data
+
+
+def test_importing_the_store_package_loads_nothing_until_used() -> None:
+    import subprocess
+    import sys
+
+    import cloudcat.store
+
+    code = ("import sys, cloudcat.store; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('pydantic', 'psycopg', 'sqlite3') or m.startswith('cloudcat.store.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert out.strip() == "[]"
+    assert sorted(cloudcat.store.__all__) == sorted(cloudcat.store._EXPORTS)
+    assert all(getattr(cloudcat.store, name) is not None for name in cloudcat.store.__all__)

@@ -26,10 +26,30 @@ Modules: :mod:`~cloudcat.store.schema` (tables and rows), :mod:`~cloudcat.store.
 
 from __future__ import annotations
 
-from .history import FieldChange, LifecycleChange, PriceChange, SnapshotDiff
-from .lock import RefreshLockedError
-from .schema import FILTER_COLUMNS, OFFER_COLUMNS, SEARCH_SEPARATOR
-from .sqlite import SCHEMA_VERSION, Store, StoredItem
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .history import FieldChange, LifecycleChange, PriceChange, SnapshotDiff
+    from .lock import RefreshLockedError
+    from .schema import FILTER_COLUMNS, OFFER_COLUMNS, SEARCH_SEPARATOR
+    from .sqlite import SCHEMA_VERSION, Store, StoredItem
+
+#: Where each public name lives: modules are imported on first use, so that importing the
+#: package costs nothing until a store is opened (and psycopg only for a PostgreSQL one).
+_EXPORTS: dict[str, str] = {
+    "FILTER_COLUMNS": "schema",
+    "OFFER_COLUMNS": "schema",
+    "SCHEMA_VERSION": "sqlite",
+    "SEARCH_SEPARATOR": "schema",
+    "FieldChange": "history",
+    "LifecycleChange": "history",
+    "PriceChange": "history",
+    "RefreshLockedError": "lock",
+    "SnapshotDiff": "history",
+    "Store": "sqlite",
+    "StoredItem": "sqlite",
+}
 
 __all__ = [
     "FILTER_COLUMNS",
@@ -44,3 +64,16 @@ __all__ = [
     "Store",
     "StoredItem",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
