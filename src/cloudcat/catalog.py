@@ -98,6 +98,9 @@ class Catalog:
         # the latest snapshot composed under the current brands and price books, when they differ
         # from those it was stored with: ((snapshot id, fingerprint), in-memory store, its snapshot id)
         self._composed: tuple[tuple[int, str], Store, int] | None = None
+        #: Progress of the refreshes the catalog starts by itself (no snapshot yet, a stale one),
+        #: called like the ``progress`` of :meth:`refresh`.
+        self.refresh_progress: Callable[[BackendStatus], None] | None = None
 
     def __repr__(self) -> str:
         return (f"<Catalog config={self.config.source!r} backends={sorted(self.config.backends)} "
@@ -199,6 +202,9 @@ class Catalog:
                 progress: Callable[[BackendStatus], None] | None = None) -> RefreshResult:
         """Read backends (all enabled ones by default) concurrently and store a snapshot.
 
+        ``progress`` is called with each backend's status as it finishes; when it also has a
+        ``step(backend, kind, region, items)`` method, that is called as each region and kind is read.
+
         Backends not read this time, and backends that fail or pass their deadline, keep their
         items from the previous snapshot; a failed backend is reported with its error. Nothing is
         stored when every backend read failed (the previous snapshot then stays the latest).
@@ -220,7 +226,8 @@ class Catalog:
             reader = BackendReader(self.driver, directory=Path(tmp), concurrency=self.config.concurrency,
                                    deadline_of=self.config.deadline_of,
                                    refresh_deadline=self.config.refresh_deadline,
-                                   driver_names=lambda n: self.config.backends[n].driver, abandon=self._abandon)
+                                   driver_names=lambda n: self.config.backends[n].driver, abandon=self._abandon,
+                                   on_step=getattr(progress, "step", None))
             outcomes = reader.run(selected, progress)
             spools, statuses = self._gather(selected, outcomes, previous, Path(tmp))
             if selected and not any(s.status == "ok" and s.backend in selected for s in statuses):
@@ -295,9 +302,9 @@ class Catalog:
             known = {s.backend for s in latest.backends}
             never_read = [n for n, b in self.config.backends.items() if b.enabled and n not in known]
             if (_now() - latest.created_at).total_seconds() > self.config.max_age:
-                return self.refresh().snapshot or latest
+                return self.refresh(progress=self.refresh_progress).snapshot or latest
             if never_read:
-                return self.refresh(never_read).snapshot or latest
+                return self.refresh(never_read, progress=self.refresh_progress).snapshot or latest
         return latest
 
     def _reading(self, snapshot: int | None, *, refresh: bool = False,
@@ -344,7 +351,7 @@ class Catalog:
                                      offers=offers, statuses=statuses, config_hash=self.config.fingerprint())
 
     def _refreshed(self) -> SnapshotInfo:
-        result = self.refresh()
+        result = self.refresh(progress=self.refresh_progress)
         if result.snapshot is None:
             raise _nothing_stored(result)
         return result.snapshot

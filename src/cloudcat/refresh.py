@@ -33,9 +33,12 @@ from .errors import CloudcatError, redact
 from .models import BackendStatus, Item, Kind, Region, bounds_violation
 from .store import StoredItem
 
-__all__ = ["BackendReader", "Spool", "TaskPool"]
+__all__ = ["BackendReader", "Spool", "TaskPool", "item_log"]
 
 log = logging.getLogger("cloudcat.catalog")
+#: Items dropped for values out of range: a logger of their own, so that a command quieting the
+#: catalog's backend warnings (shown another way) still shows them.
+item_log = logging.getLogger("cloudcat.items")
 
 _T = TypeVar("_T")
 #: Items per hand-over from a worker to the refresh thread.
@@ -146,7 +149,8 @@ class BackendReader:
 
     def __init__(self, drivers: Callable[[str], Driver], *, directory: Path, concurrency: int,
                  deadline_of: Callable[[str], float], refresh_deadline: float,
-                 driver_names: Callable[[str], str], abandon: Callable[[str], None]) -> None:
+                 driver_names: Callable[[str], str], abandon: Callable[[str], None],
+                 on_step: Callable[[str, str, str, int], None] | None = None) -> None:
         self._drivers = drivers
         self._directory = directory
         self._concurrency = max(1, concurrency)
@@ -154,6 +158,7 @@ class BackendReader:
         self._refresh_deadline = refresh_deadline
         self._driver_names = driver_names
         self._abandon = abandon
+        self._on_step = on_step
         self._events: queue.Queue[_Event] = queue.Queue(maxsize=4 * self._concurrency)
 
     def run(self, names: Sequence[str], progress: Callable[[BackendStatus], None] | None = None
@@ -209,6 +214,9 @@ class BackendReader:
             state.futures += [pool.submit(self._read, state, kind, region) for region in regions for kind in kinds]
         elif what == "done":
             state.outstanding -= 1
+            if self._on_step is not None:
+                kind, region, count = payload
+                self._on_step(name, kind.value, region.name, count)
         else:
             state.cancelled.set()
             return [(state, self._failed(state, payload))]
@@ -237,6 +245,7 @@ class BackendReader:
         self._emit(state, "regions", (regions, kinds))
 
     def _read(self, state: _Backend, kind: Kind, region: Region) -> None:
+        count = 0
         try:
             batch: list[str] = []
             for item in state.driver.read(kind, region):
@@ -244,11 +253,12 @@ class BackendReader:
                     return
                 bad = bounds_violation(item)
                 if bad is not None:
-                    log.warning("backend %s: %s item %r in region %s dropped: field %s is out of range "
+                    item_log.warning("backend %s: %s item %r in region %s dropped: field %s is out of range "
                                 "(integers up to 2**53, finite numbers)", state.name, kind.value, item.name,
                                 region.name, bad)
                     continue
                 batch.append(item.model_dump_json())
+                count += 1
                 if len(batch) >= BATCH:
                     self._emit(state, "items", (_now(), batch))
                     batch = []
@@ -256,7 +266,7 @@ class BackendReader:
         except Exception as exc:  # reported as the backend's failure
             self._emit(state, "error", exc)
             return
-        self._emit(state, "done", None)
+        self._emit(state, "done", (kind, region, count))
 
     # -- outcomes ----------------------------------------------------------------------------------
     def _seconds(self, state: _Backend) -> float:
