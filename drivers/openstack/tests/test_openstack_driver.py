@@ -104,11 +104,23 @@ def test_images_storage_networks_fields() -> None:
         assert images["OBS Debian 11"].architecture == "aarch64"
         assert images["Shared Windows Server 2019"].extras["visibility"] == "shared"
         assert "team-golden-image" not in images  # private images are not offers
+        # a project user: zones from RESKEY:availability_zones, the extra spec Cinder shows every
+        # user (cinder/policies/type_extra_specs.py USER_VISIBLE_EXTRA_SPECS); QoS specs are
+        # admin-only, so no IOPS, and the item says what it could not read
         storage = by_name(list(driver.items(Kind.STORAGE, "eu-west-0")))
+        assert storage["SSD"].zones == ["eu-west-0a", "eu-west-0b", "eu-west-0c"]
+        assert storage["SATA"].zones == ["eu-west-0a", "eu-west-0b"]
+        assert all(s.iops is None and s.extras["unreadable"] == ["qos_specs"] for s in storage.values())
+        assert storage["SSD"].extras["extra_specs"] == {"RESKEY:availability_zones": "eu-west-0a,eu-west-0b,eu-west-0c"}
+        # an administrator reads the QoS specs, hence IOPS and throughput
+        admin = OpenStackDriver(m.platform.backend(user="ocb-admin")["options"])
+        storage = by_name(list(admin.items(Kind.STORAGE, "eu-west-0")))
         assert storage["SSD"].iops == 33000 and storage["SAS"].iops == 5000
         assert storage["SATA"].iops is None
         assert storage["SSD"].zones == ["eu-west-0a", "eu-west-0b", "eu-west-0c"]
         assert storage["SSD"].extras["qos"]["total_iops_sec"] == "33000"
+        assert storage["SSD"].extras["extra_specs"]["volume_backend_name"] == "SSD"
+        assert "unreadable" not in storage["SSD"].extras
         network = next(iter(driver.items(Kind.NETWORK, "eu-west-0")))
         assert network.extras["shared"] is True
 

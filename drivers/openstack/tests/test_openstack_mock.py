@@ -144,7 +144,7 @@ def test_unknown_paths_and_methods_are_answered_as_each_service_does() -> None:
         tok = {"X-Auth-Token": headers["X-Subject-Token"]}
         status, hdrs, body = call(m.url + "/fr1/compute/v2.1/flavors", method="POST", body={}, headers=tok)
         assert status == 405 and "computeFault" in body and hdrs["OpenStack-API-Version"] == "compute 2.1"
-        status, _, body = call(m.url + "/fr1/compute/v2.1/servers", headers=tok)
+        status, _, body = call(m.url + "/fr1/compute/v2.1/os-hypervisors", headers=tok)
         assert status == 404 and "itemNotFound" in body
         assert call(m.url + "/fr1/compute/v2.1/servers")[0] == 401
         assert call(m.url + "/identity/v3/auth/tokens", method="DELETE")[0] == 405

@@ -54,7 +54,9 @@ def test_flexible_engine_flavors_carry_sale_status_family_and_generation(fe_fixt
     assert west1["s3.8xlarge.4"].zone_status == {"eu-west-1a": ORDERABLE, "eu-west-1b": ORDERABLE}
     assert west1["c3.8xlarge.4"].zone_status == {"eu-west-1a": SOLD_OUT, "eu-west-1b": SOLD_OUT}
 
-    specs = {f["name"]: f.get("extra_specs", {}) for f in fe_fixture["flavors"]}
+    # Huawei documents these in ECS v1's os_extra_specs (GET /v1/{project_id}/cloudservers/flavors),
+    # where the fixture has them, not in Nova's extra specs
+    specs = {f["name"]: {**f.get("extra_specs", {}), **f.get("os_extra_specs", {})} for f in fe_fixture["flavors"]}
     for region, items in (("eu-west-0", west0), ("eu-west-1", west1)):
         for name, item in items.items():
             # every flavor: the family is the name's prefix, the generation Huawei's ecs:generation
