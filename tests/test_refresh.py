@@ -398,3 +398,34 @@ def test_config_deadlines_accept_durations(tmp_path: Path) -> None:
     config = load_config({"backends": {"a": {"driver": "static", "deadline": "2m"}, "b": {"driver": "static"}},
                           "backend_deadline": "90s", "refresh_deadline": "1h"})
     assert config.deadline_of("a") == 120 and config.deadline_of("b") == 90 and config.refresh_deadline == 3600
+
+
+def test_only_an_explicit_recompose_stores_the_new_composition(tmp_path: Path) -> None:
+    config = static_config(tmp_path)
+    with cloudcat.open_catalog(config) as catalog:
+        catalog.refresh()
+    config["brands"]["cloud-avenue"]["operator"] = "Someone"
+    with cloudcat.open_catalog(config) as catalog:
+        assert len(catalog.snapshots()) == 1
+        stored = catalog.recompose()
+        assert len(catalog.snapshots()) == 2 and stored.config_hash == catalog.config.fingerprint()
+        assert {o.operator for o in catalog.offers(brand="cloud-avenue", offline=True)} == {"Someone"}
+        assert catalog._composed is None  # the stored composition is read as it is
+
+
+def test_progress_hears_of_each_region_and_kind(tmp_path: Path) -> None:
+    steps: list[tuple[str, str, str, int]] = []
+    finished: list[str] = []
+
+    class Progress:
+        def __call__(self, status: Any) -> None:
+            finished.append(status.backend)
+
+        def step(self, backend: str, kind: str, region: str, items: int) -> None:
+            steps.append((backend, kind, region, items))
+
+    with cloudcat.open_catalog(static_config(tmp_path)) as catalog:
+        catalog.refresh(progress=Progress())
+    assert sorted(finished) == ["cav", "fe"]
+    assert ("fe", "compute", "eu-west-0", 6) in steps
+    assert {b for b, *_ in steps} == {"fe", "cav"}

@@ -347,8 +347,9 @@ class Catalog:
 
         names = [s.backend for s in statuses]
         offers = compose_streamed(items_of, self._brands, self.price_book, today=snap.created_at.date())
-        return target.write_snapshot(items=itertools.chain.from_iterable(items_of(n) for n in names),
-                                     offers=offers, statuses=statuses, config_hash=self.config.fingerprint())
+        with _collector_paused():
+            return target.write_snapshot(items=itertools.chain.from_iterable(items_of(n) for n in names),
+                                         offers=offers, statuses=statuses, config_hash=self.config.fingerprint())
 
     def _refreshed(self) -> SnapshotInfo:
         result = self.refresh(progress=self.refresh_progress)
@@ -365,7 +366,7 @@ class Catalog:
             raise CloudcatError("no snapshot to recompose; run `cloudcat refresh` first")
         configured = set(self.config.backends)
         statuses = [s for s in base.backends if s.backend in configured]
-        with tempfile.TemporaryDirectory(prefix="cloudcat-recompose-") as tmp:
+        with _collector_paused(), tempfile.TemporaryDirectory(prefix="cloudcat-recompose-") as tmp:
             spools = [self._carried(base, s.backend, Path(tmp)) for s in statuses]
             return self._write(spools, statuses, self.price_book, today=dt.date.today())
 
