@@ -1,5 +1,6 @@
 """The acceptance stories, end to end, the way a user runs them: the example client scripts and
-the CLI in subprocesses, over real sockets, against the mocked OpenStack and Cloud Director."""
+the CLI in subprocesses, over real sockets, against the mocked OpenStack, Cloud Director, Azure
+Resource Manager and vCenter."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ EXAMPLES = ROOT / "examples"
 @pytest.fixture
 def clouds(cloudcat_mock: Callable[..., MockHandle]) -> dict[str, MockHandle]:
     return {"cw": cloudcat_mock("openstack", "cloudwatt"), "fe": cloudcat_mock("openstack", "flexible-engine"),
-            "cav": cloudcat_mock("vcd", "cloud-avenue")}
+            "cav": cloudcat_mock("vcd", "cloud-avenue"), "bleu": cloudcat_mock("azure"),
+            "vs": cloudcat_mock("vsphere")}
 
 
 @pytest.fixture
@@ -138,6 +140,33 @@ def test_demo_runs_from_the_quickstart() -> None:
     assert "same offer ids before and after: yes" in out
     assert "on backend fe (openstack driver)" in out and "on backend cav (vcd driver)" in out
     assert "no GPU offer" in out and "demo completed" in out
+    # Flexible Engine planned onto each destination: Cloud Avenue, Bleu (through the libcloud driver on
+    # the mocked Azure Resource Manager) and a vSphere private cloud, then side by side
+    for destination in ("cloud-avenue", "bleu", "private-vsphere"):
+        assert f"--to {destination} --inventory" in out
+    side = out[out.index("side by side"):].splitlines()
+    rows = {line.split()[0]: line for line in side[2:5]}
+    assert set(rows) == {"cloud-avenue", "bleu", "private-vsphere"}
+    assert all("EUR" in row for row in rows.values())
+    assert "Standard_D4s_v5" in out  # a real Azure size name, read by libcloud from the mock
+    assert "pool-Bronze" in out  # a vSphere cluster sized as a flexible pool
+
+
+def test_flexible_engine_to_bleu_and_vsphere_side_by_side(config: dict[str, Any], tmp_path: Path) -> None:
+    path = write(tmp_path, config)
+    plans = {}
+    for destination in ("cloud-avenue", "bleu", "private-vsphere"):
+        proc = cli("plan", "--from", "flexible-engine", "--to", destination, "--inventory",
+                   str(DATA / "inventory-flexible-engine.csv"), "--format", "json", config=path)
+        plans[destination] = {line["item"]: line for line in json.loads(proc.stdout)["lines"]}
+    bleu = plans["bleu"]["app servers"]
+    assert bleu["target"].startswith("bleu/compute/france") and "Standard_" in bleu["target"]
+    assert bleu["monthly_after"] is not None and bleu["currency_after"] == "EUR"  # Azure retail price in EUR
+    vs = plans["private-vsphere"]["batch"]
+    assert vs["target"].startswith("private-vsphere/compute/") and vs["target_vcpus"] == 8
+    for lines in plans.values():  # the same inventory lines, each planned or a gap on every destination
+        assert set(lines) == set(plans["cloud-avenue"])
+        assert lines["3d rendering"]["target"] is None
 
 
 def test_no_secret_in_logs_errors_output_or_snapshots(clouds: dict[str, MockHandle], config: dict[str, Any],
@@ -158,6 +187,8 @@ def test_no_secret_in_logs_errors_output_or_snapshots(clouds: dict[str, MockHand
         state = clouds[name].platform.state_  # type: ignore[attr-defined]
         secrets.update(state.tokens)
     secrets.add(config["backends"]["cav"]["options"]["password"])
+    secrets.add(config["backends"]["vs"]["options"]["password"])
+    secrets.add(config["backends"]["bleu"]["options"]["secret"])
     secrets.update(clouds["cav"].platform.state_.sessions)  # type: ignore[attr-defined]
     secrets.add("wrong-" + config["backends"]["fe"]["options"]["auth"]["password"])
     assert len(secrets) > 4  # passwords and the tokens the mocks issued

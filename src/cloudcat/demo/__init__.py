@@ -1,17 +1,19 @@
 """``cloudcat demo``: the two stories cloudcat exists for, on mocked clouds, in under a minute.
 
-It starts the bundled mocked OpenStack (Cloudwatt and Flexible Engine fixtures) and Cloud
-Director (Cloud Avenue fixture) on 127.0.0.1, writes a configuration in a temporary folder, and
-runs the client scripts of ``examples/`` unchanged against two versions of that configuration:
+It starts the bundled mocked clouds on 127.0.0.1 — OpenStack (Cloudwatt and Flexible Engine
+fixtures), Cloud Director (Cloud Avenue), Azure Resource Manager with retail prices (Bleu) and a
+vCenter (a private vSphere cloud) — writes a configuration in a temporary folder, and runs the
+client scripts of ``examples/`` unchanged against two versions of that configuration:
 
 1. *Relabel*: the Cloudwatt brand moves from operator "Cloudwatt" to "Orange Cloud for
    Business" and gains an alias. Same script, same ids, new operator; ids under the alias resolve.
 2. *Backend swap*: brand "Orange IaaS" moves from Flexible Engine (OpenStack) to Cloud Avenue
    (Cloud Director). The same script still gets a general-purpose 4 vCPU / 16 GiB offer in
-   France. Then the migration plan for a sample inventory, gaps first.
+   France. Then the migration plans of a sample Flexible Engine inventory to each destination its
+   customers are offered — Cloud Avenue, Bleu — and to a vSphere private cloud, side by side.
 
-No credentials, no network beyond loopback. Needs the ``cloudcat-static``, ``cloudcat-openstack``
-and ``cloudcat-vcd`` distributions.
+No credentials, no network beyond loopback. Needs the ``cloudcat-openstack``, ``cloudcat-vcd``,
+``cloudcat-libcloud`` and ``cloudcat-vsphere`` distributions.
 """
 
 from __future__ import annotations
@@ -69,17 +71,25 @@ def run_example(script: str, args: list[str], config: Path) -> str:
     return out.getvalue()
 
 
+#: Fixed sizes of the demo's vSphere private cloud (vSphere has no flavors), priced by name in
+#: ``prices-vsphere.yaml``; each cluster is also a flexible pool priced per vCPU and GiB.
+VSPHERE_SIZES = [{"name": "std-2-4", "vcpus": 2, "memory_mib": 4096},
+                 {"name": "std-4-16", "vcpus": 4, "memory_mib": 16384},
+                 {"name": "std-8-32", "vcpus": 8, "memory_mib": 32768}]
+
+#: The destinations the demo plans Flexible Engine onto, in the order shown.
+DESTINATIONS = ("cloud-avenue", "bleu", "private-vsphere")
+
+
 def demo_config(backends: dict[str, Any], store: str) -> dict[str, Any]:
-    """The demo's configuration, before the relabel and the swap."""
+    """The demo's configuration, before the relabel and the swap. ``backends`` holds the mocks'
+    backend entries: ``cw``, ``fe``, ``cav``, ``bleu`` and ``vs``."""
     fe = copy.deepcopy(backends["fe"])
     fe.setdefault("options", {})["countries"] = {"eu-west-0": "FR", "eu-west-1": "NL"}
+    vs = copy.deepcopy(backends["vs"])
+    vs.setdefault("options", {}).update({"sizes": VSPHERE_SIZES, "country": "FR"})
     return {
-        "backends": {
-            "cw": backends["cw"],
-            "fe": fe,
-            "cav": backends["cav"],
-            "bleu": {"driver": "static", "options": {"paths": [str(DATA / "bleu.yaml")]}},
-        },
+        "backends": {"cw": backends["cw"], "fe": fe, "cav": backends["cav"], "bleu": backends["bleu"], "vs": vs},
         "brands": {
             "cloudwatt": {"display_name": "Cloudwatt", "operator": "Cloudwatt", "backend": "cw"},
             "flexible-engine": {
@@ -88,13 +98,14 @@ def demo_config(backends: dict[str, Any], store: str) -> dict[str, Any]:
                               "reason": "closure announced; customers move to Cloud Avenue or Bleu"}},
             "cloud-avenue": {"display_name": "Cloud Avenue", "operator": "Orange Business", "backend": "cav"},
             "bleu": {"display_name": "Bleu", "operator": "Bleu (Capgemini and Orange)", "backend": "bleu"},
+            "private-vsphere": {"display_name": "Private vSphere", "operator": "ACME IT", "backend": "vs"},
             "orange-iaas": {
                 "display_name": "Orange IaaS", "operator": "Orange Business", "backend": "fe",
                 "offers": [{"id": "gp-4-16", "name": "General purpose 4 vCPU / 16 GiB",
                             "min_vcpus": 4, "min_memory_mib": 16384, "country": "FR"}]},
         },
         "price_books": [str(DATA / "prices-cloudwatt.csv"), str(DATA / "prices-flexible-engine.csv"),
-                        str(DATA / "prices-cloud-avenue.yaml")],
+                        str(DATA / "prices-cloud-avenue.yaml"), str(DATA / "prices-vsphere.yaml")],
         "store": store,
     }
 
@@ -109,10 +120,11 @@ def _mocks() -> Iterator[dict[str, Any]]:
     from ..testing.mockserver import mock
 
     with mock("openstack", "cloudwatt") as cw, mock("openstack", "flexible-engine") as fe, \
-            mock("vcd", "cloud-avenue") as cav:
-        yield {"cw": cw.backend, "fe": fe.backend, "cav": cav.backend,
+            mock("vcd", "cloud-avenue") as cav, mock("azure") as bleu, mock("vsphere") as vs:
+        yield {"cw": cw.backend, "fe": fe.backend, "cav": cav.backend, "bleu": bleu.backend, "vs": vs.backend,
                "urls": {"cloudwatt (OpenStack)": cw.url, "flexible engine (OpenStack)": fe.url,
-                        "cloud avenue (Cloud Director)": cav.url}}
+                        "cloud avenue (Cloud Director)": cav.url, "bleu (Azure Resource Manager)": bleu.url,
+                        "private cloud (vCenter)": vs.url}}
 
 
 def _indent(text: str) -> str:
@@ -177,17 +189,41 @@ def _swap_backend(echo: Echo, config: dict[str, Any], path: Path) -> bool:
 
 
 def _plan(echo: Echo, path: Path) -> bool:
-    """The migration plan from Flexible Engine to Cloud Avenue; whether it has lines and gaps."""
+    """The migration plans from Flexible Engine to each destination, then side by side; whether
+    each has lines and the Cloud Avenue one shows its gaps."""
     import cloudcat
 
     from ..report import render_text
 
-    echo("$ cloudcat plan --from flexible-engine --to cloud-avenue --inventory inventory-flexible-engine.csv")
     with cloudcat.open_catalog(path) as catalog:
-        plan = catalog.plan_migration("flexible-engine", "cloud-avenue",
-                                      DATA / "inventory-flexible-engine.csv")
-    echo(_indent(render_text(plan)))
-    return bool(plan.gaps) and bool(plan.lines)
+        plans = {to: catalog.plan_migration("flexible-engine", to, DATA / "inventory-flexible-engine.csv",
+                                            offline=True)
+                 for to in DESTINATIONS}
+    for to, plan in plans.items():
+        echo(f"$ cloudcat plan --from flexible-engine --to {to} --inventory inventory-flexible-engine.csv")
+        echo(_indent(render_text(plan)))
+    echo("== Flexible Engine → each destination, side by side ==")
+    echo(_indent(_side_by_side(plans)))
+    return all(plan.lines for plan in plans.values()) and bool(plans["cloud-avenue"].gaps)
+
+
+def _side_by_side(plans: dict[str, Any]) -> str:
+    """One row per destination: lines replaced, gaps, and — on the lines priced on both sides, in
+    their currency — the monthly total before and after, and the difference."""
+    rows = [f"{'destination':<16} {'replaced':>8} {'gaps':>5}  lines priced on both sides: before → after a month"]
+    for to, plan in plans.items():
+        replaced = [line for line in plan.lines if not line.is_gap]
+        sums: dict[str, list[Any]] = {}
+        for line in replaced:
+            if line.difference is not None and line.currency:
+                pair = sums.setdefault(line.currency, [0, 0, 0])
+                pair[0] += 1
+                pair[1] += line.monthly_before
+                pair[2] += line.monthly_after
+        totals = "; ".join(f"{n} lines {before:.2f} → {after:.2f} {currency} ({after - before:+.2f})"
+                           for currency, (n, before, after) in sorted(sums.items()))
+        rows.append(f"{to:<16} {len(replaced):>8} {len(plan.gaps):>5}  {totals or 'no price known'}")
+    return "\n".join(rows)
 
 
 def run_demo(echo: Echo = print, store: str | None = None, keep: bool = False) -> int:
