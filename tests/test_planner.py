@@ -158,11 +158,11 @@ def test_json_contract() -> None:
                              "currency", "gap_reason"}
     assert web["source"] == "fe/compute/eu-west-0/s3.large.2" and web["quantity"] == 12
     assert web["target"] == "cav/compute/fr-paris/ECO-PAYG"
-    assert web["monthly_before"] == "536.112"  # 12 x 730 x 0.0612
+    assert web["monthly_before"] == "536.11"  # 12 x 730 x 0.0612 = 536.112, money rounded to the cent
     assert web["monthly_after"] == "315.36"
     assert render["target"] is None and render["gap_reason"] == "no GPU offer"
     assert render["monthly_before"] == "380.00"  # 2 x 200 h x 0.95
-    assert data["totals"] == {"EUR": {"before": "916.112", "after": "315.36", "difference": "-220.752"}}
+    assert data["totals"] == {"EUR": {"before": "916.11", "after": "315.36", "difference": "-220.75"}}
     rows = plan.rows()
     assert rows[0]["alternatives"] == "cav/compute/fr-paris/STD-PAYG; cav/compute/fr-paris/HP-PAYG"
     assert rows[1]["target"] == ""

@@ -134,9 +134,20 @@ def test_chromium_renders_gaps_first_totals_and_bars(tmp_path: Path, page: tuple
     total = plan.totals["EUR"]
     assert total.before == Decimal("12") * 730 * Decimal("0.0612") + 4 * 730 * Decimal("0.322") \
         + 2 * 730 * Decimal("0.95") + 2000 * Decimal("0.16")
-    for amount in (total.before, total.after, total.difference):
-        assert f"{amount:,.2f} EUR" in text
     assert f"{total.before:,.2f} EUR" == "3,183.35 EUR"
+    # the headline adds one set of lines on both sides: those priced before and after
+    both = [x for x in plan.lines if x.monthly_before is not None and x.monthly_after is not None]
+    before = sum((x.monthly_before for x in both if x.monthly_before is not None), Decimal(0))
+    after = sum((x.monthly_after for x in both if x.monthly_after is not None), Decimal(0))
+    priced_gaps = [x.monthly_before for x in plan.lines if x.target is None and x.monthly_before is not None]
+    difference = after - before
+    percent = (difference * 100 / before).quantize(Decimal("0.1"))
+    text = " ".join("".join(dom.text).split())
+    assert f"On the {len(both)} lines priced on both sides: {before:,.2f} EUR → {after:,.2f} EUR a month, " \
+           f"{difference:,.2f} EUR ({percent}%), {difference * 12:,.2f} EUR a year." in text
+    assert f"{len(priced_gaps)} gap line(s), {sum(priced_gaps, Decimal(0)):,.2f} EUR a month today with no " \
+           "replacement" in text
+    assert "Where the data comes from" not in text  # no provenance given: the generation time only
 
     # one SVG bar pair per family, lengths proportional to the amounts
     assert len(dom.find("svg", "chart")) == 1

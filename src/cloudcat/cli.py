@@ -2,8 +2,12 @@
 
 Exit status: 0 success; 1 failure (nothing could be read or stored); 2 usage or configuration
 error; 3 some backends failed but the others were stored. Errors are one line on stderr; the
-global ``--debug`` flag (before the subcommand) shows tracebacks and debug logs, ``-v`` progress
-and info logs.
+global ``--debug`` flag (before the subcommand) shows tracebacks, debug logs and other libraries'
+warnings; ``-v`` cloudcat's own steps. ``--config`` and ``--store`` are accepted before the
+subcommand as well as after it.
+
+Listing commands print tables that fit the terminal (``-c/--column`` picks the columns, ``-f
+value`` prints bare values), and JSON, CSV and YAML row by row (``docs/exports.md``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,19 @@ import click
 from . import __version__
 from .errors import CloudcatError, ConfigError, DriverError, NotSupportedError, OfferNotFoundError
 from .filters import FILTERS, AtLeast, Filter, Flag, OneOf
-from .output import Format, default_format, render
+from .output import (
+    FOCUS_CSV_COLUMNS,
+    OFFER_CSV_COLUMNS,
+    Format,
+    RefreshDisplay,
+    default_format,
+    focus_csv_row,
+    offer_csv_row,
+    render,
+    render_table,
+    select_columns,
+    write_rows,
+)
 from .query import SORTS, SortOrder
 
 __all__ = ["main"]
@@ -38,9 +54,17 @@ OFFER_COLUMNS = [("id", "id"), ("name", "display_name"), ("vCPU", "vcpus"), ("Mi
                  ("operator", "operator")]
 
 
+OFFER_ALL_COLUMNS = [*OFFER_COLUMNS[:2], ("kind", "kind"), ("region", "region"), *OFFER_COLUMNS[2:],
+                     ("brand", "brand"), ("backend", "backend")]
+#: What an offers table shows unless -c/--column says otherwise: few enough for 80 columns.
+OFFER_DEFAULT_COLUMNS = ["id", "vCPU", "MiB", "price", "cur", "unit"]
+
+
 class _State:
     debug = False
     verbose = 0
+    config: str | None = None
+    store: str | None = None
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -91,7 +115,9 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     from .brands import BrandNameDeprecation
     from .catalog import OfferLifecycleWarning
 
-    if issubclass(category, (BrandNameDeprecation, OfferLifecycleWarning)) or _State.verbose or _State.debug:
+    ours = issubclass(category, (BrandNameDeprecation, OfferLifecycleWarning))
+    noise = issubclass(category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning))
+    if ours or _State.debug or (_State.verbose and not noise):
         click.echo(f"cloudcat: notice: {message}", err=True)
 
 
@@ -103,70 +129,154 @@ def _config_options(fn: F) -> F:
     return fn
 
 
+def _listing_options(fn: F) -> F:
+    """--config/--store, and -c/--column (``-c FILE`` naming a configuration file still means --config)."""
+    fn = click.option("--store", "store", type=str, default=None,
+                      help="Snapshot store: SQLite file or database URL (overrides the config).")(fn)
+    fn = click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+                      envvar="CLOUDCAT_CONFIG", help="Configuration file (default ./cloudcat.yaml).")(fn)
+    return _column_option(fn)
+
+
+def _column_option(fn: F) -> F:
+    return click.option("--column", "-c", "columns", multiple=True, metavar="COLUMN",
+                        help="Show this column (repeatable): a table header or a JSON key, dotted for "
+                             "nested ones (price.amount).")(fn)
+
+
 def _format_option(fn: F) -> F:
-    return click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv", "yaml"]),
-                        default=None, help="Output format (table on a terminal, else json).")(fn)
+    fn = click.option("--csv-raw", is_flag=True,
+                      help="Write CSV cells beginning with = + - @ as read (they are prefixed with ' by "
+                           "default, so that spreadsheets do not run them as formulas).")(fn)
+    return click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv", "yaml", "value"]),
+                        default=None, help="Output format (table on a terminal, else json); value: bare "
+                                           "values, one row per line.")(fn)
+
+
+def _split_columns(columns: Sequence[str], config: str | None) -> tuple[list[str], str | None]:
+    """The columns asked for, and the configuration file, which ``-c`` names when it names a file."""
+    picked: list[str] = []
+    for value in columns:
+        if config is None and (value.endswith((".yaml", ".yml", ".json")) or Path(value).is_file()):
+            config = value
+        else:
+            picked.append(value)
+    return picked, config
 
 
 def _open(config: str | None, store: str | None) -> Any:
     from .catalog import open_catalog
 
-    return open_catalog(config, store=store)
+    catalog = open_catalog(config or _State.config, store=store or _State.store)
+    # refreshes the catalog starts itself (no snapshot yet, a stale one) show their progress too
+    catalog.refresh_progress = _display()
+    return catalog
 
 
-def _emit(rows: Any, fmt: str | None, **kwargs: Any) -> None:
+def _display() -> RefreshDisplay:
+    return RefreshDisplay(sys.stderr, verbose=bool(_State.verbose or _State.debug))
+
+
+def _pick(columns: Sequence[tuple[str, str]], wanted: Sequence[str],
+          default: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """The (header, key) pairs to show: those asked for by header or key, else the default ones."""
+    if not wanted:
+        return [c for c in columns if c[0] in default] if default else list(columns)
+    by_name = {name: c for c in columns for name in c}
+    return [by_name.get(w, (w, w)) for w in wanted]
+
+
+def _emit(rows: Any, fmt: str | None, *, columns: Sequence[tuple[str, str]] = (), wanted: Sequence[str] = (),
+          default: Sequence[str] = (), raw_csv: bool = False, title: str | None = None, wrap: bool = False,
+          **kwargs: Any) -> None:
+    """Write rows (an iterable of JSON-ready mappings, or one mapping) in the chosen format."""
     chosen: Format = fmt or default_format()  # type: ignore[assignment]
-    click.echo(render(rows, chosen, **kwargs).rstrip("\n"))
+    shown = _pick(columns, wanted, default) if columns or wanted else []
+    if isinstance(rows, dict):
+        if wanted:
+            rows = select_columns(rows, [key for _, key in shown])
+        click.echo(render(rows, chosen, raw_csv=raw_csv).rstrip("\n"))
+        return
+    if chosen == "table":
+        rows = list(rows)
+        click.echo(render_table(rows, columns=shown, title=title, wrap=wrap).rstrip("\n"))
+        return
+    if wanted and chosen != "value":
+        rows = (select_columns(r, [key for _, key in shown]) for r in rows)
+    write_rows(rows, chosen, sys.stdout, columns=shown, raw_csv=raw_csv, **kwargs)
+    sys.stdout.flush()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="cloudcat")
-@click.option("--debug", is_flag=True, help="Tracebacks and debug logs.")
-@click.option("-v", "--verbose", count=True, help="Progress and info logs.")
-def cli(debug: bool, verbose: int) -> None:
+@click.option("--debug", is_flag=True, help="Tracebacks, debug logs and other libraries' warnings.")
+@click.option("-v", "--verbose", count=True, help="cloudcat's own steps (backend, region, kind read).")
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Configuration file, for every subcommand (default ./cloudcat.yaml).")
+@click.option("--store", "store", type=str, default=None, help="Snapshot store, for every subcommand.")
+def cli(debug: bool, verbose: int, config: str | None, store: str | None) -> None:
     """cloudcat: one offer catalog in front of many clouds."""
     _State.debug = debug
     _State.verbose = verbose
-    level = logging.DEBUG if debug else (logging.INFO if verbose else logging.WARNING)
+    _State.config = config
+    if store is not None:
+        from .config import store_location_problem
+
+        problem = store_location_problem(store)
+        if problem:  # a usage error (exit 2), as a bad `store:` in the configuration is
+            raise click.BadParameter(problem, param_hint="'--store'")
+    _State.store = store
+    _setup_logging(debug, verbose)
+
+
+def _setup_logging(debug: bool, verbose: int) -> None:
+    """--debug: every logger at DEBUG. -v: cloudcat's own loggers at INFO, other libraries' at
+    WARNING. Otherwise warnings only."""
     from .redaction import RedactingFilter
 
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    level = logging.DEBUG if debug else logging.WARNING
+    text = "%(levelname)s %(name)s: %(message)s" if debug else "cloudcat: %(levelname)s: %(message)s"
+    logging.basicConfig(level=level, format=text, stream=sys.stderr)
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
+    logging.getLogger("cloudcat").setLevel(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
     from .driver import quiet_driver_loggers
 
     # outside --debug, each driver quiets the SDK and HTTP-library loggers its class names
-    quiet_driver_loggers(None if debug else level)
+    quiet_driver_loggers(None if debug else logging.WARNING)
 
 
 @cli.command()
+@_column_option
 @_format_option
 @_guard
-def drivers(fmt: str | None) -> None:
+def drivers(columns: Sequence[str], fmt: str | None, csv_raw: bool) -> None:
     """List installed drivers, their distribution, version and capabilities."""
     from .registry import driver_infos
 
     rows = [{"name": d.name, "distribution": d.distribution, "version": d.version,
              "capabilities": d.capabilities, **({"error": d.error} if d.error else {})}
             for d in driver_infos()]
-    _emit(rows, fmt, columns=[("name", "name"), ("distribution", "distribution"), ("version", "version"),
-                              ("kinds", "capabilities.kinds"), ("zones", "capabilities.zones"),
-                              ("prices", "capabilities.prices"), ("paging", "capabilities.paging"),
-                              ("flexible", "capabilities.flexible_compute"),
-                              ("lifecycle", "capabilities.lifecycle")])
+    _emit(rows, fmt, wanted=columns, raw_csv=csv_raw, default=["name", "version", "kinds", "prices"],
+          columns=[("name", "name"), ("distribution", "distribution"), ("version", "version"),
+                   ("kinds", "capabilities.kinds"), ("zones", "capabilities.zones"),
+                   ("prices", "capabilities.prices"), ("paging", "capabilities.paging"),
+                   ("flexible", "capabilities.flexible_compute"), ("lifecycle", "capabilities.lifecycle")])
 
 
 @cli.command()
-@_config_options
+@_listing_options
 @_format_option
 @_guard
-def brands(config: str | None, store: str | None, fmt: str | None) -> None:
+def brands(config: str | None, store: str | None, columns: Sequence[str], fmt: str | None, csv_raw: bool) -> None:
     """List configured brands with operator, aliases and backends."""
+    columns, config = _split_columns(columns, config)
     with _open(config, store) as catalog:
         rows = [b.model_dump(mode="json") for b in catalog.brands()]
-    _emit(rows, fmt, columns=[("name", "name"), ("display name", "display_name"), ("operator", "operator"),
-                              ("aliases", "aliases"), ("former names", "former_names"),
-                              ("backends", "backends"), ("labels", "labels")])
+    _emit(rows, fmt, wanted=columns, raw_csv=csv_raw, default=["name", "operator", "backends"],
+          columns=[("name", "name"), ("display name", "display_name"), ("operator", "operator"),
+                   ("aliases", "aliases"), ("former names", "former_names"), ("backends", "backends"),
+                   ("labels", "labels")])
 
 
 def _filter_option(name: str, declared: Filter) -> Callable[[F], F]:
@@ -177,7 +287,9 @@ def _filter_option(name: str, declared: Filter) -> Callable[[F], F]:
     if isinstance(declared, OneOf):
         allowed = declared.allowed
         kind: click.ParamType[Any] = click.Choice(allowed) if allowed else click.STRING
-        return click.option(*names, name, multiple=True, type=kind, help=declared.help + " Repeatable.")
+        complete = (lambda c, p, i: _complete_brands(c, p, i)) if name == "brand" else None
+        return click.option(*names, name, multiple=True, type=kind, help=declared.help + " Repeatable.",
+                            shell_complete=complete)
     if isinstance(declared, AtLeast) and declared.integer:
         return click.option(*names, name, type=click.IntRange(min=0), default=None, help=declared.help)
     return click.option(*names, name, type=str, default=None, help=declared.help)
@@ -196,8 +308,10 @@ def _given_filters(values: dict[str, Any]) -> dict[str, Any]:
 
 
 @cli.command()
-@_config_options
+@_listing_options
 @_format_option
+@click.option("--csv-columns", "csv_columns", type=click.Choice(["cloudcat", "focus"]), default="cloudcat",
+              show_default=True, help="CSV column set: cloudcat's (reads back as a price book) or FinOps FOCUS.")
 @_filter_options
 @click.option("--sort", default="id", type=click.Choice(list(SORTS)))
 @click.option("--limit", "-n", type=click.IntRange(min=0), default=None)
@@ -205,38 +319,72 @@ def _given_filters(values: dict[str, Any]) -> dict[str, Any]:
 @click.option("--offline", is_flag=True, help="Never touch the network; use the stored snapshot.")
 @click.option("--snapshot", type=int, default=None, help="Query this snapshot instead of the latest.")
 @_guard
-def offers(config: str | None, store: str | None, fmt: str | None, sort: SortOrder, limit: int | None,
-           refresh: bool, offline: bool, snapshot: int | None, **filters: Any) -> None:
-    """List offers, filtered and sorted."""
+def offers(config: str | None, store: str | None, columns: Sequence[str], fmt: str | None, csv_raw: bool,
+           csv_columns: str, sort: SortOrder, limit: int | None, refresh: bool, offline: bool,
+           snapshot: int | None, **filters: Any) -> None:
+    """List offers, filtered and sorted (JSON, CSV and YAML are written as the offers are read)."""
     if refresh and offline:
         raise click.UsageError("--refresh and --offline exclude each other")
+    columns, config = _split_columns(columns, config)
+    chosen = fmt or default_format()
     with _open(config, store) as catalog:
         query = catalog.query(sort=sort, limit=limit, **_given_filters(filters))
-        found = catalog.offers(query, refresh=refresh, offline=offline, snapshot=snapshot)
-        rows = [o.to_json() for o in found]
-    _emit(rows, fmt, columns=OFFER_COLUMNS)
+        rows = (o.to_json() for o in catalog.iter_offers(query, refresh=refresh, offline=offline,
+                                                          snapshot=snapshot))
+        if chosen == "csv" and not columns:
+            focus = csv_columns == "focus"
+            _emit(rows, "csv", raw_csv=csv_raw, csv_header=FOCUS_CSV_COLUMNS if focus else OFFER_CSV_COLUMNS,
+                  csv_row=focus_csv_row if focus else offer_csv_row)
+        else:
+            _emit(rows, chosen, columns=OFFER_ALL_COLUMNS, wanted=columns, default=OFFER_DEFAULT_COLUMNS,
+                  raw_csv=csv_raw)
 
 
 @cli.command()
-@click.argument("offer_id")
-@_config_options
+@click.argument("offer_id", shell_complete=lambda ctx, param, incomplete: _complete_offer_ids(incomplete))
+@_listing_options
 @_format_option
 @click.option("--refresh", is_flag=True)
 @click.option("--offline", is_flag=True)
 @_guard
-def get(offer_id: str, config: str | None, store: str | None, fmt: str | None, refresh: bool,
-        offline: bool) -> None:
+def get(offer_id: str, config: str | None, store: str | None, columns: Sequence[str], fmt: str | None,
+        csv_raw: bool, refresh: bool, offline: bool) -> None:
     """Show one offer by id (aliases and former brand names resolve)."""
     if refresh and offline:
         raise click.UsageError("--refresh and --offline exclude each other")
+    columns, config = _split_columns(columns, config)
     with _open(config, store) as catalog:
         offer = catalog.get(offer_id, refresh=refresh, offline=offline)
         row = offer.to_json()
+    if columns:
+        row = select_columns(row, columns)
     if (fmt or default_format()) == "table":
         _emit([{"field": k, "value": v} for k, v in row.items()], "table",
-              columns=[("field", "field"), ("value", "value")], title=row["id"])
+              columns=[("field", "field"), ("value", "value")], title=str(row.get("id") or offer_id), wrap=True)
     else:
-        _emit(row, fmt)
+        _emit(row, fmt, raw_csv=csv_raw)
+
+
+def _complete_offer_ids(incomplete: str) -> list[str]:
+    """Offer ids of the stored snapshot beginning with ``incomplete`` (shell completion; never reads
+    a backend)."""
+    try:
+        with _open(None, None) as catalog:
+            catalog.refresh_progress = None
+            query = catalog.query(sort="id", limit=200, **({"text": incomplete} if incomplete else {}))
+            return [o.id for o in catalog.iter_offers(query, offline=True) if o.id.startswith(incomplete)]
+    except Exception:  # completion must never print a traceback into the shell
+        return []
+
+
+def _complete_brands(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Brand names (and aliases) beginning with ``incomplete`` (shell completion)."""
+    try:
+        with _open(None, None) as catalog:
+            names = [n for b in catalog.brands() for n in (b.name, *b.aliases)]
+    except Exception:  # completion must never print a traceback into the shell
+        return []
+    return sorted(n for n in names if n.startswith(incomplete))
 
 
 @cli.command()
@@ -245,20 +393,12 @@ def get(offer_id: str, config: str | None, store: str | None, fmt: str | None, r
 @_guard
 def refresh(config: str | None, store: str | None, backends: Sequence[str]) -> None:
     """Read the backends and store a snapshot. Exit 0 all ok, 3 some failed, 1 nothing stored."""
-    from .models import BackendStatus
-
-    def progress(status: BackendStatus) -> None:
-        if status.status == "ok":
-            click.echo(f"  {status.backend:<24} ok      {status.items:>6} items  {status.seconds:6.2f}s", err=True)
-        else:
-            click.echo(f"  {status.backend:<24} FAILED  {status.error}", err=True)
-
     if not _State.verbose and not _State.debug:
         # the progress lines below report each failure; the catalog's warning would repeat it
         logging.getLogger("cloudcat.catalog").setLevel(logging.ERROR)
-    with _open(config, store) as catalog:
+    with _open(config, store) as catalog, _display() as display:
         click.echo(f"refreshing {len(backends) or len(catalog.config.backends)} backend(s)…", err=True)
-        result = catalog.refresh(list(backends) or None, progress=progress)
+        result = catalog.refresh(list(backends) or None, progress=display)
     if result.snapshot is not None:
         click.echo(f"snapshot {result.snapshot.id}: {result.snapshot.offers} offers "
                    f"({len(result.failed)} backend(s) failed)")
@@ -268,22 +408,27 @@ def refresh(config: str | None, store: str | None, backends: Sequence[str]) -> N
 
 
 @cli.group(invoke_without_command=True)
-@_config_options
+@_listing_options
 @_format_option
 @click.pass_context
 @_guard
-def snapshots(ctx: click.Context, config: str | None, store: str | None, fmt: str | None) -> None:
+def snapshots(ctx: click.Context, config: str | None, store: str | None, columns: Sequence[str],
+              fmt: str | None, csv_raw: bool) -> None:
     """List stored snapshots (``snapshots prune`` removes old ones)."""
     if ctx.invoked_subcommand is not None:
         return
+    columns, config = _split_columns(columns, config)
     with _open(config, store) as catalog:
         rows = []
         for s in catalog.snapshots():
             row = s.model_dump(mode="json")
             row["status"] = ", ".join(f"{b.backend}:{b.status}" for b in s.backends)
             rows.append(row)
-    _emit(rows, fmt, columns=[("id", "id"), ("created", "created_at"), ("offers", "offers"),
-                              ("backends", "status")])
+    if (fmt or default_format()) == "table":
+        for row in rows:
+            row["created_at"] = row["created_at"][:19].replace("T", " ")
+    _emit(rows, fmt, wanted=columns, raw_csv=csv_raw,
+          columns=[("id", "id"), ("created", "created_at"), ("offers", "offers"), ("backends", "status")])
 
 
 @snapshots.command("prune")
@@ -311,7 +456,7 @@ def snapshots_prune(keep_last: int, keep_daily: int, keep_monthly: int, config: 
 @_format_option
 @_guard
 def diff(a: int | None, b: int | None, last: bool, exit_code: bool, config: str | None, store: str | None,
-         fmt: str | None) -> None:
+         fmt: str | None, csv_raw: bool) -> None:
     """What changed between snapshots A and B (or the two latest with --last): offers added and
     removed, and every changed field (price, lifecycle, labels, names, operator, specs, zones…)."""
     if last == (a is not None and b is not None) or (a is None) != (b is None):
@@ -324,14 +469,14 @@ def diff(a: int | None, b: int | None, last: bool, exit_code: bool, config: str 
             a, b = ids
         assert a is not None and b is not None
         d = catalog.diff(a, b)
-    _emit_diff(d, a, b, fmt)
+    _emit_diff(d, a, b, fmt, csv_raw)
     if exit_code and not d.empty:
         sys.exit(1)
 
 
-def _emit_diff(d: Any, a: int, b: int, fmt: str | None) -> None:
+def _emit_diff(d: Any, a: int, b: int, fmt: str | None, csv_raw: bool = False) -> None:
     chosen = fmt or default_format()
-    if chosen in ("table", "csv"):
+    if chosen in ("table", "csv", "value"):
         def price(p: Any) -> str:
             return f"{p.amount} {p.currency}/{p.unit}" if p is not None else "unknown"
 
@@ -343,12 +488,13 @@ def _emit_diff(d: Any, a: int, b: int, fmt: str | None) -> None:
                  for c in d.lifecycle_changes]
         rows += [{"change": c.field, "id": c.id, "before": _json_cell(c.before), "after": _json_cell(c.after)}
                  for c in d.changed if c.field not in ("price", "lifecycle")]
-        if chosen == "csv":
-            _emit(rows, "csv")
+        if chosen != "table":
+            _emit(rows, chosen, raw_csv=csv_raw, columns=[("change", "change"), ("id", "id"),
+                                                          ("before", "before"), ("after", "after")])
         elif not rows:
             click.echo(f"snapshot {a} → {b}: no change")
         else:
-            _emit(rows, "table", columns=[("change", "change"), ("id", "id"), ("before", "before"),
+            _emit(rows, "table", columns=[("id", "id"), ("change", "change"), ("before", "before"),
                                           ("after", "after")], title=f"snapshot {a} → {b}")
     else:
         _emit(d.model_dump(mode="json"), fmt)
@@ -359,18 +505,20 @@ def _json_cell(value: Any) -> str:
 
 
 @cli.command()
-@click.option("--from", "source", required=True, help="Source brand (or alias, former name) or backend.")
-@click.option("--to", "target", required=True, help="Target brand or backend.")
+@click.option("--from", "source", required=True, shell_complete=_complete_brands,
+              help="Source brand (or alias, former name) or backend.")
+@click.option("--to", "target", required=True, shell_complete=_complete_brands, help="Target brand or backend.")
 @click.option("--inventory", "-i", type=click.Path(dir_okay=False), default=None,
               help="CSV/JSON of offers in use (item, offer, quantity, hours_per_month); default: every offer.")
 @click.option("--require-label", "labels", multiple=True, help="Label every target must carry (repeatable).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default=None)
+@click.option("--csv-raw", is_flag=True, help="Write CSV cells beginning with = + - @ as read.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to this file.")
 @click.option("--refresh", is_flag=True)
 @click.option("--offline", is_flag=True)
 @_config_options
 @_guard
-def plan(source: str, target: str, inventory: str | None, labels: Sequence[str], fmt: str | None,
+def plan(source: str, target: str, inventory: str | None, labels: Sequence[str], fmt: str | None, csv_raw: bool,
          output: str | None, refresh: bool, offline: bool, config: str | None, store: str | None) -> None:
     """Plan a migration: the replacement of each offer in use, the monthly price difference, the gaps."""
     if refresh and offline:
@@ -380,27 +528,47 @@ def plan(source: str, target: str, inventory: str | None, labels: Sequence[str],
     with _open(config, store) as catalog:
         result = catalog.plan_migration(source, target, inventory, require_labels=list(labels),
                                         refresh=refresh, offline=offline)
+        provenance = _provenance(catalog) if (fmt or default_format()) == "html" else None
     chosen = fmt or default_format()
-    if chosen == "html":
-        from .report import render_html
-
-        text = render_html(result)
-    elif chosen == "json":
-        text = json.dumps(result.to_json(), indent=2)
-    elif chosen == "csv":
-        text = render(result.rows(), "csv")
-    else:
-        from .report import render_text
-
-        text = render_text(result)
     if output:
         try:
-            Path(output).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+            with open(output, "w", encoding="utf-8") as out:
+                _write_plan(result, chosen, out, csv_raw, provenance)
         except OSError as exc:
             raise click.BadParameter(f"cannot write {output}: {exc.strerror or exc}", param_hint="--output") from None
         click.echo(f"wrote {output}", err=True)
     else:
-        click.echo(text.rstrip("\n"))
+        _write_plan(result, chosen, sys.stdout, csv_raw, provenance)
+        sys.stdout.flush()
+
+
+def _write_plan(result: Any, chosen: str, out: Any, csv_raw: bool, provenance: Any) -> None:
+    """A plan in the chosen format, JSON and CSV written line by line."""
+    if chosen == "html":
+        from .report import render_html
+
+        out.write(render_html(result, provenance=provenance))
+    elif chosen == "json":
+        for chunk in result.json_chunks():
+            out.write(chunk)
+    elif chosen == "csv":
+        write_rows(result.iter_rows(), "csv", out, raw_csv=csv_raw, csv_header=result.row_keys())
+    else:
+        from .report import render_text
+
+        out.write(render_text(result).rstrip("\n") + "\n")
+
+
+def _provenance(catalog: Any) -> Any:
+    """Which snapshot a plan read, when its backends were read, and the price books in use."""
+    from .report import Provenance
+
+    latest = catalog.store.latest()
+    return Provenance(
+        snapshot=latest.id if latest is not None else None,
+        snapshot_created=latest.created_at if latest is not None else None,
+        read_at={b.backend: b.read_at for b in latest.backends} if latest is not None else {},
+        price_books=[str(ref.path) for ref in catalog.config.price_books])
 
 
 @cli.command()

@@ -1,10 +1,16 @@
 """A migration plan as one self-contained HTML page (``cloudcat plan --format html``).
 
 The page needs nothing but a browser: CSS and the chart (SVG) are inline, there is no script, no
-font, no image and no link to fetch. In order: the title, the totals per currency, the **gaps**
+font, no image and no link to fetch, and a strict Content-Security-Policy (nothing may load or run;
+only the page's own stylesheet, by its hash) says so to the browser. Text taken from the plan is
+escaped, and control and bidirectional formatting characters in it are shown as ``\u202e``
+escapes, inside cells that isolate their direction. In order: the title, one headline per
+currency (the lines priced on both sides: before, after, difference, percentage, per month and
+per year; gaps and unpriced lines valued apart), the **gaps**
 (lines with no acceptable target), lines whose target price is unknown, a chart of the monthly
 cost before and after per family (one chart per currency, since amounts in different currencies
-are never added), then every line. Every text taken from the plan is escaped.
+are never added), then every line (a table that wraps to the window), and where the data came from (snapshot,
+read times, price books) when the caller says (:class:`Provenance`).
 
 A plan of more than ``max_lines`` lines (100,000 servers…) would make a page no browser lays out
 in reasonable time: its line and gap tables then hold one row per (source offer, target) with
@@ -14,13 +20,31 @@ outputs keep every line.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import hashlib
 from collections import defaultdict
-from decimal import Decimal
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 
-from .planner import Plan, PlanLine, Totals
+from .output import escape_controls, render_table
+from .planner import Plan, PlanLine
 
-__all__ = ["DEFAULT_MAX_LINES", "render_html", "render_text"]
+__all__ = ["DEFAULT_MAX_LINES", "Provenance", "render_html", "render_text"]
+
+
+@dataclass(slots=True)
+class Provenance:
+    """Where a plan's data came from, for the page's footer."""
+
+    #: Id of the stored snapshot the plan read, and when it was stored.
+    snapshot: int | None = None
+    snapshot_created: dt.datetime | None = None
+    #: When each backend was last read (``None``: its last read failed).
+    read_at: dict[str, dt.datetime | None] = field(default_factory=dict)
+    #: The price books in use (paths as configured).
+    price_books: list[str] = field(default_factory=list)
 
 #: Beyond this many lines, the line and gap tables are grouped by source offer and target.
 DEFAULT_MAX_LINES = 2000
@@ -29,12 +53,21 @@ _CSS = """
 :root { --before: #8a94a6; --after: #e8702a; --gap: #b3261e; --ink: #1f2328; --muted: #59636e; }
 * { box-sizing: border-box; }
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
-       margin: 2rem auto; max-width: 1200px; padding: 0 1rem; line-height: 1.4; }
+       margin: 2rem auto; max-width: 1200px; padding: 0 1rem; line-height: 1.4; overflow-wrap: anywhere; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; }
 h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #d0d7de; padding-bottom: .3rem; }
 .meta { color: var(--muted); margin-top: 0; }
-table { border-collapse: collapse; width: 100%; font-size: .9rem; }
-th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #eaeef2; vertical-align: top; }
+table { border-collapse: collapse; width: 100%; font-size: .9rem; table-layout: auto; }
+th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #eaeef2; vertical-align: top;
+         unicode-bidi: isolate; overflow-wrap: anywhere; word-break: break-word; }
+code, bdi { unicode-bidi: isolate; overflow-wrap: anywhere; word-break: break-all; }
+#lines-table td:nth-child(n+2):not(.num) { min-width: 6rem; }
+.headline { font-size: 1.05rem; margin: .4rem 0; }
+.headline strong { font-variant-numeric: tabular-nums; }
+.swatch.before { background: var(--before); } .swatch.after { background: var(--after); }
+svg.chart { max-width: 100%; height: auto; }
+footer { margin-top: 2.5rem; border-top: 1px solid #d0d7de; color: var(--muted); font-size: .85rem; }
+footer ul { padding-left: 1.2rem; }
 th { background: #f6f8fa; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .cheaper { color: #1a7f37; } .dearer { color: var(--gap); }
@@ -53,7 +86,7 @@ code { font-size: .85em; }
 def _money(value: Decimal | None, currency: str | None = None) -> str:
     if value is None:
         return "unknown"
-    text = f"{value:,.2f}"
+    text = f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,.2f}"
     return f"{text} {currency}" if currency else text
 
 
@@ -71,24 +104,108 @@ def _diff_class(value: Decimal | None) -> str:
 
 
 def _e(value: object) -> str:
-    return escape("" if value is None else str(value), quote=True)
+    """Text for the page: escaped, control and bidi formatting characters shown as escapes."""
+    return escape(escape_controls("" if value is None else str(value)), quote=True)
+
+
+def _percent(part: Decimal, whole: Decimal) -> str:
+    if whole == 0:
+        return "—"
+    value = (part * 100 / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"+{value}%" if value > 0 else f"{value}%"
+
+
+class _Headline:
+    """One currency's figures: the comparable lines (priced on both sides in it), the gaps and the
+    lines whose target price is unknown, each added up apart."""
+
+    __slots__ = ("after", "before", "gap_before", "gap_lines", "lines", "unpriced_before", "unpriced_lines")
+
+    def __init__(self) -> None:
+        self.before = self.after = self.gap_before = self.unpriced_before = Decimal(0)
+        self.lines = self.gap_lines = self.unpriced_lines = 0
+
+    def add(self, line: PlanLine) -> None:
+        if line.monthly_after is not None and line.monthly_before is not None:
+            self.lines += 1
+            self.before += line.monthly_before
+            self.after += line.monthly_after
+        elif line.target is None:
+            self.gap_lines += 1
+            self.gap_before += line.monthly_before or Decimal(0)
+        else:
+            self.unpriced_lines += 1
+            self.unpriced_before += line.monthly_before or Decimal(0)
+
+
+def _headlines(plan: Plan) -> dict[str, _Headline]:
+    out: dict[str, _Headline] = defaultdict(_Headline)
+    for line in plan.lines:
+        if line.currency and line.currency_after in (None, line.currency):
+            out[line.currency].add(line)
+    return out
+
+
+def _headline(currency: str, h: _Headline) -> str:
+    difference = h.after - h.before
+    cls = _diff_class(difference).replace("num", "").strip()
+    c = _e(currency)
+    return (f'<div class="headline-block" data-currency="{c}"><p class="headline">On the <strong>{h.lines}</strong> '
+            f"line{'s' if h.lines != 1 else ''} priced on both sides: "
+            f'<strong class="before">{_e(_money(h.before, currency))}</strong> → '
+            f'<strong class="after">{_e(_money(h.after, currency))}</strong> a month, '
+            f'<strong class="difference {cls}">{_e(_signed(difference, currency))}</strong> '
+            f'(<strong class="percent {cls}">{_e(_percent(difference, h.before))}</strong>), '
+            f'<strong class="yearly {cls}">{_e(_signed(difference * 12, currency))}</strong> a year.</p>'
+            f'<p class="meta">Valued apart: {h.gap_lines} gap line(s), '
+            f'<span class="gap-value">{_e(_money(h.gap_before, currency))}</span> a month today with no '
+            f"replacement; {h.unpriced_lines} line(s) with no target price, "
+            f'<span class="unpriced-value">{_e(_money(h.unpriced_before, currency))}</span> a month today.</p></div>')
 
 
 def _totals(plan: Plan) -> str:
-    if not plan.totals:
+    headlines = _headlines(plan)
+    if not plan.totals and not headlines:
         return '<p class="none">No known prices.</p>'
+    blocks = [_headline(currency, headlines[currency]) for currency in sorted(headlines)]
     rows = []
-    for currency, total in sorted(plan.totals.items()):
+    for currency, h in sorted(headlines.items()):
+        difference = h.after - h.before
         rows.append(
-            f'<tr data-currency="{_e(currency)}"><th>{_e(currency)}</th>'
-            f'<td class="num before">{_e(_money(total.before, currency))}</td>'
-            f'<td class="num after">{_e(_money(total.after, currency))}</td>'
-            f'<td class="{_diff_class(total.difference)} difference">'
-            f"{_e(_signed(total.difference, currency))}</td></tr>")
-    return ('<table id="totals-table"><thead><tr><th>Currency</th><th class="num">Monthly before</th>'
-            '<th class="num">Monthly after</th><th class="num">Difference</th></tr></thead><tbody>'
-            + "".join(rows) + "</tbody></table>"
-            '<p class="meta">Differences add only the lines priced on both sides in the same currency.</p>')
+            f'<tr data-currency="{_e(currency)}"><th>{_e(currency)}</th><td class="num">{h.lines}</td>'
+            f'<td class="num before">{_e(_money(h.before, currency))}</td>'
+            f'<td class="num after">{_e(_money(h.after, currency))}</td>'
+            f'<td class="{_diff_class(difference)} difference">{_e(_signed(difference, currency))}</td>'
+            f'<td class="{_diff_class(difference)} percent">{_e(_percent(difference, h.before))}</td>'
+            f'<td class="{_diff_class(difference)} yearly">{_e(_signed(difference * 12, currency))}</td>'
+            f'<td class="num gap-value">{_e(_money(h.gap_before, currency))}</td></tr>')
+    return ("".join(blocks) + '<table id="totals-table"><thead><tr><th>Currency</th><th class="num">Lines</th>'
+            '<th class="num">Monthly before</th><th class="num">Monthly after</th><th class="num">Difference</th>'
+            '<th class="num">%</th><th class="num">Per year</th><th class="num">Gaps today</th></tr></thead>'
+            "<tbody>" + "".join(rows) + "</tbody></table>"
+            '<p class="meta">Before, after and the difference add the same lines: those priced on both sides '
+            "in the same currency. Gaps and lines with no target price are valued apart. Amounts are monthly "
+            "(730 hours), rounded to the cent; a year is twelve months.</p>")
+
+
+def _footer(provenance: Provenance | None, plan: Plan) -> str:
+    generated = _e(plan.generated_at.strftime("%Y-%m-%d %H:%M UTC"))
+    if provenance is None:
+        return f'<footer id="provenance"><p>Generated {generated}.</p></footer>'
+    snapshot = (f"snapshot {provenance.snapshot}"
+                + (f", stored {_e(_when(provenance.snapshot_created))}" if provenance.snapshot_created else "")
+                if provenance.snapshot is not None else "no stored snapshot")
+    reads = "".join(f"<li><bdi>{_e(backend)}</bdi>: {_e(_when(at)) if at else 'last read failed'}</li>"
+                    for backend, at in sorted(provenance.read_at.items()))
+    books = "".join(f"<li><code>{_e(book)}</code></li>" for book in provenance.price_books)
+    return (f'<footer id="provenance"><h2>Where the data comes from</h2><p>Generated {generated} from '
+            f"{snapshot}.</p><p>Backends read:</p><ul class=\"read-times\">{reads or '<li>none</li>'}</ul>"
+            f"<p>Price sources: prices read from the backends, and these price books:</p>"
+            f"<ul class=\"price-books\">{books or '<li>none configured</li>'}</ul></footer>")
+
+
+def _when(at: dt.datetime | None) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if at else ""
 
 
 def _gaps(lines: list[PlanLine]) -> str:
@@ -241,8 +358,8 @@ def _charts(plan: Plan) -> str:
     costs = _family_costs(plan)
     if not costs:
         return '<p class="none">No known prices to chart.</p>'
-    legend = ('<p class="legend"><span><i class="swatch" style="background:var(--before)"></i>before</span>'
-              '<span><i class="swatch" style="background:var(--after)"></i>after</span></p>')
+    legend = ('<p class="legend"><span><i class="swatch before"></i>before</span>'
+              '<span><i class="swatch after"></i>after</span></p>')
     return legend + "".join(
         f"<h3>{_e(currency)}</h3>{_chart(currency, costs[currency])}" for currency in sorted(costs))
 
@@ -271,8 +388,9 @@ def _lines(plan: Plan) -> str:
             "<tbody>" + "".join(rows) + "</tbody></table>")
 
 
-def render_html(plan: Plan, *, max_lines: int = DEFAULT_MAX_LINES) -> str:
-    """The plan as one self-contained HTML page: totals, gaps first, a chart per family, the lines.
+def render_html(plan: Plan, *, max_lines: int = DEFAULT_MAX_LINES, provenance: Provenance | None = None) -> str:
+    """The plan as one self-contained HTML page: totals, gaps first, a chart per family, the lines,
+    and where the data came from (``provenance``).
 
     With more than ``max_lines`` lines, the line, gap and unknown-price tables hold one row per
     source offer and target instead of one per line.
@@ -288,7 +406,7 @@ def render_html(plan: Plan, *, max_lines: int = DEFAULT_MAX_LINES) -> str:
     sections = [
         f'<header><h1>{_e(title)}</h1><p class="meta">{len(plan.lines)} lines, {len(gaps)} gaps · generated '
         f"{_e(plan.generated_at.strftime('%Y-%m-%d %H:%M UTC'))}</p></header>",
-        f'<section id="totals"><h2>Monthly totals</h2>{_totals(plan)}</section>',
+        f'<section id="totals"><h2>Headline</h2>{_totals(plan)}</section>',
         f'<section id="gaps"><h2>Gaps ({len(gaps)})</h2>'
         f"{_grouped_gaps(gaps) if grouped and gaps else _gaps(gaps)}</section>",
     ]
@@ -300,48 +418,54 @@ def render_html(plan: Plan, *, max_lines: int = DEFAULT_MAX_LINES) -> str:
     sections += [
         f'<section id="chart"><h2>Monthly cost per family, before and after</h2>{_charts(plan)}</section>',
         f'<section id="lines"><h2>All lines ({len(plan.lines)})</h2>{note}{lines_table}</section>',
+        _footer(provenance, plan),
     ]
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{_e(title)}</title><style>{_CSS}</style></head>"
             f"<body>{''.join(sections)}</body></html>\n")
 
 
+#: The page's Content-Security-Policy: nothing loads, nothing runs, no form posts; the one inline
+#: stylesheet is allowed by its hash (no inline style attribute is).
+CSP = ("default-src 'none'; style-src 'sha256-"
+       + base64.b64encode(hashlib.sha256(_CSS.encode()).digest()).decode()
+       + "'; img-src data:; base-uri 'none'; form-action 'none'")
+
+
 def _plain_amount(amount: Decimal | None) -> str:
-    return f"{amount:.2f}" if amount is not None else "unknown"
+    return f"{amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}" if amount is not None else "unknown"
 
 
-def _gap_text(line: PlanLine) -> str:
-    return f"  {line.item:<22} {line.source_name or line.source:<28} ×{line.quantity:<3} {line.gap_reason}"
+def _totals_text(plan: Plan, currency: str, h: _Headline) -> list[str]:
+    difference = h.after - h.before
+    return [f"{currency}, {h.lines} line(s) priced on both sides: {_plain_amount(h.before)} → "
+            f"{_plain_amount(h.after)} a month",
+            f"  difference {_plain_amount(difference)} ({_percent(difference, h.before)}), "
+            f"{_plain_amount(difference * 12)} a year",
+            f"  valued apart: {h.gap_lines} gap line(s) {_plain_amount(h.gap_before)}, "
+            f"{h.unpriced_lines} with no target price {_plain_amount(h.unpriced_before)}"]
 
 
-def _line_text(line: PlanLine) -> str:
-    size = f" ({line.target_vcpus} vCPU/{line.target_memory_mib} MiB)" if line.target_vcpus else ""
-    unit = f" {line.currency}/month" if line.currency else " (price unknown)"
-    return (f"  {line.item:<22} {line.source_name or line.source:<28} → {line.target_name or line.target}{size}"
-            f"  ×{line.quantity}  {_plain_amount(line.monthly_before)} → {_plain_amount(line.monthly_after)}{unit}")
-
-
-def _totals_text(plan: Plan, currency: str, total: Totals) -> list[str]:
-    both = [x for x in plan.lines if x.currency == currency and x.currency_after in (None, currency)
-            and x.monthly_before is not None and x.monthly_after is not None]
-    same_before = sum((x.monthly_before for x in both if x.monthly_before is not None), Decimal(0))
-    same_after = sum((x.monthly_after for x in both if x.monthly_after is not None), Decimal(0))
-    return [f"total {currency} per month: {total.before:.2f} today for every line; {total.after:.2f} after "
-            "for the lines with a priced replacement",
-            f"  on the {len(both)} line(s) priced on both sides: {same_before:.2f} → {same_after:.2f} "
-            f"({total.difference:+.2f})"]
-
-
-def render_text(plan: Plan) -> str:
-    """A plan as text: gaps first, then the lines, then totals per currency."""
+def render_text(plan: Plan, *, width: int | None = None) -> str:
+    """A plan as text for a terminal ``width`` columns wide (its own by default): gaps first, then
+    the lines, then the headline per currency. No row is wider than ``width``."""
     out: list[str] = []
     gaps = [line for line in plan.lines if line.target is None]
     if gaps:
         out.append(f"gaps ({len(gaps)}):")
-        out += [_gap_text(line) for line in gaps]
+        out.append(render_table([{"item": g.item, "source": g.source_name or g.source, "qty": g.quantity,
+                                  "why": g.gap_reason} for g in gaps], width=width,
+                                columns=[("item", "item"), ("source", "source"), ("qty", "qty"), ("why", "why")],
+                                keep_first=False))
     out.append("lines:")
-    out += [_line_text(line) for line in plan.lines if line.target is not None]
-    for currency, total in sorted(plan.totals.items()):
-        out += _totals_text(plan, currency, total)
-    return "\n".join(out)
+    rows = [{"item": x.item, "source": x.source_name or x.source, "target": x.target_name or x.target,
+             "qty": x.quantity, "before": _plain_amount(x.monthly_before), "after": _plain_amount(x.monthly_after),
+             "cur": x.currency or ""} for x in plan.lines if x.target is not None]
+    out.append(render_table(rows, width=width, columns=[
+        ("source", "source"), ("target", "target"), ("qty", "qty"), ("before", "before"), ("after", "after"),
+        ("cur", "cur"), ("item", "item")], keep_first=False))
+    for currency, h in sorted(_headlines(plan).items()):
+        out += [escape_controls(text) for text in _totals_text(plan, currency, h)]
+    return "\n".join(part.rstrip("\n") for part in out)

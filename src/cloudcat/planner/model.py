@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -96,9 +98,9 @@ class PlanLine:
             "target_vcpus": self.target_vcpus,
             "target_memory_mib": self.target_memory_mib,
             "alternatives": list(self.alternatives),
-            "monthly_before": _fmt(self.monthly_before),
-            "monthly_after": _fmt(self.monthly_after),
-            "difference": _fmt(self.difference),
+            "monthly_before": money(self.monthly_before),
+            "monthly_after": money(self.monthly_after),
+            "difference": money(self.difference),
             "currency": self.currency,
             "currency_after": self.currency_after,
             "gap_reason": self.gap_reason,
@@ -120,33 +122,69 @@ class Plan(BaseModel):
         """Lines with no acceptable target."""
         return [line for line in self.lines if line.target is None]
 
-    def to_json(self) -> dict[str, Any]:
-        """The stable JSON form (the ``plan --format json`` contract).
-
-        Amounts are decimal strings (``"146.00"``), never floats; unknown amounts are null.
-        """
+    def _head(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "target": self.target,
             "generated_at": self.generated_at.isoformat(),
             "summary": {"lines": len(self.lines), "gaps": sum(1 for x in self.lines if x.target is None)},
             "totals": {
-                currency: {"before": _fmt(t.before), "after": _fmt(t.after), "difference": _fmt(t.difference)}
+                currency: {"before": money(t.before), "after": money(t.after), "difference": money(t.difference)}
                 for currency, t in sorted(self.totals.items())
             },
-            "lines": [line.to_json() for line in self.lines],
         }
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON form (the ``plan --format json`` contract).
+
+        Amounts of money are decimal strings rounded to the cent (``"146.00"``, see :func:`money`),
+        never floats; unknown amounts are null.
+        """
+        return {**self._head(), "lines": [line.to_json() for line in self.lines]}
+
+    def json_chunks(self) -> Iterator[str]:
+        """:meth:`to_json` as JSON text, in pieces (a line per plan line), for writing as it is made."""
+        head = json.dumps(self._head(), indent=2, ensure_ascii=False)
+        if not self.lines:
+            yield head[:-2] + ',\n  "lines": []\n}\n'
+            return
+        yield head[:-2] + ',\n  "lines": [\n'
+        encode = json.JSONEncoder(ensure_ascii=False).encode  # compact lines: the C encoder
+        last = len(self.lines) - 1
+        for index, line in enumerate(self.lines):
+            yield "    " + encode(line.to_json()) + (",\n" if index < last else "\n")
+        yield "  ]\n}\n"
+
+    @staticmethod
+    def row_keys() -> list[str]:
+        """The columns of :meth:`rows` (the ``plan --format csv`` header), always these."""
+        return list(PlanLine(item="", source="").to_json())
+
+    def iter_rows(self) -> Iterator[dict[str, str]]:
+        """:meth:`rows`, one at a time."""
+        for line in self.lines:
+            yield {key: ("; ".join(value) if isinstance(value, list) else "" if value is None else str(value))
+                   for key, value in line.to_json().items()}
 
     def rows(self) -> list[dict[str, str]]:
         """Flat rows (strings, empty for unknown) for CSV and table output."""
-        out: list[dict[str, str]] = []
-        for line in self.lines:
-            data = line.to_json()
-            out.append({
-                key: ("; ".join(value) if isinstance(value, list) else "" if value is None else str(value))
-                for key, value in data.items()
-            })
-        return out
+        return list(self.iter_rows())
+
+
+#: Amounts of money in every output: rounded to the cent, halves away from zero (``0.125`` → ``0.13``).
+CENT = Decimal("0.01")
+
+
+def money(value: Decimal | None) -> str | None:
+    """An amount of money as output everywhere: two decimals, rounded half away from zero."""
+    if value is None:
+        return None
+    return _money_text(value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _money_text(value: Decimal) -> str:
+    return format(value.quantize(CENT, rounding=ROUND_HALF_UP), "f")
 
 
 def _fmt(value: Decimal | None) -> str | None:
