@@ -23,7 +23,7 @@ class TestVcdCloudAvenue(_QuickRetries):
 
     driver = "vcd"
     mock = "vcd"
-    sdk_modules = ["httpx", "tenacity"]
+    sdk_modules = ["httpx"]
     sdk_package = "httpx"
 
 
@@ -32,7 +32,7 @@ class TestVcdGeneric(_QuickRetries):
 
     driver = "vcd"
     mock = "vcd"
-    sdk_modules = ["httpx", "tenacity"]
+    sdk_modules = ["httpx"]
     sdk_package = "httpx"
     unsupported = {"capability_declared": "this fixture sells fixed sizing policies only; flexible "
                                           "compute is confirmed on the Cloud Avenue fixture"}
