@@ -429,3 +429,21 @@ def test_progress_hears_of_each_region_and_kind(tmp_path: Path) -> None:
     assert sorted(finished) == ["cav", "fe"]
     assert ("fe", "compute", "eu-west-0", 6) in steps
     assert {b for b, *_ in steps} == {"fe", "cav"}
+
+
+def test_offers_composed_from_spooled_records_equal_those_composed_from_items(tmp_path: Path) -> None:
+    from cloudcat.compose import compose_offers
+
+    config = static_config(tmp_path)
+    config["brands"]["flexible-engine"].update(labels=["Sovereign"], lifecycle={"end_of_sale": "2020-01-01"})
+    config["brands"]["fe-too"] = {"backend": "fe", "operator": "Other"}
+    with cloudcat.open_catalog(config) as catalog:
+        snap = catalog.refresh().snapshot
+        assert snap is not None
+        stored = sorted((o for o in catalog.store.query(catalog.query(), snapshot=snap.id)), key=lambda o: o.id)
+        items = list(catalog.store.items(snap.id))
+        direct = sorted(compose_offers(items, catalog._brands, catalog.price_book, today=snap.created_at.date()),
+                        key=lambda o: o.id)
+    assert len(stored) == len(direct) > 20
+    assert [o.model_dump(exclude={"read_at"}) for o in stored] == [o.model_dump(exclude={"read_at"}) for o in direct]
+    assert any(o.price is not None for o in stored)  # price book rules applied on both paths

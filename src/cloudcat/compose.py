@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from .brands import BrandIndex
+from .config import BrandConfig
 from .models import Item, Kind, Lifecycle, LifecycleStatus, Offer
 from .prices import PriceBook
 
-__all__ = ["ReadItem", "compose_offers", "compose_streamed", "offer_id"]
+__all__ = ["ItemRecords", "ReadItem", "compose_offers", "compose_streamed", "offer_id"]
 
 _SEVERITY = {LifecycleStatus.AVAILABLE: 0, LifecycleStatus.END_OF_SALE: 1, LifecycleStatus.END_OF_LIFE: 2}
 
@@ -62,24 +63,81 @@ def compose_offers(read: Iterable[ReadItem], brands: BrandIndex, prices: PriceBo
     return compose_streamed(lambda backend: by_backend.get(backend, ()), brands, prices, today=today)
 
 
-def compose_streamed(items_of: Callable[[str], Iterable[ReadItem]], brands: BrandIndex, prices: PriceBook, *,
-                     today: dt.date | None = None) -> Iterator[Offer]:
+@runtime_checkable
+class ItemRecords(Protocol):
+    """One backend's items kept as JSON data (a refresh's spool), which composing reads without
+    building an :class:`Item` for each (one is built only for items a price book rule may touch)."""
+
+    @property
+    def driver(self) -> str: ...
+
+    def records(self) -> Iterator[tuple[dt.datetime, dict[str, Any]]]:
+        """Each item as when it was read and its JSON data (as ``Item.model_dump(mode="json")``)."""
+        ...
+
+
+def compose_streamed(items_of: Callable[[str], Iterable[ReadItem] | ItemRecords], brands: BrandIndex,
+                     prices: PriceBook, *, today: dt.date | None = None) -> Iterator[Offer]:
     """Every offer of every brand, brand by brand, reading each of a brand's backends through
     ``items_of(backend)`` (called once per brand and backend, so it should stream from a file or
     a store rather than hold the items). Offers are built as the caller iterates; only the ids
     of the brand being composed are kept, to keep them unique."""
     today = today or dt.date.today()
     for brand_name in brands.names():
-        cfg = brands.config(brand_name)
-        brand_labels = {x.lower() for x in cfg.labels}
-        seen: set[str] = set()
-        for backend in cfg.backend_names:
-            for r in items_of(backend):
-                item = prices.apply(backend, r.item, brand=brand_name, today=today)
-                oid = _unique(offer_id(brand_name, item), backend, seen)
-                yield _offer(item, oid, brand_name, cfg.operator, r,
-                             labels=_labels(item.labels, brand_labels),
-                             lifecycle=_lifecycle(item.lifecycle, cfg.lifecycle, today))
+        brand = _Brand(brand_name, brands.config(brand_name), today)
+        for backend in brand.cfg.backend_names:
+            source = items_of(backend)
+            if isinstance(source, ItemRecords):
+                yield from _from_records(source, backend, brand, prices)
+                continue
+            for r in source:
+                yield _from_item(r.item, backend, r.driver, r.read_at, brand, prices)
+
+
+class _Brand:
+    """What composing needs of one brand, and the ids it gave so far."""
+
+    def __init__(self, name: str, cfg: BrandConfig, today: dt.date) -> None:
+        self.name = name
+        self.cfg = cfg
+        self.today = today
+        self.labels = {x.lower() for x in cfg.labels}
+        self.seen: set[str] = set()
+
+
+def _from_item(item: Item, backend: str, driver: str, read_at: dt.datetime | str, brand: _Brand,
+               prices: PriceBook) -> Offer:
+    item = prices.apply(backend, item, brand=brand.name, today=brand.today)
+    oid = _unique(offer_id(brand.name, item), backend, brand.seen)
+    fields = item.model_dump()
+    fields.update(id=oid, brand=brand.name, operator=brand.cfg.operator, backend=backend, driver=driver,
+                  read_at=read_at, labels=_labels(item.labels, brand.labels),
+                  lifecycle=_lifecycle(item.lifecycle, brand.cfg.lifecycle, brand.today).model_dump(),
+                  display_name=item.display_name or item.name)
+    # validating plain data is pydantic's fast path (faster than model_construct, or than
+    # validating nested model instances): see bench/bench_compose.py
+    return Offer.model_validate(fields)
+
+
+def _from_records(source: ItemRecords, backend: str, brand: _Brand, prices: PriceBook) -> Iterator[Offer]:
+    for read_at, data in source.records():
+        name = data["name"]
+        if prices.may_apply(backend, name):
+            yield _from_item(Item.model_validate(data), backend, source.driver, read_at, brand, prices)
+            continue
+        kind = data["kind"]
+        oid = f"{brand.name}/location/{name}" if kind == Kind.LOCATION.value else \
+            f"{brand.name}/{kind}/{data.get('region') or '-'}/{name}"
+        own = Lifecycle.model_validate(data["lifecycle"]) if data.get("lifecycle") else _AVAILABLE
+        data.update(id=_unique(oid, backend, brand.seen), brand=brand.name, operator=brand.cfg.operator,
+                    backend=backend, driver=source.driver, read_at=read_at,
+                    labels=_labels(data.get("labels") or [], brand.labels),
+                    lifecycle=_lifecycle(own, brand.cfg.lifecycle, brand.today).model_dump(),
+                    display_name=data.get("display_name") or name)
+        yield Offer.model_validate(data)
+
+
+_AVAILABLE = Lifecycle()
 
 
 def _unique(oid: str, backend: str, seen: set[str]) -> str:
@@ -98,13 +156,3 @@ def _labels(own: Iterable[str], brand: set[str]) -> list[str]:
     if not brand:
         return list(own)  # already normalised by the item model and the price book
     return sorted({label.strip().lower() for label in (*own, *brand) if label.strip()})
-
-
-def _offer(item: Item, oid: str, brand: str, operator: str | None, r: ReadItem, *, labels: list[str],
-           lifecycle: Lifecycle) -> Offer:
-    # Validating plain data is pydantic's fast path: three times faster than model_construct or
-    # than validating nested model instances (measured with bench/bench_compose.py).
-    fields = item.model_dump()
-    fields.update(id=oid, brand=brand, operator=operator, backend=r.backend, driver=r.driver, read_at=r.read_at,
-                  labels=labels, lifecycle=lifecycle.model_dump(), display_name=item.display_name or item.name)
-    return Offer.model_validate(fields)

@@ -106,6 +106,9 @@ class PriceBook:
                 ref = PriceBookRef(path=Path(ref))
             for source, line, row in read_records(ref.path):
                 data: dict[str, Any] = dict(row)
+                if "id" in data and "driver" in data:
+                    # a row of an `offers --format csv` export: the rule's columns, not the offer's own
+                    data = {k: v for k, v in data.items() if k in PriceRule.model_fields}
                 if ref.backend and not data.get("backend"):
                     data["backend"] = ref.backend
                 if data.get("price") and isinstance(data["price"], dict):
@@ -121,6 +124,11 @@ class PriceBook:
         if self._indexed is None or self._indexed.size != len(self.rules):
             self._indexed = _RuleIndex(self.rules)
         return self._indexed
+
+    def may_apply(self, backend: str, name: str) -> bool:
+        """Whether any rule could apply to an item named ``name`` from ``backend`` (when not, the
+        item is left as it is, and need not even be built)."""
+        return bool(self._index().candidates(backend, name))
 
     def matching(self, backend: str, item: Item, *, brand: str | None = None,
                  today: dt.date | None = None) -> list[PriceRule]:

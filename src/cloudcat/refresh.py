@@ -16,6 +16,7 @@ hung socket never keeps the process alive) and its late results are ignored.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import queue
 import threading
@@ -117,13 +118,29 @@ class Spool:
         """Finish writing (reading stays possible)."""
         self._file.close()
 
-    def __iter__(self) -> Iterator[StoredItem]:
+    def records(self) -> Iterator[tuple[dt.datetime, dict[str, Any]]]:
+        """Each item as when it was read and its JSON data, without building models (composing
+        reads this: see :class:`cloudcat.compose.ItemRecords`)."""
         if not self._file.closed:
             self._file.flush()
+        last, when = "", _now()
         with self.path.open(encoding="utf-8") as lines:
             for line in lines:
                 stamp, _, data = line.partition("\t")
-                yield StoredItem(backend=self.backend, driver=self.driver, read_at=dt.datetime.fromisoformat(stamp),
+                if stamp != last:  # one stamp per batch: parse it once
+                    last, when = stamp, dt.datetime.fromisoformat(stamp)
+                yield when, json.loads(data)
+
+    def __iter__(self) -> Iterator[StoredItem]:
+        if not self._file.closed:
+            self._file.flush()
+        last, when = "", _now()
+        with self.path.open(encoding="utf-8") as lines:
+            for line in lines:
+                stamp, _, data = line.partition("\t")
+                if stamp != last:
+                    last, when = stamp, dt.datetime.fromisoformat(stamp)
+                yield StoredItem(backend=self.backend, driver=self.driver, read_at=when,
                                  item=Item.model_validate_json(data))
 
 
