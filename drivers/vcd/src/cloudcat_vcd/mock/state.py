@@ -28,8 +28,14 @@ Fixture layout (YAML)::
         networks: [{name: …, type: NAT_ROUTED, gateway: 192.168.0.1, prefix: 24, edge: …}]
         edges: [{name: …, uplink: …}]
     catalogs:
-      - {name: Orange-Linux, owner_org: …, published: true,
-         templates: [{name: debian_10_X64, storage_mb: 10240, cpus: 1, memory_mb: 1024, guest_os: …}]}
+      - name: Orange-Linux
+        owner_org: System          # the org owning the catalog (this org's own when left out)
+        owner: system
+        published: true
+        templates:                 # one VM each; guest_os is a vSphere guest id
+          - {name: debian_10_X64, description: …, guest_os: debian10_64Guest, cpus: 1, memory_mb: 1024,
+             storage_mb: 10240, vdc: …}     # or disks_mb: [10240, 20480]; vm_name, storage_profile
+        media: [{name: tools.iso, size_mb: 128, vdc: …}]
 """
 
 from __future__ import annotations
