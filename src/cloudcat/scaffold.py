@@ -55,6 +55,12 @@ class PluginNames:
     env: str        # environment variable prefix: MY_CLOUD
 
 
+def _next_minor(version: str) -> str:
+    """The first version a plugin written today does not claim to support (``0.2.1`` → ``0.3``)."""
+    major, minor, *_ = (int(part) for part in version.split(".")[:2] + ["0"])
+    return f"{major}.{minor + 1}"
+
+
 def plugin_names(name: str) -> PluginNames:
     """Validate a driver name and derive the package, distribution and class names."""
     if not _NAME.match(name):
@@ -101,7 +107,8 @@ def new_plugin(name: str, dest: str | Path = ".", *, with_mock: bool = True) -> 
         raise ConfigError(f"{root} already exists and is not empty; choose another --dest", field="dest")
     values = {"name": names.name, "dist": names.dist, "package": names.package, "Class": names.Class,
               "title": names.title, "env": names.env,
-              "slug": names.package.removeprefix("cloudcat_"), "cloudcat_version": __version__}
+              "slug": names.package.removeprefix("cloudcat_"), "cloudcat_version": __version__,
+              "cloudcat_next_minor": _next_minor(__version__)}
     flags = {"mock": with_mock}
     templates = resources.files("cloudcat").joinpath("templates", "plugin")
     for template, target, when in _FILES:
