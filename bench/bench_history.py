@@ -52,7 +52,7 @@ ITEM_FIELDS = set(Item.model_fields)
 
 
 def catalog(count: int) -> tuple[list[Offer], list[Item]]:
-    offers = [Offer.model_validate_json(row[-1]) for row, _, _ in _rows(count, 1, 1, seed=3)]
+    offers = [Offer.model_validate_json(full) for _, _, _, full in _rows(count, 1, 1, seed=3)]
     items = [Item.model_validate({k: v for k, v in o.model_dump().items() if k in ITEM_FIELDS}) for o in offers]
     return offers, items
 
@@ -71,8 +71,7 @@ class Year:
             for i in self.rng.sample(range(len(self.offers)), int(len(self.offers) * self.change)):
                 o, item = self.offers[i], self.items[i]
                 price = o.price or Price(amount=Decimal("0.05"), currency="EUR", unit="hour")
-                new = Price(amount=(price.amount * Decimal("1.01")).quantize(Decimal("0.0001")),
-                            currency=price.currency, unit=price.unit)
+                new = price.model_copy(update={"amount": (price.amount * Decimal("1.01")).quantize(Decimal("0.0001"))})
                 self.offers[i] = o.model_copy(update={"price": new})
                 self.items[i] = item.model_copy(update={"price": new})
         offers = [o.model_copy(update={"read_at": at}) for o in self.offers]

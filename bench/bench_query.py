@@ -32,10 +32,12 @@ from typing import Any
 
 from cloudcat.models import Kind
 from cloudcat.query import OfferQuery
-from cloudcat.store import OFFER_COLUMNS, SEARCH_SEPARATOR, Store
+from cloudcat.store import FILTER_COLUMNS, OFFER_COLUMNS, SEARCH_SEPARATOR, Store
+from cloudcat.store.history import OPEN
+from cloudcat.store.schema import digest
 
 #: Bump when the generated data changes, so cached databases are rebuilt.
-DATA_VERSION = 3
+DATA_VERSION = 4
 CACHE = Path(__file__).resolve().parent / ".cache"
 
 BRANDS = {  # brand: (operator, backend, currency)
@@ -62,12 +64,13 @@ READ_AT = dt.datetime(2025, 3, 1, 6, 0, tzinfo=dt.UTC).isoformat()
 SELECTIVE = OfferQuery(kind=[Kind.COMPUTE], region=["eu-west-0"], min_vcpus=4, min_memory_mib=16384,
                        sort="price", limit=50)
 #: The same on a brand selling flexible pools, where a sized pool is among the cheapest.
-POOLS = SELECTIVE.model_copy(update={"brand": ["cloud-avenue"], "min_vcpus": 2, "min_memory_mib": 65536})
+POOLS = SELECTIVE.replace(brand=["cloud-avenue"], min_vcpus=2, min_memory_mib=65536)
 
 
 def _rows(count: int, snapshot_id: int, first_pk: int, seed: int = 7) -> Iterator[
-        tuple[tuple[Any, ...], list[tuple[int, str]], list[tuple[int, str]]]]:
-    """Offer rows (in ``OFFER_COLUMNS`` order), their labels and zones, built without pydantic."""
+        tuple[tuple[Any, ...], list[tuple[int, str]], list[tuple[int, str]], str]]:
+    """Offer rows (in ``OFFER_COLUMNS`` order: versions holding from ``snapshot_id`` on), their
+    labels and zones, and the offer's JSON, built without pydantic."""
     rng = random.Random(seed)
     kinds = [k for k, w in KIND_WEIGHTS for _ in range(w)]
     brands = list(BRANDS)
@@ -132,12 +135,17 @@ def _rows(count: int, snapshot_id: int, first_pk: int, seed: int = 7) -> Iterato
         status = "available" if rng.random() < 0.9 else rng.choice(["end-of-sale", "end-of-life"])
         doc["lifecycle"] = {"status": status}
         search = SEARCH_SEPARATOR.join((offer_id.lower(), name.lower(), ""))
-        row = (pk, snapshot_id, offer_id, brand, kind.value, region, None, name, search, vcpus, memory, gpu,
+        full = json.dumps(doc, separators=(",", ":"))
+        data = json.dumps({k: v for k, v in doc.items() if k != "read_at"}, separators=(",", ":"))
+        filters = {"os_family": doc.get("os_family"), "storage_class": doc.get("storage_class"),
+                   "iops": doc.get("iops")}
+        row = (pk, snapshot_id, OPEN, offer_id, digest(data, None), None, data, None,
+               brand, kind.value, region, None, name, search, vcpus, memory, gpu,
                float(amount) if amount is not None else None, amount.rstrip("0").rstrip(".") if amount else None,
                currency if amount else None, unit if amount else None, status, backend,
                1 if flexible else 0, 64 if flexible else None, 262144 if flexible else None,
-               json.dumps(doc, separators=(",", ":")))
-        yield row, [(pk, label) for label in labels], [(pk, z) for z in zones]
+               *(filters.get(c) for c in FILTER_COLUMNS))
+        yield row, [(pk, label) for label in labels], [(pk, z) for z in zones], full
 
 
 def build(path: Path, count: int) -> None:
@@ -156,11 +164,13 @@ def build(path: Path, count: int) -> None:
     sid = conn.execute("INSERT INTO snapshots (created_at, offers, config_hash) VALUES (?, ?, 'bench')",
                        (READ_AT, count)).lastrowid
     assert sid is not None
+    conn.executemany("INSERT INTO reads (snapshot_id, what, backend, read_at) VALUES (?, 'offer', ?, ?)",
+                     [(sid, backend, READ_AT) for _, backend, _ in BRANDS.values()])
     insert = f"INSERT INTO offers ({', '.join(OFFER_COLUMNS)}) VALUES ({', '.join('?' * len(OFFER_COLUMNS))})"
     rows: list[tuple[Any, ...]] = []
     labels: list[tuple[int, str]] = []
     zones: list[tuple[int, str]] = []
-    for row, row_labels, row_zones in _rows(count, sid, 1):
+    for row, row_labels, row_zones, _ in _rows(count, sid, 1):
         rows.append(row)
         labels += row_labels
         zones += row_zones
@@ -177,6 +187,69 @@ def build(path: Path, count: int) -> None:
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
+
+
+def build_postgres(url: str, count: int) -> str:
+    """The same offers in a PostgreSQL schema (loaded with COPY once, kept between runs);
+    returns the store URL."""
+    import psycopg
+
+    schema = f"bench_{count}_v{DATA_VERSION}"
+    location = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    with Store(location) as store:
+        if store.latest() is not None:
+            return location
+    with psycopg.connect(location) as conn:
+        indexes = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                               "AND tablename = 'offers' AND indexname NOT LIKE '%pkey'").fetchall()
+        for name, _ in indexes:
+            if not name.endswith("_key"):
+                conn.execute(f"DROP INDEX {name}")
+        sid = conn.execute("INSERT INTO snapshots (created_at, offers, config_hash) VALUES (%s, %s, 'bench') "
+                           "RETURNING id", (READ_AT, count)).fetchone()[0]  # type: ignore[index]
+        for _, backend, _ in BRANDS.values():
+            conn.execute("INSERT INTO reads (snapshot_id, what, backend, read_at) VALUES (%s, 'offer', %s, %s)",
+                         (sid, backend, READ_AT))
+        with conn.cursor() as cur:
+            with cur.copy(f"COPY offers ({', '.join(OFFER_COLUMNS)}) FROM STDIN") as offers, \
+                    cur.copy("COPY offer_labels (offer_pk, label) FROM STDIN") as labels:
+                zones: list[tuple[int, str]] = []
+                for row, row_labels, row_zones, _ in _rows(count, sid, 1):
+                    offers.write_row(row)
+                    for label in row_labels:
+                        labels.write_row(label)
+                    zones += row_zones
+            with cur.copy("COPY offer_zones (offer_pk, zone) FROM STDIN") as copy:
+                for zone in zones:
+                    copy.write_row(zone)
+        for name, sql in indexes:
+            if not name.endswith("_key"):
+                conn.execute(sql)
+        conn.execute("ANALYZE")
+    return location
+
+
+def postgres(url: str, count: int, runs: int) -> None:
+    import psycopg
+
+    start = time.perf_counter()
+    location = build_postgres(url, count)
+    print(f"PostgreSQL: {count:,} offers ready in {time.perf_counter() - start:.1f} s")
+    with Store(location) as store:
+        store_ms, offers = median_ms(lambda: list(store.query(SELECTIVE)), runs)
+    hand_sql = ("SELECT data FROM offers WHERE until = %s AND kind = 'compute' AND region = %s "
+                "AND flexible = 0 AND vcpus >= 4 AND memory_mib >= 16384 "
+                "ORDER BY price_amount IS NULL, price_amount, id LIMIT 50")
+    with psycopg.connect(location) as conn:
+        hand_ms, rows = median_ms(lambda: conn.execute(hand_sql, (OPEN, "eu-west-0")).fetchall(), runs)
+        plan = conn.execute("EXPLAIN " + hand_sql, (OPEN, "eu-west-0")).fetchall()
+    assert isinstance(offers, list) and len(offers) == 50 and isinstance(rows, list)
+    print(f"  plan (hand-written): {' / '.join(p[0].strip() for p in plan[:3])}")
+    print(f"  Store.query (50 Offer models):       {store_ms:8.2f} ms  (target <= 50 ms)")
+    print(f"  hand-written indexed SQL (rows only): {hand_ms:8.2f} ms")
+    print(f"  ratio Store.query / hand-written:     {store_ms / hand_ms:8.2f} x")
 
 
 def median_ms(fn: Callable[[], object], runs: int) -> tuple[float, object]:
@@ -209,7 +282,7 @@ def write_and_diff(count: int) -> tuple[float, float, int]:
 
     from cloudcat.models import LifecycleStatus, Offer, Price
 
-    offers = [Offer.model_validate_json(row[-1]) for row, _, _ in _rows(count, 1, 1, seed=11)]
+    offers = [Offer.model_validate_json(full) for _, _, _, full in _rows(count, 1, 1, seed=11)]
     changed: list[Offer] = []
     for n, o in enumerate(offers):
         if n % 20 == 0:
@@ -239,7 +312,11 @@ def main() -> None:
     parser.add_argument("--offers", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--postgres", default=None, metavar="URL",
+                        help="Also time the query on this PostgreSQL server (loaded once into a schema).")
     args = parser.parse_args()
+    if args.postgres:
+        postgres(args.postgres, args.offers, args.runs)
 
     CACHE.mkdir(exist_ok=True)
     path = CACHE / f"bench-{args.offers}-v{DATA_VERSION}.db"
@@ -251,20 +328,19 @@ def main() -> None:
         print(f"using cached {path} (--rebuild to regenerate)")
 
     with Store(path) as store:
-        sid = store.latest().id  # type: ignore[union-attr]
         store_ms, offers = median_ms(lambda: list(store.query(SELECTIVE)), args.runs)
         pools_ms, pools = median_ms(lambda: list(store.query(POOLS)), args.runs)
         got = offers if isinstance(offers, list) else []
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        hand_sql = ("SELECT data FROM offers {} WHERE snapshot_id = ? AND kind = 'compute' AND region = ? "
+        hand_sql = ("SELECT data FROM offers {} WHERE until = ? AND kind = 'compute' AND region = ? "
                     "AND flexible = 0 AND vcpus >= 4 AND memory_mib >= 16384 "
                     "ORDER BY price_amount IS NULL, price_amount, id LIMIT 50")
         hand_ms, hand_rows = median_ms(
-            lambda: conn.execute(hand_sql.format(""), (sid, "eu-west-0")).fetchall(), args.runs)
+            lambda: conn.execute(hand_sql.format(""), (OPEN, "eu-west-0")).fetchall(), args.runs)
         scan_ms, scan_rows = median_ms(
-            lambda: conn.execute(hand_sql.format("NOT INDEXED"), (sid, "eu-west-0")).fetchall(),
+            lambda: conn.execute(hand_sql.format("NOT INDEXED"), (OPEN, "eu-west-0")).fetchall(),
             max(3, args.runs // 3))
-        plan = conn.execute("EXPLAIN QUERY PLAN " + hand_sql.format(""), (sid, "eu-west-0")).fetchall()
+        plan = conn.execute("EXPLAIN QUERY PLAN " + hand_sql.format(""), (OPEN, "eu-west-0")).fetchall()
         conn.close()
 
     assert isinstance(hand_rows, list) and isinstance(scan_rows, list)

@@ -188,7 +188,6 @@ class _Version:
     read_at: str | None
     digest: bytes
     values: Callable[[], tuple[Any, ...]]  # computed only for the versions stored
-    check: Callable[[dict[str, Any]], bool]
     labels: Sequence[str] = ()
     zones: Sequence[str] = ()
 
@@ -643,17 +642,9 @@ class Store:
             if x is not None and y is not None and x[1] == y[1]:
                 continue  # changed and changed back
             before, after = (x, y) if a <= b else (y, x)
-            pairs.append((offer_id, _normalized(before), _normalized(after)))
+            pairs.append((offer_id, None if before is None else json.loads(before[2]),
+                          None if after is None else json.loads(after[2])))
         return build_diff(a, b, pairs)
-
-
-def _normalized(row: Any) -> dict[str, Any] | None:
-    """An offer's stored JSON as the model writes it (a patch may leave out fields at their
-    default), for comparisons."""
-    if row is None:
-        return None
-    value: dict[str, Any] = Offer.model_validate(_with_read_at(row[2])).model_dump(mode="json")
-    return value
 
 
 def _missing_filter_columns(conn: sqlite3.Connection) -> list[str]:
@@ -794,12 +785,8 @@ class _Writer:
             key = "\x1f".join((s.backend, s.driver, item.kind.value, item.region or "", item.zone or "", item.name))
             occurrences[key] += 1
             key += f"\x1f{occurrences[key]}"
-
-            def check(value: dict[str, Any], item: Item = item) -> bool:
-                return Item.model_validate(value) == item
-
             yield _Version(key=key, data=data, read_at=kept, digest=digest(data, kept, s.driver),
-                           values=functools.partial(_item_values, s), check=check)
+                           values=functools.partial(_item_values, s))
 
     def _offer_versions(self, sid: int, offers: Iterable[Offer], seen: set[str]) -> Iterator[_Version]:
         reads: dict[str, str] = {}
@@ -809,12 +796,8 @@ class _Writer:
             seen.add(offer.id)
             data, read_at = split_read_at(offer)
             kept = self._backend_read(sid, "offer", reads, offer.backend, read_at)
-
-            def check(value: dict[str, Any], offer: Offer = offer, read_at: str = read_at) -> bool:
-                return Offer.model_validate({**value, "read_at": read_at}) == offer
-
             yield _Version(key=offer.id, data=data, read_at=kept, digest=digest(data, kept),
-                           values=functools.partial(offer_values, offer), check=check, labels=offer.labels,
+                           values=functools.partial(offer_values, offer), labels=offer.labels,
                            zones=offer_zones(offer))
 
     def _store(self, table: str, key_column: str, sid: int, batch: list[_Version]) -> None:
@@ -880,7 +863,8 @@ def _patched(version: _Version, base_pk: int, base_data: str) -> tuple[int | Non
     new = json.loads(version.data)
     patch = merge_patch(base, new)
     text = json.dumps(patch, separators=(",", ":"), ensure_ascii=False)
-    if len(text) * 2 < len(version.data) and version.check(apply_patch(base, patch)):
+    # a patch cannot set a member to null (null removes it): then the full JSON is kept
+    if len(text) * 2 < len(version.data) and apply_patch(base, patch) == new:
         return base_pk, text
     return None, version.data
 
