@@ -184,3 +184,37 @@ def test_unknown_region_is_not_found() -> None:
 def test_all_errors_are_backend_errors() -> None:
     for error in (AuthenticationError, RateLimitedError, UnavailableError, BackendTimeoutError):
         assert issubclass(error, BackendError)
+
+
+def test_short_token_life_with_latency_logs_in_a_bounded_number_of_times(
+        reference: dict[tuple[str, str], list[str]]) -> None:
+    """A token is reused until it (nearly) expires and renewed once per 401: with 1 s tokens and
+    100 ms of latency, about one login per second of refresh, not one per request."""
+    with mock("openstack", "flexible-engine", token_ttl=1, latency_ms=100) as m:
+        driver = OpenStackDriver(m.backend["options"])
+        started = time.monotonic()
+        assert snapshot(driver) == reference
+        elapsed = time.monotonic() - started
+        requests = len(m.server.requests())
+        logins = m.platform.state()["tokens_issued"]
+        assert logins <= elapsed + 4, (logins, elapsed, requests)
+        assert logins < requests / 4
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_malformed_bodies_at_20_percent_are_resent_to_full_data(reference: dict[tuple[str, str], list[str]],
+                                                                seed: int) -> None:
+    """A cut-short JSON answer is sent again, one request at a time (as the Cloud Director
+    driver does), so one broken page does not fail a whole listing."""
+    with mock("openstack", "flexible-engine", malformed_rate=0.2, seed=seed) as m:
+        assert snapshot(OpenStackDriver(m.backend["options"])) == reference
+        assert m.server._counters.faults.get("malformed", 0) > 0
+
+
+def test_password_in_a_url_is_not_shown() -> None:
+    with mock("openstack", "flexible-engine", fail_auth=True) as m:
+        options = m.backend["options"]
+        auth = {**options["auth"], "auth_url": options["auth"]["auth_url"].replace("://", "://someone:hunter2@")}
+        with pytest.raises(AuthenticationError) as info:
+            OpenStackDriver({**options, "auth": auth}).check()
+        assert "hunter2" not in str(info.value) and "***@" in str(info.value)

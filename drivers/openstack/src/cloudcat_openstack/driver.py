@@ -36,10 +36,12 @@ that expires mid-refresh is renewed on the 401.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import re
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -239,9 +241,24 @@ class OpenStackDriver(BaseDriver):
             # (connect, read)
             conn.session.timeout = (opts.connect_timeout, opts.timeout)
         requests_session = conn.session.session
-        requests_session.hooks.setdefault("response", []).append(self._check_retry_after)
+        requests_session.hooks.setdefault("response", []).extend([self._resend_malformed, self._check_retry_after])
         _bound_token_renewal(conn.session.auth, requests_session)
         return conn
+
+    def _resend_malformed(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """Send a request again when its 2xx JSON answer does not parse (a body cut short), up to
+        ``retries`` times with the retry policy's backoff: one broken page costs one request,
+        not the whole listing (the Cloud Director driver retries the same way)."""
+        for attempt in range(1, self.options.retries + 1):
+            if not _malformed_json(response):
+                return response
+            wait = self._retry.delay(UnavailableError("malformed answer", backend=self.backend), attempt)
+            log.info("%s: malformed answer from %s; sending it again (%d of %d)", self.backend,
+                     _without_userinfo(str(response.url)), attempt, self.options.retries)
+            _ = response.content  # read, so the connection goes back to the pool
+            time.sleep(wait or 0)
+            response = response.connection.send(response.request, **kwargs)
+        return response
 
     def _check_retry_after(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         """Put a retried answer's Retry-After in the whole seconds keystoneauth reads (it sleeps
@@ -335,8 +352,8 @@ class OpenStackDriver(BaseDriver):
         outer = exc
         exc, status, response = _http_answer(outer)
         url = getattr(response, "url", None) or getattr(exc, "url", None)
-        where = f" ({url})" if url else ""
-        detail = self.redact(_first_line(outer))
+        where = f" ({_without_userinfo(str(url))})" if url else ""
+        detail = _without_userinfo(self.redact(_first_line(outer)))
         message = f"{what}{where}: {detail}"
         backend = self.backend
         if status == 401 or isinstance(outer, ksa.Unauthorized | ksa.MissingAuthPlugin | ksa.AuthorizationFailure):
@@ -643,6 +660,27 @@ class _RetryAfterTooLong(Exception):
     def __init__(self, response: Any, seconds: float) -> None:
         super().__init__(f"HTTP 429, Retry-After {seconds:g} s is longer than max_retry_after")
         self.response = response
+
+
+def _malformed_json(response: Any) -> bool:
+    """Whether a 2xx answer announced as JSON has a body that does not parse."""
+    if not 200 <= response.status_code < 300 or "json" not in response.headers.get("Content-Type", ""):
+        return False
+    if not response.content:
+        return False
+    try:
+        json.loads(response.content)
+    except ValueError:
+        return True
+    return False
+
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def _without_userinfo(text: str) -> str:
+    """``text`` with the user and password of any URL in it (``https://user:pw@host``) masked."""
+    return _USERINFO.sub("***@", text)
 
 
 def _bound_token_renewal(auth: Any, requests_session: Any) -> None:
