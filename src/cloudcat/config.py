@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
@@ -37,11 +38,12 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from .errors import ConfigError
 from .models import BrandData, Lifecycle, OperatorPeriod
-from .secrets import find_secrets, mask_secrets
+from .secrets import find_secrets, mask_secrets, mask_url
 from .yamlfile import Lines, YamlPath, dotted, expand_env, line_of, load_yaml
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",
+    "MEMORY_STORE",
     "BackendConfig",
     "BrandConfig",
     "Config",
@@ -51,11 +53,15 @@ __all__ = [
     "load_config",
     "mask_secrets",
     "secret_values",
+    "store_location_problem",
 ]
 
 DEFAULT_CONFIG_NAME = "cloudcat.yaml"
 _PATH_OPTIONS = {"path", "paths", "file", "files", "fixture"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+#: The store location that keeps snapshots in memory, in a configuration as in code.
+MEMORY_STORE = ":memory:"
 
 
 class _Strict(BaseModel):
@@ -206,6 +212,19 @@ class Config(_Strict):
     def _duration(cls, value: object) -> object:
         return _seconds(value)
 
+    @field_validator("store")
+    @classmethod
+    def _store_location(cls, value: str | None) -> str | None:
+        problem = store_location_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    def __repr_args__(self) -> Any:
+        # a server store's URL may carry a password
+        for name, value in super().__repr_args__():
+            yield name, mask_url(value) if name == "store" and isinstance(value, str) else value
+
     def error(self, message: str, *path: str | int) -> ConfigError:
         """A :class:`ConfigError` at ``path`` in the configuration file."""
         return ConfigError(message, source=self.source, line=line_of(self._lines, tuple(path)),
@@ -243,6 +262,27 @@ def _seconds(value: object) -> object:
     return value
 
 
+def store_location_problem(location: str) -> str | None:
+    """Why ``location`` cannot name a snapshot store (``None`` when it can): an unknown URL scheme,
+    a ``sqlite://`` URL without a path, a server URL whose port is not a number. The message never
+    repeats the URL (it may carry a password)."""
+    match = _URL_SCHEME.match(location)
+    if match is None:
+        return None if location.strip() else "the store location is empty"
+    scheme = match.group(1).lower()
+    if scheme == "sqlite":
+        rest = location[match.end():]
+        return None if rest.startswith("/") and rest != "/" else (
+            "a sqlite store URL needs a path: sqlite:///relative.db or sqlite:////absolute/path.db")
+    if scheme in ("postgresql", "postgres"):
+        try:
+            urllib.parse.urlsplit(location).port  # noqa: B018 - parsing is the check
+        except ValueError:
+            return f"the port in the {scheme}:// store URL is not a number from 0 to 65535"
+        return None
+    return f"store URL scheme {scheme!r} is not supported (use a file path, sqlite:///path or postgresql://…)"
+
+
 def _suggest(word: str, options: Mapping[str, Any] | list[str]) -> str:
     match = difflib.get_close_matches(word, list(options), n=1)
     return f" (did you mean {match[0]!r}?)" if match else ""
@@ -278,7 +318,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
                                else ({**b, "path": rel(b.get("path"))} if isinstance(b, dict) else b)
                                for b in books]
     store = data.get("store")
-    if isinstance(store, str) and "://" not in store:
+    if isinstance(store, str) and "://" not in store and store != MEMORY_STORE:
         data["store"] = rel(store)
 
 

@@ -5,18 +5,24 @@ underscored prefixes — ``price_amount`` → ``price.amount``, ``gpu_model`` �
 ``lifecycle_status`` → ``lifecycle.status``, ``flexible_vcpus_max`` → ``flexible.vcpus_max``,
 ``extras.key`` → ``extras["key"]`` — and list columns (``labels``, ``zones``, ``regions``) are
 split on ``;`` or ``|``. Empty cells are absent, never zero.
+
+Every error is a :class:`~cloudcat.errors.ConfigError` naming the file and, where it has one, the
+line: a CSV row with more cells than the header, a column named twice, invalid JSON, nesting deeper
+than :data:`~cloudcat.yamlfile.MAX_DEPTH` levels. Entries of JSON files carry their line as YAML
+and CSV ones do.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .yamlfile import YamlPath, parse_yaml, read_text
+from .yamlfile import MAX_DEPTH, YamlPath, parse_yaml, read_text
 
 __all__ = ["Record", "read_records", "unflatten"]
 
@@ -71,40 +77,126 @@ def unflatten(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _csv_records(path: Path, text: str, list_key: str, keyed_only: bool) -> Iterator[Record]:
-    reader = csv.DictReader(text.splitlines())
-    if not reader.fieldnames:
-        return
-    for row in reader:
-        yield str(path), reader.line_num, unflatten(row)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = reader.fieldnames
+        if not header:
+            return
+        named = [h.strip() for h in header]
+        twice = sorted({h for h in named if h and named.count(h) > 1})
+        if twice:
+            raise ConfigError(f"column(s) {', '.join(map(repr, twice))} named twice in the header",
+                              source=str(path), line=1)
+        for row in reader:
+            if None in row:  # DictReader's key for cells beyond the header
+                raise ConfigError(f"{len(header) + len(row[None])} cells, the header names {len(header)} "
+                                  "columns", source=str(path), line=reader.line_num)
+            yield str(path), reader.line_num, unflatten(row)
+    except csv.Error as exc:
+        raise ConfigError(f"invalid CSV: {exc}", source=str(path), line=reader.line_num or None) from None
+
+
+def _json_value(text: str, path: Path, line: int | None = None) -> Any:
+    """``text`` as JSON; errors (syntax, nesting past :data:`MAX_DEPTH`) name ``path`` and the line."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"invalid JSON: {exc.msg}", source=str(path),
+                          line=exc.lineno if line is None else line) from None
+    except RecursionError:
+        raise ConfigError(f"nested deeper than {MAX_DEPTH} levels", source=str(path), line=line) from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise ConfigError(f"invalid JSON: {exc}", source=str(path), line=line) from None
+    if _depth(data) > MAX_DEPTH:
+        raise ConfigError(f"nested deeper than {MAX_DEPTH} levels", source=str(path), line=line)
+    return data
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in ``value`` (walked without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 def _jsonl_records(path: Path, text: str, list_key: str, keyed_only: bool) -> Iterator[Record]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"invalid JSON: {exc.msg}", source=str(path), line=number) from None
+        obj = _json_value(line, path, number)
         if not isinstance(obj, dict):
             raise ConfigError("each line must be a JSON object", source=str(path), line=number)
         yield str(path), number, obj
 
 
+_DECODER = json.JSONDecoder()
+_WS = " \t\n\r"
+
+
+def _entry_lines(text: str, list_key: str | None) -> list[int]:
+    """The 1-based line where each entry of a valid JSON document's list begins.
+
+    The list is the document itself (``list_key`` ``None``) or the last ``list_key`` of its top
+    object; the document is read again entry by entry with the C decoder, skipping what is not
+    the list, so this costs one more parse, not a slow one.
+    """
+    pos = len(text) - len(text.lstrip(_WS))
+    if list_key is not None:
+        start, pos = None, pos + 1  # past '{'
+        while True:
+            pos = _skip(text, pos, ",")
+            if text[pos] == "}":
+                break
+            key, pos = _DECODER.raw_decode(text, pos)
+            pos = _skip(text, pos, ":")
+            if key == list_key:
+                start = pos
+            pos = _DECODER.raw_decode(text, pos)[1]
+        if start is None:
+            return []
+        pos = start
+    if text[pos] != "[":
+        return []
+    lines: list[int] = []
+    line, counted, pos = 1, 0, pos + 1
+    while True:
+        pos = _skip(text, pos, ",")
+        if text[pos] == "]":
+            return lines
+        line += text.count("\n", counted, pos)
+        counted = pos
+        lines.append(line)
+        pos = _DECODER.raw_decode(text, pos)[1]
+
+
+def _skip(text: str, pos: int, sep: str) -> int:
+    """Past whitespace, one ``sep`` and whitespace again, from ``pos``."""
+    while text[pos] in _WS:
+        pos += 1
+    if text[pos] == sep:
+        pos += 1
+        while text[pos] in _WS:
+            pos += 1
+    return pos
+
+
 def _json_records(path: Path, text: str, list_key: str, keyed_only: bool) -> Iterator[Record]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"invalid JSON: {exc.msg}", source=str(path), line=exc.lineno) from None
+    data = _json_value(text, path)
     if keyed_only and not isinstance(data, dict):
         return
     items = data.get(list_key, []) if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise ConfigError(f"expected a list (or an object with {list_key!r})", source=str(path))
-    for item in items:
+    lines = _entry_lines(text, list_key if isinstance(data, dict) else None) if items else []
+    for i, item in enumerate(items):
+        line = lines[i] if i < len(lines) else None
         if not isinstance(item, dict):
-            raise ConfigError("each entry must be an object", source=str(path))
-        yield str(path), None, item
+            raise ConfigError("each entry must be an object", source=str(path), line=line)
+        yield str(path), line, item
 
 
 def _yaml_records(path: Path, text: str, list_key: str, keyed_only: bool) -> Iterator[Record]:
