@@ -155,3 +155,51 @@ def test_unknown_paths_and_methods_are_answered_as_each_service_does() -> None:
         status, _, body = call(m.url + "/atlantis/compute/v2.1/flavors", headers=tok)
         assert status == 404 and body["error"]["message"].endswith("/atlantis/compute/v2.1/flavors")
         assert call(m.url + "/fr1/network/v2.0/ports", method="POST", body={}, headers=tok)[0] == 405
+
+
+def test_nova_sorting_proxies_below_2_36_and_rxtx_factor() -> None:
+    with mock("openstack", "cloudwatt") as m:
+        _, headers, _ = login(m)
+        tok = {"X-Auth-Token": headers["X-Subject-Token"]}
+        base = m.url + "/fr1/compute/v2.1"
+        # Nova's default order is flavorid ascending; sort_key/sort_dir change it
+        _, _, body = call(base + "/flavors/detail", headers=tok)
+        ids = [f["id"] for f in body["flavors"]]
+        assert ids == sorted(ids)
+        _, _, body = call(base + "/flavors/detail?sort_key=memory_mb&sort_dir=desc", headers=tok)
+        rams = [f["ram"] for f in body["flavors"]]
+        assert rams == sorted(rams, reverse=True)
+        assert call(base + "/flavors?sort_key=colour", headers=tok)[0] == 400
+        # 2.75 makes swap an integer; rxtx_factor is still there (nova views/flavors.py)
+        _, _, new = call(base + "/flavors/detail", headers={**tok, "OpenStack-API-Version": "compute 2.75"})
+        assert all(f["rxtx_factor"] == 1.0 and f["swap"] == 0 for f in new["flavors"])
+        # the image and network proxies: below 2.36 only
+        status, _, images = call(base + "/images/detail", headers=tok)
+        assert status == 200 and {"minDisk", "minRam", "metadata", "status"} <= set(images["images"][0])
+        assert call(base + "/os-networks", headers=tok)[0] == 200
+        for path in ("/images/detail", "/os-networks"):
+            assert call(base + path, headers={**tok, "OpenStack-API-Version": "compute 2.36"})[0] == 404
+        # a new project: empty listings and default quotas, its own only
+        assert call(base + "/servers/detail", headers=tok)[2] == {"servers": []}
+        pid = m.platform.state()["project_id"]
+        quota = call(f"{base}/os-quota-sets/{pid}", headers=tok)[2]["quota_set"]
+        assert (quota["instances"], quota["cores"], quota["ram"]) == (10, 20, 51200)
+        assert call(f"{base}/os-quota-sets/another-project", headers=tok)[0] == 403
+
+
+def test_glance_sorting_and_cinder_microversions() -> None:
+    with mock("openstack", "flexible-engine") as m:
+        _, headers, _ = login(m)
+        tok = {"X-Auth-Token": headers["X-Subject-Token"]}
+        _, _, body = call(m.url + "/eu-west-0/image/v2/images?sort_key=name&sort_dir=asc", headers=tok)
+        names = [i["name"] for i in body["images"]]
+        assert names == sorted(names)
+        _, _, body = call(m.url + "/eu-west-0/image/v2/images?sort=min_ram:desc,name:asc", headers=tok)
+        keys = [(-i["min_ram"], i["name"]) for i in body["images"]]
+        assert keys == sorted(keys)
+        assert call(m.url + "/eu-west-0/image/v2/images?sort_key=colour", headers=tok)[0] == 400
+        base = f"{m.url}/eu-west-0/volume/v3/{m.platform.state()['project_id']}"
+        status, hdrs, _ = call(base + "/volumes/detail", headers={**tok, "OpenStack-API-Version": "volume 3.60"})
+        assert status == 200 and hdrs["OpenStack-API-Version"] == "volume 3.60"
+        assert call(base + "/volumes", headers={**tok, "OpenStack-API-Version": "volume 3.99"})[0] == 406
+        assert call(base + "/limits", headers=tok)[2]["limits"]["absolute"]["maxTotalVolumes"] == 10
