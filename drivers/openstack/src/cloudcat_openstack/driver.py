@@ -19,9 +19,12 @@ Options, in the keys OpenStack users already keep in ``clouds.yaml``::
 
 What it reads, per region: flavors (microversion 2.61, extra specs inline; GPUs from
 ``pci_passthrough:alias`` / ``resources:VGPU``; Huawei ``cond:operation:status`` and
-``cond:operation:az`` as sale status per zone), public and shared images, volume types with
-extra specs and QoS, external networks, and the availability zones of each region. Every
-listing follows every page.
+``cond:operation:az`` as sale status per zone, from ECS v1 ``os_extra_specs`` where the catalog
+has ECS, else from Nova extra specs), public and shared images, volume types with the extra specs
+and QoS specs the user may read (a project user sees neither QoS specs nor admin-only extra
+specs: zones then come from ``RESKEY:availability_zones`` and IOPS stay unset), external
+networks, and the availability zones of each region. Every listing follows every page (Cinder's
+``volume_type_links`` included).
 
 One keystoneauth session (one token, one connection pool) serves every region and thread;
 region views of it are created once, under a lock. The HTTP options (``timeout``,
@@ -29,8 +32,9 @@ region views of it are created once, under a lock. The HTTP options (``timeout``
 Each request answered 429 or 5xx is retried by keystoneauth with bounded exponential backoff,
 honouring ``Retry-After`` (delay-seconds or an HTTP date); a 429 whose Retry-After is longer than
 ``max_retry_after`` is not waited for. A whole read that still fails on a transient error
-(malformed body, a failed discovery) is retried by :class:`cloudcat.http.RetryPolicy`. A token
-that expires mid-refresh is renewed on the 401.
+(a failed discovery) is retried by :class:`cloudcat.http.RetryPolicy`; a cut-short JSON answer
+is sent again on its own. A token is reused until it nearly expires (a tenth of its life, at most
+120 s) and renewed once per 401, one login at a time.
 """
 
 from __future__ import annotations
