@@ -40,6 +40,17 @@ def _split(value: str) -> list[str]:
     return [value.strip()] if value.strip() else []
 
 
+def _slot(out: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The nested mapping at ``names`` in ``out``, made if missing; an error when a plain column
+    already holds that place (``price`` and ``price_amount`` in one header)."""
+    for i, name in enumerate(names):
+        sub = out.setdefault(name, {})
+        if not isinstance(sub, dict):
+            raise ConfigError(f"column {'_'.join(names[:i + 1])!r} is given both whole and by its parts")
+        out = sub
+    return out
+
+
 def _nest(out: dict[str, Any], key: str, value: Any) -> bool:
     """Put ``value`` at the nested place a prefixed column names; ``False`` when it names none."""
     for prefix in _NESTED_PREFIXES:
@@ -50,16 +61,17 @@ def _nest(out: dict[str, Any], key: str, value: Any) -> bool:
             # flexible_price_per_vcpu_amount → flexible.price_per_vcpu.amount
             for part in ("price_per_vcpu", "price_per_gib_memory"):
                 if sub.startswith(part + "_"):
-                    out.setdefault("flexible", {}).setdefault(part, {})[sub[len(part) + 1:]] = value
+                    _slot(out, "flexible", part)[sub[len(part) + 1:]] = value
                     break
             return True
-        out.setdefault(prefix, {})[sub] = value
+        _slot(out, prefix)[sub] = value
         return True
     return False
 
 
 def unflatten(row: dict[str, Any]) -> dict[str, Any]:
-    """Turn a flat CSV row into the nested shape the models take. Empty cells are dropped."""
+    """Turn a flat CSV row into the nested shape the models take. Empty cells are dropped; a
+    column given both whole and by its parts (``price`` and ``price_amount``) is a ConfigError."""
     out: dict[str, Any] = {}
     for key, value in row.items():
         if key is None or value is None or (isinstance(value, str) and value.strip() == ""):
@@ -68,9 +80,11 @@ def unflatten(row: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, str):
             value = value.strip()
         if key.startswith(("extras.", "extra.")):
-            out.setdefault("extras", {})[key.split(".", 1)[1]] = value
+            _slot(out, "extras")[key.split(".", 1)[1]] = value
         elif key in _LIST_COLUMNS and isinstance(value, str):
             out[key] = _split(value)
+        elif key in out and isinstance(out[key], dict):
+            raise ConfigError(f"column {key!r} is given both whole and by its parts")
         elif not _nest(out, key, value):
             out[key] = value
     return out
@@ -91,7 +105,11 @@ def _csv_records(path: Path, text: str, list_key: str, keyed_only: bool) -> Iter
             if None in row:  # DictReader's key for cells beyond the header
                 raise ConfigError(f"{len(header) + len(row[None])} cells, the header names {len(header)} "
                                   "columns", source=str(path), line=reader.line_num)
-            yield str(path), reader.line_num, unflatten(row)
+            try:
+                record = unflatten(row)
+            except ConfigError as exc:
+                raise ConfigError(exc.detail, source=str(path), line=reader.line_num) from None
+            yield str(path), reader.line_num, record
     except csv.Error as exc:
         raise ConfigError(f"invalid CSV: {exc}", source=str(path), line=reader.line_num or None) from None
 
