@@ -218,3 +218,12 @@ def test_password_in_a_url_is_not_shown() -> None:
         with pytest.raises(AuthenticationError) as info:
             OpenStackDriver({**options, "auth": auth}).check()
         assert "hunter2" not in str(info.value) and "***@" in str(info.value)
+
+
+def test_tokens_expired_by_the_server_are_renewed_with_one_login(reference: dict[tuple[str, str], list[str]]) -> None:
+    with mock("openstack", "flexible-engine") as m:
+        driver = OpenStackDriver(m.backend["options"])
+        list(driver.items(Kind.COMPUTE, "eu-west-0"))
+        assert m.server.expire_tokens() == 1  # the mock's own tokens, refused from now on (401)
+        assert snapshot(driver) == reference
+        assert m.platform.state()["tokens_issued"] == 2
