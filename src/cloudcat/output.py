@@ -332,6 +332,7 @@ def render_table(rows: Sequence[Mapping[str, Any]], *, columns: Sequence[tuple[s
     cut too (names chosen by users rather than ids).
     """
     from rich import box
+    from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -339,21 +340,45 @@ def render_table(rows: Sequence[Mapping[str, Any]], *, columns: Sequence[tuple[s
     width = width or terminal_width()
     cols = list(columns) or [(k, k) for k in (rows[0].keys() if rows else [])]
     cells = [[escape_controls(_cell(_dig(row, key))) for _, key in cols] for row in rows]
+    natural = [max([cell_len(header), *(cell_len(r[i]) for r in cells)]) for i, (header, _) in enumerate(cols)]
+    widths = natural if wrap else _fit_widths(natural, width, keep_first)
+    cols, cells = cols[:len(widths)], [r[:len(widths)] for r in cells]
     table = Table(title=escape_controls(title) if title else None, box=box.SIMPLE_HEAD, pad_edge=False,
-                  collapse_padding=True, show_edge=False)
+                  show_edge=False, padding=(0, 1, 0, 0))
     for index, (header, _) in enumerate(cols):
-        if index == 0 and keep_first:
-            longest = max([len(header), *(len(r[0]) for r in cells)])
-            table.add_column(Text(header), no_wrap=True, min_width=min(longest, max(width - 4, 8)),
-                             overflow="ellipsis")
+        if wrap and index > 0:
+            table.add_column(Text(header), overflow="fold")
         else:
-            table.add_column(Text(header), no_wrap=not wrap, overflow="fold" if wrap else "ellipsis")
+            table.add_column(Text(header), no_wrap=True, overflow="ellipsis", width=widths[index])
     for row_cells in cells:
         table.add_row(*[Text(c) for c in row_cells])
     buf = io.StringIO()
-    Console(file=buf, width=width, force_terminal=False, no_color=True, highlight=False, markup=False,
-            emoji=False, legacy_windows=False).print(table, crop=True)
+    Console(file=buf, width=width, force_terminal=False, no_color=True, highlight=False, markup=False, emoji=False,
+            legacy_windows=False).print(table, crop=True)
     return _strip_trailing(buf.getvalue())
+
+
+def _fit_widths(natural: list[int], width: int, keep_first: bool) -> list[int]:
+    """Widths of the columns shown in ``width`` cells (two between columns): the first column whole
+    (with ``keep_first``), the others shared out, a narrow column keeping its width and leaving the
+    rest to wider ones; columns on the right left out when fewer than 3 cells are left for each."""
+    natural = list(natural)
+    while len(natural) > 1 and (natural[0] if keep_first else 0) + 5 * (len(natural) - 1) > width:
+        natural.pop()
+    room = width - 2 * (len(natural) - 1)
+    if sum(natural) <= room or not natural:
+        return natural
+    fixed = min(natural[0], room) if keep_first else 0
+    rest = list(range(1 if keep_first else 0, len(natural)))
+    left = max(room - fixed, 0)
+    widths = list(natural)
+    if keep_first:
+        widths[0] = fixed
+    for count, index in enumerate(sorted(rest, key=lambda i: natural[i])):
+        share = max(left // (len(rest) - count), 1)
+        widths[index] = min(natural[index], share)
+        left -= widths[index]
+    return widths
 
 
 def _strip_trailing(text: str) -> str:
