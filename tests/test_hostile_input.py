@@ -365,3 +365,18 @@ def test_fuzz_price_book_rows(tmp_path: Path, suffix: str, rows: list[dict[str, 
         PriceBook.load([path])
     except ConfigError as exc:
         assert exc.source == str(path), exc
+
+
+# -- the pytest plugin, loaded by every pytest run where cloudcat is installed ---------------------
+
+def test_pytest_plugin_imports_nothing_heavy_until_a_fixture_is_used() -> None:
+    code = ("import sys, cloudcat.testing.pytest_plugin\n"
+            "heavy = [m for m in ('werkzeug', 'pydantic', 'cloudcat.testing.mockserver', 'cloudcat.config')"
+            " if m in sys.modules]\n"
+            "print(heavy)\n"
+            "from cloudcat.testing import mock, FaultRule\n"
+            "assert 'cloudcat.testing.mockserver' in sys.modules and callable(mock) and FaultRule\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+

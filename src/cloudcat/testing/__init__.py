@@ -8,18 +8,36 @@
 * :mod:`cloudcat.testing.conformance` is the kit plugin authors run against their drivers.
 """
 
-from .faults import FaultRule, parse_rule
-from .mockserver import (
-    FaultControl,
-    Faults,
-    MockHandle,
-    MockPlatform,
-    MockServer,
-    RequestRecord,
-    json_response,
-    mock,
-    start_mock,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .faults import FaultRule, parse_rule
+    from .mockserver import (
+        FaultControl,
+        Faults,
+        MockHandle,
+        MockPlatform,
+        MockServer,
+        RequestRecord,
+        json_response,
+        mock,
+        start_mock,
+    )
 
 __all__ = ["FaultControl", "FaultRule", "Faults", "MockHandle", "MockPlatform", "MockServer", "RequestRecord",
            "json_response", "mock", "parse_rule", "start_mock"]
+
+# Imported on first use: the pytest plugin lives in this package and is loaded by every pytest run
+# of an environment where cloudcat is installed, so the mock server (werkzeug, pydantic) waits.
+_LAZY = {"FaultRule": "faults", "parse_rule": "faults"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY.get(name, 'mockserver')}", __name__), name)
+    globals()[name] = value
+    return value

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .mockserver import MockHandle, mock
+if TYPE_CHECKING:  # the mock server (werkzeug, pydantic) is imported when the fixture is used
+    from .mockserver import MockHandle
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -51,6 +52,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def cloudcat_mock() -> Iterator[Callable[..., MockHandle]]:
     """Factory: ``cloudcat_mock(name, fixture=None, **options)`` starts a mock, stopped after the test.
     Options are those of :func:`cloudcat.testing.mock` (``fault_plan=[...]``, :class:`Faults` fields)."""
+    from .mockserver import mock
+
     with contextlib.ExitStack() as stack:
 
         def start(name: str, fixture: Any = None, **options: Any) -> MockHandle:
