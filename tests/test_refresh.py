@@ -366,7 +366,7 @@ def test_indexed_price_rules_match_as_a_scan_would() -> None:
 def test_ten_thousand_rules_cost_little_more_than_one() -> None:
     items = [Item(kind=Kind.COMPUTE, name=f"flavor-{i}", region="r1", vcpus=2, memory_mib=4096) for i in range(2000)]
     price = {"amount": "0.01", "currency": "EUR", "unit": "hour"}
-    small = PriceBook([PriceRule(backend="fe", name="flavor-0", price=price)])
+    small = PriceBook([PriceRule(backend="fe", pattern="flavor-*", price=price)])  # prices every item too
     big = PriceBook([PriceRule(backend="fe", name=f"flavor-{i}", price=price) for i in range(10_000)]
                     + [PriceRule(backend="fe", pattern=f"family-{i}.*", labels=["x"]) for i in range(1000)])
 
@@ -376,11 +376,11 @@ def test_ten_thousand_rules_cost_little_more_than_one() -> None:
             book.apply("fe", item)
         return time.perf_counter() - start
 
-    timed(big)
     assert big.apply("fe", items[5]).price is not None
     assert big.apply("fe", items[5]).price.amount == Decimal("0.01")  # type: ignore[union-attr]
-    # a scan would cost 11,000 matches per item (about 200x); the index keeps it within a few x
-    assert timed(big) < 4 * timed(small) + 0.05
+    # a scan would cost 11,000 matches per item (hundreds of times one rule); the index keeps it
+    # within a small factor (best of three runs, against a busy machine)
+    assert min(timed(big) for _ in range(3)) < 3 * min(timed(small) for _ in range(3)) + 0.05
 
 
 # -- helpers -------------------------------------------------------------------------------------------

@@ -221,6 +221,10 @@ class BackendReader:
         state = reading.get(name)
         if state is None or state.cancelled.is_set():
             return []  # a late event from a backend already finished
+        return self._handle(pool, state, what, payload)
+
+    def _handle(self, pool: TaskPool, state: _Backend, what: str,
+                payload: Any) -> list[tuple[_Backend, BackendStatus]]:
         if what == "items":
             read_at, lines = payload
             state.spool.add_lines(read_at, lines)
@@ -233,7 +237,7 @@ class BackendReader:
             state.outstanding -= 1
             if self._on_step is not None:
                 kind, region, count = payload
-                self._on_step(name, kind.value, region.name, count)
+                self._on_step(state.name, kind.value, region.name, count)
         else:
             state.cancelled.set()
             return [(state, self._failed(state, payload))]
