@@ -138,6 +138,14 @@ def test_typed_queries_in_every_format(client: Client, vcd: MockHandle, kind: st
     assert len(counts) == 1, f"{kind}: formats disagree on the record count ({counts})"
 
 
+@pytest.mark.parametrize("kind", QUERY_TYPES)
+def test_every_reference_a_query_gives_resolves(client: Client, kind: str) -> None:
+    """Each entity a query names answers at its ``href``, with the same name and URN."""
+    for ref in client.get_typed_query(kind, query_result_format=QueryResultFormat.REFERENCES).execute():
+        entity = client.get_resource(ref.get("href"))
+        assert (entity.get("name"), entity.get("id")) == (ref.get("name"), ref.get("id"))
+
+
 def test_typed_query_filters_and_template_vms(client: Client, vcd: MockHandle) -> None:
     vms = list(client.get_typed_query("vm", query_result_format=QueryResultFormat.RECORDS,
                                       qfilter="isVAppTemplate==true").execute())

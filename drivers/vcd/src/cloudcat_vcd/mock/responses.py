@@ -568,14 +568,13 @@ def _ref(tag: str, href: str, urn: str, name: str, media: str) -> El:
     return El(tag, {"href": href, "id": urn, "name": name, "type": media})
 
 
-@authorized
-def show_catalog(director: Director, request: Request, caller: Caller, catalog_id: str) -> Response:
-    """``/api/catalog/{id}``: the catalog and references to its items."""
+def _catalog_document(director: Director, request: Request, caller: Caller, catalog_id: str, admin: bool) -> Response:
     st = director.state
     cat = st.find_catalog(catalog_id)
-    if cat is None:
+    if cat is None or (admin and cat.spec.get("owner_org", st.org_name) != st.org_name):
         raise _no_access("catalog", catalog_id)
-    doc = El("Catalog", {"name": cat.name, "id": cat.urn, "href": st.href(cat.path)})
+    path = f"/api/admin/catalog/{cat.uuid}" if admin else cat.path
+    doc = El("AdminCatalog" if admin else "Catalog", {"name": cat.name, "id": cat.urn, "href": st.href(path)})
     doc.add("Link", rel="up", href=st.org_href(), type=f"{_MEDIA}.org+xml")
     doc.add("Description", cat.spec.get("description", ""))
     items = doc.add("CatalogItems")
@@ -586,7 +585,43 @@ def show_catalog(director: Director, request: Request, caller: Caller, catalog_i
     doc.add("IsPublished", cat.published)
     doc.add("DateCreated", "2024-01-15T10:00:00.000+01:00")
     doc.add("VersionNumber", 1)
-    return _document(request, doc, f"{_MEDIA}.catalog", caller.version)
+    media = "application/vnd.vmware.admin.catalog" if admin else f"{_MEDIA}.catalog"
+    return _document(request, doc, media, caller.version)
+
+
+@authorized
+def show_catalog(director: Director, request: Request, caller: Caller, catalog_id: str) -> Response:
+    """``/api/catalog/{id}``: the catalog and references to its items."""
+    return _catalog_document(director, request, caller, catalog_id, admin=False)
+
+
+@authorized
+def show_admin_catalog(director: Director, request: Request, caller: Caller, catalog_id: str) -> Response:
+    """``/api/admin/catalog/{id}``: the admin view of one of the org's own catalogs."""
+    return _catalog_document(director, request, caller, catalog_id, admin=True)
+
+
+@authorized
+def show_network(director: Director, request: Request, caller: Caller, network_id: str) -> Response:
+    """``/api/network/{id}``: an org VDC network (gateway, prefix, fence mode)."""
+    st = director.state
+    found = st.find_network(network_id)
+    if found is None:
+        raise _no_access("network", network_id)
+    vdc, n = found
+    nid = network_id.removeprefix("urn:vcloud:network:")
+    doc = El("OrgVdcNetwork", {"name": n["name"], "id": f"urn:vcloud:network:{nid}", "status": 1,
+                               "href": st.href(f"/api/network/{nid}")})
+    doc.add("Link", rel="up", href=st.href(f"/api/vdc/{vdc.uuid}"), type=f"{_MEDIA}.vdc+xml")
+    doc.add("Description", n.get("description", ""))
+    scope = doc.add("Configuration").add("IpScopes").add("IpScope")
+    scope.add("IsInherited", False)
+    scope.add("Gateway", n.get("gateway", "192.168.0.1"))
+    scope.add("SubnetPrefixLength", int(n.get("prefix", 24)))
+    fence = {"NAT_ROUTED": "natRouted", "ISOLATED": "isolated", "DIRECT": "bridged"}
+    doc.children[-1].add("FenceMode", fence.get(str(n.get("type", "NAT_ROUTED")), "natRouted"))
+    doc.add("IsShared", False)
+    return _document(request, doc, f"{_MEDIA}.orgNetwork", caller.version)
 
 
 def _entry_size(entry: Template | Media) -> int:
@@ -631,10 +666,28 @@ def _vm_spec(t: Template) -> El:
     return spec
 
 
+def _template_vm(st: VcdState, t: Template) -> El:
+    vm = El("Vm", {"needsCustomization": False, "status": 8, "name": t.vm_name, "id": f"urn:vcloud:vm:{t.vm_uuid}",
+                   "href": st.href(f"/api/vAppTemplate/vm-{t.vm_uuid}"), "type": f"{_MEDIA}.vm+xml"})
+    vm.add("Description", "")
+    vm.children.append(_vm_spec(t))
+    vm.add("VAppScopedLocalId", t.vm_name)
+    vm.add("DateCreated", "2024-01-15T10:00:00.000+01:00")
+    return vm
+
+
 @authorized
 def show_template(director: Director, request: Request, caller: Caller, template_id: str) -> Response:
-    """``/api/vAppTemplate/vappTemplate-{id}``: the template and its VM's hardware."""
+    """``/api/vAppTemplate/vappTemplate-{id}``: the template and its VM's hardware;
+    ``/api/vAppTemplate/vm-{id}``: the template's VM alone."""
     st = director.state
+    if template_id.startswith("vm-"):
+        owner = st.find_template_vm(template_id)
+        if owner is None:
+            raise _no_access("vm", template_id)
+        vm = _template_vm(st, owner)
+        del vm.attrs["type"]
+        return _document(request, vm, f"{_MEDIA}.vm", caller.version)
     t = st.find_template(template_id)
     if t is None:
         raise _no_access("vAppTemplate", template_id)
@@ -642,15 +695,42 @@ def show_template(director: Director, request: Request, caller: Caller, template
                               "id": t.urn, "href": st.href(t.path)})
     doc.add("Link", rel="up", href=st.href(t.catalog.path), type=f"{_MEDIA}.catalog+xml")
     doc.add("Description", t.spec.get("description", ""))
-    vm = doc.add("Children").add("Vm", needsCustomization=False, status=8, name=t.vm_name,
-                                 id=f"urn:vcloud:vm:{t.vm_uuid}", href=st.href(f"/api/vAppTemplate/vm-{t.vm_uuid}"),
-                                 type=f"{_MEDIA}.vm+xml")
-    vm.add("Description", "")
-    vm.children.append(_vm_spec(t))
-    vm.add("VAppScopedLocalId", t.vm_name)
-    vm.add("DateCreated", "2024-01-15T10:00:00.000+01:00")
+    doc.add("Children").children.append(_template_vm(st, t))
     doc.add("DateCreated", "2024-01-15T10:00:00.000+01:00")
     return _document(request, doc, f"{_MEDIA}.vAppTemplate", caller.version)
+
+
+@authorized
+def show_media(director: Director, request: Request, caller: Caller, media_id: str) -> Response:
+    """``/api/media/{id}``: a media (ISO) of a catalog."""
+    st = director.state
+    m = st.find_media(media_id)
+    if m is None:
+        raise _no_access("media", media_id)
+    doc = El("Media", {"name": m.name, "id": m.urn, "href": st.href(m.path), "status": 1, "imageType": "iso",
+                       "size": _entry_size(m)})
+    doc.add("Link", rel="up", href=st.href(m.catalog.path), type=f"{_MEDIA}.catalog+xml")
+    doc.add("Description", m.spec.get("description", ""))
+    return _document(request, doc, f"{_MEDIA}.media", caller.version)
+
+
+@authorized
+def show_storage_profile(director: Director, request: Request, caller: Caller, profile_id: str) -> Response:
+    """``/api/vdcStorageProfile/{id}``: a VDC storage profile (limit in MB, default or not)."""
+    st = director.state
+    found = st.find_profile(profile_id)
+    if found is None:
+        raise _no_access("vdcStorageProfile", profile_id)
+    vdc, p = found
+    sp = profile_id.removeprefix("urn:vcloud:vdcstorageProfile:")
+    doc = El("VdcStorageProfile", {"name": p["name"], "id": f"urn:vcloud:vdcstorageProfile:{sp}",
+                                   "href": st.href(f"/api/vdcStorageProfile/{sp}")})
+    doc.add("Link", rel="up", href=st.href(f"/api/vdc/{vdc.uuid}"), type=f"{_MEDIA}.vdc+xml")
+    doc.add("Enabled", bool(p.get("enabled", True)))
+    doc.add("Units", "MB")
+    doc.add("Limit", int(p.get("limit_mb", 0)))
+    doc.add("Default", bool(p.get("default", False)))
+    return _document(request, doc, f"{_MEDIA}.vdcStorageProfile", caller.version)
 
 
 @authorized

@@ -443,6 +443,28 @@ class VcdState:
         ident = ident.removeprefix("urn:vcloud:vapptemplate:").removeprefix("vappTemplate-")
         return next((t for t in self.templates if t.uuid == ident), None)
 
+    def find_media(self, ident: str) -> Media | None:
+        """A media by uuid or urn."""
+        ident = ident.removeprefix("urn:vcloud:media:")
+        return next((m for m in self.media if m.uuid == ident), None)
+
+    def find_template_vm(self, ident: str) -> Template | None:
+        """The template whose VM is ``vm-<uuid>``."""
+        ident = ident.removeprefix("vm-")
+        return next((t for t in self.templates if t.vm_uuid == ident), None)
+
+    def find_profile(self, ident: str) -> tuple[Vdc, dict[str, Any]] | None:
+        """A VDC storage profile (and its VDC) by uuid or urn."""
+        ident = ident.removeprefix("urn:vcloud:vdcstorageProfile:")
+        return next(((v, p) for v in self.vdcs for p in v.spec.get("storage_profiles", [])
+                     if _uuid("sp", v.uuid, p["name"]) == ident), None)
+
+    def find_network(self, ident: str) -> tuple[Vdc, dict[str, Any]] | None:
+        """An org VDC network (and its VDC) by uuid or urn."""
+        ident = ident.removeprefix("urn:vcloud:network:")
+        return next(((v, n) for v in self.vdcs for n in v.spec.get("networks", [])
+                     if _uuid("net", v.uuid, n["name"]) == ident), None)
+
     def vdc_named(self, name: str) -> Vdc | None:
         """A VDC by name."""
         return next((v for v in self.vdcs if v.name == name), None)
