@@ -139,3 +139,27 @@ def test_unknown_paths_and_methods_after_the_login(cav: MockHandle) -> None:
     r = httpx.get(cav.url + "/cloudapi/1.0.0/nope/", headers=headers)
     assert r.status_code == 404 and r.json()["message"] == "The requested resource /cloudapi/1.0.0/nope does not exist."
     assert httpx.get(cav.url + "/api/vdc/a/b", headers=headers).status_code == 404
+
+
+def test_injected_faults_are_cloud_director_error_documents(cav: MockHandle) -> None:
+    """A planned fault reads like Cloud Director's own error: an ``Error`` document, XML under
+    ``/api`` (JSON when ``Accept`` asks for it), JSON under ``/cloudapi``; ``Retry-After`` kept."""
+    token = login(cav)
+    auth = {"Authorization": f"Bearer {token}"}
+    cav.faults.plan(method="GET", path="/api/query", status=429, times=2, retry_after=3)
+    xml = httpx.get(cav.url + "/api/query", params={"type": "orgVdc"},
+                    headers={**auth, "Accept": "application/*+xml;version=38.1"})
+    assert xml.status_code == 429 and xml.headers["Retry-After"] == "3"
+    assert xml.headers["content-type"].startswith("application/vnd.vmware.vcloud.error+xml")
+    error = ET.fromstring(xml.content)
+    assert error.tag == NS + "Error" and error.get("majorErrorCode") == "429"
+    assert error.get("minorErrorCode") == "TOO_MANY_REQUESTS"
+    as_json = httpx.get(cav.url + "/api/query", params={"type": "orgVdc"}, headers={**auth, "Accept": JSON})
+    assert as_json.status_code == 429 and as_json.json()["minorErrorCode"] == "TOO_MANY_REQUESTS"
+    cav.faults.plan(method="GET", path="/cloudapi/1.0.0/orgs", status=503)
+    openapi = httpx.get(cav.url + "/cloudapi/1.0.0/orgs", headers={**auth, "Accept": "application/json;version=38.1"})
+    assert openapi.status_code == 503
+    assert openapi.json()["majorErrorCode"] == 503 and openapi.json()["minorErrorCode"] == "SERVICE_UNAVAILABLE"
+    assert cav.faults.expire_tokens() >= 1
+    expired = httpx.get(cav.url + "/api/org/", headers={**auth, "Accept": "application/*+xml;version=38.1"})
+    assert expired.status_code == 401 and ET.fromstring(expired.content).get("minorErrorCode") == "UNAUTHORIZED"
