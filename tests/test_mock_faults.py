@@ -502,3 +502,26 @@ def test_head_answers_keep_the_length_and_the_connection(cloud: MockHandle) -> N
     assert head.status_code == 200 and head.content == b""
     assert head.headers["content-length"] == str(len(whole.content)) and again.content == whole.content
     assert len({r.client for r in cloud.requests}) == 1
+
+
+class Broken(Kettle):
+    """A platform whose answer fails while it is sent."""
+
+    name = "broken"
+
+    def dispatch(self, request: Request) -> Response:
+        if request.path == "/fine":
+            return json_response({"fine": True})
+
+        class Failing(Response):
+            def __call__(self, environ: Any, start_response: Any) -> Any:
+                raise RuntimeError("cannot render")
+
+        return Failing("never sent")
+
+
+def test_an_answer_failing_while_sent_is_a_500_and_the_mock_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    with mock(Broken) as m, httpx.Client(base_url=m.url) as client:
+        assert client.get("/broken").status_code == 500
+        assert client.get("/fine").json() == {"fine": True}
+    assert "cannot render" in caplog.text

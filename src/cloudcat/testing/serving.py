@@ -17,6 +17,7 @@ client that gave up while a request is held.
 from __future__ import annotations
 
 import contextlib
+import logging
 import select
 import socket
 import struct
@@ -28,6 +29,8 @@ from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wsgi import LimitedStream
 
 __all__ = ["ABORT", "CONNECTION", "ConnectionRegistry", "KeepAliveHandler", "client_gone"]
+
+log = logging.getLogger("cloudcat.mock")
 
 #: Environ key: set to ``"reset"`` or ``"close"`` to drop the connection instead of answering.
 ABORT = "cloudcat.abort"
@@ -108,7 +111,12 @@ class KeepAliveHandler(WSGIRequestHandler):
         environ = self.environ = self.make_environ()
         body = _request_body(environ, self.rfile)
         environ[CONNECTION] = self.connection
-        status, headers, payload = _call(self.server.app, environ)
+        try:
+            status, headers, payload = _call(self.server.app, environ)
+        except Exception:  # the application's bug: answer 500 and start afresh on a new connection
+            log.exception("mock application failed on %s %s", self.command, self.path)
+            status, headers, payload = "500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")], b"mock failed"
+            self.close_connection = True
         _drain(body)
         abort = environ.get(ABORT)
         if abort:
