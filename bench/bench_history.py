@@ -154,10 +154,14 @@ def history(args: argparse.Namespace, location: Callable[[str], str]) -> None:
 
 
 # -- concurrency -------------------------------------------------------------------------------------
-def _reader(location: str, stop_at: float, out: Any) -> None:
+def _reader(location: str, seconds: float, ready: Any, go: Any, out: Any) -> None:
     done = failed = 0
     times: list[float] = []
     with Store(location) as store:
+        list(store.query(SELECTIVE))
+        ready.put(1)
+        go.wait(600)
+        stop_at = time.time() + seconds
         while time.time() < stop_at:
             t = time.perf_counter()
             try:
@@ -193,13 +197,16 @@ def _readers(ctx: Any, location: str, seconds: float, other: Callable[[float, An
     out, ready = ctx.Queue(), ctx.Event()
     side = None
     if other is not None:
-        side = ctx.Process(target=other, args=(time.time() + seconds + 60, ready))
+        side = ctx.Process(target=other, args=(time.time() + seconds + 600, ready))
         side.start()
         ready.wait(120)
-    stop_at = time.time() + seconds
-    procs = [ctx.Process(target=_reader, args=(location, stop_at, out)) for _ in range(8)]
+    ready, go = ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=_reader, args=(location, seconds, ready, go, out)) for _ in range(8)]
     for p in procs:
         p.start()
+    for _ in procs:
+        ready.get(timeout=600)
+    go.set()
     results = [out.get(timeout=seconds + 120) for _ in procs]
     for p in procs:
         p.join()

@@ -140,6 +140,7 @@ CREATE INDEX IF NOT EXISTS offers_flexible ON offers (until, kind, region) WHERE
 -- Reads "as of" an older snapshot: the same order, with the version's range to check.
 CREATE INDEX IF NOT EXISTS offers_history ON offers (
     kind, region, price_amount IS NULL, price_amount, id, vcpus, memory_mib, flexible, brand, since, until);
+CREATE INDEX IF NOT EXISTS offers_flexible_history ON offers (kind, region, since, until) WHERE flexible = 1;
 CREATE INDEX IF NOT EXISTS offers_by_since ON offers (since);
 CREATE TABLE IF NOT EXISTS offer_labels (
     offer_pk INTEGER NOT NULL REFERENCES offers(pk) ON DELETE CASCADE,
@@ -300,7 +301,8 @@ class Store:
         if version > SCHEMA_VERSION:
             raise StoreError(f"snapshot store {self.location} has schema version {version}; this "
                              f"cloudcat reads up to version {SCHEMA_VERSION} (upgrade cloudcat)")
-        if version < SCHEMA_VERSION or _missing_filter_columns(conn):
+        if version < SCHEMA_VERSION or _missing_filter_columns(conn) or not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'offers_flexible_history'").fetchone():
             _upgrade(conn, version)
         conn.execute("SELECT count(*) FROM snapshots").fetchone()
 
@@ -578,8 +580,10 @@ class Store:
         if flexible is not None:
             where.append("o.flexible = 1" if flexible else "o.flexible = 0")
         where += _conditions(q, sized=sized, params=params)
-        # Flexible offers are few: their partial index beats any other the planner might prefer.
-        hint = " INDEXED BY offers_flexible" if flexible and latest and self._d.index_hints else ""
+        # Flexible offers are few: their partial index beats any other the planner might prefer
+        # (the current view's, or the history's, which has no snapshot to skip through).
+        index = "offers_flexible" if latest else "offers_flexible_history"
+        hint = f" INDEXED BY {index}" if flexible and self._d.index_hints else ""
         sql = f"SELECT {_offer_json(self._d, 'o', sid)} FROM offers o{hint} WHERE {' AND '.join(where)}"
         if order:
             sql += f" ORDER BY {order}"
