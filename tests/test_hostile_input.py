@@ -380,3 +380,32 @@ def test_pytest_plugin_imports_nothing_heavy_until_a_fixture_is_used() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
 
+
+
+def test_url_passwords_are_masked_in_every_drivers_options_repr() -> None:
+    from cloudcat.registry import load_driver
+
+    secret = "hunter2secret"
+    cases = {
+        "openstack": {"auth": {"auth_url": f"https://admin:{secret}@keystone.example/v3", "username": "u",
+                               "password": "p", "project_name": "x"}},
+        "vcd": {"url": f"https://admin:{secret}@vcd.example", "org": "o", "username": "u", "password": "p"},
+        "vsphere": {"host": f"https://admin:{secret}@vc.example", "user": "u", "password": "p"},
+        "libcloud": {"provider": "openstack", "key": f"https://admin:{secret}@x.example", "secret": "s"},
+        "static": {"paths": [f"https://admin:{secret}@files.example/c.yaml"]},
+    }
+    for name, options in cases.items():
+        driver = load_driver(name)(options)
+        for text in (repr(driver), str(driver), repr(driver.options), str(driver.options)):
+            assert secret not in text, (name, text)
+            assert "admin:***@" in text, (name, text)
+
+
+def test_url_passwords_are_masked_in_every_cloudcat_error() -> None:
+    from cloudcat.errors import AuthenticationError, OfferNotFoundError, StoreError
+
+    for exc in (ConfigError("cannot read https://u:hunter2secret@h/x", source="f.yaml", line=2),
+                AuthenticationError("refused at https://u:hunter2secret@h", backend="b"),
+                StoreError("postgresql://u:hunter2secret@db/x"), OfferNotFoundError("s3://k:hunter2secret@b")):
+        assert "hunter2secret" not in str(exc) and "hunter2secret" not in repr(exc), exc
+        assert ":***@" in str(exc)

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .errors import ConfigError, MissingDependencyError, NotSupportedError, redact
 from .models import Item, Kind, Region
-from .secrets import find_secrets
+from .secrets import find_secrets, mask_secrets
 
 __all__ = [
     "BaseDriver",
@@ -103,6 +103,11 @@ class DriverOptions(BaseModel):
     def secrets(self) -> list[str]:
         """Every secret value among the options, for redaction (see :func:`cloudcat.secrets.find_secrets`)."""
         return find_secrets(self)
+
+    def __repr_args__(self) -> Any:
+        # a password may sit in a URL option (https://user:pw@host) or a plain str under a secret name
+        for name, value in super().__repr_args__():
+            yield name, mask_secrets({name: value})[name] if isinstance(name, str) else value
 
 
 @runtime_checkable

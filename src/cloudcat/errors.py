@@ -19,14 +19,15 @@
         ├── UnavailableError        5xx, connection refused, malformed answers
         └── BackendTimeoutError     no answer within the configured timeout
 
-Messages never contain secrets: drivers build them from redacted values, and
+Messages never contain secrets: drivers build them from redacted values,
 :func:`cloudcat.secrets.redact` (also importable from here) removes known secret strings and URL
-passwords from any text.
+passwords from any text, and every cloudcat error masks a password written in a URL
+(``https://user:***@host``) in its message whoever built it.
 """
 
 from __future__ import annotations
 
-from .secrets import redact
+from .secrets import mask_url, redact
 
 __all__ = [
     "AuthenticationError",
@@ -52,6 +53,10 @@ __all__ = [
 class CloudcatError(Exception):
     """Root of every error cloudcat raises on purpose."""
 
+    def __init__(self, *args: object) -> None:
+        # the last line of defence for "scheme://user:password@host" in a message
+        super().__init__(*(mask_url(a) if isinstance(a, str) else a for a in args))
+
 
 class ConfigError(CloudcatError):
     """A configuration file, price book or option is invalid.
@@ -65,7 +70,7 @@ class ConfigError(CloudcatError):
         self.source = source
         self.line = line
         self.field = field
-        self.detail = message
+        self.detail = mask_url(message)
         where = ""
         if source:
             where = source + (f":{line}" if line else "")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import PurePath
 from typing import Any
 
 from pydantic import BaseModel, SecretBytes, SecretStr
@@ -52,6 +53,8 @@ _MASKED_VALUE = "**********"
 # The password of ``scheme://user:password@host``. The password runs to the last ``@`` before the
 # path, as URL parsers read it, so a password holding ``@`` or ``:`` is masked whole.
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@:\s]*):(?P<password>[^/\s]+)@")
+
+_PATH_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*:/+)(?P<user>[^/@:\s]*):(?P<password>[^/\s]+)@")
 
 _MIN_LENGTH = 3  # shorter values ("", "a", "no") would mask half of every text
 
@@ -142,9 +145,21 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
         text = cleaned
 
 
+class _Shown(str):
+    """Text that a repr shows as it is (a nested model's repr, already masked)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def mask_secrets(value: Any) -> Any:
     """A copy of ``value`` fit for a repr: values of secret-named keys become ``**********`` and
-    URL passwords ``***``, at any depth of mappings and lists (empty values stay as they are)."""
+    URL passwords ``***``, at any depth of mappings and lists (empty values stay as they are); a
+    pydantic model becomes its own repr with its secrets (:func:`find_secrets`) masked."""
+    if isinstance(value, BaseModel):
+        return _Shown(redact(repr(value), find_secrets(value)))
     if isinstance(value, Mapping):
         return {k: _MASKED_VALUE if isinstance(k, str) and is_secret_name(k) and v not in (None, "")
                 else mask_secrets(v) for k, v in value.items()}
@@ -154,4 +169,8 @@ def mask_secrets(value: Any) -> Any:
         return tuple(mask_secrets(v) for v in value)
     if isinstance(value, str):
         return mask_url(value)
+    if isinstance(value, PurePath):  # a URL taken for a path: its "//" became "/"
+        text = str(value)
+        masked = _PATH_USERINFO.sub(rf"\g<scheme>\g<user>:{MASK}@", text)
+        return value if masked == text else type(value)(masked)
     return value
