@@ -45,8 +45,9 @@ OFFER_CSV_VERSION = 1
 OFFER_CSV_COLUMNS: tuple[str, ...] = (
     "backend", "brand", "kind", "name", "region", "display_name",
     "price_amount", "price_currency", "price_unit", "price_effective_from", "price_source",
-    "price_per_vcpu_amount", "price_per_vcpu_currency", "price_per_vcpu_unit",
+    "price_per_vcpu_amount", "price_per_vcpu_currency", "price_per_vcpu_unit", "price_per_vcpu_source",
     "price_per_gib_memory_amount", "price_per_gib_memory_currency", "price_per_gib_memory_unit",
+    "price_per_gib_memory_source",
     "labels", "lifecycle_status", "lifecycle_end_of_sale", "lifecycle_end_of_life", "lifecycle_successor",
     "lifecycle_reason",
     "id", "operator", "driver", "read_at", "zone", "zones", "country", "family", "generation", "sale_status",
