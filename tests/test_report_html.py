@@ -281,3 +281,80 @@ def test_large_plans_group_lines_by_source_and_target(tmp_path: Path) -> None:
     assert len(dom.find("table", "grouped")) == 3  # gaps, unknown prices, lines
     # below the threshold, one row per line
     assert render_html(big, max_lines=18).count('class="planned"') == 12
+
+
+def test_page_carries_a_strict_csp_and_isolates_bidi_controls() -> None:
+    import base64
+    import hashlib
+    import re
+
+    from cloudcat.report import CSP
+
+    plan = sample_plan()
+    plan.lines[0].item = "invoice\u202egpj.exe \x1b[31m"
+    html = render_html(plan)
+    meta = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html)
+    assert meta and meta.group(1) == CSP
+    assert "default-src 'none'" in CSP and "script-src" not in CSP and "'unsafe-inline'" not in CSP
+    style = re.search(r"<style>(.*?)</style>", html, re.S)
+    assert style
+    digest = base64.b64encode(hashlib.sha256(style.group(1).encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in CSP  # the one stylesheet, by its hash
+    assert ' style="' not in html  # no inline style attribute (the policy would refuse it)
+    assert "\u202e" not in html and "\x1b" not in html
+    assert "invoice\\u202egpj.exe \\x1b[31m" in html
+
+
+def test_provenance_footer_names_snapshot_read_times_and_price_books() -> None:
+    from cloudcat.report import Provenance
+
+    read = dt.datetime(2025, 3, 1, 8, 30, tzinfo=dt.UTC)
+    html = render_html(sample_plan(), provenance=Provenance(
+        snapshot=42, snapshot_created=read, read_at={"fe": read, "cav": None},
+        price_books=["prices/fe.csv", "prices/cav.yaml"]))
+    dom = _Dom()
+    dom.feed(html)
+    text = " ".join(" ".join(dom.text).split())
+    assert "from snapshot 42, stored 2025-03-01 08:30 UTC" in text
+    assert "fe : 2025-03-01 08:30 UTC" in text or "fe: 2025-03-01 08:30 UTC" in text
+    assert "cav : last read failed" in text or "cav: last read failed" in text
+    assert "prices/fe.csv" in text and "prices/cav.yaml" in text
+
+
+_MEASURE = """<!DOCTYPE html><html><body style="margin:0">
+<iframe id="f" src="{src}" style="border:0;width:{width}px;height:3000px"></iframe>
+<script>
+document.getElementById('f').addEventListener('load', () => {{
+  const doc = document.getElementById('f').contentDocument;
+  const out = document.createElement('pre');
+  out.id = 'measure';
+  out.textContent = JSON.stringify({{scroll: doc.documentElement.scrollWidth, client: doc.documentElement.clientWidth,
+    table: doc.getElementById('lines-table').getBoundingClientRect().right}});
+  document.body.appendChild(out);
+}});
+</script></body></html>"""
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_lines_table_wraps_within_the_window(tmp_path: Path, width: int) -> None:
+    import json
+    import re
+
+    plan = sample_plan()
+    for line in plan.lines:  # long unbroken names, as clouds have them
+        line.item = line.item + "-" + "x" * 60
+        line.source = line.source + "/" + "very-long-offer-name-without-spaces" * 2
+    page = tmp_path / "plan.html"
+    page.write_text(render_html(plan), encoding="utf-8")
+    harness = tmp_path / "measure.html"
+    harness.write_text(_MEASURE.format(src=page.name, width=width), encoding="utf-8")
+    dom = chromium(tmp_path, harness, "--allow-file-access-from-files", "--virtual-time-budget=5000",
+                   f"--window-size={width + 20},1200", "--dump-dom").stdout
+    found = re.search(r'<pre id="measure">(.*?)</pre>', dom)
+    assert found, dom[-2000:]
+    measure = json.loads(found.group(1).replace("&quot;", '"'))
+    assert measure["scroll"] <= measure["client"], measure  # nothing overflows sideways
+    assert measure["table"] <= width, measure
+    shot = tmp_path / f"plan-{width}.png"
+    chromium(tmp_path, page, "--hide-scrollbars", f"--window-size={width},1400", f"--screenshot={shot}")
+    assert shot.stat().st_size > 10_000

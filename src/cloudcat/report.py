@@ -61,7 +61,7 @@ table { border-collapse: collapse; width: 100%; font-size: .9rem; table-layout: 
 th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #eaeef2; vertical-align: top;
          unicode-bidi: isolate; overflow-wrap: anywhere; word-break: break-word; }
 code, bdi { unicode-bidi: isolate; overflow-wrap: anywhere; word-break: break-all; }
-#lines-table td:nth-child(n+2):not(.num) { min-width: 6rem; }
+@media (max-width: 1000px) { table { font-size: .8rem; } th, td { padding: .25rem .3rem; } }
 .headline { font-size: 1.05rem; margin: .4rem 0; }
 .headline strong { font-variant-numeric: tabular-nums; }
 .swatch.before { background: var(--before); } .swatch.after { background: var(--after); }
@@ -69,7 +69,7 @@ svg.chart { max-width: 100%; height: auto; }
 footer { margin-top: 2.5rem; border-top: 1px solid #d0d7de; color: var(--muted); font-size: .85rem; }
 footer ul { padding-left: 1.2rem; }
 th { background: #f6f8fa; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; overflow-wrap: normal; word-break: normal; }
 .cheaper { color: #1a7f37; } .dearer { color: var(--gap); }
 #gaps h2 { color: var(--gap); }
 #gaps td.reason { color: var(--gap); font-weight: 600; }
