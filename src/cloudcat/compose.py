@@ -66,7 +66,7 @@ def compose_offers(read: Iterable[ReadItem], brands: BrandIndex, prices: PriceBo
 @runtime_checkable
 class ItemRecords(Protocol):
     """One backend's items kept as JSON data (a refresh's spool), which composing reads without
-    building an :class:`Item` for each (one is built only for items a price book rule may touch)."""
+    building an :class:`Item` for each (price books apply to the data: :meth:`PriceBook.apply_data`)."""
 
     @property
     def driver(self) -> str: ...
@@ -122,9 +122,7 @@ def _from_item(item: Item, backend: str, driver: str, read_at: dt.datetime | str
 def _from_records(source: ItemRecords, backend: str, brand: _Brand, prices: PriceBook) -> Iterator[Offer]:
     for read_at, data in source.records():
         name = data["name"]
-        if prices.may_apply(backend, name):
-            yield _from_item(Item.model_validate(data), backend, source.driver, read_at, brand, prices)
-            continue
+        data = prices.apply_data(backend, data, brand=brand.name, today=brand.today)
         kind = data["kind"]
         oid = f"{brand.name}/location/{name}" if kind == Kind.LOCATION.value else \
             f"{brand.name}/{kind}/{data.get('region') or '-'}/{name}"

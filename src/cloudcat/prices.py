@@ -24,9 +24,9 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -35,7 +35,15 @@ from .errors import ConfigError
 from .models import MAX_NUMBER, FlexibleSizing, Item, Kind, Lifecycle, Price, bounds_violation
 from .records import read_records
 
-__all__ = ["PriceBook", "PriceRule"]
+__all__ = ["ItemKey", "PriceBook", "PriceRule"]
+
+
+class ItemKey(NamedTuple):
+    """What rules match an item on: its kind, name and region."""
+
+    kind: Kind
+    name: str
+    region: str | None
 
 
 class PriceRule(BaseModel):
@@ -75,7 +83,7 @@ class PriceRule(BaseModel):
                  if p is not None and p.effective_from is not None]
         return max(dates) if dates else None
 
-    def matches(self, backend: str, item: Item, brand: str | None = None) -> bool:
+    def matches(self, backend: str, item: Item | ItemKey, brand: str | None = None) -> bool:
         """Whether the rule applies to ``item`` read from ``backend`` (for ``brand``)."""
         if self.backend is not None and self.backend != backend:
             return False
@@ -104,18 +112,10 @@ class PriceBook:
         for ref in refs:
             if not isinstance(ref, PriceBookRef):
                 ref = PriceBookRef(path=Path(ref))
+            names: dict[str, str] = {}
             for source, line, row in read_records(ref.path):
-                data: dict[str, Any] = dict(row)
-                if "id" in data and "driver" in data:
-                    # a row of an `offers --format csv` export: the rule's columns, not the offer's own
-                    data = {k: v for k, v in data.items() if k in PriceRule.model_fields}
-                if ref.backend and not data.get("backend"):
-                    data["backend"] = ref.backend
-                if data.get("price") and isinstance(data["price"], dict):
-                    data["price"].setdefault("source", f"{Path(source).name}")
-                for part in ("price_per_vcpu", "price_per_gib_memory"):
-                    if isinstance(data.get(part), dict):
-                        data[part].setdefault("source", f"{Path(source).name}")
+                file_name = names.get(source) or names.setdefault(source, Path(source).name)
+                data = _rule_data(row, ref, file_name)
                 data.setdefault("source", f"{source}:{line}" if line else source)
                 rules.append(_rule(data, source, line))
         return cls(rules)
@@ -130,7 +130,7 @@ class PriceBook:
         item is left as it is, and need not even be built)."""
         return bool(self._index().candidates(backend, name))
 
-    def matching(self, backend: str, item: Item, *, brand: str | None = None,
+    def matching(self, backend: str, item: Item | ItemKey, *, brand: str | None = None,
                  today: dt.date | None = None) -> list[PriceRule]:
         """The rules that apply to ``item`` read from ``backend`` (for ``brand``) by ``today``, in
         the order they apply: patterns before exact names, then by effective date, then file order.
@@ -144,6 +144,14 @@ class PriceBook:
                  if (since is None or since <= today) and _matches(r, backend, item, brand, name_checked)]
         found.sort(key=lambda t: t[:3])
         return [t[3] for t in found]
+
+    def apply_data(self, backend: str, data: dict[str, Any], *, brand: str | None = None,
+                   today: dt.date | None = None) -> dict[str, Any]:
+        """:meth:`apply` on an item's JSON data (as ``Item.model_dump(mode="json")``), updated in
+        place and returned: the same rules with the same effect, without building the item."""
+        key = ItemKey(Kind(data["kind"]), data["name"], data.get("region"))
+        matching = self.matching(backend, key, brand=brand, today=today)
+        return _apply_to_data(data, matching) if matching else data
 
     def apply(self, backend: str, item: Item, *, brand: str | None = None,
               today: dt.date | None = None) -> Item:
@@ -177,7 +185,7 @@ class _RuleIndex:
         self.size = len(rules)
         self._exact: dict[tuple[str | None, str], list[_Entry]] = {}
         self._prefix: dict[tuple[str | None, str], list[_Entry]] = {}
-        lengths: set[int] = set()
+        lengths: dict[str | None, set[int]] = {}
         for pos, rule in enumerate(rules):
             since = rule.effective_from()
             if rule.name is not None:
@@ -187,23 +195,28 @@ class _RuleIndex:
                 prefix = rule.pattern[:glob.start()] if glob else rule.pattern
                 # `prefix*` matches whatever begins with the prefix: finding it by prefix is matching it
                 whole = rule.pattern == prefix + "*"
-                lengths.add(len(prefix))
+                lengths.setdefault(rule.backend, set()).add(len(prefix))
                 self._prefix.setdefault((rule.backend, prefix), []).append((pos, rule, since, whole))
-        self._lengths = sorted(lengths)
+        #: per backend (None: rules for any backend), the prefix lengths its patterns have
+        self._lengths = {key: sorted(found) for key, found in lengths.items()}
 
     def candidates(self, backend: str, name: str) -> list[_Entry]:
         """Rules that may match an item named ``name`` from ``backend`` (to be checked in full)."""
         out: list[_Entry] = []
         for key in (backend, None):
-            out += self._exact.get((key, name), ())
-            for length in self._lengths:
+            exact = self._exact.get((key, name))
+            if exact:
+                out += exact
+            for length in self._lengths.get(key, ()):
                 if length > len(name):
                     break
-                out += self._prefix.get((key, name[:length]), ())
+                found = self._prefix.get((key, name[:length]))
+                if found:
+                    out += found
         return out
 
 
-def _matches(rule: PriceRule, backend: str, item: Item, brand: str | None, name_checked: bool) -> bool:
+def _matches(rule: PriceRule, backend: str, item: Item | ItemKey, brand: str | None, name_checked: bool) -> bool:
     """:meth:`PriceRule.matches`, without matching the name again when the index did."""
     if not name_checked:
         return rule.matches(backend, item, brand)
@@ -216,6 +229,20 @@ def _matches(rule: PriceRule, backend: str, item: Item, brand: str | None, name_
     return rule.region is None or fnmatch.fnmatchcase(item.region or "", rule.region)
 
 
+def _rule_data(row: Mapping[str, Any], ref: PriceBookRef, file_name: str) -> dict[str, Any]:
+    """A price book row as a rule's fields: the book's backend, prices' source filled in."""
+    data: dict[str, Any] = dict(row)
+    if "id" in data and "driver" in data:
+        # a row of an `offers --format csv` export: the rule's columns, not the offer's own
+        data = {k: v for k, v in data.items() if k in PriceRule.model_fields}
+    if ref.backend and not data.get("backend"):
+        data["backend"] = ref.backend
+    for part in ("price", "price_per_vcpu", "price_per_gib_memory"):
+        if data.get(part) and isinstance(data[part], dict):
+            data[part].setdefault("source", file_name)
+    return data
+
+
 def _rule(data: dict[str, Any], source: str, line: int | None) -> PriceRule:
     """One rule read from a book; errors (bad fields, numbers beyond bounds) name the file and line."""
     try:
@@ -225,11 +252,30 @@ def _rule(data: dict[str, Any], source: str, line: int | None) -> PriceRule:
         field = ".".join(str(p) for p in err["loc"]) or None
         msg = err["msg"].removeprefix("Value error, ")
         raise ConfigError(msg, source=source, line=line, field=field) from None
-    bad = bounds_violation(rule)
+    # prices are a rule's only numbers
+    bad = next((f"{part}.{found}" for part in ("price", "price_per_vcpu", "price_per_gib_memory")
+                if (price := getattr(rule, part)) is not None and (found := bounds_violation(price)) is not None),
+               None)
     if bad is not None:
         raise ConfigError(f"value out of range (numbers must be finite and at most {MAX_NUMBER:.0e})",
                           source=source, line=line, field=bad)
     return rule
+
+
+def _apply_to_data(data: dict[str, Any], matching: Sequence[PriceRule]) -> dict[str, Any]:
+    labels = set(data.get("labels") or ())
+    flexible = data.get("flexible")
+    for rule in matching:
+        data.update(_fields_set(rule))
+        labels |= {label.lower() for label in rule.labels}
+        labels -= {label.lower() for label in rule.remove_labels}
+        if flexible is not None:
+            flexible = {**flexible, **{k: v for k, v in (("price_per_vcpu", rule.price_per_vcpu),
+                                                         ("price_per_gib_memory", rule.price_per_gib_memory))
+                                       if v is not None}}
+    data["labels"] = sorted(labels)
+    data["flexible"] = flexible
+    return data
 
 
 def _fields_set(rule: PriceRule) -> dict[str, Any]:
