@@ -194,3 +194,71 @@ def test_price_books_refuse_duplicate_keys_like_the_configuration(tmp_path: Path
         PriceBook.load([book])
     assert info.value.line == 4
     assert f"{book}:4" in str(info.value) and "duplicate key 'name' (first at line 2)" in str(info.value)
+
+
+# -- the exported JSON Schema takes every valid configuration ----------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _documented_configs() -> list[tuple[str, object]]:
+    """Every configuration example in the docs, the READMEs and examples/ (YAML with backends or brands)."""
+    import re
+
+    import yaml
+
+    found: list[tuple[str, object]] = []
+    pages = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md", *sorted(ROOT.glob("drivers/*/README.md"))]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for m in re.finditer(r"```ya?ml\n(.*?)```", text, re.S):
+            data = yaml.safe_load(m.group(1))
+            if isinstance(data, dict) and {"backends", "brands"} & set(data):
+                found.append((f"{page.relative_to(ROOT)}:{text[:m.start()].count(chr(10)) + 1}", data))
+    for path in [*sorted((ROOT / "examples").rglob("*.y*ml")), *sorted((ROOT / "tests" / "data").glob("*.yaml"))]:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and {"backends", "brands"} & set(data):
+            found.append((str(path.relative_to(ROOT)), data))
+    found.append(("GOOD", yaml.safe_load(GOOD)))
+    found.append(("durations and bare price book paths", {
+        "backends": {"s": {"driver": "static", "options": {"paths": ["c.yaml"]}, "deadline": "5m"}},
+        "price_books": ["prices.csv", {"path": "more.yaml", "backend": "s"}],
+        "max_age": "30m", "backend_deadline": 90, "refresh_deadline": "1h", "store": ":memory:"}))
+    return found
+
+
+@pytest.fixture(scope="module")
+def config_schema() -> dict[str, object]:
+    import json
+
+    proc = subprocess.run([sys.executable, "-m", "cloudcat.cli", "schema", "--model", "config"],
+                          capture_output=True, text=True, timeout=120, check=True)
+    schema: dict[str, object] = json.loads(proc.stdout)
+    return schema
+
+
+def test_config_schema_accepts_every_documented_config(config_schema: dict[str, object]) -> None:
+    import json
+
+    import jsonschema
+
+    jsonschema.Draft202012Validator.check_schema(config_schema)
+    validator = jsonschema.Draft202012Validator(config_schema)
+    examples = _documented_configs()
+    assert len(examples) >= 5
+    for where, data in examples:
+        as_editors_see_it = json.loads(json.dumps(data, default=str))  # YAML dates are strings in JSON
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(as_editors_see_it)]
+        assert not errors, (where, errors)
+
+
+@pytest.mark.parametrize("bad", [
+    {"backend": {}},
+    {"max_age": "soon"},
+    {"price_books": [3]},
+    {"backends": {"s": {"driver": "static", "deadline": "a while"}}},
+])
+def test_config_schema_still_rejects_invalid_configs(config_schema: dict[str, object], bad: object) -> None:
+    import jsonschema
+
+    assert list(jsonschema.Draft202012Validator(config_schema).iter_errors(bad))

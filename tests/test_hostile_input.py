@@ -409,3 +409,41 @@ def test_url_passwords_are_masked_in_every_cloudcat_error() -> None:
                 StoreError("postgresql://u:hunter2secret@db/x"), OfferNotFoundError("s3://k:hunter2secret@b")):
         assert "hunter2secret" not in str(exc) and "hunter2secret" not in repr(exc), exc
         assert ":***@" in str(exc)
+
+
+# -- ISO codes -------------------------------------------------------------------------------------
+
+def test_currencies_and_countries_are_iso_codes() -> None:
+    from pydantic import ValidationError
+
+    from cloudcat.iso import ISO_3166_ALPHA2, ISO_4217
+    from cloudcat.models import Price, Region
+    from cloudcat.testing.conformance.currencies import ISO_4217 as KIT_4217
+
+    assert KIT_4217 is ISO_4217 and {"EUR", "USD", "CHF", "JPY"} <= ISO_4217
+    assert {"FR", "DE", "US", "GB"} <= ISO_3166_ALPHA2 and len(ISO_3166_ALPHA2) == 249
+    assert Price(amount=1, currency="eur", unit="hour").currency == "EUR"
+    assert Region(name="r", country="fr").country == "FR" and Region(name="r", country="UK").country == "GB"
+    with pytest.raises(ValidationError, match="'XYZ' is not an ISO 4217 currency code"):
+        Price(amount=1, currency="XYZ", unit="hour")
+    with pytest.raises(ValidationError, match="'ZZ' is not an ISO 3166-1 alpha-2 country code"):
+        Region(name="r", country="ZZ")
+
+
+def test_unknown_currency_in_a_price_book_names_file_line_and_field(tmp_path: Path) -> None:
+    book = tmp_path / "prices.csv"
+    book.write_text("backend,name,price_amount,price_currency,price_unit\ns,a,1,EUR,hour\ns,b,1,XYZ,hour\n")
+    with pytest.raises(ConfigError) as info:
+        PriceBook.load([book])
+    assert (info.value.source, info.value.line, info.value.field) == (str(book), 3, "price.currency")
+    assert "not an ISO 4217 currency code" in str(info.value)
+
+
+def test_unknown_country_in_a_static_catalog_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "catalog.yaml").write_text("regions:\n  - {name: r, country: ZZ}\n"
+                                           "items:\n  - {kind: compute, name: a, region: r, vcpus: 1, memory_mib: 1}\n")
+    (tmp_path / "cloudcat.yaml").write_text(CONFIG.replace("{path: catalog.yaml}", "{paths: [catalog.yaml]}"))
+    proc = cloudcat("refresh", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr  # the only backend failed: nothing stored
+    assert "Traceback" not in proc.stderr and "catalog.yaml:2: country" in proc.stderr
+    assert "'ZZ' is not an ISO 3166-1 alpha-2 country code" in proc.stderr

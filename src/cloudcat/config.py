@@ -68,6 +68,34 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: A duration as the file may write it (``90``, ``30m``), for the JSON Schema.
+_DURATION_SCHEMA = {"type": "string", "pattern": _DURATION.pattern}
+
+
+def _accept_durations(schema: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Let the schema of each duration field in ``names`` take ``30m`` as well as a number."""
+    props = schema.get("properties", {})
+    for name in names:
+        prop = props.get(name)
+        if prop is None:
+            continue
+        shown = {k: prop.pop(k) for k in ("title", "description", "default") if k in prop}
+        props[name] = {**shown, "anyOf": [*prop.get("anyOf", [prop]), _DURATION_SCHEMA]}
+
+
+def _backend_schema(schema: dict[str, Any]) -> None:
+    _accept_durations(schema, ("deadline",))
+
+
+def _config_schema(schema: dict[str, Any]) -> None:
+    # the schema takes what the file takes: `30m` durations, price books as bare paths
+    _accept_durations(schema, ("max_age", "backend_deadline", "refresh_deadline"))
+    books = schema.get("properties", {}).get("price_books")
+    if books is not None:
+        books["items"] = {"anyOf": [{"type": "string", "description": "Path of a price book file."},
+                                    books["items"]]}
+
+
 def secret_values(value: Any) -> list[str]:
     """The secret values in ``value``, for redaction: the same as :func:`cloudcat.secrets.find_secrets`."""
     return find_secrets(value)
@@ -75,6 +103,8 @@ def secret_values(value: Any) -> list[str]:
 
 class BackendConfig(_Strict):
     """One backend: which driver reads it, with the driver's own options."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_backend_schema)
 
     driver: str = Field(description="Registered driver name (see `cloudcat drivers`).")
     options: dict[str, Any] = Field(default_factory=dict, description="The driver's options.")
@@ -180,6 +210,8 @@ class PriceBookRef(_Strict):
 
 class Config(_Strict):
     """The whole configuration."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_config_schema)
 
     backends: dict[str, BackendConfig] = Field(default_factory=dict, description="Backends by name.")
     brands: dict[str, BrandConfig] = Field(default_factory=dict,

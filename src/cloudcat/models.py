@@ -110,7 +110,9 @@ class Price(_Model):
     @field_validator("currency", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+        from .iso import check_currency
+
+        return check_currency(value) if isinstance(value, str) else value
 
 
 class Gpu(_Model):
@@ -196,6 +198,13 @@ class Region(_Model):
     display_name: str | None = None
     country: str | None = Field(default=None, description="ISO 3166-1 alpha-2 country code.")
     zones: list[str] = Field(default_factory=list)
+
+    @field_validator("country", mode="before")
+    @classmethod
+    def _iso_country(cls, value: object) -> object:
+        from .iso import check_country
+
+        return check_country(value) if isinstance(value, str) else value
 
 
 class OfferSpec(_Model):
