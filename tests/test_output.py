@@ -181,3 +181,26 @@ def test_markup_is_never_interpreted() -> None:
 def test_numbers_are_not_formulas() -> None:
     assert neutralise_cell("-240.59") == "-240.59" and neutralise_cell("+1") == "+1"
     assert neutralise_cell("-1+2") == "'-1+2" and neutralise_cell("\tx") == "'\tx"
+
+
+def test_documented_csv_columns_are_the_written_ones() -> None:
+    page = (Path(__file__).parent.parent / "docs" / "exports.md").read_text(encoding="utf-8")
+    block = page.split("<!-- offers-csv-columns -->")[1].split("```")[1].strip()
+    assert block.split(",") == list(OFFER_CSV_COLUMNS)
+
+
+def test_shell_completion_of_offer_ids_and_brands(catalog: Path) -> None:
+    import os
+    import subprocess
+
+    from export_catalog import cloudcat_bin
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "_CLOUDCAT_COMPLETE": "bash_complete", "COMP_WORDS": words,
+               "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1))}
+        out = subprocess.run([cloudcat_bin()], cwd=catalog, env=env, capture_output=True, text=True, timeout=60)
+        return [line.split(",", 1)[1] for line in out.stdout.splitlines()]
+
+    assert complete("cloudcat get fe-brand/compute/eu-west-0/s3") == ["fe-brand/compute/eu-west-0/s3.large.2"]
+    assert complete("cloudcat plan --from c") == ["cav"]
+    assert complete("cloudcat offers --brand ") == ["cav", "fe-brand"]
