@@ -6,6 +6,10 @@ It speaks the two APIs a tenant reads its catalog through:
   by ``Accept: application/*+json;version=X``;
 * the OpenAPI under ``/cloudapi`` (sessions, compute policies, networks), JSON.
 
+A listing asks for ``page_size`` records a page (128, the most either API serves); once the first
+page tells how many there are, the others are read side by side (``max_parallel`` at a time) and
+handed out in order, so a long listing costs two round trips, not one per page.
+
 Every failure becomes a :mod:`cloudcat.errors` type (:func:`cloudcat.http.error_for_status`) with
 the endpoint in its message and the original exception as ``__cause__``. 429s (``Retry-After``
 honoured up to ``max_retry_after``), 5xx, refused connections and malformed bodies are retried by
@@ -24,7 +28,9 @@ import ssl
 import threading
 import weakref
 import xml.etree.ElementTree as ET
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,7 +116,7 @@ class VcdClient:
     """Thread-safe client for one Cloud Director org. Created lazily by the driver."""
 
     def __init__(self, url: str, credentials: Credentials, *, backend: str, http: HttpOptions | None = None,
-                 api_version: str | None = None, page_size: int = 128,
+                 api_version: str | None = None, page_size: int = 128, max_parallel: int = 8,
                  redact: Callable[[str], str] = lambda text: text) -> None:
         http = http or HttpOptions()
         self.url = url.rstrip("/")
@@ -119,6 +125,7 @@ class VcdClient:
         self.pinned = api_version
         self.retry = http.retry_policy()
         self.page_size = page_size
+        self.max_parallel = max(1, max_parallel)
         self._redact = redact
         timeout = httpx.Timeout(http.timeout, connect=http.connect_timeout or http.timeout)
         self._http = httpx.Client(base_url=self.url, verify=_tls(http.ssl_verify()), timeout=timeout)
@@ -323,20 +330,19 @@ class VcdClient:
     # -- listings -----------------------------------------------------------------------------
     def openapi_list(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every value of an OpenAPI listing, all pages (``pageCount`` computed when missing)."""
-        page, count = 1, 1
-        while page <= count:
-            body = self.get_json(path, {**(params or {}), "page": page, "pageSize": self.page_size},
+        def page(number: int) -> tuple[list[dict[str, Any]], int]:
+            body = self.get_json(path, {**(params or {}), "page": number, "pageSize": self.page_size},
                                  accept="application/json")
             values = body.get("values") if isinstance(body, dict) else None
             if not isinstance(values, list):
                 raise UnavailableError(f"GET {path}: the answer has no 'values' list", backend=self.backend)
-            if page == 1:
+            count = 1
+            if number == 1:
                 count = self._page_count(path, body.get("pageCount"), body.get("resultTotal"),
                                          body.get("pageSize"), len(values))
-            yield from (v for v in values if isinstance(v, dict))
-            if not values:
-                break
-            page += 1
+            return [v for v in values if isinstance(v, dict)], count
+
+        return self._pages(page)
 
     def query(self, kind: str, filter: str | None = None, fmt: str = "json") -> Iterator[dict[str, Any]]:
         """Every record of a typed query (``/api/query?type=…&format=records``), all pages.
@@ -344,9 +350,8 @@ class VcdClient:
         ``fmt`` picks the wire format (``json`` or ``xml``); records come back as dicts either way
         (XML attribute values converted to ``bool``/``int`` where they look like one).
         """
-        page, count = 1, 1
-        while page <= count:
-            params: dict[str, Any] = {"type": kind, "format": "records", "page": page,
+        def page(number: int) -> tuple[list[dict[str, Any]], int]:
+            params: dict[str, Any] = {"type": kind, "format": "records", "page": number,
                                       "pageSize": self.page_size}
             if filter:
                 params["filter"] = filter
@@ -361,12 +366,47 @@ class VcdClient:
                                            backend=self.backend)
                 records = [r for r in body.get("record") or [] if isinstance(r, dict)]
                 total, size = _as_int(body.get("total")), _as_int(body.get("pageSize"))
-            if page == 1:
+            count = 1
+            if number == 1:
                 count = self._page_count(f"/api/query?type={kind}", None, total, size, len(records))
-            yield from records
-            if not records:
-                break
-            page += 1
+            return records, count
+
+        return self._pages(page)
+
+    def _pages(self, page: Callable[[int], tuple[list[dict[str, Any]], int]]) -> Iterator[dict[str, Any]]:
+        """The records of every page: ``page(n)`` reads page ``n`` (and, for page 1, the page count).
+
+        Pages after the first are read side by side, at most ``max_parallel`` in flight, and
+        handed out in order; an empty page ends the listing (a server that announced too many).
+        """
+        first, count = page(1)
+        yield from first
+        if not first or count < 2:
+            return
+        workers = min(self.max_parallel, count - 1)
+        if workers == 1:
+            for number in range(2, count + 1):
+                records, _ = page(number)
+                if not records:
+                    return
+                yield from records
+            return
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"vcd-{self.backend}-pages") as pool:
+            pending: deque[Future[tuple[list[dict[str, Any]], int]]] = deque()
+            upcoming = iter(range(2, count + 1))
+            try:
+                while True:
+                    # keep ``workers`` pages in flight; a reader that stops early leaves few unread
+                    pending.extend(pool.submit(page, n) for n in _take(upcoming, workers - len(pending)))
+                    if not pending:
+                        return
+                    records, _ = pending.popleft().result()
+                    if not records:
+                        return
+                    yield from records
+            finally:
+                for future in pending:
+                    future.cancel()
 
     def _page_count(self, what: str, page_count: Any, total: Any, size: Any, first: int) -> int:
         if isinstance(page_count, int) and page_count >= 0:
@@ -392,6 +432,11 @@ def _default_tls() -> ssl.SSLContext:
 
 def _tls(verify: bool | ssl.SSLContext) -> bool | ssl.SSLContext:
     return _default_tls() if verify is True else verify
+
+
+def _take(numbers: Iterator[int], n: int) -> list[int]:
+    """The next ``n`` numbers (fewer at the end)."""
+    return [number for _, number in zip(range(max(0, n)), numbers, strict=False)]
 
 
 def _as_int(value: Any) -> int | None:

@@ -43,7 +43,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -63,8 +63,7 @@ if TYPE_CHECKING:
 __all__ = ["VcdDriver", "VcdOptions"]
 
 T = TypeVar("T")
-#: Parallel requests when reading the details (metadata, capacity) of an org's VDCs.
-_DETAIL_WORKERS = 8
+U = TypeVar("U")
 
 
 class VcdOptions(HttpOptions):
@@ -81,7 +80,12 @@ class VcdOptions(HttpOptions):
     api_version: str | None = Field(default=None, description="Pin the API version instead of negotiating.")
     site: str | None = Field(default=None, description="Region name of VDCs without a network provider scope.")
     site_country: str = Field(default="FR", pattern=r"^[A-Z]{2}$", description="Country of the regions.")
-    page_size: int = Field(default=128, ge=1, le=128, description="Page size asked for on every listing.")
+    page_size: int = Field(default=128, ge=1, le=128, description="Page size asked for on every listing "
+                           "(128, the most Cloud Director serves on /api/query and /cloudapi, by default).")
+    max_parallel_requests: int = Field(
+        default=8, ge=1, le=64,
+        description="Requests one read sends side by side: per-VDC details and compute policies, vApp "
+                    "template documents, and the pages after the first of a listing (1: one after another).")
     query_format: Literal["json", "xml"] = Field(default="json", description="Wire format of /api/query.")
     cache_seconds: float = Field(default=60.0, ge=0, description="How long listings are reused across calls.")
 
@@ -124,6 +128,8 @@ class VcdDriver(BaseDriver):
         self._memo: dict[str, tuple[float, Any]] = {}
         self._memo_locks: dict[str, threading.Lock] = {}
         self._policy_api = "2.0.0"
+        self._policy_api_lock = threading.Lock()
+        self._policy_api_known = False
 
     # -- plumbing -----------------------------------------------------------------------------
     @property
@@ -140,7 +146,7 @@ class VcdDriver(BaseDriver):
                                     password=o.password.get_secret_value() if o.password else None,
                                     api_token=o.api_token.get_secret_value() if o.api_token else None)
                 self._client = VcdClient(o.url, creds, backend=self.backend, http=o, api_version=o.api_version,
-                                         page_size=o.page_size)
+                                         page_size=o.page_size, max_parallel=o.max_parallel_requests)
             return self._client
 
     def secrets(self) -> list[str]:
@@ -172,6 +178,27 @@ class VcdDriver(BaseDriver):
             self._memo[key] = (time.monotonic(), value)
             return value
 
+    def _side_by_side(self, call: Callable[[T], U], inputs: Sequence[T]) -> list[U]:
+        """``call`` on each input, on at most ``max_parallel_requests`` threads; results in input order.
+
+        The reads of an org's VDCs (or templates) do not depend on one another: run side by side,
+        32 VDCs cost a few round trips instead of 32 (the HTTP client is thread-safe).
+        """
+        workers = min(self.options.max_parallel_requests, len(inputs))
+        if workers <= 1:
+            return [call(value) for value in inputs]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"vcd-{self.backend}") as pool:
+            return list(pool.map(call, inputs))
+
+    def _both(self, first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
+        """``first()`` and ``second()``, two reads that do not depend on each other, at once
+        (one after the other when ``max_parallel_requests`` is 1)."""
+        if self.options.max_parallel_requests <= 1:
+            return first(), second()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"vcd-{self.backend}") as lane:
+            later = lane.submit(second)
+            return first(), later.result()
+
     # -- inventory ----------------------------------------------------------------------------
     def _site(self) -> tuple[str, str | None]:
         """Region name (and display name) of VDCs without a network provider scope."""
@@ -186,9 +213,14 @@ class VcdDriver(BaseDriver):
         return _slug(name), name
 
     def _vdcs(self) -> list[_Vdc]:
+        """The org's VDCs with their details (metadata; the VDC document of a Cloud Avenue VDC)."""
         return self._cached("vdcs", self._load_vdcs)
 
-    def _load_vdcs(self) -> list[_Vdc]:
+    def _listed_vdcs(self) -> list[_Vdc]:
+        """The org's VDCs as the ``orgVdc`` query lists them, without details (one request)."""
+        return self._cached("vdc-records", self._query_vdcs)
+
+    def _query_vdcs(self) -> list[_Vdc]:
         client = self.client
         site = None
         vdcs = []
@@ -202,18 +234,18 @@ class VcdDriver(BaseDriver):
                     site = self._site()[0]
                 vdcs.append(_Vdc(name=str(record.get("name", uuid)), href=href, uuid=uuid,
                                  region=scope or site or "", record=record))
-        def details(vdc: _Vdc) -> None:
-            vdc.metadata = self._metadata(vdc)
-            if "vdcServiceClass" in vdc.metadata:
-                with Reading(f"GET /api/vdc/{vdc.uuid}", self.backend):
-                    vdc.document = mapping(client.get_json(f"/api/vdc/{vdc.uuid}"), "Vdc")
-
-        # two calls per VDC: run them side by side so a large org costs a few round trips
-        if vdcs:
-            with ThreadPoolExecutor(max_workers=min(_DETAIL_WORKERS, len(vdcs))) as pool:
-                for done in [pool.submit(details, vdc) for vdc in vdcs]:
-                    done.result()
         return vdcs
+
+    def _load_vdcs(self) -> list[_Vdc]:
+        return self._side_by_side(self._with_details, self._listed_vdcs())
+
+    def _with_details(self, listed: _Vdc) -> _Vdc:
+        """A copy of ``listed`` with its metadata and, for a Cloud Avenue VDC, its document."""
+        vdc = replace(listed, metadata=self._metadata(listed))
+        if "vdcServiceClass" in vdc.metadata:
+            with Reading(f"GET /api/vdc/{vdc.uuid}", self.backend):
+                vdc.document = mapping(self.client.get_json(f"/api/vdc/{vdc.uuid}"), "Vdc")
+        return vdc
 
     def _metadata(self, vdc: _Vdc) -> dict[str, str]:
         path = f"/api/vdc/{vdc.uuid}/metadata"
@@ -266,11 +298,11 @@ class VcdDriver(BaseDriver):
 
     def list_items(self, kind: Kind, region: str) -> Iterable[Item]:
         """Items of ``kind`` in ``region``."""
+        if kind == Kind.COMPUTE:
+            return self._compute(region)
         vdcs = self._in_region(region)
         if not vdcs:
-            raise BackendNotFoundError(f"no region {region!r} in org {self.options.org!r}", backend=self.backend)
-        if kind == Kind.COMPUTE:
-            return [*self._sizing_policies(region, vdcs), *self._flexible(region, vdcs)]
+            raise self._no_region(region)
         if kind == Kind.STORAGE:
             return self._storage(region, vdcs)
         if kind == Kind.IMAGE:
@@ -283,23 +315,52 @@ class VcdDriver(BaseDriver):
         """Negotiate the version, log in and read the session."""
         self.client.session_info()
 
+    def _no_region(self, region: str) -> BackendNotFoundError:
+        return BackendNotFoundError(f"no region {region!r} in org {self.options.org!r}", backend=self.backend)
+
     # -- compute ------------------------------------------------------------------------------
+    def _compute(self, region: str) -> list[Item]:
+        """Sizing policies and flexible offers of ``region``'s VDCs.
+
+        The policies need only the VDC listing, the flexible offers the VDCs' details: both are
+        read at once, so the chain is the listing, then the longer of the two fan-outs.
+        """
+        listed = [v for v in self._listed_vdcs() if v.region == region]
+        if not listed:
+            raise self._no_region(region)
+        vdcs, read = self._both(lambda: self._in_region(region),
+                                lambda: self._side_by_side(self._policies_of, listed))
+        return [*self._sizing_policies(region, listed, read), *self._flexible(region, vdcs)]
+
     def _policies_of(self, vdc: _Vdc) -> tuple[str, list[dict[str, Any]]]:
+        """The compute policies of ``vdc`` and the API version they were read with."""
         def load() -> tuple[str, list[dict[str, Any]]]:
-            client = self.client
-            if self._policy_api == "2.0.0":
-                try:
-                    return "2.0.0", list(client.openapi_list(f"/cloudapi/2.0.0/vdcs/{vdc.urn}/computePolicies"))
-                except BackendNotFoundError:
-                    self._policy_api = "1.0.0"  # a server without the 2.0.0 API
-            return "1.0.0", list(client.openapi_list(f"/cloudapi/1.0.0/vdcs/{vdc.urn}/computePolicies"))
+            if not self._policy_api_known:
+                # the first read finds out whether the server has the 2.0.0 API; reads started
+                # meanwhile wait for it rather than each meeting the same 404
+                with self._policy_api_lock:
+                    if not self._policy_api_known:
+                        try:
+                            return self._read_policies(vdc)
+                        finally:
+                            self._policy_api_known = True
+            return self._read_policies(vdc)
 
         return self._cached(f"policies:{vdc.uuid}", load)
 
-    def _sizing_policies(self, region: str, vdcs: list[_Vdc]) -> list[Item]:
+    def _read_policies(self, vdc: _Vdc) -> tuple[str, list[dict[str, Any]]]:
+        client = self.client
+        if self._policy_api == "2.0.0":
+            try:
+                return "2.0.0", list(client.openapi_list(f"/cloudapi/2.0.0/vdcs/{vdc.urn}/computePolicies"))
+            except BackendNotFoundError:
+                self._policy_api = "1.0.0"  # a server without the 2.0.0 API
+        return "1.0.0", list(client.openapi_list(f"/cloudapi/1.0.0/vdcs/{vdc.urn}/computePolicies"))
+
+    def _sizing_policies(self, region: str, vdcs: list[_Vdc],
+                         read: list[tuple[str, list[dict[str, Any]]]]) -> list[Item]:
         items: dict[str, Item] = {}
-        for vdc in vdcs:
-            api, policies = self._policies_of(vdc)
+        for vdc, (api, policies) in zip(vdcs, read, strict=True):
             with Reading(f"GET /cloudapi/{api}/vdcs/{vdc.urn}/computePolicies", self.backend) as reading:
                 for i, p in enumerate(policies):
                     reading.at(f"values[{i}]")
@@ -354,11 +415,10 @@ class VcdDriver(BaseDriver):
 
     # -- images -------------------------------------------------------------------------------
     def _images(self, region: str) -> list[Item]:
-        records = self._cached("templates", lambda: list(
-            self.client.query("vAppTemplate", fmt=self.options.query_format)))
+        records, vms = self._both(lambda: self._cached("templates", lambda: list(
+            self.client.query("vAppTemplate", fmt=self.options.query_format))), self._template_vms)
         usable = [r for r in records if r.get("isExpired") is not True and r.get("isEnabled") is not False
                   and r.get("name")]
-        vms = self._template_vms()
         disks = self._template_disks([str(r.get("href") or "") for r in usable])
         counts: dict[str, int] = {}
         for r in usable:
@@ -395,11 +455,7 @@ class VcdDriver(BaseDriver):
         """Each template's VM hardware from its document (``GET /api/vAppTemplate/{id}``), read side
         by side: the disk sizes are in no query record."""
         wanted = [h for h in hrefs if h]
-        if not wanted:
-            return {}
-        with ThreadPoolExecutor(max_workers=min(_DETAIL_WORKERS, len(wanted))) as pool:
-            found = list(pool.map(self._template_hardware, wanted))
-        return dict(zip(wanted, found, strict=True))
+        return dict(zip(wanted, self._side_by_side(self._template_hardware, wanted), strict=True))
 
     def _template_hardware(self, href: str) -> _Hardware:
         path = urlsplit(href).path
@@ -416,8 +472,9 @@ class VcdDriver(BaseDriver):
         client = self.client
         urns = {v.urn for v in vdcs}
         country = self.options.site_country
-        networks = self._cached("networks", lambda: list(client.openapi_list("/cloudapi/1.0.0/orgVdcNetworks")))
-        edges = self._cached("edges", lambda: list(client.openapi_list("/cloudapi/1.0.0/edgeGateways")))
+        networks, edges = self._both(
+            lambda: self._cached("networks", lambda: list(client.openapi_list("/cloudapi/1.0.0/orgVdcNetworks"))),
+            lambda: self._cached("edges", lambda: list(client.openapi_list("/cloudapi/1.0.0/edgeGateways"))))
         items: list[Item] = []
         with Reading("GET /cloudapi/1.0.0/orgVdcNetworks", self.backend) as reading:
             for i, n in enumerate(networks):
