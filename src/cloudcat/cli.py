@@ -572,6 +572,21 @@ def _provenance(catalog: Any) -> Any:
 
 
 @cli.command()
+@click.option("--output", "-o", "output", type=click.Path(dir_okay=False), default="cloudcat.yaml",
+              show_default=True, help="Configuration file to write.")
+@click.option("--clouds", "clouds", type=click.Path(dir_okay=False), default=None,
+              help="clouds.yaml to read (default: where OpenStack clients look for it).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@_guard
+def init(output: str, clouds: str | None, force: bool) -> None:
+    """Write a starting cloudcat.yaml: one openstack backend and one brand per clouds.yaml entry."""
+    from .init import write_starter_config
+
+    written, names = write_starter_config(output, force=force, clouds_yaml=clouds)
+    click.echo(f"wrote {written} ({len(names)} cloud(s): {', '.join(names)})")
+
+
+@cli.command()
 @click.option("--model", type=click.Choice(["offer", "item", "brand", "config", "price-rule", "query"]), default=None,
               help="One model; default: all, by name.")
 @_guard
