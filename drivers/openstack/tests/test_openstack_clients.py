@@ -3,7 +3,6 @@ libcloud."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -64,30 +63,6 @@ def _openstack_cli() -> str:
     exe = Path(sys.executable).parent / "openstack"
     assert exe.exists(), "python-openstackclient is a dev dependency"
     return str(exe)
-
-
-def run_cli(m: MockHandle, region: str, *args: str) -> Any:
-    proc = subprocess.run([_openstack_cli(), *args, "-f", "json"], env=_cli_env(m, region),
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads(proc.stdout)
-
-
-def test_openstack_cli(fe_fixture: dict[str, Any], names_in: Callable[..., set[str]]) -> None:
-    with mock("openstack", "flexible-engine", page_limit=3) as m:
-        flavors = run_cli(m, "eu-west-0", "flavor", "list")
-        assert {f["Name"] for f in flavors} == names_in(fe_fixture, "flavors", "eu-west-0")
-        large = next(f for f in flavors if f["Name"] == "s3.large.2")
-        assert (large["VCPUs"], large["RAM"]) == (2, 4096)
-        images = run_cli(m, "eu-west-0", "image", "list")
-        assert {"OBS Ubuntu 22.04", "Shared Windows Server 2019"} <= {i["Name"] for i in images}
-        types = run_cli(m, "eu-west-1", "volume", "type", "list")
-        assert {t["Name"] for t in types} == {"SSD", "SAS", "SATA"}
-        zones = run_cli(m, "eu-west-0", "availability", "zone", "list")
-        assert {z["Zone Name"] for z in zones} == {"eu-west-0a", "eu-west-0b", "eu-west-0c"}
-        assert all(z["Zone Status"] == "available" for z in zones)
-        networks = run_cli(m, "eu-west-0", "network", "list", "--external")
-        assert [n["Name"] for n in networks] == ["admin_external_net"]
 
 
 def test_openstack_cli_bad_password_fails() -> None:

@@ -108,6 +108,20 @@ def _by_name(rows: list[dict[str, Any]], key: str = "Name", value: str = "Value"
     return {r[key]: r[value] for r in rows}
 
 
+def test_openstack_cli_reads_the_catalog_all_pages() -> None:
+    with mock("openstack", "flexible-engine", page_limit=3) as m:
+        flavors, images, types, zones, networks = run_cli_session(platform(m).os_environ(region="eu-west-0"), [
+            "flavor list", "image list", "volume type list", "availability zone list", "network list --external"])
+        assert {f["Name"] for f in flavors} == _fixture_names(m, "flavors", "eu-west-0")
+        large = next(f for f in flavors if f["Name"] == "s3.large.2")
+        assert (large["VCPUs"], large["RAM"]) == (2, 4096)
+        assert {"OBS Ubuntu 22.04", "Shared Windows Server 2019"} <= {i["Name"] for i in images}
+        assert {t["Name"] for t in types} == {"SSD", "SAS", "SATA"}
+        assert {z["Zone Name"] for z in zones} == {"eu-west-0a", "eu-west-0b", "eu-west-0c"}
+        assert all(z["Zone Status"] == "available" for z in zones)
+        assert [n["Name"] for n in networks] == ["admin_external_net"]
+
+
 def test_openstack_cli_reads_a_new_project(cloudwatt: MockHandle) -> None:
     m = cloudwatt
     env = platform(m).os_environ(region="fr1")
