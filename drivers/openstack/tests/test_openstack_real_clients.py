@@ -199,3 +199,16 @@ def test_clouds_yaml_entry_and_os_environ(tmp_path: Path) -> None:
             platform(m).os_environ(identity_api_version="2")  # Flexible Engine serves v3 only
         admin = platform(m).os_environ(user="ocb-admin")
         assert admin["OS_USERNAME"] == "ocb-admin"
+
+
+def test_clouds_yaml_entry_for_keystone_v2(cloudwatt: MockHandle, tmp_path: Path) -> None:
+    from openstack.config import loader
+
+    entry = platform(cloudwatt).clouds_yaml_entry(region="fr2", identity_api_version="2")
+    assert entry["auth"]["auth_url"].endswith("/identity/v2.0") and "user_domain_name" not in entry["auth"]
+    path = tmp_path / "clouds.yaml"
+    path.write_text(yaml.safe_dump({"clouds": {"cw": entry}}), encoding="utf-8")
+    conn = openstack.connection.Connection(
+        config=loader.OpenStackConfig(config_files=[str(path)], load_envvars=False).get_one("cw"))
+    assert {f.name for f in conn.compute.flavors()} == _fixture_names(cloudwatt, "flavors", "fr2")
+    assert any(r.path == "/identity/v2.0/tokens" for r in cloudwatt.server.requests())
