@@ -158,14 +158,14 @@ def _reader(location: str, seconds: float, ready: Any, go: Any, out: Any) -> Non
     done = failed = 0
     times: list[float] = []
     with Store(location) as store:
-        list(store.query(SELECTIVE))
+        expected = len(list(store.query(SELECTIVE)))
         ready.put(1)
         go.wait(600)
         stop_at = time.time() + seconds
         while time.time() < stop_at:
             t = time.perf_counter()
             try:
-                assert len(list(store.query(SELECTIVE))) == 50
+                assert len(list(store.query(SELECTIVE))) == expected
                 done += 1
             except Exception:
                 failed += 1

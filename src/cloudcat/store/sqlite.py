@@ -436,11 +436,20 @@ class Store:
         return self.snapshot(sid)
 
     def _after_write(self) -> None:
+        db = self._db
         try:
-            self._db.execute("PRAGMA analysis_limit = 1000")
-            self._db.execute("PRAGMA optimize")
+            db.execute("PRAGMA analysis_limit = 1000")
+            db.execute("PRAGMA optimize")
+            # Copy the snapshot into the database file and start the WAL over once the readers
+            # of older pages are done (a second at most): a WAL that only grows while readers
+            # come and go makes every page read search more of it.
+            db.execute("PRAGMA busy_timeout = 1000")
+            db.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
         except sqlite3.Error:
-            pass  # statistics only help the query planner; the snapshot is committed
+            pass  # statistics and checkpoints only help readers; the snapshot is committed
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("PRAGMA busy_timeout = 30000")
 
     def _transaction(self, action: str, work: Callable[[Any], _T]) -> _T:
         db = self._db
