@@ -213,17 +213,17 @@ def build_postgres(url: str, count: int) -> str:
             conn.execute("INSERT INTO reads (snapshot_id, what, backend, read_at) VALUES (%s, 'offer', %s, %s)",
                          (sid, backend, READ_AT))
         with conn.cursor() as cur:
-            with cur.copy(f"COPY offers ({', '.join(OFFER_COLUMNS)}) FROM STDIN") as offers, \
-                    cur.copy("COPY offer_labels (offer_pk, label) FROM STDIN") as labels:
-                zones: list[tuple[int, str]] = []
+            labels: list[tuple[int, str]] = []
+            zones: list[tuple[int, str]] = []
+            with cur.copy(f"COPY offers ({', '.join(OFFER_COLUMNS)}) FROM STDIN") as copy:
                 for row, row_labels, row_zones, _ in _rows(count, sid, 1):
-                    offers.write_row(row)
-                    for label in row_labels:
-                        labels.write_row(label)
+                    copy.write_row(row)
+                    labels += row_labels
                     zones += row_zones
-            with cur.copy("COPY offer_zones (offer_pk, zone) FROM STDIN") as copy:
-                for zone in zones:
-                    copy.write_row(zone)
+            for table, column, rows in (("offer_labels", "label", labels), ("offer_zones", "zone", zones)):
+                with cur.copy(f"COPY {table} (offer_pk, {column}) FROM STDIN") as copy:
+                    for side in rows:
+                        copy.write_row(side)
         for name, sql in indexes:
             if not name.endswith("_key"):
                 conn.execute(sql)
@@ -313,10 +313,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--postgres", default=None, metavar="URL",
-                        help="Also time the query on this PostgreSQL server (loaded once into a schema).")
+                        help="Time the query on this PostgreSQL server instead (loaded once into a schema).")
     args = parser.parse_args()
     if args.postgres:
         postgres(args.postgres, args.offers, args.runs)
+        return
 
     CACHE.mkdir(exist_ok=True)
     path = CACHE / f"bench-{args.offers}-v{DATA_VERSION}.db"
