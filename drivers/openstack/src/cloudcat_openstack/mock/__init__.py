@@ -27,7 +27,6 @@ author the connection settings in their client's own form::
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -133,14 +132,6 @@ class OpenStackMock(MockPlatform):
     def client_settings(self) -> dict[str, Any]:
         """The ``clouds.yaml`` entry of :meth:`clouds_yaml_entry` (first region, first user, v3)."""
         return self.clouds_yaml_entry()
-
-    def expire_tokens(self) -> int:
-        """Expire every token issued so far: Keystone and the services refuse them (401)."""
-        now = time.time()
-        live = [t for t in self.state_.tokens.values() if not t.expired(now)]
-        for token in live:
-            token.expires_at = now
-        return len(live)
 
     def state(self) -> dict[str, Any]:
         """Regions served and tokens issued, for ``GET /_cloudcat/state``."""
