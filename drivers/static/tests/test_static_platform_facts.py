@@ -6,7 +6,6 @@ from pathlib import Path
 
 from cloudcat_static import StaticDriver
 
-from cloudcat.demo import DATA
 from cloudcat.models import Kind, SaleStatus
 
 
@@ -26,12 +25,3 @@ def test_yaml_and_csv_set_family_generation_and_sale_status(tmp_path: Path) -> N
     private = items["x1.large"]
     assert (private.family, private.generation, private.sale_status) == ("x1", "1", SaleStatus.WITHDRAWN)
     assert private.extras == {"rack": "r12"}
-
-
-def test_the_demo_bleu_sizes_carry_their_azure_series() -> None:
-    driver = StaticDriver({"paths": [str(DATA / "bleu.yaml")]})
-    families = {item.name: (item.family, item.generation) for item in driver.items(Kind.COMPUTE, "france")}
-    assert families["Standard_D4s_v5"] == ("Dsv5", "v5")
-    assert families["Standard_E8d_v5"] == ("Edv5", "v5")
-    assert families["Standard_D64ps_v5"] == ("Dpsv5", "v5")
-    assert all(family for family, _ in families.values())
