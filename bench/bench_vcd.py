@@ -8,9 +8,14 @@ Three figures, each against the mocked Cloud Director on loopback:
    (requests and time, as a ratio to the unpaged read);
 3. concurrency: a catalog refresh of ``--regions`` regions with ``--latency-ms`` per request,
    against a refresh of one region, and the ratio of the two (goal: a refresh of many regions
-   costs close to one region's latency chain, well under ``--regions`` times it).
+   costs close to one region's latency chain, well under ``--regions`` times it);
+4. round trips: a compute read of one region holding ``--vdcs`` VDCs with 100 ms per request,
+   with the driver's default ``max_parallel_requests`` and with one thread per VDC: requests
+   sent, wall time, and the chain (wall time over the latency) as a ratio to the 5-request
+   floor (versions, login, the VDC query, a VDC's metadata, then its document; the compute
+   policies go alongside).
 
-Run: ``uv run python bench/bench_vcd.py [--regions N] [--latency-ms MS]``.
+Run: ``uv run python bench/bench_vcd.py [--regions N] [--latency-ms MS] [--vdcs N]``.
 """
 
 from __future__ import annotations
@@ -27,8 +32,12 @@ from cloudcat_vcd.mock import VcdMock
 import cloudcat
 from cloudcat.models import Kind
 from cloudcat.testing import mock
+from cloudcat.testing.mockserver import load_fixture_file
 
 KINDS = [Kind.LOCATION, Kind.COMPUTE, Kind.STORAGE, Kind.IMAGE, Kind.NETWORK]
+#: Requests that must follow one another in a compute read (see the module docstring).
+FLOOR = 5
+CHAIN_LATENCY_MS = 100.0
 
 
 def full_read(options: dict[str, Any]) -> int:
@@ -62,10 +71,30 @@ def timed_refresh(regions: int, latency_ms: float) -> float:
             return seconds
 
 
+def one_region(vdcs: int) -> dict[str, Any]:
+    """The Cloud Avenue fixture with ``vdcs`` VDCs, all in the org's site (region ``vdr``)."""
+    fx = load_fixture_file(VcdMock.fixtures["cloud-avenue"])
+    specs = fx["vdcs"]
+    fx["vdcs"] = [{**specs[i % len(specs)], "name": f"{specs[i % len(specs)]['name']}-{i}",
+                   "networks": [], "edges": []} for i in range(vdcs)]
+    return fx
+
+
+def timed_compute(vdcs: int, **options: Any) -> tuple[float, int]:
+    """Seconds and requests of a compute read of one region of ``vdcs`` VDCs by a fresh driver."""
+    with mock(VcdMock, one_region(vdcs), latency_ms=CHAIN_LATENCY_MS) as m:
+        with VcdDriver({**m.backend["options"], **options}) as driver:
+            start = time.perf_counter()
+            list(driver.items(Kind.COMPUTE, "vdr"))
+            seconds = time.perf_counter() - start
+        return seconds, len([r for r in m.server.requests() if r.method != "DELETE"])  # not the logout
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--regions", type=int, default=10)
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--vdcs", type=int, default=32, help="VDCs in the region of the round-trip figure")
     args = parser.parse_args()
 
     timed_read(1)  # warm up: the first read imports httpx and tenacity
@@ -80,6 +109,13 @@ def main() -> None:
     many = timed_refresh(args.regions, args.latency_ms)
     print(f"catalog refresh at {args.latency_ms:g} ms/request: 1 region {one:.3f} s, {args.regions} regions "
           f"{many:.3f} s, ratio {many / one:.2f} (sequential would be about {args.regions}x)")
+    default = VcdDriver.Options.model_fields["max_parallel_requests"].default
+    for parallel in dict.fromkeys((default, max(default, args.vdcs))):
+        seconds, requests = timed_compute(args.vdcs, max_parallel_requests=parallel)
+        chain = seconds / (CHAIN_LATENCY_MS / 1000)
+        print(f"compute read, 1 region of {args.vdcs} VDCs at {CHAIN_LATENCY_MS:g} ms/request, "
+              f"max_parallel_requests={parallel}: {requests} requests, {seconds:.2f} s = a {chain:.1f}-request "
+              f"chain, {chain / FLOOR:.1f}x the {FLOOR}-request floor (one after another: {requests / FLOOR:.1f}x)")
 
 
 if __name__ == "__main__":
