@@ -630,7 +630,10 @@ def _sorted_flavors(request: Request, flavors: list[dict[str, Any]]) -> list[dic
 
 def _flavor_list(cloud: Cloud, request: Request, region: RegionState, *, detail: bool,
                  mv: Microversion) -> Response:
-    flavors = _sorted_flavors(request, _filtered_flavors(request, region))
+    try:
+        flavors = _sorted_flavors(request, _filtered_flavors(request, region))
+    except BadRequest as exc:
+        return _nova_error(400, str(exc))
     limit = _int_arg(request, "limit")
     marker = request.args.get("marker")
     cap = cloud.faults.page_limit or NOVA_MAX_LIMIT
