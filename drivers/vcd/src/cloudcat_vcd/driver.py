@@ -80,8 +80,7 @@ class VcdOptions(HttpOptions):
     api_version: str | None = Field(default=None, description="Pin the API version instead of negotiating.")
     site: str | None = Field(default=None, description="Region name of VDCs without a network provider scope.")
     site_country: str = Field(default="FR", pattern=r"^[A-Z]{2}$", description="Country of the regions.")
-    page_size: int = Field(default=128, ge=1, le=128, description="Page size asked for on every listing "
-                           "(128, the most Cloud Director serves on /api/query and /cloudapi, by default).")
+    page_size: int = Field(default=128, ge=1, le=128, description="Page size asked for on every listing.")
     max_parallel_requests: int = Field(
         default=8, ge=1, le=64,
         description="Requests one read sends side by side: per-VDC details and compute policies, vApp "
