@@ -447,3 +447,13 @@ def test_unknown_country_in_a_static_catalog_is_a_config_error(tmp_path: Path) -
     assert proc.returncode == 1, proc.stderr  # the only backend failed: nothing stored
     assert "Traceback" not in proc.stderr and "catalog.yaml:2: country" in proc.stderr
     assert "'ZZ' is not an ISO 3166-1 alpha-2 country code" in proc.stderr
+
+
+@pytest.mark.parametrize("field", ["max_age", "backend_deadline", "refresh_deadline"])
+@pytest.mark.parametrize("value", [".inf", ".nan", "-.inf"])
+def test_durations_are_finite(tmp_path: Path, field: str, value: str) -> None:
+    path = tmp_path / "cloudcat.yaml"
+    path.write_text(f"{field}: {value}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert (info.value.line, info.value.field) == (1, field)

@@ -110,8 +110,9 @@ class BackendConfig(_Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="The driver's options.")
     enabled: bool = Field(default=True, description="Skip this backend in refreshes when false.")
     deadline: float | None = Field(
-        default=None, gt=0, description="Seconds reading this backend may take in a refresh, every call "
-                                        "together (`90`, `5m`); default: the top-level `backend_deadline`.")
+        default=None, gt=0, allow_inf_nan=False,
+        description="Seconds reading this backend may take in a refresh, every call together (`90`, `5m`); "
+                    "default: the top-level `backend_deadline`.")
 
     @field_validator("deadline", mode="before")
     @classmethod
@@ -219,16 +220,18 @@ class Config(_Strict):
     price_books: list[PriceBookRef] = Field(default_factory=list,
                                             description="Price book files (paths, or {path, backend}).")
     store: str | None = Field(default=None, description="SQLite file path or database URL.")
-    max_age: float = Field(default=3600.0, ge=0,
+    max_age: float = Field(default=3600.0, ge=0, allow_inf_nan=False,
                            description="Seconds before `offers` refreshes a snapshot (`30m`, `2h`, `1d`).")
     concurrency: int = Field(default=32, ge=1, le=256, description="Parallel backend calls in a refresh.")
     backend_deadline: float = Field(
-        default=600.0, gt=0, description="Seconds reading one backend may take in a refresh, every call together "
-                                         "(`90`, `5m`); a backend still reading then fails and keeps its "
-                                         "previous items. A backend's own `deadline` overrides it.")
+        default=600.0, gt=0, allow_inf_nan=False,
+        description="Seconds reading one backend may take in a refresh, every call together (`90`, `5m`); a "
+                    "backend still reading then fails and keeps its previous items. A backend's own `deadline` "
+                    "overrides it.")
     refresh_deadline: float = Field(
-        default=1800.0, gt=0, description="Seconds a whole refresh may take (`30m`); backends still reading "
-                                          "then fail and keep their previous items.")
+        default=1800.0, gt=0, allow_inf_nan=False,
+        description="Seconds a whole refresh may take (`30m`); backends still reading then fail and keep their "
+                    "previous items.")
     source: str | None = Field(default=None, exclude=True, description="File the config came from.")
     _lines: Lines = PrivateAttr(default_factory=dict)
 
