@@ -33,6 +33,14 @@ the Cloud Director site the session reports. Each region is a ``location`` item 
   and version from the template name (else the guest OS) and the template's size.
 * ``network``: org VDC networks and edge gateways of the region's VDCs; on Cloud Avenue, the
   tier-0 classes of service (``VRF_STANDARD`` 300 Mbps…) with their bandwidth.
+
+**Round trips.** Reads that do not depend on one another go side by side, at most
+``max_parallel_requests`` at a time: each VDC's metadata (then, on Cloud Avenue, its document)
+and compute policies, the compute policies alongside the VDC details, template VMs alongside
+templates, edge gateways alongside networks, template documents, and a listing's pages after the
+first (128 records a page). A compute read thus waits for the version, the login, the VDC query
+and ``2 * ceil(VDCs / max_parallel_requests)`` requests: the 5-request floor once the option is at
+least the region's VDC count.
 """
 
 from __future__ import annotations
