@@ -457,3 +457,18 @@ def test_durations_are_finite(tmp_path: Path, field: str, value: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert (info.value.line, info.value.field) == (1, field)
+
+
+def test_files_past_the_size_limit_are_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cloudcat.yamlfile
+
+    monkeypatch.setattr(cloudcat.yamlfile, "MAX_FILE_BYTES", 2**20)
+    path = tmp_path / "cloudcat.yaml"
+    path.write_text("# " + "x" * 2**20 + "\n")
+    with pytest.raises(ConfigError, match="larger than 1 MiB") as info:
+        load_config(path)
+    assert info.value.source == str(path)
+    with pytest.raises(ConfigError, match="larger than 1 MiB"):
+        load_config("/dev/zero")
+    path.write_text("store: ':memory:'\r\nmax_age: 30m\r\n")  # Windows line ends read as before
+    assert load_config(path).max_age == 1800

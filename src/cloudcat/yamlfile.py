@@ -33,6 +33,7 @@ __all__ = [
     "ENV_SYNTAX",
     "MAX_ALIAS_NODES",
     "MAX_DEPTH",
+    "MAX_FILE_BYTES",
     "Lines",
     "YamlDocument",
     "YamlPath",
@@ -56,6 +57,8 @@ _ENV = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")  # $${X} is a literal 
 
 #: Deepest nesting of mappings and lists accepted (aliases included); real files stay under 10.
 MAX_DEPTH = 100
+#: Largest file read (a catalog of 100,000 items is a few tens of MiB).
+MAX_FILE_BYTES = 256 * 2**20
 #: Values that aliases may add to a document beyond its own size (plus as many as it has):
 #: sharing a block of options is fine, a file that expands a thousandfold is refused.
 MAX_ALIAS_NODES = 100_000
@@ -254,11 +257,16 @@ def read_text(path: str | Path, *, what: str | None = None, missing: str | None 
     """The text of a UTF-8 file (a byte order mark is dropped).
 
     Errors name the file: ``cannot read <what>: <reason>``, or ``missing`` when the file does not
-    exist and that message is given.
+    exist and that message is given; a file over :data:`MAX_FILE_BYTES` is refused unread.
     """
     p = Path(path)
     try:
-        return p.read_text(encoding="utf-8-sig")  # a BOM (spreadsheet "CSV UTF-8", Notepad) is not data
+        with p.open("rb") as f:  # bounded, also for a pipe or a device (--config <(...), /dev/zero)
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise ConfigError(f"larger than {MAX_FILE_BYTES // 2**20} MiB; split it", source=str(p))
+        text = data.decode("utf-8-sig")  # a BOM (spreadsheet "CSV UTF-8", Notepad) is not data
+        return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as text mode reads
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8", source=str(p)) from None
     except FileNotFoundError as exc:
