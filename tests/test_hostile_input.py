@@ -472,3 +472,22 @@ def test_files_past_the_size_limit_are_refused_unread(tmp_path: Path, monkeypatc
         load_config("/dev/zero")
     path.write_text("store: ':memory:'\r\nmax_age: 30m\r\n")  # Windows line ends read as before
     assert load_config(path).max_age == 1800
+
+
+def test_redacting_filter_survives_a_malformed_log_call() -> None:
+    import io
+    import logging
+
+    from cloudcat.redaction import RedactingFilter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    log = logging.getLogger("cloudcat.test.malformed")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("GET %s %d", "https://u:hunter2secret@h/x")  # one argument short
+    finally:
+        log.removeHandler(handler)
+    assert "hunter2secret" not in stream.getvalue() and "https://u:***@h/x" in stream.getvalue()

@@ -39,7 +39,11 @@ class RedactingFilter(logging.Filter):
     """A logging filter that masks registered secrets and URL passwords in each record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a library's malformed call (arguments that do not fit): never raise from here
+            message = f"{record.msg} {record.args!r}"
+            record.msg, record.args = message, None
         cleaned = redact(message, known_secrets())
         if cleaned != message:
             record.msg, record.args = cleaned, None
