@@ -12,7 +12,11 @@ flexible pools among them), then times, as the median of several runs:
 and prints the three figures, the ratio store / hand-written, and the time ``import cloudcat``
 adds to a bare interpreter start.
 
-    uv run python bench/bench_query.py [--offers N] [--runs N] [--rebuild]
+With ``--postgres URL`` the same offers are loaded (once, with COPY) into a schema of that
+PostgreSQL server and the selective query is timed there through ``Store.query`` and by hand,
+with the server's plan (the same index as SQLite's: ``offers_by_region_price``).
+
+    uv run python bench/bench_query.py [--offers N] [--runs N] [--rebuild] [--postgres URL]
 """
 
 from __future__ import annotations
