@@ -204,3 +204,16 @@ def test_shell_completion_of_offer_ids_and_brands(catalog: Path) -> None:
     assert complete("cloudcat get fe-brand/compute/eu-west-0/s3") == ["fe-brand/compute/eu-west-0/s3.large.2"]
     assert complete("cloudcat plan --from c") == ["cav"]
     assert complete("cloudcat offers --brand ") == ["cav", "fe-brand"]
+
+
+def test_an_implicit_refresh_shows_its_progress(tmp_path: Path) -> None:
+    config = make_catalog(tmp_path)
+    data = json.loads(config.read_text(encoding="utf-8"))
+    config.write_text(json.dumps({**data, "max_age": 0}), encoding="utf-8")  # every snapshot is stale
+    cloudcat("refresh", cwd=tmp_path)
+    run = cloudcat("offers", "-f", "json", "--kind", "storage", cwd=tmp_path)
+    assert len(json.loads(run.stdout)) == 2
+    finished = sorted(line.split()[0] for line in run.stderr.splitlines() if line.split()[1:2] == ["ok"])
+    assert finished == ["cav", "fe"], run.stderr
+    offline = cloudcat("offers", "-f", "json", "--offline", cwd=tmp_path)
+    assert offline.stderr == ""  # nothing read, nothing shown
