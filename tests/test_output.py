@@ -217,3 +217,14 @@ def test_an_implicit_refresh_shows_its_progress(tmp_path: Path) -> None:
     assert finished == ["cav", "fe"], run.stderr
     offline = cloudcat("offers", "-f", "json", "--offline", cwd=tmp_path)
     assert offline.stderr == ""  # nothing read, nothing shown
+
+
+def test_plan_page_says_where_its_data_comes_from(catalog: Path, tmp_path: Path) -> None:
+    page = tmp_path / "plan.html"
+    cloudcat("plan", "--from", "fe-brand", "--to", "cav", "-o", str(page), cwd=catalog)
+    html = page.read_text(encoding="utf-8")
+    footer = html[html.index('<footer id="provenance">'):]
+    latest = json.loads(cloudcat("snapshots", "-f", "json", cwd=catalog).stdout)[-1]
+    assert f"from snapshot {latest['id']}, stored " in footer
+    assert "<bdi>fe</bdi>: 20" in footer and "<bdi>cav</bdi>: 20" in footer  # read times
+    assert "fe-prices.csv" in footer and "cav-prices.yaml" in footer
