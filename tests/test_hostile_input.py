@@ -269,6 +269,7 @@ def test_url_passwords_are_masked_in_config_reprs() -> None:
         "backends": {"os": {"driver": "openstack", "options": {
             "auth_url": "https://admin:hunter2secret@keystone.example:5000/v3",
             "endpoints": ["https://u:hunter2secret@a.example"]}}},
+        "price_books": ["https://u:hunter2secret@files.example/prices.csv"],
         "store": "postgresql://cat:hunter2secret@db.example/cat"})
     for text in (repr(config), str(config), repr(config.backends["os"]), str(config.backends["os"])):
         assert "hunter2secret" not in text

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from .errors import ConfigError
 from .models import BrandData, Lifecycle, OperatorPeriod
-from .secrets import find_secrets, mask_secrets, mask_url
+from .secrets import find_secrets, mask_secrets
 from .yamlfile import Lines, YamlPath, dotted, expand_env, line_of, load_yaml
 
 __all__ = [
@@ -256,9 +256,9 @@ class Config(_Strict):
         return value
 
     def __repr_args__(self) -> Any:
-        # a server store's URL may carry a password
+        # a server store's URL, a price book path written as a URL, may carry a password
         for name, value in super().__repr_args__():
-            yield name, mask_url(value) if name == "store" and isinstance(value, str) else value
+            yield name, mask_secrets(value)
 
     def error(self, message: str, *path: str | int) -> ConfigError:
         """A :class:`ConfigError` at ``path`` in the configuration file."""

@@ -159,7 +159,7 @@ def mask_secrets(value: Any) -> Any:
     URL passwords ``***``, at any depth of mappings and lists (empty values stay as they are); a
     pydantic model becomes its own repr with its secrets (:func:`find_secrets`) masked."""
     if isinstance(value, BaseModel):
-        return _Shown(redact(repr(value), find_secrets(value)))
+        return _Shown(_mask_paths(redact(repr(value), find_secrets(value))))
     if isinstance(value, Mapping):
         return {k: _MASKED_VALUE if isinstance(k, str) and is_secret_name(k) and v not in (None, "")
                 else mask_secrets(v) for k, v in value.items()}
@@ -171,6 +171,11 @@ def mask_secrets(value: Any) -> Any:
         return mask_url(value)
     if isinstance(value, PurePath):  # a URL taken for a path: its "//" became "/"
         text = str(value)
-        masked = _PATH_USERINFO.sub(rf"\g<scheme>\g<user>:{MASK}@", text)
+        masked = _mask_paths(text)
         return value if masked == text else type(value)(masked)
     return value
+
+
+def _mask_paths(text: str) -> str:
+    """``text`` with the password of a URL that became a path (``https:/user:pw@host``) masked."""
+    return _PATH_USERINFO.sub(rf"\g<scheme>\g<user>:{MASK}@", text)
