@@ -309,3 +309,18 @@ def test_importing_the_store_package_loads_nothing_until_used() -> None:
     assert out.strip() == "[]"
     assert sorted(cloudcat.store.__all__) == sorted(cloudcat.store._EXPORTS)
     assert all(getattr(cloudcat.store, name) is not None for name in cloudcat.store.__all__)
+
+
+def test_a_catalog_on_a_team_store(tmp_path: Path, new_store_location: Callable[[], str]) -> None:
+    from test_catalog import make_config
+
+    import cloudcat
+
+    location = new_store_location()
+    with cloudcat.open_catalog(make_config(tmp_path), store=location) as one:
+        first = one.refresh()
+        assert first.snapshot is not None and first.exit_code == 0
+        offers = by_id(iter(one.offers(brand="flexible-engine")))
+    with cloudcat.open_catalog(make_config(tmp_path), store=location) as other:  # another machine
+        assert other.snapshots() == [first.snapshot]
+        assert by_id(iter(other.offers(brand="flexible-engine", offline=True))) == offers
