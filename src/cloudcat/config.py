@@ -88,7 +88,9 @@ def _backend_schema(schema: dict[str, Any]) -> None:
 
 
 def _config_schema(schema: dict[str, Any]) -> None:
-    # the schema takes what the file takes: `30m` durations, price books as bare paths
+    # the schema takes what the file takes: `30m` durations, price books as bare paths; editors
+    # read the dialect from "$schema"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     _accept_durations(schema, ("max_age", "backend_deadline", "refresh_deadline"))
     books = schema.get("properties", {}).get("price_books")
     if books is not None:
