@@ -34,6 +34,8 @@ class Dialect:
     begin_write: tuple[str, ...]
     #: type of a temporary table's primary key column.
     pk_type: str
+    #: whether reads merge patches in SQL (else the versions' parts are merged in Python).
+    patch_in_sql: bool = True
 
     def patch(self, target: str, patch: str) -> str:
         """SQL: ``patch`` merged onto ``target`` (both JSON text)."""
@@ -51,4 +53,5 @@ SQLITE = Dialect(name="sqlite", patch_function="json_patch", read_at_function="j
                  pk_type="INTEGER")
 POSTGRES = Dialect(name="postgresql", patch_function="cc_json_patch", read_at_function="cc_with_read_at",
                    temp="pg_temp.", no_index="", no_limit=None, index_hints=False,
-                   begin_write=("BEGIN", "LOCK TABLE snapshots IN EXCLUSIVE MODE"), pk_type="BIGINT")
+                   begin_write=("BEGIN", "LOCK TABLE snapshots IN EXCLUSIVE MODE"), pk_type="BIGINT",
+                   patch_in_sql=False)

@@ -233,8 +233,23 @@ def _read_at(what: str, alias: str, sid: int) -> str:
 
 
 def _offer_json(d: Dialect, alias: str, sid: int) -> str:
-    """SQL: an offer's JSON as it was in snapshot ``sid`` (its ``read_at`` put back)."""
+    """SQL: an offer's JSON as it was in snapshot ``sid`` (its ``read_at`` put back); where the
+    backend merges patches slower than Python, its parts: the version's data, its base's data
+    and the ``read_at`` (see :func:`_document`)."""
+    if not d.patch_in_sql:
+        return f"{_parts('offers', alias)}, {_read_at('offer', alias, sid)}"
     return d.with_read_at(_json(d, "offers", alias), _read_at("offer", alias, sid))
+
+
+def _parts(table: str, alias: str) -> str:
+    """SQL: a version's data and its base's (NULL when it is whole)."""
+    return f"{alias}.data, (SELECT b.data FROM {table} b WHERE b.pk = {alias}.base_pk)"
+
+
+def _document(data: str, base: str | None) -> dict[str, Any]:
+    """A version's JSON document from its data and its base's."""
+    value: dict[str, Any] = json.loads(data) if base is None else apply_patch(json.loads(base), json.loads(data))
+    return value
 
 
 class Store:
@@ -546,8 +561,10 @@ class Store:
     # -- reading -----------------------------------------------------------------------------------
     def _offer(self, row: Any) -> Offer:
         try:
-            return Offer.model_validate_json(row[0])
-        except ValidationError as exc:
+            if len(row) == 1:
+                return Offer.model_validate_json(row[0])
+            return Offer.model_validate({**_document(row[0], row[1]), "read_at": row[2]})
+        except (ValidationError, ValueError) as exc:
             raise StoreError(f"snapshot store {self.location}: stored offer cannot be read: {exc}") from exc
 
     def get(self, offer_id: str, snapshot: int | None = None) -> Offer | None:
@@ -639,7 +656,7 @@ class Store:
         self.snapshot(a)
         self.snapshot(b)
         lo, hi = min(a, b), max(a, b)
-        data = _json(self._d, "offers", "o")
+        data = _parts("offers", "o")
         # versions holding in lo but not hi, and in hi but not lo
         only_lo = self._fetch("compare snapshots",
                               f"SELECT o.id, o.digest, {data} FROM offers o WHERE o.until > ? AND o.until <= ? "
@@ -655,8 +672,8 @@ class Store:
             if x is not None and y is not None and x[1] == y[1]:
                 continue  # changed and changed back
             before, after = (x, y) if a <= b else (y, x)
-            pairs.append((offer_id, None if before is None else json.loads(before[2]),
-                          None if after is None else json.loads(after[2])))
+            pairs.append((offer_id, None if before is None else _document(before[2], before[3]),
+                          None if after is None else _document(after[2], after[3])))
         return build_diff(a, b, pairs)
 
 
