@@ -191,8 +191,12 @@ def test_clouds_yaml_entry(tmp_path: Any) -> None:
             "clouds:\n  cw:\n    auth:\n" + "".join(f"      {k}: {v!r}\n" for k, v in auth.items())
             + "    region_name: fr1\n", encoding="utf-8")
         driver = OpenStackDriver({"cloud": "cw", "clouds_file": str(tmp_path / "clouds.yaml")})
-        assert [r.name for r in driver.regions()] == ["fr1"]
+        # the entry's region_name is where clients connect; every region is still read
+        assert [r.name for r in driver.regions()] == ["fr1", "fr2"]
         assert len(list(driver.items(Kind.COMPUTE, "fr1"))) > 10
+        narrowed = OpenStackDriver({"cloud": "cw", "clouds_file": str(tmp_path / "clouds.yaml"),
+                                    "region_name": "fr2"})
+        assert [r.name for r in narrowed.regions()] == ["fr2"]
         with pytest.raises(ConfigError, match="cloud"):
             OpenStackDriver({"cloud": "nowhere", "clouds_file": str(tmp_path / "clouds.yaml")}).regions()
 

@@ -43,6 +43,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import re
 import threading
 import time
@@ -50,6 +51,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -134,11 +136,15 @@ class OpenStackOptions(HttpOptions):
 
     renamed = {"retry_after_max": "max_retry_after"}
 
-    cloud: str | None = Field(default=None, description="Name of a clouds.yaml entry.")
+    cloud: str | None = Field(default=None, description="Name of a clouds.yaml entry; default: $OS_CLOUD.")
     clouds_file: str | None = Field(default=None,
                                     description="clouds.yaml to read; default: openstacksdk's search path.")
-    auth: OpenStackAuth | None = Field(default=None, description="Inline credentials (clouds.yaml keys).")
-    region_name: str | None = Field(default=None, description="Read this one region only.")
+    auth: OpenStackAuth | None = Field(
+        default=None, description="Inline credentials (clouds.yaml keys). Without `cloud`, `auth` and $OS_CLOUD, "
+                                  "the OS_* variables of an openrc file are read.")
+    region_name: str | None = Field(
+        default=None, description="Read this one region only. A clouds.yaml `region_name` or $OS_REGION_NAME does "
+                                  "not narrow a refresh: every region is read unless this (or `regions`) says so.")
     interface: Literal["public", "internal", "admin"] = "public"
     cloudkitty: bool = Field(default=False, description="Read prices from CloudKitty's hashmap rating.")
     cloudkitty_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$",
@@ -165,8 +171,40 @@ class OpenStackOptions(HttpOptions):
     @model_validator(mode="after")
     def _credentials(self) -> OpenStackOptions:
         if self.cloud is None and self.auth is None:
-            raise ValueError("give either cloud (a clouds.yaml entry) or auth")
+            # the conventions of the OpenStack clients: a clouds.yaml entry named by $OS_CLOUD, or the
+            # OS_* variables an openrc file exports
+            if os.environ.get("OS_CLOUD"):
+                self.cloud = os.environ["OS_CLOUD"]
+            elif not os.environ.get("OS_AUTH_URL"):
+                raise ValueError("give cloud (a clouds.yaml entry) or auth, or set OS_CLOUD or the OS_* variables "
+                                 "of an openrc file")
         return self
+
+    @property
+    def from_environment(self) -> bool:
+        """Whether the credentials come from the OS_* variables of an openrc file."""
+        return self.cloud is None and self.auth is None
+
+
+#: openrc variables holding a secret (redacted wherever the driver speaks).
+_SECRET_VARIABLES = ("OS_PASSWORD", "OS_APPLICATION_CREDENTIAL_SECRET", "OS_TOKEN")
+
+
+def _check_cloud_entry(options: OpenStackOptions) -> None:
+    """A configuration error, before anything is read, when the clouds.yaml entry does not exist."""
+    from cloudcat.init import find_clouds_yaml, read_cloud_names
+
+    path = Path(options.clouds_file) if options.clouds_file else find_clouds_yaml()
+    if not path.is_file():
+        raise ConfigError(f"clouds.yaml {path} does not exist", field="clouds_file")
+    names = read_cloud_names(path)
+    if options.cloud not in names:
+        import difflib
+
+        close = difflib.get_close_matches(options.cloud or "", names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"no cloud {options.cloud!r} in {path}{hint}; its clouds: {', '.join(names)}",
+                          field="cloud")
 
 
 class OpenStackDriver(BaseDriver):
@@ -189,6 +227,8 @@ class OpenStackDriver(BaseDriver):
             # the class declares what the driver can read (CloudKitty prices included); an
             # instance that does not read CloudKitty supplies no price
             self.__dict__["capabilities"] = self.capabilities.model_copy(update={"prices": False})
+        if self.options.cloud:
+            _check_cloud_entry(self.options)
         self._lock = threading.Lock()
         self._keyed_locks: dict[tuple[str, ...], threading.Lock] = {}
         self._base: Any = None
@@ -229,12 +269,12 @@ class OpenStackDriver(BaseDriver):
             kwargs["auth"] = opts.auth.as_sdk()
             kwargs["auth_type"] = ("v3applicationcredential" if opts.auth.uses_application_credential()
                                    else "password")
-        if opts.region_name:
-            kwargs["region_name"] = opts.region_name
+        # region_name narrows what is read (see _load_regions), not the base connection: given to
+        # openstacksdk it would be checked against the one region a clouds.yaml entry may name
         try:
             loader = sdk.config.loader.OpenStackConfig(
                 config_files=[opts.clouds_file] if opts.clouds_file else None,
-                load_yaml_config=opts.cloud is not None, load_envvars=False, app_name="cloudcat")
+                load_yaml_config=opts.cloud is not None, load_envvars=opts.from_environment, app_name="cloudcat")
             config = loader.get_one(**kwargs)
         except sdk.exceptions.ConfigException as exc:
             raise ConfigError(self.redact(str(exc)), source=f"backend {self.backend!r} options",
@@ -326,8 +366,10 @@ class OpenStackDriver(BaseDriver):
                 base.close()
 
     def secrets(self) -> list[str]:
-        """Option secrets plus every token this driver has held."""
+        """Option secrets (or the openrc variables' secrets) plus every token this driver has held."""
         found = super().secrets()
+        if self.options.from_environment:
+            found += [os.environ[name] for name in _SECRET_VARIABLES if os.environ.get(name)]
         base = self._base
         if base is not None:
             ref = getattr(getattr(base.session, "auth", None), "auth_ref", None)
@@ -391,9 +433,9 @@ class OpenStackDriver(BaseDriver):
 
     def _load_regions(self) -> list[Region]:
         conn = self._connection()
+        # a clouds.yaml region_name (or $OS_REGION_NAME) picks where the clients connect first; the
+        # catalog still reads every region unless the backend's own options narrow it
         configured = self.options.region_name
-        if configured is None and self.options.cloud:
-            configured = conn.config.config.get("region_name") or None  # from clouds.yaml
         names = [configured] if configured else self._region_names(conn)
         with ThreadPoolExecutor(max_workers=min(16, max(1, len(names)))) as pool:
             zones = list(pool.map(self._compute_zones, names))
