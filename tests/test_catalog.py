@@ -4,6 +4,7 @@ failure isolation, relabel without refresh, history and the JSON contracts."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -193,7 +194,9 @@ def run_cli(*args: str, config: Path | None = None) -> subprocess.CompletedProce
     cmd = [sys.executable, "-m", "cloudcat.cli", *args]
     if config is not None:
         cmd += ["--config", str(config)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    # piped output is as wide as its rows unless $COLUMNS says otherwise
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
 
 
 def test_cli_json_contracts(tmp_path: Path) -> None:

@@ -430,10 +430,12 @@ def test_read_inventory_errors_name_file_line_and_field(tmp_path: Path) -> None:
     assert f"{csv_file}:3: quantity:" in str(error.value)
 
     json_file = tmp_path / "inventory.json"
-    json_file.write_text(json.dumps([{"offer": "a"}, {"offer": "b", "quantitty": 2}]), encoding="utf-8")
+    json_file.write_text(json.dumps([{"offer": "a"}, {"offer": "b", "quantitty": 2}], indent=1), encoding="utf-8")
     with pytest.raises(ConfigError) as error:
         read_inventory(json_file)
-    assert error.value.field == "items[1].quantitty" and error.value.__cause__ is not None
+    # JSON entries carry their line, as CSV rows do: the second entry starts on line 5
+    assert error.value.field == "quantitty" and error.value.line == 5 and error.value.__cause__ is not None
+    assert f"{json_file}:5: quantitty:" in str(error.value)
 
     with pytest.raises(ConfigError, match="cannot read"):
         read_inventory(tmp_path / "missing.csv")
