@@ -199,7 +199,8 @@ class Catalog:
 
     # -- refresh -------------------------------------------------------------------------------
     def refresh(self, backends: Sequence[str] | None = None, *,
-                progress: Callable[[BackendStatus], None] | None = None) -> RefreshResult:
+                progress: Callable[[BackendStatus], None] | None = None, wait: bool | float = True
+                ) -> RefreshResult:
         """Read backends (all enabled ones by default) concurrently and store a snapshot.
 
         ``progress`` is called with each backend's status as it finishes; when it also has a
@@ -210,6 +211,11 @@ class Catalog:
         stored when every backend read failed (the previous snapshot then stays the latest).
         Items flow from the drivers to the store through temporary files, so memory does not
         grow with the catalog; an item with a number out of range is dropped with a warning.
+
+        One refresh runs at a time on a store: another one waits for it (``wait=True``), for at
+        most ``wait`` seconds (a number), or fails at once (``wait=False``) with
+        :class:`~cloudcat.store.RefreshLockedError` ("another refresh is running since …").
+        After the snapshot is stored, the configuration's ``retention`` prunes older ones.
         """
         enabled = [n for n, b in self.config.backends.items() if b.enabled]
         selected = list(backends) if backends is not None else enabled
@@ -220,7 +226,8 @@ class Catalog:
         for name in selected:
             self.driver(name)  # configuration errors (driver, options) stop the refresh before it starts
         book = self.price_book  # and so do price book errors
-        with self.store.lock_refresh(), _collector_paused(), \
+        timeout = None if isinstance(wait, bool) else float(wait)
+        with self.store.lock_refresh(wait=wait is not False, timeout=timeout), _collector_paused(), \
                 tempfile.TemporaryDirectory(prefix="cloudcat-refresh-") as tmp:
             previous = self.store.latest()  # what a refresh that held the lock before this one stored
             reader = BackendReader(self.driver, directory=Path(tmp), concurrency=self.config.concurrency,
@@ -234,6 +241,12 @@ class Catalog:
                 # every backend read this time failed: keep the previous snapshot as the latest
                 return RefreshResult(snapshot=None, statuses=statuses)
             snapshot = self._write(spools, statuses, book, today=dt.date.today())
+            retention = self.config.retention
+            if retention is not None:
+                pruned = self.store.prune(keep_last=retention.keep_last, keep_daily=retention.keep_daily,
+                                          keep_monthly=retention.keep_monthly)
+                if pruned:
+                    log.info("retention: removed snapshot(s) %s", ", ".join(map(str, pruned)))
         return RefreshResult(snapshot=snapshot, statuses=statuses)
 
     def _gather(self, selected: Sequence[str], outcomes: Mapping[str, tuple[Spool, BackendStatus]],

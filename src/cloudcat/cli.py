@@ -12,6 +12,7 @@ value`` prints bare values), and JSON, CSV and YAML row by row (``docs/exports.m
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import logging
@@ -318,16 +319,23 @@ def _given_filters(values: dict[str, Any]) -> dict[str, Any]:
 @click.option("--refresh", is_flag=True, help="Read the backends first.")
 @click.option("--offline", is_flag=True, help="Never touch the network; use the stored snapshot.")
 @click.option("--snapshot", type=int, default=None, help="Query this snapshot instead of the latest.")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
+              help="Query the snapshot that was the latest on this date (YYYY-MM-DD, end of day UTC) or at this "
+                   "time.")
 @_guard
 def offers(config: str | None, store: str | None, columns: Sequence[str], fmt: str | None, csv_raw: bool,
            csv_columns: str, sort: SortOrder, limit: int | None, refresh: bool, offline: bool,
-           snapshot: int | None, **filters: Any) -> None:
+           snapshot: int | None, as_of: dt.datetime | None, **filters: Any) -> None:
     """List offers, filtered and sorted (JSON, CSV and YAML are written as the offers are read)."""
     if refresh and offline:
         raise click.UsageError("--refresh and --offline exclude each other")
+    if as_of is not None and (snapshot is not None or refresh):
+        raise click.UsageError("--as-of excludes --snapshot and --refresh")
     columns, config = _split_columns(columns, config)
     chosen = fmt or default_format()
     with _open(config, store) as catalog:
+        if as_of is not None:
+            snapshot = _snapshot_as_of(catalog, as_of)
         query = catalog.query(sort=sort, limit=limit, **_given_filters(filters))
         rows = (o.to_json() for o in catalog.iter_offers(query, refresh=refresh, offline=offline,
                                                           snapshot=snapshot))
@@ -338,6 +346,15 @@ def offers(config: str | None, store: str | None, columns: Sequence[str], fmt: s
         else:
             _emit(rows, chosen, columns=OFFER_ALL_COLUMNS, wanted=columns, default=OFFER_DEFAULT_COLUMNS,
                   raw_csv=csv_raw)
+
+
+def _snapshot_as_of(catalog: Any, when: dt.datetime) -> int:
+    """The id of the snapshot that was the latest at ``when`` (a bare date: the end of that day)."""
+    moment: dt.datetime | dt.date = when.date() if when.time() == dt.time() else when
+    found = catalog.store.snapshot_at(moment)
+    if found is None:
+        raise ConfigError(f"no snapshot was stored by {when:%Y-%m-%d %H:%M:%S} (UTC)", field="as_of")
+    return int(found.id)
 
 
 @cli.command()
@@ -390,15 +407,23 @@ def _complete_brands(ctx: click.Context, param: click.Parameter, incomplete: str
 @cli.command()
 @_config_options
 @click.option("--backend", "backends", multiple=True, help="Read only these backends (repeatable).")
+@click.option("--wait", "wait", type=click.FloatRange(min=0), default=None,
+              help="Seconds to wait for a refresh already running on the store (default: until it ends).")
+@click.option("--no-wait", "no_wait", is_flag=True,
+              help="Fail at once if another refresh is running on the store.")
 @_guard
-def refresh(config: str | None, store: str | None, backends: Sequence[str]) -> None:
-    """Read the backends and store a snapshot. Exit 0 all ok, 3 some failed, 1 nothing stored."""
+def refresh(config: str | None, store: str | None, backends: Sequence[str], wait: float | None,
+            no_wait: bool) -> None:
+    """Read the backends and store a snapshot. Exit 0 all ok, 3 some failed, 1 nothing stored.
+
+    One refresh runs at a time on a store; another one waits for it unless told not to."""
     if not _State.verbose and not _State.debug:
         # the progress lines below report each failure; the catalog's warning would repeat it
         logging.getLogger("cloudcat.catalog").setLevel(logging.ERROR)
     with _open(config, store) as catalog, _display() as display:
         click.echo(f"refreshing {len(backends) or len(catalog.config.backends)} backend(s)…", err=True)
-        result = catalog.refresh(list(backends) or None, progress=display)
+        result = catalog.refresh(list(backends) or None, progress=display,
+                                 wait=False if no_wait else (wait if wait is not None else True))
     if result.snapshot is not None:
         click.echo(f"snapshot {result.snapshot.id}: {result.snapshot.offers} offers "
                    f"({len(result.failed)} backend(s) failed)")

@@ -211,6 +211,15 @@ class PriceBookRef(_Strict):
     backend: str | None = None
 
 
+class RetentionConfig(_Strict):
+    """Which snapshots a refresh keeps (``cloudcat snapshots prune`` applies the same rules by
+    hand); the latest is always kept. Left out: every snapshot is kept."""
+
+    keep_last: int = Field(default=0, ge=0, description="The newest N snapshots.")
+    keep_daily: int = Field(default=0, ge=0, description="The last snapshot of each of the newest D days.")
+    keep_monthly: int = Field(default=0, ge=0, description="The last snapshot of each of the newest M months.")
+
+
 class Config(_Strict):
     """The whole configuration."""
 
@@ -234,6 +243,8 @@ class Config(_Strict):
         default=1800.0, gt=0, allow_inf_nan=False,
         description="Seconds a whole refresh may take (`30m`); backends still reading then fail and keep their "
                     "previous items.")
+    retention: RetentionConfig | None = Field(
+        default=None, description="Snapshots pruned after each refresh (keep_last, keep_daily, keep_monthly).")
     source: str | None = Field(default=None, exclude=True, description="File the config came from.")
     _lines: Lines = PrivateAttr(default_factory=dict)
 
