@@ -332,31 +332,40 @@ def render_table(rows: Sequence[Mapping[str, Any]], *, columns: Sequence[tuple[s
     lines with ``wrap``, for a field/value table). With ``keep_first=False`` the first column may be
     cut too (names chosen by users rather than ids).
     """
-    from rich import box
     from rich.cells import cell_len
     from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
 
     width = width or terminal_width()
     cols = list(columns) or [(k, k) for k in (rows[0].keys() if rows else [])]
     cells = [[escape_controls(_cell(_dig(row, key))) for _, key in cols] for row in rows]
     natural = [max([cell_len(header), *(cell_len(r[i]) for r in cells)]) for i, (header, _) in enumerate(cols)]
     widths = natural if wrap else _fit_widths(natural, width, keep_first)
-    cols, cells = cols[:len(widths)], [r[:len(widths)] for r in cells]
+    table = _table([header for header, _ in cols[:len(widths)]], [r[:len(widths)] for r in cells], widths,
+                   title=title, wrap=wrap)
+    buf = io.StringIO()
+    Console(file=buf, width=width, force_terminal=False, no_color=True, highlight=False, markup=False, emoji=False,
+            legacy_windows=False).print(table, crop=True)
+    return _strip_trailing(buf.getvalue())
+
+
+def _table(headers: Sequence[str], cells: Sequence[Sequence[str]], widths: Sequence[int], *, title: str | None,
+           wrap: bool) -> Any:
+    """A rich table of plain-text cells (never markup), columns cut with an ellipsis at their width
+    (folded instead, after the first, with ``wrap``)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=escape_controls(title) if title else None, box=box.SIMPLE_HEAD, pad_edge=False,
                   show_edge=False, padding=(0, 1, 0, 0))
-    for index, (header, _) in enumerate(cols):
+    for index, header in enumerate(headers):
         if wrap and index > 0:
             table.add_column(Text(header), overflow="fold")
         else:
             table.add_column(Text(header), no_wrap=True, overflow="ellipsis", width=widths[index])
     for row_cells in cells:
         table.add_row(*[Text(c) for c in row_cells])
-    buf = io.StringIO()
-    Console(file=buf, width=width, force_terminal=False, no_color=True, highlight=False, markup=False, emoji=False,
-            legacy_windows=False).print(table, crop=True)
-    return _strip_trailing(buf.getvalue())
+    return table
 
 
 def _fit_widths(natural: list[int], width: int, keep_first: bool) -> list[int]:
