@@ -57,7 +57,7 @@ class PluginNames:
 
 def _next_minor(version: str) -> str:
     """The first version a plugin written today does not claim to support (``0.2.1`` → ``0.3``)."""
-    major, minor, *_ = (int(part) for part in version.split(".")[:2] + ["0"])
+    major, minor, *_ = (int(part) for part in [*version.split(".")[:2], "0"])
     return f"{major}.{minor + 1}"
 
 

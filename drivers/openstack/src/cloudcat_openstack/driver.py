@@ -413,7 +413,7 @@ class OpenStackDriver(BaseDriver):
         if isinstance(exc, ksa.ConnectTimeout | TimeoutError):
             return BackendTimeoutError(f"{what}{where}: no answer within {self.options.timeout:g}s",
                                        backend=backend)
-        if isinstance(outer, ValueError | KeyError | TypeError | ksa.InvalidResponse):
+        if isinstance(outer, ValueError | KeyError | TypeError | AttributeError | ksa.InvalidResponse):
             return UnavailableError(f"{what}{where}: malformed answer: {detail}", backend=backend)
         return UnavailableError(message, backend=backend)
 
