@@ -6,8 +6,9 @@ in a temporary folder). After one ``cloudcat refresh`` gives readers a snapshot:
 * an idle baseline: ``--readers`` threads (8) each run ``cloudcat offers --offline --format json
   --limit 50`` processes in a loop, no refresh running;
 * then two ``cloudcat refresh`` processes start at once, the same readers loop while they run
-  (bounded in count and time), and one ``cloudcat refresh --no-wait`` is tried while a refresh
-  holds the store, to show the documented "another refresh is running since" message.
+  (25 runs each at most, so the refreshes also get time alone), and one ``cloudcat refresh
+  --no-wait`` is tried once a refresh holds the store's lock, to show the documented "another
+  refresh is running since" message.
 
 It reports the reader runs and failures (target: 0 failures), the readers' median and max latency
 during the refreshes as ratios to the idle baseline, both refreshes' durations, and whether the
@@ -120,6 +121,19 @@ def no_wait_attempt(cwd: Path, busy: threading.Event, stop: threading.Event) -> 
     return message
 
 
+def held(lock: Path) -> bool:
+    """Whether a refresh holds the store's lock (a shared ``flock`` probe, released at once)."""
+    import fcntl
+
+    with lock.open("rb") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+
 def stats(results: list[tuple[float, bool]]) -> tuple[int, int, float, float]:
     times = [t for t, _ in results] or [float("nan")]
     return len(results), sum(not ok for _, ok in results), statistics.median(times), max(times)
@@ -129,9 +143,9 @@ def part_readers(items: int, threads: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-concurrency-") as tmp:
         root = Path(tmp)
         write_catalog(root, items)
-        took, done = run([*CLI, "refresh"], root)
+        alone, done = run([*CLI, "refresh"], root)
         assert done.returncode == 0, done.stderr
-        print(f"{items:,} offers (static JSON Lines, one brand); first refresh {took:.1f} s; "
+        print(f"{items:,} offers (static JSON Lines, one brand); first refresh, alone, {alone:.1f} s; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         read_offers(root)  # bytecode caches
         idle = stats(readers(root, threads, runs=3))
@@ -147,7 +161,8 @@ def part_readers(items: int, threads: int) -> None:
         tryer.start()
 
         def watch() -> None:
-            time.sleep(1.0)  # past the interpreter's start: the first refresh holds the lock by now
+            while not held(root / "catalog.db.refresh-lock") and any(t.is_alive() for t in refreshes):
+                time.sleep(0.05)
             busy.set()
             for t in refreshes:
                 t.join()
@@ -155,7 +170,7 @@ def part_readers(items: int, threads: int) -> None:
 
         watcher = threading.Thread(target=watch)
         watcher.start()
-        loaded = stats(readers(root, threads, runs=200, until=stop))
+        loaded = stats(readers(root, threads, runs=25, until=stop))
         watcher.join()
         tryer.join()
         total = time.monotonic() - started
@@ -168,8 +183,8 @@ def part_readers(items: int, threads: int) -> None:
           f"median {loaded[2]:.2f} s, max {loaded[3]:.2f} s")
     print(f"  ratio to baseline : median {loaded[2] / idle[2]:.2f}x, max {loaded[3] / idle[3]:.2f}x")
     print(f"two `cloudcat refresh` started at once ({total:.1f} s in all):")
-    print(f"  ended first : {d1:6.1f} s  ({first[2]})")
-    print(f"  ended second: {d2:6.1f} s  ({second[2]})")
+    print(f"  ended first : {d1:6.1f} s = {d1 / alone:4.1f}x the refresh alone  ({first[2]})")
+    print(f"  ended second: {d2:6.1f} s = {d2 / alone:4.1f}x the refresh alone  ({second[2]})")
     print(f"  second waited: {'yes' if d2 >= d1 else 'NO'} (ratio {d2 / d1:.2f}x the first's duration, "
           f"one refresh's work is ~{d2 - d1:.1f} s of it past the first's end)")
     print(f"  `refresh --no-wait` meanwhile: {attempt[0] if attempt else 'not run'}")
