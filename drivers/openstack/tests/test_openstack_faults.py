@@ -95,7 +95,7 @@ def test_a_retry_after_beyond_max_retry_after_is_not_waited_for() -> None:
 
 
 def test_token_expiry_mid_refresh(reference: dict[tuple[str, str], list[str]]) -> None:
-    with mock("openstack", "flexible-engine", token_ttl=1, latency_ms=20, page_limit=3) as m:
+    with mock("openstack", "flexible-engine", token_ttl=1, latency_ms=50, page_limit=2) as m:
         driver = OpenStackDriver(m.backend["options"])
         started = time.monotonic()
         assert snapshot(driver) == reference

@@ -27,11 +27,13 @@ LATENCY = LATENCY_MS / 1000
 PREAMBLE = 3
 
 
-def within(seconds: float, critical: int, unhurried: float) -> bool:
+def within(seconds: float, critical: int, unhurried: float, sequential: int = 0) -> bool:
     """Whether a read took about ``critical`` round trips: at least that (the latency is real), at
     most that plus twice the same read without latency (its own work, however loaded the machine)
-    and two round trips more."""
-    return critical * LATENCY <= seconds < (critical + 2) * LATENCY + 2 * unhurried
+    and two round trips more — or, on a machine too loaded for that, still well under the
+    ``sequential`` round trips that reading one request after another would take."""
+    upper = max((critical + 2) * LATENCY + 2 * unhurried, 0.6 * sequential * LATENCY)
+    return critical * LATENCY <= seconds < upper
 
 
 def one_region(vdcs: int) -> dict[str, Any]:
@@ -88,7 +90,7 @@ def test_compute_of_32_vdcs_costs_a_few_round_trips(org32: Any, parallel: int) -
     # each thread reads a VDC's metadata then its document; the policies go alongside, on their own threads
     critical = PREAMBLE + 2 * math.ceil(vdcs / parallel)
     sequential = PREAMBLE + vdcs + documents + policies
-    assert within(seconds, critical, unhurried), (seconds, unhurried, critical, sequential)
+    assert within(seconds, critical, unhurried, sequential), (seconds, unhurried, critical, sequential)
 
 
 @pytest.mark.parametrize("listing", ["query-json", "openapi"])
@@ -121,7 +123,7 @@ def test_pages_after_the_first_are_read_side_by_side(org32: Any, listing: str) -
     assert paged == whole  # same records, same order
     assert len(whole) == 32 and len(pages) == 32  # one record a page, each page read once
     critical = 1 + math.ceil((len(pages) - 1) / 8)  # the first page, then the others 8 at a time
-    assert within(seconds, critical, unhurried), (seconds, unhurried, critical)
+    assert within(seconds, critical, unhurried, len(pages)), (seconds, unhurried, critical)
 
 
 def test_a_server_without_the_2_0_0_policy_api_is_found_out_once() -> None:
