@@ -29,10 +29,12 @@ from __future__ import annotations
 import abc
 import importlib
 import logging
+import threading
+import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import ModuleType, TracebackType
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -45,6 +47,7 @@ __all__ = [
     "Capabilities",
     "Driver",
     "DriverOptions",
+    "LoadCache",
     "OptionNameDeprecation",
     "import_sdk",
     "quiet_driver_loggers",
@@ -143,6 +146,32 @@ class Driver(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+_T = TypeVar("_T")
+
+
+class LoadCache:
+    """Values a driver loads once and reuses for a while (regions, per-datacenter or per-VDC
+    listings that several kinds of one refresh read): one load at a time per key, so calls of
+    one refresh running side by side share it rather than each asking the backend."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._values: dict[str, tuple[float, Any]] = {}
+
+    def get(self, key: str, load: Callable[[], _T], seconds: float) -> _T:
+        """``load()``, or what it returned less than ``seconds`` ago for ``key``."""
+        with self._lock:
+            lock = self._key_locks.setdefault(key, threading.Lock())
+        with lock:
+            hit = self._values.get(key)
+            if hit is not None and time.monotonic() - hit[0] < seconds:
+                return hit[1]  # type: ignore[no-any-return]
+            value = load()
+            self._values[key] = (time.monotonic(), value)
+            return value
 
 
 class BaseDriver(abc.ABC):

@@ -48,7 +48,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -57,7 +56,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
-from cloudcat.driver import BaseDriver, Capabilities, import_sdk
+from cloudcat.driver import BaseDriver, Capabilities, LoadCache, import_sdk
 from cloudcat.errors import BackendNotFoundError
 from cloudcat.http import HttpOptions
 from cloudcat.models import FlexibleSizing, Gpu, Item, Kind, Region
@@ -132,8 +131,7 @@ class VcdDriver(BaseDriver):
         super().__init__(options, backend=backend)
         self._client_lock = threading.Lock()
         self._client: VcdClient | None = None
-        self._memo: dict[str, tuple[float, Any]] = {}
-        self._memo_locks: dict[str, threading.Lock] = {}
+        self._memo = LoadCache()
         self._policy_api = "2.0.0"
         self._policy_api_lock = threading.Lock()
         self._policy_api_known = False
@@ -175,15 +173,7 @@ class VcdDriver(BaseDriver):
 
     def _cached(self, key: str, load: Callable[[], T]) -> T:
         """``load()``, reused for ``cache_seconds`` (one load at a time per key)."""
-        with self._client_lock:
-            lock = self._memo_locks.setdefault(key, threading.Lock())
-        with lock:
-            hit = self._memo.get(key)
-            if hit is not None and time.monotonic() - hit[0] < self.options.cache_seconds:
-                return hit[1]  # type: ignore[no-any-return]
-            value = load()
-            self._memo[key] = (time.monotonic(), value)
-            return value
+        return self._memo.get(key, load, self.options.cache_seconds)
 
     def _side_by_side(self, call: Callable[[T], U], inputs: Sequence[T]) -> list[U]:
         """``call`` on each input, on at most ``max_parallel_requests`` threads; results in input order.

@@ -43,7 +43,6 @@ import importlib
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -51,7 +50,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from cloudcat.driver import BaseDriver, Capabilities, import_sdk
+from cloudcat.driver import BaseDriver, Capabilities, LoadCache, import_sdk
 from cloudcat.errors import BackendNotFoundError
 from cloudcat.http import HttpOptions
 from cloudcat.models import FlexibleSizing, Item, Kind, Region
@@ -177,8 +176,7 @@ class VsphereDriver(BaseDriver):
         super().__init__(options, backend=backend)
         self._client_lock = threading.Lock()
         self._client: VsphereClient | None = None
-        self._memo: dict[str, tuple[float, Any]] = {}
-        self._memo_locks: dict[str, threading.Lock] = {}
+        self._memo = LoadCache()
 
     # -- plumbing -----------------------------------------------------------------------------
     @property
@@ -214,15 +212,7 @@ class VsphereDriver(BaseDriver):
 
     def _cached(self, key: str, load: Callable[[], T]) -> T:
         """``load()``, reused for ``cache_seconds`` (one load at a time per key)."""
-        with self._client_lock:
-            lock = self._memo_locks.setdefault(key, threading.Lock())
-        with lock:
-            hit = self._memo.get(key)
-            if hit is not None and time.monotonic() - hit[0] < self.options.cache_seconds:
-                return hit[1]  # type: ignore[no-any-return]
-            value = load()
-            self._memo[key] = (time.monotonic(), value)
-            return value
+        return self._memo.get(key, load, self.options.cache_seconds)
 
     # -- inventory ----------------------------------------------------------------------------
     def _inventory(self) -> _Inventory:
