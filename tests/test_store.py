@@ -357,6 +357,26 @@ def test_query_streams(filled: Store) -> None:
     it.close()  # type: ignore[attr-defined]
 
 
+def test_a_whole_listing_in_id_order_streams_from_an_index_with_no_sort(tmp_path: Path) -> None:
+    # The first row of `cloudcat offers -f json` must not wait for the whole catalog to be sorted:
+    # the SQL the store runs for the default listing (current view, id order) is planned without a
+    # temporary B-tree, on one store and after a second snapshot closed some versions.
+    with Store(tmp_path / "s.db") as s:
+        s.write_snapshot(items=[], offers=CATALOG, statuses=[], config_hash=None)
+        s.write_snapshot(items=[], offers=CATALOG[:5], statuses=[], config_hash=None)
+        ran: list[str] = []
+        s._conn.set_trace_callback(ran.append)  # type: ignore[union-attr]
+        assert [o.id for o in s.query(OfferQuery(sort="id"))] == sorted(o.id for o in CATALOG[:5])
+        s._conn.set_trace_callback(None)  # type: ignore[union-attr]
+    listing = [sql for sql in ran if "FROM offers o" in sql]
+    assert listing
+    conn = sqlite3.connect(tmp_path / "s.db")
+    for sql in listing:
+        plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
+        assert "TEMP B-TREE" not in plan and "offers_by_id" in plan, plan
+    conn.close()
+
+
 @st.composite
 def store_offer(draw: st.DrawFn) -> Offer:
     kind = draw(st.sampled_from([Kind.COMPUTE, Kind.COMPUTE, Kind.IMAGE, Kind.STORAGE]))

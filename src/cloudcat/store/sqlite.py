@@ -61,7 +61,7 @@ _T = TypeVar("_T")
 
 #: Schema version kept in ``PRAGMA user_version``. Version 3 keeps offers and items as versions
 #: (history as changes); older stores are rewritten into it when opened.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -136,6 +136,8 @@ CREATE INDEX IF NOT EXISTS offers_by_region_price ON offers (
 CREATE INDEX IF NOT EXISTS offers_by_kind_price ON offers (
     until, kind, price_amount IS NULL, price_amount, id, vcpus, memory_mib, region, flexible, brand);
 CREATE INDEX IF NOT EXISTS offers_by_brand ON offers (until, brand, kind, region);
+-- Whole listings in id order (the default) stream from this index: no sort before the first row.
+CREATE INDEX IF NOT EXISTS offers_by_id ON offers (until, id);
 CREATE INDEX IF NOT EXISTS offers_flexible ON offers (until, kind, region) WHERE flexible = 1;
 -- Reads "as of" an older snapshot: the same order, with the version's range to check.
 CREATE INDEX IF NOT EXISTS offers_history ON offers (
@@ -316,8 +318,7 @@ class Store:
         if version > SCHEMA_VERSION:
             raise StoreError(f"snapshot store {self.location} has schema version {version}; this "
                              f"cloudcat reads up to version {SCHEMA_VERSION} (upgrade cloudcat)")
-        if version < SCHEMA_VERSION or _missing_filter_columns(conn) or not conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'offers_flexible_history'").fetchone():
+        if version < SCHEMA_VERSION or _missing_filter_columns(conn):
             _upgrade(conn, version)
         conn.execute("SELECT count(*) FROM snapshots").fetchone()
 
