@@ -1,4 +1,4 @@
-"""The driver reads every kind from the mocked cloud over HTTP through openstacksdk."""
+"""The driver reads every kind from the mocked cloud over HTTP through keystoneauth."""
 
 from __future__ import annotations
 
@@ -222,12 +222,13 @@ def test_zone_sale_status_and_gpu_rules() -> None:
     assert flavor_gpu({"resources:VGPU": "zero"}) is None
 
 
-class _NoComputeDiscovery(OpenStackMock):
-    """A cloud whose compute version document is missing: openstacksdk falls back to 2.1."""
+class _NovaBefore261(OpenStackMock):
+    """A Nova whose newest microversion is 2.60: asked for 2.61, it answers 406 (Not Acceptable)."""
 
     def dispatch(self, request: Request) -> Response:
-        if request.path.rstrip("/").endswith("/compute/v2.1"):
-            return json_response({"error": {"code": 404, "message": "no version document"}}, status=404)
+        if "/compute/" in request.path and "2.61" in request.headers.get("OpenStack-API-Version", ""):
+            return json_response({"computeFault": {"code": 406, "message": "Version 2.61 is not supported by the "
+                                                   "API. Minimum is 2.1 and maximum is 2.60."}}, status=406)
         return super().dispatch(request)
 
 
@@ -235,7 +236,10 @@ def test_extra_specs_without_microversion_2_61() -> None:
     with mock("openstack", "flexible-engine") as reference_mock:
         expected = {f.name: f for f in OpenStackDriver(reference_mock.backend["options"]).items(
             Kind.COMPUTE, "eu-west-0")}
-    with mock(_NoComputeDiscovery, "flexible-engine") as m:
+        assert not any(r.path.endswith("/os-extra_specs") for r in reference_mock.server.requests())
+    with mock(_NovaBefore261, "flexible-engine") as m:
         flavors = {f.name: f for f in OpenStackDriver(m.backend["options"]).items(Kind.COMPUTE, "eu-west-0")}
         assert flavors == expected  # lifecycle, zones and GPUs intact
-        assert any(r.path.endswith("/os-extra_specs") for r in m.server.requests())
+        requests = m.server.requests()
+        assert any(r.path.endswith("/flavors/detail") and r.status == 406 for r in requests)
+        assert sum(r.path.endswith("/os-extra_specs") for r in requests) == len(expected)

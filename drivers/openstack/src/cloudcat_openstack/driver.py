@@ -47,16 +47,16 @@ import os
 import re
 import threading
 import time
+import urllib.parse
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from cloudcat.driver import BaseDriver, Capabilities, DriverOptions, OptionNameDeprecation, import_sdk
+from cloudcat.driver import BaseDriver, Capabilities, DriverOptions, OptionNameDeprecation, concurrently, import_sdk
 from cloudcat.errors import (
     AuthenticationError,
     BackendError,
@@ -69,7 +69,8 @@ from cloudcat.errors import (
 from cloudcat.http import HttpOptions, error_for_status, parse_retry_after
 from cloudcat.models import Gpu, Item, Kind, Lifecycle, LifecycleStatus, Price, Region, SaleStatus
 
-__all__ = ["OpenStackAuth", "OpenStackDriver", "OpenStackOptions", "zone_sale_status"]
+__all__ = ["MalformedAnswer", "OpenStackAuth", "OpenStackDriver", "OpenStackOptions", "parse_answer",
+           "zone_sale_status"]
 
 log = logging.getLogger("cloudcat.drivers.openstack")
 
@@ -78,6 +79,16 @@ T = TypeVar("T")
 #: Huawei sale states in which a flavor can be ordered.
 ORDERABLE = frozenset({"normal", "obt", "promotion"})
 RETRIABLE_STATUS_CODES = [429, 500, 502, 503, 504]
+#: Largest pages the services serve by default (Nova and Cinder ``osapi_max_limit``, Glance
+#: ``api_limit_max``); Glance pages by 25 unless asked.
+NOVA_MAX_LIMIT = GLANCE_MAX_LIMIT = CINDER_MAX_LIMIT = 1000
+#: Service (as the driver names it): its catalog type, and the version path cloudcat speaks where
+#: the catalog URL carries none (the catalog has it for Nova and Cinder, rarely for Glance or Neutron).
+_SERVICES: dict[str, tuple[str, str]] = {
+    "identity": ("identity", "v3"), "compute": ("compute", "v2.1"), "image": ("image", "v2"),
+    "volume": ("block-storage", "v3/{project_id}"), "network": ("network", "v2.0"),
+    "ecs": ("ecs", ""), "rating": ("rating", ""),
+}
 _ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "x86": "x86_64", "i686": "x86_64",
          "aarch64": "aarch64", "arm64": "aarch64", "arm": "aarch64",
          "ppc64le": "ppc64le", "s390x": "s390x"}
@@ -233,9 +244,10 @@ class OpenStackDriver(BaseDriver):
         self._keyed_locks: dict[tuple[str, ...], threading.Lock] = {}
         self._base: Any = None
         self._regions_cache: list[Region] | None = None
-        self._conns: dict[str, Any] = {}
-        self._proxies: dict[tuple[str, str], Any] = {}
-        self._volume_zones: dict[str, list[str]] = {}
+        self._interface: str = self.options.interface
+        self._overrides: dict[str, str] = {}  # endpoint overrides of a clouds.yaml entry, per service type
+        self._adapters: dict[tuple[str, str], Any] = {}
+        self._endpoints: dict[tuple[str, str], str] = {}
         self._prices: dict[str, dict[str, dict[str, Price]]] = {}
         self._tokens: set[str] = set()
         self._retry = self.options.retry_policy()
@@ -245,49 +257,27 @@ class OpenStackDriver(BaseDriver):
         with self._lock:
             return self._keyed_locks.setdefault(key, threading.Lock())
 
-    def _connection(self) -> Any:
-        """The driver's one base Connection (created once, under the lock)."""
+    def _session(self) -> Any:
+        """The driver's one keystoneauth session (created once, under the lock)."""
         with self._lock:
             if self._base is None:
                 self._base = self._guard("connect", self._connect)
             return self._base
 
     def _connect(self) -> Any:
-        sdk = import_sdk("openstack", "openstacksdk")
-        import_sdk("openstack.config.loader", "openstacksdk")
-        opts = self.options
-        kwargs: dict[str, Any] = {
-            "verify": opts.verify is not False, "interface": opts.interface, "api_timeout": opts.timeout,
-            "connect_retries": opts.retries, "status_code_retries": opts.retries,
-            "retriable_status_codes": RETRIABLE_STATUS_CODES,
-        }
-        if isinstance(opts.verify, str):
-            kwargs["cacert"] = opts.verify
-        if opts.cloud:
-            kwargs["cloud"] = opts.cloud
-        if opts.auth is not None:
-            kwargs["auth"] = opts.auth.as_sdk()
-            kwargs["auth_type"] = ("v3applicationcredential" if opts.auth.uses_application_credential()
-                                   else "password")
-        # region_name narrows what is read (see _load_regions), not the base connection: given to
-        # openstacksdk it would be checked against the one region a clouds.yaml entry may name
-        try:
-            loader = sdk.config.loader.OpenStackConfig(
-                config_files=[opts.clouds_file] if opts.clouds_file else None,
-                load_yaml_config=opts.cloud is not None, load_envvars=opts.from_environment, app_name="cloudcat")
-            config = loader.get_one(**kwargs)
-        except sdk.exceptions.ConfigException as exc:
-            raise ConfigError(self.redact(str(exc)), source=f"backend {self.backend!r} options",
-                              field="cloud") from exc
-        conn = sdk.connection.Connection(config=config)
-        if opts.connect_timeout is not None:
+        """A keystoneauth session: built from the inline ``auth`` with keystoneauth alone, or by
+        openstacksdk's configuration loader from a clouds.yaml entry or the OS_* variables (vendor
+        profiles apply). openstacksdk is imported only for the latter: loading it takes longer than
+        a whole refresh of a small cloud."""
+        session = self._inline_session() if self.options.auth is not None else self._configured_session()
+        if self.options.connect_timeout is not None:
             # keystoneauth hands its timeout to requests as is, and requests reads a pair as
             # (connect, read)
-            conn.session.timeout = (opts.connect_timeout, opts.timeout)
-        requests_session = conn.session.session
+            session.timeout = (self.options.connect_timeout, self.options.timeout)
+        requests_session = self.http_session(session.session)  # calls end at the refresh's deadline
         requests_session.hooks.setdefault("response", []).extend([self._resend_malformed, self._check_retry_after])
-        _bound_token_renewal(conn.session.auth, requests_session)
-        return conn
+        _bound_token_renewal(session.auth, requests_session)
+        return session
 
     def _resend_malformed(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         """Send a request again when its 2xx JSON answer does not parse (a body cut short), up to
@@ -319,51 +309,122 @@ class OpenStackDriver(BaseDriver):
         response.headers["Retry-After"] = str(min(math.ceil(seconds), math.floor(bound)))
         return response
 
-    def _region_connection(self, region: str) -> Any:
-        """A Connection for ``region`` sharing the base session (token, pool)."""
-        base = self._connection()
-        with self._lock:
-            conn = self._conns.get(region)
-            if conn is not None:
-                return conn
+    def _inline_session(self) -> Any:
+        from keystoneauth1 import session as ks_session
+        from keystoneauth1.identity import generic, v3
+
+        opts = self.options
+        assert opts.auth is not None
+        auth: dict[str, Any] = dict(opts.auth.as_sdk())
+        url = auth.pop("auth_url")
+        plugin: Any
+        if opts.auth.uses_application_credential():
+            plugin = v3.ApplicationCredential(auth_url=url, **auth)
+        elif re.search(r"/v3/?$", url):
+            plugin = v3.Password(auth_url=url, **auth)  # a v3 URL: no version discovery before the login
+        else:
+            plugin = generic.Password(auth_url=url, **auth)  # Keystone's versions decide (v2.0 or v3)
+        return ks_session.Session(auth=plugin, verify=opts.verify, timeout=opts.timeout, app_name="cloudcat")
+
+    def _configured_session(self) -> Any:
         sdk = import_sdk("openstack", "openstacksdk")
-        from openstack.config import cloud_region
+        import_sdk("openstack.config.loader", "openstacksdk")
+        opts = self.options
+        kwargs: dict[str, Any] = {"verify": opts.verify is not False, "interface": opts.interface,
+                                  "api_timeout": opts.timeout}
+        if isinstance(opts.verify, str):
+            kwargs["cacert"] = opts.verify
+        if opts.cloud:
+            kwargs["cloud"] = opts.cloud
+        # region_name narrows what is read (see _load_regions), not the configuration: given to
+        # openstacksdk it would be checked against the one region a clouds.yaml entry may name
+        try:
+            loader = sdk.config.loader.OpenStackConfig(
+                config_files=[opts.clouds_file] if opts.clouds_file else None,
+                load_yaml_config=opts.cloud is not None, load_envvars=opts.from_environment, app_name="cloudcat")
+            config = loader.get_one(**kwargs)
+        except sdk.exceptions.ConfigException as exc:
+            raise ConfigError(self.redact(str(exc)), source=f"backend {self.backend!r} options",
+                              field="cloud") from exc
+        self._interface = config.get_interface() or opts.interface
+        for service_type, _ in _SERVICES.values():
+            override = config.get_endpoint(service_type)
+            if override:
+                self._overrides[service_type] = str(override)
+        return config.get_session()
 
-        with self._key_lock("conn", region):
-            conn = self._conns.get(region)
-            if conn is None:
-                cfg = base.config
-                view = cloud_region.CloudRegion(name=cfg.name, region_name=region, config=dict(cfg.config),
-                                                session=base.session, app_name="cloudcat")
-                conn = sdk.connection.Connection(config=view)
-                with self._lock:
-                    self._conns[region] = conn
-            return conn
-
-    def _proxy(self, region: str, service: str) -> Any:
-        """The service proxy of a region; creating one runs version discovery, once."""
+    def _adapter(self, region: str | None, service: str) -> Any:
+        """The keystoneauth adapter of a service in a region (retries as the options say)."""
+        key = (region or "", service)
         with self._lock:
-            proxy = self._proxies.get((region, service))
-            if proxy is not None:
-                return proxy
-        with self._key_lock("proxy", region, service):
-            proxy = self._proxies.get((region, service))
-            if proxy is None:
-                conn = self._region_connection(region)
-                proxy = self._guard(f"{service} endpoint in {region}", lambda: getattr(conn, service))
-                with self._lock:
-                    self._proxies[(region, service)] = proxy
-            return proxy
+            found = self._adapters.get(key)
+        if found is not None:
+            return found
+        from keystoneauth1 import adapter
+
+        service_type = _SERVICES[service][0]
+        made = adapter.Adapter(self._session(), service_type=service_type, region_name=region,
+                               interface=self._interface, endpoint_override=self._overrides.get(service_type),
+                               connect_retries=self.options.retries, status_code_retries=self.options.retries,
+                               retriable_status_codes=RETRIABLE_STATUS_CODES)
+        with self._lock:
+            return self._adapters.setdefault(key, made)
+
+    def _endpoint(self, region: str | None, service: str) -> str:
+        """A service's versioned root URL in a region, from the token's catalog: no version
+        discovery, the version cloudcat speaks is appended where the catalog names none."""
+        from keystoneauth1 import exceptions as ksa
+
+        key = (region or "", service)
+        with self._lock:
+            found = self._endpoints.get(key)
+        if found is not None:
+            return found
+        url = self._adapter(region, service).get_endpoint()
+        if not url:
+            raise ksa.EndpointNotFound(f"no {service} endpoint in region {region}")
+        url = str(url).rstrip("/")
+        version = _SERVICES[service][1]
+        if version and not re.search(r"/v\d+(\.\d+)?(/|$)", urllib.parse.urlsplit(url).path):
+            url += "/" + version.format(project_id=self._project_id() or "")
+        with self._lock:
+            self._endpoints[key] = url
+        return url
+
+    def _get(self, region: str | None, service: str, path: str, model: type[AnswerT],
+             params: Mapping[str, str] | None = None, microversion: str | None = None) -> AnswerT:
+        """One answer, parsed (:func:`parse_answer`): HTTP errors are keystoneauth's, raised."""
+        url = self._endpoint(region, service) + path
+        response = self._adapter(region, service).get(url, params=dict(params or {}), microversion=microversion)
+        return parse_answer(model, response)
+
+    def _listing(self, region: str, service: str, path: str, model: type[_Page],
+                 params: Mapping[str, str] | None = None, microversion: str | None = None) -> list[Any]:
+        """Every row of a marker-paged listing: each next page is asked with the query of the
+        answer's next link, on the same path (a link's host may be one the client cannot reach)."""
+        rows: list[Any] = []
+        query = dict(params or {})
+        asked: set[tuple[tuple[str, str], ...]] = set()
+        while True:
+            asked.add(tuple(sorted(query.items())))
+            answer = self._get(region, service, path, model, query, microversion)
+            rows.extend(answer.rows())
+            href = answer.next_href()
+            if not href or not answer.rows():
+                return rows
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(href).query, keep_blank_values=True))
+            if tuple(sorted(query.items())) in asked:
+                return rows  # a next link pointing back: the listing is done
 
     def close(self) -> None:
-        """Drop the connections (the next call reconnects)."""
+        """Drop the session (the next call logs in again)."""
         with self._lock:
             base, self._base = self._base, None
-            self._conns.clear()
-            self._proxies.clear()
+            self._adapters.clear()
+            self._endpoints.clear()
         if base is not None:
             with contextlib.suppress(Exception):
-                base.close()
+                base.session.close()
 
     def secrets(self) -> list[str]:
         """Option secrets (or the openrc variables' secrets) plus every token this driver has held."""
@@ -372,7 +433,7 @@ class OpenStackDriver(BaseDriver):
             found += [os.environ[name] for name in _SECRET_VARIABLES if os.environ.get(name)]
         base = self._base
         if base is not None:
-            ref = getattr(getattr(base.session, "auth", None), "auth_ref", None)
+            ref = getattr(getattr(base, "auth", None), "auth_ref", None)
             token = getattr(ref, "auth_token", None) if ref is not None else None
             if token:
                 self._tokens.add(token)
@@ -383,7 +444,6 @@ class OpenStackDriver(BaseDriver):
         """Run ``call``; turn keystoneauth/openstacksdk failures into cloudcat errors."""
         # every backend call passes here: a missing SDK is reported before any of it is used
         import_sdk("keystoneauth1", "openstacksdk")
-        import_sdk("openstack", "openstacksdk")
         try:
             return call()
         except CloudcatError:  # already one of ours (backend, configuration, missing SDK)
@@ -393,7 +453,6 @@ class OpenStackDriver(BaseDriver):
 
     def _translate(self, what: str, exc: BaseException) -> BackendError:
         from keystoneauth1 import exceptions as ksa
-        from openstack import exceptions as sdk_exc
 
         outer = exc
         exc, status, response = _http_answer(outer)
@@ -408,7 +467,7 @@ class OpenStackDriver(BaseDriver):
             retry_after = parse_retry_after(getattr(response, "headers", {}).get("Retry-After"))
             return error_for_status(status, f"{message} (throttled)" if status == 429 else message,
                                     backend=backend, retry_after=retry_after)
-        if isinstance(exc, ksa.EndpointNotFound | sdk_exc.NotFoundException):
+        if isinstance(exc, ksa.EndpointNotFound):
             return BackendNotFoundError(message, backend=backend)
         if isinstance(exc, ksa.ConnectTimeout | TimeoutError):
             return BackendTimeoutError(f"{what}{where}: no answer within {self.options.timeout:g}s",
@@ -432,33 +491,49 @@ class OpenStackDriver(BaseDriver):
             return list(self._regions_cache)
 
     def _load_regions(self) -> list[Region]:
-        conn = self._connection()
+        session = self._session()
         # a clouds.yaml region_name (or $OS_REGION_NAME) picks where the clients connect first; the
         # catalog still reads every region unless the backend's own options narrow it
         configured = self.options.region_name
-        names = [configured] if configured else self._region_names(conn)
-        with ThreadPoolExecutor(max_workers=min(16, max(1, len(names)))) as pool:
-            zones = list(pool.map(self._compute_zones, names))
-        return [Region(name=n, display_name=n, country=self.options.countries.get(n), zones=z)
-                for n, z in zip(names, zones, strict=True)]
+        if configured:
+            names = [configured]
+            zones = {configured: self._compute_zones(configured)}
+        else:
+            access = session.auth.get_access(session)
+            in_catalog = list(dict.fromkeys(
+                name for service in access.service_catalog.catalog or [] for endpoint in service.get("endpoints", [])
+                if (name := endpoint.get("region_id") or endpoint.get("region"))))
+            # the zones of the catalog's regions are read while Keystone lists its regions (for their order)
+            first = self._narrowed(in_catalog)
+            keystone, *found = _concurrently(self._keystone_regions,
+                                             *(lambda n=n: self._compute_zones(n) for n in first))
+            early = dict(zip(first, found, strict=True))
+            names = self._narrowed([r for r in keystone if not in_catalog or r in in_catalog] or in_catalog)
+            zones = {n: early[n] if n in early else self._compute_zones(n) for n in names}
+        return [Region(name=n, display_name=n, country=self.options.countries.get(n), zones=zones[n])
+                for n in names]
 
-    def _region_names(self, conn: Any) -> list[str]:
-        """Regions with endpoints in the token's catalog, in Keystone's order where Keystone lists
-        them (v3), narrowed to the ``regions`` option."""
-        access = conn.session.auth.get_access(conn.session)
-        in_catalog = list(dict.fromkeys(
-            name for service in access.service_catalog.catalog or [] for endpoint in service.get("endpoints", [])
-            if (name := endpoint.get("region_id") or endpoint.get("region"))))
-        keystone = _keystone_regions(conn)
-        names = [r for r in keystone if not in_catalog or r in in_catalog] or in_catalog
+    def _narrowed(self, names: list[str]) -> list[str]:
+        """``names`` narrowed to the ``regions`` option (all of them when it names none of them:
+        the catalog then reports the unknown ones)."""
         if self.options.regions:
-            names = [r for r in names if r in self.options.regions] or names
+            return [r for r in names if r in self.options.regions] or names
         return names
 
+    def _keystone_regions(self) -> list[str]:
+        """Keystone's region ids; none where listing them is an admin call (some clouds) or the
+        catalog has no identity endpoint."""
+        from keystoneauth1 import exceptions as ksa
+
+        try:
+            return [r.id for r in self._get(None, "identity", "/regions", _RegionList).regions]
+        except (ksa.Forbidden, ksa.NotFound, ksa.EndpointNotFound):
+            return []
+
     def _compute_zones(self, region: str) -> list[str]:
-        compute = self._proxy(region, "compute")
-        return [z.name for z in compute.availability_zones()
-                if (z.state or {}).get("available", True) and z.name != "internal"]
+        answer = self._get(region, "compute", "/os-availability-zone", _ZoneList)
+        return [z.zoneName for z in answer.availabilityZoneInfo
+                if (z.zoneState or _ZoneState()).available and z.zoneName != "internal"]
 
     # -- items -----------------------------------------------------------------------------------
     def list_items(self, kind: Kind, region: str) -> Iterable[Item]:
@@ -478,54 +553,58 @@ class OpenStackDriver(BaseDriver):
 
     # compute
     def _flavors(self, region: str) -> list[Item]:
-        compute = self._proxy(region, "compute")
         zones = self._region(region).zones
         all_prices, flavors, ecs_specs = _concurrently(lambda: self._region_prices(region),
-                                                       lambda: list(compute.flavors(details=True)),
+                                                       lambda: self._flavor_listing(region),
                                                        lambda: self._ecs_extra_specs(region))
         prices = all_prices.get("flavor", {})
-        items = []
+        return [self._flavor_item(flavor, specs, ecs_specs.get(flavor.id), region, zones,
+                                  prices.get(flavor.id) or prices.get(flavor.name))
+                for flavor, specs in flavors]
+
+    def _flavor_listing(self, region: str) -> list[tuple[_Flavor, dict[str, str]]]:
+        """Flavors with their Nova extra specs: inline at microversion 2.61; a Nova refusing it
+        (406) is asked without, and the extra specs of a flavor listed without them are read apart."""
+        from keystoneauth1 import exceptions as ksa
+
+        params = {"is_public": "None", "limit": str(NOVA_MAX_LIMIT)}
+        try:
+            flavors: list[_Flavor] = self._listing(region, "compute", "/flavors/detail", _FlavorPage, params,
+                                                   microversion="2.61")
+        except ksa.NotAcceptable:
+            flavors = self._listing(region, "compute", "/flavors/detail", _FlavorPage, params)
+        out = []
         for flavor in flavors:
-            # Below microversion 2.61 (an old Nova, or a version discovery that failed and made
-            # openstacksdk fall back to 2.1) a listing carries no extra specs: read them apart.
-            specs = flavor.extra_specs if _at_least(flavor.microversion, (2, 61)) else None
+            specs = flavor.extra_specs
             if specs is None:
-                log.debug("%s: flavor %s in %s read at microversion %s; fetching its extra specs",
-                          self.backend, flavor.name, region, flavor.microversion)
-                specs = compute.fetch_flavor_extra_specs(flavor).extra_specs or {}
-            items.append(self._flavor_item(flavor, dict(specs), ecs_specs.get(flavor.id), region, zones,
-                                           prices.get(flavor.id) or prices.get(flavor.name)))
-        return items
+                log.debug("%s: flavor %s in %s listed without extra specs; fetching them", self.backend,
+                          flavor.name, region)
+                specs = self._get(region, "compute", f"/flavors/{urllib.parse.quote(flavor.id, safe='')}"
+                                  "/os-extra_specs", _ExtraSpecs).extra_specs or {}
+            out.append((flavor, {str(k): str(v) for k, v in specs.items()}))
+        return out
 
     def _ecs_extra_specs(self, region: str) -> dict[str, dict[str, str]]:
         """Huawei's ``os_extra_specs`` per flavor id, from ECS v1 ``/cloudservers/flavors``, where
         Huawei documents the sale status (``cond:operation:*``) and ``ecs:generation``; empty for a
         cloud whose catalog has no ``ecs`` service (plain OpenStack)."""
-        from keystoneauth1 import adapter
         from keystoneauth1 import exceptions as ksa
-        from openstack import exceptions as sdk_exc
 
-        ecs = adapter.Adapter(self._connection().session, service_type="ecs", region_name=region,
-                              interface=self.options.interface, connect_retries=self.options.retries,
-                              status_code_retries=self.options.retries,
-                              retriable_status_codes=RETRIABLE_STATUS_CODES)
         try:
-            resp = ecs.get("/cloudservers/flavors", raise_exc=False)
+            answer = self._get(region, "ecs", "/cloudservers/flavors", _EcsFlavorList)
         except ksa.EndpointNotFound:
             return {}
-        sdk_exc.raise_from_response(resp)
-        return {str(f["id"]): {str(k): str(v) for k, v in (f.get("os_extra_specs") or {}).items()}
-                for f in resp.json()["flavors"]}
+        return {str(f.id): {str(k): str(v) for k, v in (f.os_extra_specs or {}).items()} for f in answer.flavors}
 
-    def _flavor_item(self, flavor: Any, nova_specs: dict[str, str], ecs_specs: dict[str, str] | None, region: str,
-                     zones: list[str], price: Price | None) -> Item:
+    def _flavor_item(self, flavor: _Flavor, nova_specs: dict[str, str], ecs_specs: dict[str, str] | None,
+                     region: str, zones: list[str], price: Price | None) -> Item:
         # the sale status is read where Huawei documents it (ECS v1 os_extra_specs); Nova extra
         # specs that carry it (other Huawei-based clouds) still count
         specs = {**nova_specs, **(ecs_specs or {})}
         per_zone = zone_sale_status(specs, zones)
         orderable = [z for z, s in per_zone.items() if s in ORDERABLE] if per_zone else list(zones)
         lifecycle = Lifecycle()
-        if flavor.is_disabled:
+        if flavor.disabled:
             lifecycle = Lifecycle(status=LifecycleStatus.END_OF_SALE, reason="flavor disabled")
             orderable = []
         elif per_zone and not orderable:
@@ -544,75 +623,50 @@ class OpenStackDriver(BaseDriver):
 
     # images
     def _images(self, region: str) -> list[Item]:
-        image = self._proxy(region, "image")
+        """Public and shared images, active ones, in pages of Glance's largest (its default is 25)."""
         seen: set[str] = set()
         items = []
-        listings = _concurrently(*(lambda v=v: list(image.images(visibility=v)) for v in ("public", "shared")))
+        listings = _concurrently(*(
+            lambda v=v: self._listing(region, "image", "/images", _ImagePage,
+                                      {"visibility": v, "limit": str(GLANCE_MAX_LIMIT)})
+            for v in ("public", "shared")))
         for listing in listings:
             for img in listing:
                 if img.id in seen or (img.status and img.status != "active"):
                     continue
                 seen.add(img.id)
-                items.append(self._image_item(img, region))
+                items.append(_image_item(img, region))
         return items
-
-    @staticmethod
-    def _image_item(img: Any, region: str) -> Item:
-        data = img.to_dict(computed=False)
-        props = data.get("properties") or {}
-        arch = _ARCH.get(str(data.get("architecture") or props.get("hw_architecture")
-                             or props.get("architecture") or "").lower())
-        extras = {k: v for k, v in {"id": img.id, "visibility": img.visibility,
-                                    "disk_format": img.disk_format, "size": img.size,
-                                    "tags": list(img.tags or [])}.items() if v not in (None, [])}
-        return Item(kind=Kind.IMAGE, name=img.name or img.id, region=region,
-                    os_family=(img.os_distro or None) and str(img.os_distro).lower(),
-                    os_version=str(img.os_version) if img.os_version else None,
-                    min_disk_gib=float(img.min_disk) if img.min_disk is not None else None,
-                    min_memory_mib=int(img.min_ram) if img.min_ram is not None else None,
-                    architecture=arch, extras=extras)
 
     # storage
     def _volume_types(self, region: str) -> list[Item]:
         """Volume types as the configured user reads them: a project user sees only Cinder's
         user-visible extra specs (``RESKEY:availability_zones``…) and no QoS specs, so zones come
         from ``RESKEY:availability_zones`` and IOPS only when QoS specs can be read."""
-        from openstack import exceptions as sdk_exc
-
-        storage = self._proxy(region, "block_storage")
+        from keystoneauth1 import exceptions as ksa
 
         def zone_names() -> list[str]:
-            return [z.name for z in storage.availability_zones() if (z.state or {}).get("available", True)]
+            answer = self._get(region, "volume", "/os-availability-zone", _ZoneList)
+            return [z.zoneName for z in answer.availabilityZoneInfo if (z.zoneState or _ZoneState()).available]
 
-        def qos_of(qos: Any) -> dict[str, dict[str, str]]:
-            assoc = storage.get(f"/qos-specs/{qos.id}/associations")
-            sdk_exc.raise_from_response(assoc)
-            return {a["id"]: dict(qos.specs or {}) for a in assoc.json().get("qos_associations", [])
-                    if a.get("association_type") == "volume_type"}
+        def qos_of(qos: _QosSpecs) -> dict[str, dict[str, str]]:
+            answer = self._get(region, "volume", f"/qos-specs/{urllib.parse.quote(qos.id, safe='')}/associations",
+                               _QosAssociations)
+            specs = {str(k): str(v) for k, v in (qos.specs or {}).items()}
+            return {a.id: specs for a in answer.qos_associations if a.association_type == "volume_type"}
 
         def qos_by_type() -> dict[str, dict[str, str]] | None:
             try:
-                specs = list(storage.qos_specs())
-            except (sdk_exc.ForbiddenException, sdk_exc.NotFoundException):
+                specs: list[_QosSpecs] = self._listing(region, "volume", "/qos-specs", _QosPage)
+            except (ksa.Forbidden, ksa.NotFound):
                 return None  # Cinder's default policy: QoS specs are for administrators
             found: dict[str, dict[str, str]] = {}
             for part in _concurrently(*(lambda q=q: qos_of(q) for q in specs)):
                 found.update(part)
             return found
 
-        def all_types() -> list[dict[str, Any]]:
-            # Cinder names the next page "volume_type_links" (cinder/api/v2/views/types.py), which
-            # openstacksdk's Type does not read (it looks for "volume_types_links"): follow it here
-            types: list[dict[str, Any]] = []
-            url: str | None = "/types"
-            while url:
-                resp = storage.get(url)
-                sdk_exc.raise_from_response(resp)
-                body = resp.json()
-                types.extend(body["volume_types"])
-                links = body.get("volume_type_links") or body.get("volume_types_links") or []
-                url = next((link["href"] for link in links if link.get("rel") == "next"), None)
-            return types
+        def all_types() -> list[_VolumeType]:
+            return self._listing(region, "volume", "/types", _VolumeTypePage, {"limit": str(CINDER_MAX_LIMIT)})
 
         zones, qos_map, all_prices, types = _concurrently(
             zone_names, qos_by_type, lambda: self._region_prices(region), all_types)
@@ -620,15 +674,16 @@ class OpenStackDriver(BaseDriver):
             log.info("%s: QoS specs in %s are not readable with this user's role (Cinder keeps them for "
                      "administrators): storage IOPS and throughput are left unset", self.backend, region)
         prices = all_prices.get("volume", {})
-        return [_volume_type_item(vt, region, zones, qos_map, prices.get(vt["id"]) or prices.get(vt["name"]))
+        return [_volume_type_item(vt, region, zones, qos_map, prices.get(vt.id) or prices.get(vt.name))
                 for vt in types]
 
     # networks
     def _networks(self, region: str) -> list[Item]:
-        network = self._proxy(region, "network")
+        networks: list[_Network] = self._listing(region, "network", "/networks", _NetworkPage,
+                                                 {"router:external": "True"})
         items = []
-        for net in network.networks(is_router_external=True):
-            extras = {k: v for k, v in {"id": net.id, "shared": net.is_shared, "mtu": net.mtu,
+        for net in networks:
+            extras = {k: v for k, v in {"id": net.id, "shared": net.shared, "mtu": net.mtu,
                                         "status": net.status, "is_default": net.is_default}.items()
                       if v is not None}
             items.append(Item(kind=Kind.NETWORK, name=net.name or net.id, region=region,
@@ -646,57 +701,341 @@ class OpenStackDriver(BaseDriver):
             return self._prices[region]
 
     def _load_prices(self, region: str) -> dict[str, dict[str, Price]]:
-        from keystoneauth1 import adapter
-        from openstack import exceptions as sdk_exc
-
-        base = self._connection()
-        rating = adapter.Adapter(base.session, service_type="rating", region_name=region,
-                                 interface=self.options.interface, connect_retries=self.options.retries,
-                                 status_code_retries=self.options.retries,
-                                 retriable_status_codes=RETRIABLE_STATUS_CODES)
+        """Hashmap services, then the fields of those cloudcat prices, then their mappings: three
+        requests one after the other, the fields (and the mappings) of several asked at once."""
         root = "/v1/rating/module_config/hashmap"
-
-        def get(path: str, **params: str) -> Any:
-            resp = rating.get(root + path, params=params, raise_exc=False)
-            sdk_exc.raise_from_response(resp)
-            return resp.json()
-
         wanted = {"instance": ("flavor", "flavor_id", self.options.cloudkitty_period),
                   "volume.size": ("volume", "volume_type", f"GiB-{self.options.cloudkitty_period}")}
+        services = [s for s in self._get(region, "rating", root + "/services", _HashmapServices).services
+                    if s.name in wanted]
+
+        def fields_of(svc: _HashmapService) -> list[tuple[str, _HashmapField]]:
+            _, field_name, _ = wanted[str(svc.name)]
+            answer = self._get(region, "rating", root + "/fields", _HashmapFields, {"service_id": svc.service_id})
+            return [(str(svc.name), f) for f in answer.fields if f.name == field_name]
+
+        def mappings_of(service: str, fld: _HashmapField) -> tuple[str, list[_HashmapMapping]]:
+            answer = self._get(region, "rating", root + "/mappings", _HashmapMappings, {"field_id": fld.field_id})
+            return service, answer.mappings
+
+        fields = [pair for part in _concurrently(*(lambda s=s: fields_of(s) for s in services)) for pair in part]
         out: dict[str, dict[str, Price]] = {"flavor": {}, "volume": {}}
         source = f"cloudkitty hashmap ({self.backend}, {region})"
-        for svc in get("/services").get("services", []):
-            target = wanted.get(svc.get("name"))
-            if target is None:
-                continue
-            kind, field_name, unit = target
-            for fld in get("/fields", service_id=svc["service_id"]).get("fields", []):
-                if fld.get("name") != field_name:
+        for service, mappings in _concurrently(*(lambda s=s, f=f: mappings_of(s, f) for s, f in fields)):
+            kind, _, unit = wanted[service]
+            for m in mappings:
+                if m.type != "flat" or m.tenant_id not in (None, "", self._project_id()):
                     continue
-                for m in get("/mappings", field_id=fld["field_id"]).get("mappings", []):
-                    if m.get("type") != "flat" or m.get("tenant_id") not in (None, "", self._project_id()):
-                        continue
-                    try:
-                        amount = Decimal(str(m["cost"])).quantize(Decimal("1e-8")).normalize()
-                    except (InvalidOperation, KeyError):
-                        continue
-                    key = str(m.get("value"))
-                    old = out[kind].get(key)
-                    # CloudKitty applies the most expensive of several matching flat mappings
-                    if old is None or amount > old.amount:
-                        out[kind][key] = Price(amount=amount, currency=self.options.cloudkitty_currency,
-                                               unit=unit, source=source)
+                try:
+                    amount = Decimal(str(m.cost)).quantize(Decimal("1e-8")).normalize()
+                except InvalidOperation:
+                    continue
+                key = str(m.value)
+                old = out[kind].get(key)
+                # CloudKitty applies the most expensive of several matching flat mappings
+                if old is None or amount > old.amount:
+                    out[kind][key] = Price(amount=amount, currency=self.options.cloudkitty_currency,
+                                           unit=unit, source=source)
         return out
 
     def _project_id(self) -> str | None:
-        base = self._connection()
-        ref = getattr(base.session.auth, "auth_ref", None)
-        return getattr(ref, "project_id", None) if ref is not None else None
+        session = self._session()
+        ref = getattr(session.auth, "auth_ref", None)
+        if ref is None:
+            ref = session.auth.get_access(session)
+        return getattr(ref, "project_id", None)
 
     def check(self) -> None:
         """Log in and list the regions."""
         self._regions_cache = None
         self.list_regions()
+
+
+# -- answers ---------------------------------------------------------------------------------------
+# What the driver reads of each OpenStack answer, and nothing more: every answer is checked here,
+# by parse_answer, so that one of a wrong shape is reported with its request and the field at fault.
+
+
+class MalformedAnswer(ValueError):
+    """An answer that is not JSON, or not of the shape the driver reads; the message names the
+    request and the field (``GET …/flavors/detail: flavors[3].vcpus: expected an integer, got 'x'``)."""
+
+
+def _text_from_number(value: Any) -> Any:
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+#: Text, also when the API sends the id as a number (ECS flavor ids, some clouds).
+_Text = Annotated[str, BeforeValidator(_text_from_number)]
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+AnswerT = TypeVar("AnswerT", bound=_Answer)
+
+
+class _Link(_Answer):
+    href: str
+    rel: str | None = None
+
+
+def _next_link(links: list[_Link] | None) -> str | None:
+    return next((link.href for link in links or [] if link.rel == "next"), None)
+
+
+class _Page(_Answer):
+    """One page of a marker-paged listing."""
+
+    def rows(self) -> Sequence[Any]:
+        """The page's rows."""
+        raise NotImplementedError
+
+    def next_href(self) -> str | None:
+        """The next page's link, if the service gave one."""
+        return None
+
+
+class _Region(_Answer):
+    id: _Text
+
+
+class _RegionList(_Answer):
+    regions: list[_Region]
+
+
+class _ZoneState(_Answer):
+    available: bool = True
+
+
+class _Zone(_Answer):
+    zoneName: str  # Nova's and Cinder's name
+    zoneState: _ZoneState | None = None
+
+
+class _ZoneList(_Answer):
+    availabilityZoneInfo: list[_Zone]
+
+
+class _Flavor(_Answer):
+    id: _Text
+    name: str
+    vcpus: int | None = None
+    ram: int | None = None
+    disk: int | None = None
+    ephemeral: int | None = Field(default=None, alias="OS-FLV-EXT-DATA:ephemeral")
+    swap: int | None = None
+    is_public: bool | None = Field(default=None, alias="os-flavor-access:is_public")
+    disabled: bool | None = Field(default=None, alias="OS-FLV-DISABLED:disabled")
+    description: str | None = None
+    extra_specs: dict[str, Any] | None = None  # from microversion 2.61
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_swap_is_empty_text(cls, data: Any) -> Any:
+        # below microversion 2.75 Nova says "no swap" with ""
+        if isinstance(data, dict) and data.get("swap") == "":
+            return {**data, "swap": 0}
+        return data
+
+
+class _FlavorPage(_Page):
+    flavors: list[_Flavor]
+    flavors_links: list[_Link] | None = None
+
+    def rows(self) -> Sequence[_Flavor]:
+        return self.flavors
+
+    def next_href(self) -> str | None:
+        return _next_link(self.flavors_links)
+
+
+class _ExtraSpecs(_Answer):
+    extra_specs: dict[str, Any] | None = None
+
+
+class _EcsFlavor(_Answer):
+    id: _Text
+    os_extra_specs: dict[str, Any] | None = None
+
+
+class _EcsFlavorList(_Answer):
+    flavors: list[_EcsFlavor]
+
+
+class _Image(_Answer):
+    id: _Text
+    name: str | None = None
+    status: str | None = None
+    visibility: str | None = None
+    disk_format: str | None = None
+    size: int | None = None
+    tags: list[str] | None = None
+    min_disk: int | None = None
+    min_ram: int | None = None
+    # image properties: any JSON value Glance stored
+    os_distro: Any = None
+    os_version: Any = None
+    architecture: Any = None
+    hw_architecture: Any = None
+
+
+class _ImagePage(_Page):
+    images: list[_Image]
+    next: str | None = None
+
+    def rows(self) -> Sequence[_Image]:
+        return self.images
+
+    def next_href(self) -> str | None:
+        return self.next
+
+
+class _VolumeType(_Answer):
+    id: _Text
+    name: str
+    description: str | None = None
+    extra_specs: dict[str, Any] | None = None
+
+
+class _VolumeTypePage(_Page):
+    volume_types: list[_VolumeType]
+    # Cinder names the next page "volume_type_links" (cinder/api/v2/views/types.py), openstacksdk
+    # looks for "volume_types_links": both are read
+    volume_type_links: list[_Link] | None = None
+    volume_types_links: list[_Link] | None = None
+
+    def rows(self) -> Sequence[_VolumeType]:
+        return self.volume_types
+
+    def next_href(self) -> str | None:
+        return _next_link(self.volume_type_links or self.volume_types_links)
+
+
+class _QosSpecs(_Answer):
+    id: _Text
+    specs: dict[str, Any] | None = None
+
+
+class _QosPage(_Page):
+    qos_specs: list[_QosSpecs]
+    qos_specs_links: list[_Link] | None = None
+
+    def rows(self) -> Sequence[_QosSpecs]:
+        return self.qos_specs
+
+    def next_href(self) -> str | None:
+        return _next_link(self.qos_specs_links)
+
+
+class _QosAssociation(_Answer):
+    id: _Text
+    association_type: str | None = None
+
+
+class _QosAssociations(_Answer):
+    qos_associations: list[_QosAssociation]
+
+
+class _Network(_Answer):
+    id: _Text
+    name: str | None = None
+    shared: bool | None = None
+    mtu: int | None = None
+    status: str | None = None
+    is_default: bool | None = None
+    availability_zones: list[str] | None = None
+
+
+class _NetworkPage(_Page):
+    networks: list[_Network]
+    networks_links: list[_Link] | None = None
+
+    def rows(self) -> Sequence[_Network]:
+        return self.networks
+
+    def next_href(self) -> str | None:
+        return _next_link(self.networks_links)
+
+
+class _HashmapService(_Answer):
+    service_id: _Text
+    name: str | None = None
+
+
+class _HashmapServices(_Answer):
+    services: list[_HashmapService]
+
+
+class _HashmapField(_Answer):
+    field_id: _Text
+    name: str | None = None
+
+
+class _HashmapFields(_Answer):
+    fields: list[_HashmapField]
+
+
+class _HashmapMapping(_Answer):
+    type: str | None = None
+    tenant_id: str | None = None
+    cost: Any = None  # a decimal as text; one that is not is skipped, as CloudKitty would not rate with it
+    value: Any = None
+
+
+class _HashmapMappings(_Answer):
+    mappings: list[_HashmapMapping]
+
+
+#: What a pydantic error type says was expected, by its first word.
+_EXPECTED = {"int": "an integer", "float": "a number", "decimal": "a number", "string": "text",
+             "bool": "true or false", "dict": "an object", "model": "an object", "list": "a list"}
+
+
+def parse_answer(model: type[AnswerT], response: Any) -> AnswerT:
+    """The JSON body of ``response`` as ``model``; :class:`MalformedAnswer` naming the request
+    and the first field at fault when it is not JSON or not of that shape."""
+    url = urllib.parse.urlsplit(str(response.url))
+    where = f"{response.request.method} {_without_userinfo(url._replace(query='', fragment='').geturl())}"
+    try:
+        data = json.loads(response.content)
+    except ValueError as exc:
+        raise MalformedAnswer(f"{where}: not JSON ({exc})") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise MalformedAnswer(f"{where}: {_problem(exc)}") from exc
+
+
+def _problem(exc: ValidationError) -> str:
+    """The first error of ``exc`` as ``flavors[3].vcpus: expected an integer, got 'x'``."""
+    error = exc.errors(include_url=False)[0]
+    path = ""
+    for part in error["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else f"{'.' if path else ''}{part}"
+    got = repr(error.get("input"))
+    got = got if len(got) <= 60 else got[:57] + "..."
+    kind = error["type"]
+    if kind == "missing":
+        said = "missing"
+    elif kind.split("_")[0] in _EXPECTED:
+        said = f"expected {_EXPECTED[kind.split('_')[0]]}, got {got}"
+    else:
+        said = f"{error['msg'][:1].lower()}{error['msg'][1:]}, got {got}"
+    return f"{path or 'the answer'}: {said}"
+
+
+def _image_item(img: _Image, region: str) -> Item:
+    arch = _ARCH.get(str(img.architecture or img.hw_architecture or "").lower())
+    extras = {k: v for k, v in {"id": img.id, "visibility": img.visibility, "disk_format": img.disk_format,
+                                "size": img.size, "tags": list(img.tags or [])}.items() if v not in (None, [])}
+    return Item(kind=Kind.IMAGE, name=img.name or img.id, region=region,
+                os_family=(img.os_distro or None) and str(img.os_distro).lower(),
+                os_version=str(img.os_version) if img.os_version else None,
+                min_disk_gib=float(img.min_disk) if img.min_disk is not None else None,
+                min_memory_mib=int(img.min_ram) if img.min_ram is not None else None,
+                architecture=arch, extras=extras)
 
 
 class _RetryAfterTooLong(Exception):
@@ -770,29 +1109,10 @@ def _bound_token_renewal(auth: Any, requests_session: Any) -> None:
     auth.invalidate = invalidated
 
 
-def _keystone_regions(conn: Any) -> list[str]:
-    """Keystone's region ids; none where listing them is an admin call (some clouds)."""
-    from openstack import exceptions as sdk_exc
-
-    try:
-        return [r.id for r in conn.identity.regions()]
-    except (sdk_exc.ForbiddenException, sdk_exc.NotFoundException):
-        return []
-
-
-def _at_least(microversion: str | None, wanted: tuple[int, int]) -> bool:
-    m = re.fullmatch(r"(\d+)\.(\d+)", str(microversion or ""))
-    return bool(m) and (int(m.group(1)), int(m.group(2))) >= wanted  # type: ignore[union-attr]
-
-
 def _concurrently(*calls: Callable[[], Any]) -> list[Any]:
     """Results of independent calls, run at once (requests of one listing that do not depend
     on each other); the first failure is raised."""
-    if len(calls) <= 1:
-        return [call() for call in calls]
-    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="cloudcat-openstack") as pool:
-        futures = [pool.submit(call) for call in calls]
-        return [f.result() for f in futures]
+    return concurrently(*calls)  # on a few threads shared by every task of a refresh
 
 
 def zone_sale_status(specs: Mapping[str, str], zones: Sequence[str]) -> dict[str, str]:
@@ -848,7 +1168,7 @@ def flavor_family(name: str) -> str | None:
     return head if dot and head else None
 
 
-def _flavor_extras(flavor: Any, nova_specs: dict[str, str], ecs_specs: dict[str, str] | None,
+def _flavor_extras(flavor: _Flavor, nova_specs: dict[str, str], ecs_specs: dict[str, str] | None,
                    per_zone: dict[str, str]) -> dict[str, Any]:
     """The ``extras`` of a flavor item: ids, extra specs, Huawei keys under plain names."""
     extras: dict[str, Any] = {
@@ -899,26 +1219,26 @@ def flavor_gpu(specs: Mapping[str, str]) -> Gpu | None:
     return None
 
 
-def _volume_type_item(vt: Mapping[str, Any], region: str, zones: list[str],
+def _volume_type_item(vt: _VolumeType, region: str, zones: list[str],
                       qos_map: Mapping[str, dict[str, str]] | None, price: Price | None) -> Item:
     """A storage item from a volume type, its QoS specs (``None``: not readable) and the zones of
     the region. Zones: ``RESKEY:availability_zones`` (the extra spec Cinder shows every user),
     else Huawei's admin-only ``availability-zone`` when the user sees it, else every zone."""
-    specs = {str(k): str(v) for k, v in (vt.get("extra_specs") or {}).items()}
-    qos = (qos_map or {}).get(vt["id"], {})
+    specs = {str(k): str(v) for k, v in (vt.extra_specs or {}).items()}
+    qos = (qos_map or {}).get(vt.id, {})
     merged = {**specs, **qos}
     iops = _number(merged, "total_iops_sec", "qos:total_iops_sec", "iops", "read_iops_sec")
     bytes_sec = _number(merged, "total_bytes_sec", "qos:total_bytes_sec", "read_bytes_sec")
-    extras: dict[str, Any] = {"id": vt["id"], "extra_specs": specs}
+    extras: dict[str, Any] = {"id": vt.id, "extra_specs": specs}
     if qos:
         extras["qos"] = qos
     if qos_map is None:
         extras["unreadable"] = ["qos_specs"]
-    if vt.get("description"):
-        extras["description"] = vt["description"]
+    if vt.description:
+        extras["description"] = vt.description
     type_zones = specs.get("RESKEY:availability_zones") or specs.get("availability-zone")
     item_zones = [z.strip() for z in type_zones.split(",")] if type_zones else zones
-    return Item(kind=Kind.STORAGE, name=vt["name"], region=region, storage_class=vt["name"],
+    return Item(kind=Kind.STORAGE, name=vt.name, region=region, storage_class=vt.name,
                 zones=[z for z in item_zones if z], iops=int(iops) if iops else None,
                 throughput_mbps=round(bytes_sec * 8 / 1_000_000, 3) if bytes_sec else None,
                 price=price, extras=extras)
