@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -128,7 +129,7 @@ class PriceBook:
     def may_apply(self, backend: str, name: str) -> bool:
         """Whether any rule could apply to an item named ``name`` from ``backend`` (when not, the
         item is left as it is, and need not even be built)."""
-        return bool(self._index().candidates(backend, name))
+        return bool(self.rules) and bool(self._index().candidates(backend, name))
 
     def matching(self, backend: str, item: Item | ItemKey, *, brand: str | None = None,
                  today: dt.date | None = None) -> list[PriceRule]:
@@ -138,44 +139,119 @@ class PriceBook:
         Rules are found through indexes (exact names by hash, patterns by their literal prefix),
         so the cost grows with the rules that could match, not with the size of the book.
         """
-        today = today or dt.date.today()
-        found = [(r.exact, since or dt.date.min, pos, r)
-                 for pos, r, since, name_checked in self._index().candidates(backend, item.name)
-                 if (since is None or since <= today) and _matches(r, backend, item, brand, name_checked)]
-        found.sort(key=lambda t: t[:3])
-        return [t[3] for t in found]
+        return [entry.rule for entry in self._applying(backend, item.name, lambda: item, brand, today)]
 
     def apply_data(self, backend: str, data: dict[str, Any], *, brand: str | None = None,
                    today: dt.date | None = None) -> dict[str, Any]:
         """:meth:`apply` on an item's JSON data (as ``Item.model_dump(mode="json")``), updated in
         place and returned: the same rules with the same effect, without building the item."""
-        key = ItemKey(Kind(data["kind"]), data["name"], data.get("region"))
-        matching = self.matching(backend, key, brand=brand, today=today)
-        return _apply_to_data(data, matching) if matching else data
+        entries = self._applying(backend, data["name"], lambda: _item_key(data), brand, today)
+        return _apply_to_data(data, entries) if entries else data
 
     def apply(self, backend: str, item: Item, *, brand: str | None = None,
               today: dt.date | None = None) -> Item:
         """``item`` with every matching rule applied (patterns first, then exact names; file order)."""
-        matching = self.matching(backend, item, brand=brand, today=today)
-        if not matching:
+        entries = self._applying(backend, item.name, lambda: item, brand, today)
+        if not entries:
             return item
         update: dict[str, Any] = {}
         labels = set(item.labels)
         flexible = item.flexible
-        for rule in matching:
-            update.update(_fields_set(rule))
-            labels |= {label.lower() for label in rule.labels}
-            labels -= {label.lower() for label in rule.remove_labels}
-            flexible = _flexible_priced(flexible, rule)
+        for entry in entries:
+            effect = entry.effect()
+            update.update(effect.fields)
+            labels |= effect.add
+            labels -= effect.remove
+            flexible = _flexible_priced(flexible, effect.flexible)
         update["labels"] = sorted(labels)
         if flexible is not item.flexible:
             update["flexible"] = flexible
         return item.model_copy(update=update)
 
+    def _applying(self, backend: str, name: str, key: Callable[[], Item | ItemKey], brand: str | None,
+                  today: dt.date | None) -> list[_Entry]:
+        """The index entries of the rules that apply, in the order they apply. ``key`` gives what
+        rules match on besides the name; it is asked only when a rule found by name needs it."""
+        if not self.rules:
+            return []
+        candidates = self._index().candidates(backend, name)
+        if not candidates:
+            return []
+        today = today or dt.date.today()
+        item: Item | ItemKey | None = None
+        found: list[_Entry] = []
+        for entry in candidates:
+            if entry.since is not None and entry.since > today:
+                continue
+            if not entry.decided:
+                item = item or key()
+                if not _matches(entry.rule, backend, item, brand, entry.name_checked):
+                    continue
+            found.append(entry)
+        if len(found) > 1:
+            found.sort(key=_ORDER)
+        return found
 
-#: position in the book, rule, effective date, whether finding it by name already matched the name
-_Entry = tuple[int, PriceRule, dt.date | None, bool]
+
+class _Effect(NamedTuple):
+    """What a rule does to the items it applies to, worked out once per rule."""
+
+    #: the item fields it replaces outright
+    fields: dict[str, Any]
+    #: labels it adds and removes, lowercased
+    add: frozenset[str]
+    remove: frozenset[str]
+    #: the flexible pool prices it sets
+    flexible: dict[str, Price]
+
+
+class _Entry:
+    """A rule as the index holds it: when it applies, its place in the order rules apply, and
+    whether being found by backend and name is matching it."""
+
+    __slots__ = ("_effect", "decided", "name_checked", "order", "rule", "since")
+
+    def __init__(self, pos: int, rule: PriceRule, name_checked: bool) -> None:
+        self.rule = rule
+        self.since = rule.effective_from()
+        self.order = (rule.exact, self.since or dt.date.min, pos)
+        self.name_checked = name_checked
+        # the index is keyed by the rule's backend: only brand, kind and region are left to check
+        self.decided = name_checked and rule.brand is None and rule.kind is None and rule.region is None
+        self._effect: _Effect | None = None
+
+    def effect(self) -> _Effect:
+        """What the rule does (worked out on first use: most rules of a large book meet few items)."""
+        if self._effect is None:
+            rule = self.rule
+            self._effect = _Effect(
+                fields=_fields_set(rule), add=frozenset(label.lower() for label in rule.labels),
+                remove=frozenset(label.lower() for label in rule.remove_labels),
+                flexible={k: v for k, v in (("price_per_vcpu", rule.price_per_vcpu),
+                                            ("price_per_gib_memory", rule.price_per_gib_memory)) if v is not None})
+        return self._effect
+
+
+_ORDER = operator.attrgetter("order")
 _GLOB = re.compile(r"[*?\[]")
+_KINDS = {kind.value: kind for kind in Kind}
+
+
+def _item_key(data: Mapping[str, Any]) -> ItemKey:
+    kind = data["kind"]
+    return ItemKey(_KINDS.get(kind) or Kind(kind), data["name"], data.get("region"))
+
+
+class _Tables:
+    """One backend's rules (or those for any backend): exact names hashed, patterns by the
+    literal prefix before their first wildcard, and the lengths those prefixes have."""
+
+    __slots__ = ("exact", "lengths", "prefix")
+
+    def __init__(self) -> None:
+        self.exact: dict[str, list[_Entry]] = {}
+        self.prefix: dict[str, list[_Entry]] = {}
+        self.lengths: list[int] = []
 
 
 class _RuleIndex:
@@ -183,34 +259,34 @@ class _RuleIndex:
 
     def __init__(self, rules: Sequence[PriceRule]) -> None:
         self.size = len(rules)
-        self._exact: dict[tuple[str | None, str], list[_Entry]] = {}
-        self._prefix: dict[tuple[str | None, str], list[_Entry]] = {}
-        lengths: dict[str | None, set[int]] = {}
+        self._tables: dict[str | None, _Tables] = {}
         for pos, rule in enumerate(rules):
-            since = rule.effective_from()
+            tables = self._tables.get(rule.backend) or self._tables.setdefault(rule.backend, _Tables())
             if rule.name is not None:
-                self._exact.setdefault((rule.backend, rule.name), []).append((pos, rule, since, True))
+                tables.exact.setdefault(rule.name, []).append(_Entry(pos, rule, True))
             elif rule.pattern is not None:
                 glob = _GLOB.search(rule.pattern)
                 prefix = rule.pattern[:glob.start()] if glob else rule.pattern
                 # `prefix*` matches whatever begins with the prefix: finding it by prefix is matching it
                 whole = rule.pattern == prefix + "*"
-                lengths.setdefault(rule.backend, set()).add(len(prefix))
-                self._prefix.setdefault((rule.backend, prefix), []).append((pos, rule, since, whole))
-        #: per backend (None: rules for any backend), the prefix lengths its patterns have
-        self._lengths = {key: sorted(found) for key, found in lengths.items()}
+                tables.prefix.setdefault(prefix, []).append(_Entry(pos, rule, whole))
+        for tables in self._tables.values():
+            tables.lengths = sorted({len(prefix) for prefix in tables.prefix})
+        self._any = self._tables.get(None)
 
     def candidates(self, backend: str, name: str) -> list[_Entry]:
         """Rules that may match an item named ``name`` from ``backend`` (to be checked in full)."""
         out: list[_Entry] = []
-        for key in (backend, None):
-            exact = self._exact.get((key, name))
+        for tables in (self._tables.get(backend), self._any):
+            if tables is None:
+                continue
+            exact = tables.exact.get(name)
             if exact:
                 out += exact
-            for length in self._lengths.get(key, ()):
+            for length in tables.lengths:
                 if length > len(name):
                     break
-                found = self._prefix.get((key, name[:length]))
+                found = tables.prefix.get(name[:length])
                 if found:
                     out += found
         return out
@@ -262,17 +338,16 @@ def _rule(data: dict[str, Any], source: str, line: int | None) -> PriceRule:
     return rule
 
 
-def _apply_to_data(data: dict[str, Any], matching: Sequence[PriceRule]) -> dict[str, Any]:
+def _apply_to_data(data: dict[str, Any], matching: Sequence[_Entry]) -> dict[str, Any]:
     labels = set(data.get("labels") or ())
     flexible = data.get("flexible")
-    for rule in matching:
-        data.update(_fields_set(rule))
-        labels |= {label.lower() for label in rule.labels}
-        labels -= {label.lower() for label in rule.remove_labels}
+    for entry in matching:
+        effect = entry.effect()
+        data.update(effect.fields)
+        labels |= effect.add
+        labels -= effect.remove
         if flexible is not None:
-            flexible = {**flexible, **{k: v for k, v in (("price_per_vcpu", rule.price_per_vcpu),
-                                                         ("price_per_gib_memory", rule.price_per_gib_memory))
-                                       if v is not None}}
+            flexible = {**flexible, **effect.flexible}
     data["labels"] = sorted(labels)
     data["flexible"] = flexible
     return data
@@ -284,10 +359,8 @@ def _fields_set(rule: PriceRule) -> dict[str, Any]:
                                             ("lifecycle", rule.lifecycle)) if value is not None}
 
 
-def _flexible_priced(flexible: FlexibleSizing | None, rule: PriceRule) -> FlexibleSizing | None:
-    """``flexible`` with the per-vCPU and per-GiB prices the rule gives (itself when it gives none)."""
-    if flexible is None or not (rule.price_per_vcpu or rule.price_per_gib_memory):
+def _flexible_priced(flexible: FlexibleSizing | None, prices: Mapping[str, Price]) -> FlexibleSizing | None:
+    """``flexible`` with the per-vCPU and per-GiB ``prices`` a rule gives (itself when it gives none)."""
+    if flexible is None or not prices:
         return flexible
-    return flexible.model_copy(update={
-        k: v for k, v in (("price_per_vcpu", rule.price_per_vcpu),
-                          ("price_per_gib_memory", rule.price_per_gib_memory)) if v is not None})
+    return flexible.model_copy(update=dict(prices))
