@@ -12,6 +12,14 @@
   repeats the call; 503/429/malformed answers are retried as :class:`cloudcat.http.RetryPolicy` says.
 * **Errors**: SOAP faults, HTTP statuses and socket errors become :mod:`cloudcat.errors` with the
   original as ``__cause__``; messages never carry the password, the session cookie or REST token.
+* **Answers of an unexpected shape** are judged here, and only here. A SOAP answer pyvmomi cannot
+  read (a word where a number belongs, an unknown ``xsi:type``, XML cut short) is an
+  :class:`~cloudcat.errors.UnavailableError` naming the call, the object and the property
+  (``RetrievePropertiesEx: VirtualMachine vm-12 config.hardware.numCPU: malformed value (…)``),
+  found in the answer's bytes where pyvmomi stopped; a number beyond its XML type
+  (``xsd:int``, ``xsd:long``…) or a float that is not finite is refused the same way. The driver
+  maps each object inside a :class:`Reading`, which turns what it cannot map into such an error or,
+  for one item, drops it with a warning naming the call, the object and the field.
 """
 
 from __future__ import annotations
@@ -20,18 +28,24 @@ import base64
 import contextlib
 import http.client
 import importlib
+import io
 import json
 import logging
+import math
 import re
 import socket
 import ssl
 import threading
 import xml.etree.ElementTree as ET
 import xml.sax
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pyexpat import ExpatError
+from pyexpat import ExpatError, ParserCreate
+from types import TracebackType
 from typing import Any, NoReturn, TypeVar
+
+from pydantic import ValidationError
 
 from cloudcat.errors import (
     AuthenticationError,
@@ -43,8 +57,10 @@ from cloudcat.errors import (
     UnavailableError,
 )
 from cloudcat.http import RetryPolicy, error_for_status, parse_retry_after
+from cloudcat.models import MAX_INT
 
-__all__ = ["Credentials", "ObjectRecord", "VsphereClient", "rest_paths", "version_key"]
+__all__ = ["SHAPE_ERRORS", "AnswerValueError", "Credentials", "ObjectRecord", "Reading", "VsphereClient", "count",
+           "mapping", "moid", "name", "rest_paths", "sequence", "version_key"]
 
 log = logging.getLogger("cloudcat.vsphere")
 T = TypeVar("T")
@@ -67,11 +83,17 @@ class Credentials:
 
 @dataclass
 class ObjectRecord:
-    """One managed object as a PropertyCollector returned it."""
+    """One managed object as a PropertyCollector returned it (in the answer to ``call``)."""
 
     moid: str
     type: str
     props: dict[str, Any]
+    call: str = "RetrievePropertiesEx"
+
+    @property
+    def subject(self) -> str:
+        """``VirtualMachine vm-12``: the object, as messages name it."""
+        return f"{self.type} {self.moid}"
 
 
 def version_key(version: str) -> tuple[int, ...]:
@@ -97,19 +119,51 @@ def _sdk(module: str = "pyVmomi") -> Any:
 
 
 class _LastAnswer(threading.local):
-    """Status and ``Retry-After`` of the last HTTP answer pyvmomi read on this thread."""
+    """The last SOAP call pyvmomi made on this thread and what it read: status, ``Retry-After``, body."""
 
     status: int | None = None
     retry_after: str | None = None
+    call: str | None = None
+    body: bytes = b""
+    encoding: str = "identity"
+
+    def forget(self) -> None:
+        self.status = self.retry_after = self.call = None
+        self.body, self.encoding = b"", "identity"
+
+    @contextlib.contextmanager
+    def kept(self) -> Iterator[None]:
+        """Calls made inside (a clean-up) leave the record of the one that failed as it was."""
+        saved = (self.status, self.retry_after, self.call, self.body, self.encoding)
+        try:
+            yield
+        finally:
+            self.status, self.retry_after, self.call, self.body, self.encoding = saved
+
+
+_SOAP_METHOD = re.compile(rb"<(?:[\w.-]+:)?Body[^>]*>\s*<(?:[\w.-]+:)?([\w.-]+)")
 
 
 def _recording_connection(answer: _LastAnswer) -> type[http.client.HTTPSConnection]:
     class RecordingConnection(http.client.HTTPSConnection):
-        """pyvmomi's connection, remembering what it read: pyvmomi's own error keeps no headers."""
+        """pyvmomi's connection, remembering what it asked and read: pyvmomi's own errors keep no headers,
+        and say neither the call nor where in the answer they stopped."""
+
+        def request(self, method: str, url: str, body: Any = None, headers: Any = None, **kwargs: Any) -> None:
+            sent = body.encode() if isinstance(body, str) else body
+            found = _SOAP_METHOD.search(sent) if isinstance(sent, bytes) else None
+            answer.call = found[1].decode() if found else None
+            answer.body = b""
+            super().request(method, url, body, headers or {}, **kwargs)
 
         def getresponse(self) -> http.client.HTTPResponse:
             response = super().getresponse()
             answer.status, answer.retry_after = response.status, response.getheader("Retry-After")
+            answer.encoding = (response.getheader("Content-Encoding") or "identity").lower()
+            answer.body = response.read()
+            # pyvmomi reads the answer after this: hand it the same bytes again
+            response.fp = io.BytesIO(answer.body)  # type: ignore[assignment]
+            response.length, response.chunked = len(answer.body), False
             return response
 
     return RecordingConnection
@@ -173,16 +227,32 @@ class VsphereClient:
             status = self._answer.status
             return error_for_status(status, f"vCenter answered HTTP {status}", backend=backend,
                                     retry_after=parse_retry_after(self._answer.retry_after))
-        if isinstance(exc, ExpatError | xml.sax.SAXException | ET.ParseError | ValueError
-                      | http.client.IncompleteRead):
-            return UnavailableError(f"malformed answer from vCenter ({type(exc).__name__})", backend=backend)
+        if isinstance(exc, (*_SYNTAX_ERRORS, *SHAPE_ERRORS)):
+            return UnavailableError(self._answer_error(exc), backend=backend)
         if isinstance(exc, OSError | http.client.HTTPException):
             return UnavailableError(f"cannot reach vCenter at {self.credentials.host}:{self.credentials.port} "
                                     f"({type(exc).__name__})", backend=backend)
-        return BackendError(f"vCenter: {type(exc).__name__}: {self._redact(str(exc))}", backend=backend)
+        return BackendError(f"{self._answer.call or 'vCenter'}: {type(exc).__name__}: {self._detail(exc)}",
+                            backend=backend)
+
+    def _detail(self, exc: BaseException) -> str:
+        return self._redact(describe(exc))
+
+    def _answer_error(self, exc: BaseException) -> str:
+        """What went wrong with the last SOAP answer, naming the call and, where it can be told, the
+        object and property pyvmomi stopped at."""
+        answer = self._answer
+        call = answer.call or "vCenter"
+        body = _decoded(answer.body, answer.encoding)
+        position = _stop_position(exc, body)
+        where = locate(body, position) if body and position is not None else None
+        detail = self._detail(exc)
+        if isinstance(exc, _SYNTAX_ERRORS) or where is None:
+            return f"{call}: malformed answer ({detail})" + (f" in {where}" if where else "")
+        return f"{call}: {where}: malformed value ({detail})"
 
     def _mapped(self, call: Callable[[], T]) -> T:
-        self._answer.status = self._answer.retry_after = None
+        self._answer.forget()
         try:
             return call()
         except CloudcatError:
@@ -223,7 +293,11 @@ class VsphereClient:
             return WSDL_ONLY_VERSION
         if status >= 400:
             self._fail(status, "/sdk/vimServiceVersions.xml", headers)
-        root = ET.fromstring(body)
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError as exc:
+            raise UnavailableError(f"GET /sdk/vimServiceVersions.xml: malformed answer ({describe(exc)})",
+                                   backend=self.backend) from exc
         offered: set[str] = set()
         for namespace in root.findall("namespace"):
             if namespace.findtext("name") == "urn:vim25":
@@ -332,7 +406,8 @@ class VsphereClient:
                 return list(self._collect(content, pc.FilterSpec(objectSet=objects, propSet=props)))
             finally:
                 try:
-                    view.Destroy()
+                    with self._answer.kept():
+                        view.Destroy()
                 except Exception as exc:  # a view of an expired session is gone already
                     log.debug("DestroyView: %s", type(exc).__name__)
 
@@ -367,12 +442,20 @@ class VsphereClient:
     def _collect(self, content: Any, spec: Any) -> Iterator[ObjectRecord]:
         collector = content.propertyCollector
         options = _sdk().vmodl.query.PropertyCollector.RetrieveOptions(maxObjects=self.page_size)
+        call = "RetrievePropertiesEx"
         result = collector.RetrievePropertiesEx([spec], options)
         while result is not None:
             for obj in result.objects or []:
-                yield ObjectRecord(moid=str(obj.obj._moId), type=str(obj.obj._wsdlName),
-                                   props={p.name: p.val for p in obj.propSet or []})
+                record = ObjectRecord(moid=str(obj.obj._moId), type=str(obj.obj._wsdlName),
+                                      props={p.name: p.val for p in obj.propSet or []}, call=call)
+                for prop, value in record.props.items():
+                    bad = wire_violation(value, prop)
+                    if bad is not None:
+                        raise UnavailableError(Reading(call, record.subject, self.backend).message(bad),
+                                               backend=self.backend) from bad
+                yield record
             token = result.token
+            call = "ContinueRetrievePropertiesEx"
             result = collector.ContinueRetrievePropertiesEx(token) if token else None
 
     # -- SPBM ---------------------------------------------------------------------------------
@@ -386,7 +469,13 @@ class VsphereClient:
             manager = pbm.ServiceInstance("ServiceInstance", stub).RetrieveContent().profileManager
             ids = manager.PbmQueryProfile(resourceType=pbm.profile.ResourceType(resourceType="STORAGE"),
                                           profileCategory="REQUIREMENT")
-            return list(manager.PbmRetrieveContent(profileIds=ids)) if ids else []
+            profiles = list(manager.PbmRetrieveContent(profileIds=ids)) if ids else []
+            for i, profile in enumerate(profiles):
+                bad = wire_violation(profile, f"returnval[{i}]")
+                if bad is not None:
+                    raise UnavailableError(Reading("PbmRetrieveContent", "", self.backend).message(bad),
+                                           backend=self.backend) from bad
+            return profiles
 
         return self.call(run)
 
@@ -399,6 +488,10 @@ class VsphereClient:
         token = token["value"] if isinstance(token, dict) else token
         self._issued.append(str(token))
         return str(token)
+
+    def rest_path(self, key: str, *args: str) -> str:
+        """The path of a content library read (``key`` of :func:`rest_paths`), as messages name it."""
+        return rest_paths(self.api_version)[key].format(*args)
 
     def rest_get(self, key: str, *args: str) -> Any:
         """A content library read (``key`` of :func:`rest_paths`), unwrapped from ``/rest``'s ``value``."""
@@ -418,11 +511,270 @@ class VsphereClient:
                     continue  # the REST session expired: log in again, once
                 if status >= 400:
                     self._fail(status, path, headers)
-                data = json.loads(body)
-                return data["value"] if paths["session"].startswith("/rest") and isinstance(data, dict) else data
+                with Reading(f"GET {path}", "", self.backend) as reading:
+                    data = json.loads(body)
+                    if paths["session"].startswith("/rest") and isinstance(data, dict):
+                        reading.at("value")
+                        data = data["value"]
+                    return data
             raise AssertionError("unreachable")
 
         return self._retry.run(lambda: self._mapped(attempt))
+
+
+# -- answers: the one place where their shape is judged ----------------------------------------------
+#: What reading an answer of an unexpected shape raises (pydantic's ``ValidationError`` is a ``ValueError``,
+#: ``OverflowError`` an ``ArithmeticError``).
+SHAPE_ERRORS: tuple[type[Exception], ...] = (AttributeError, TypeError, ValueError, KeyError, IndexError,
+                                             ArithmeticError)
+#: What an answer that is not even well-formed raises.
+_SYNTAX_ERRORS = (ExpatError, xml.sax.SAXException, ET.ParseError, http.client.IncompleteRead)
+#: Bits of the XML integer types pyvmomi reads into ``int`` subclasses named after them (sign excluded).
+_INTEGER_BITS = {"byte": 7, "short": 15, "int": 31, "long": 63}
+
+
+class AnswerValueError(ValueError):
+    """A value of an answer the driver cannot use; ``field`` names where it was."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+def printable(text: str, limit: int = 160) -> str:
+    """``text`` with control characters escaped, cut after ``limit`` characters."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit + 1])
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """``value`` as a message shows it: text quoted, control characters escaped, long values cut."""
+    return printable(repr(value) if isinstance(value, str) else str(value), limit)
+
+
+def describe(exc: BaseException) -> str:
+    """One short line about ``exc``: its type and first line, or the field pydantic refused."""
+    if isinstance(exc, AnswerValueError):
+        return printable(str(exc), 200)
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        return f"item field {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {printable(lines[0])}" if lines else type(exc).__name__
+
+
+class Reading:
+    """Where the driver reads one answer: ``call`` (``RetrievePropertiesEx``, ``GET /api/…``) about
+    ``subject`` (``VirtualMachine vm-12``, or ``""``). The driver names the field it reads as it goes
+    (:meth:`at`; an :class:`AnswerValueError` names its own); a shape error on the way leaves as an
+    :class:`~cloudcat.errors.UnavailableError` naming the call, the subject and the field, with the
+    original as ``__cause__``, or, with ``drop``, is logged as a warning and swallowed (the item is left
+    out)::
+
+        for record in records:
+            with Reading(record.call, record.subject, backend, drop=True).at("config.hardware.numCPU"):
+                items.append(template_item(record))
+    """
+
+    def __init__(self, call: str, subject: str, backend: str, *, drop: bool = False) -> None:
+        self.call = call
+        self.subject = subject
+        self.backend = backend
+        self.drop = drop
+        self.field = "(answer)"
+
+    def at(self, field: str) -> Reading:
+        """Name the field the next lines read."""
+        self.field = field
+        return self
+
+    def message(self, exc: BaseException) -> str:
+        """``call: subject field: what``."""
+        field = exc.field if isinstance(exc, AnswerValueError) else self.field
+        subject = f"{self.subject} " if self.subject else ""
+        return f"{self.call}: {subject}{field}: {describe(exc)}"
+
+    def __enter__(self) -> Reading:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
+        if exc is None or not isinstance(exc, SHAPE_ERRORS):
+            return False
+        if self.drop:
+            log.warning("%s: %s; item dropped", self.backend, self.message(exc))
+            return True
+        raise UnavailableError(self.message(exc), backend=self.backend) from exc
+
+
+def count(value: Any, field: str) -> int | None:
+    """A whole number from 0 to 2**53 (``None`` when absent); else an :class:`AnswerValueError`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise AnswerValueError(field, f"{shown(value)} is not a whole number")
+    if not 0 <= value <= MAX_INT:
+        raise AnswerValueError(field, f"{shown(value)} is out of range (0 to 2**53)")
+    return value
+
+
+def name(value: Any, field: str) -> str:
+    """A name: text, not empty, without control characters; else an :class:`AnswerValueError`."""
+    if not isinstance(value, str) or not value.strip():
+        raise AnswerValueError(field, f"{shown(value)} is not a name")
+    if any(not c.isprintable() and c not in " " for c in value):
+        raise AnswerValueError(field, f"{shown(value)} holds control characters")
+    return value
+
+
+def moid(value: Any, field: str) -> str | None:
+    """The id of a managed object reference (``None`` when absent); else an :class:`AnswerValueError`."""
+    if value is None:
+        return None
+    found = getattr(value, "_moId", None)
+    if not isinstance(found, str):
+        raise AnswerValueError(field, f"{shown(value)} is not a managed object reference")
+    return found
+
+
+def mapping(value: Any, field: str) -> dict[str, Any]:
+    """A JSON object (``{}`` when absent); else an :class:`AnswerValueError`."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise AnswerValueError(field, f"{shown(value)} is not an object")
+    return value
+
+
+def sequence(value: Any, field: str) -> list[Any]:
+    """A JSON list; else an :class:`AnswerValueError`."""
+    if not isinstance(value, list):
+        raise AnswerValueError(field, f"{shown(value)} is not a list")
+    return value
+
+
+def wire_violation(value: Any, path: str, depth: int = 0) -> AnswerValueError | None:
+    """The first number below ``value`` (a pyvmomi data object, list or scalar) beyond its XML type
+    (``xsd:int`` 32 bits, ``xsd:long`` 64…) or not finite, as an error naming its path; ``None`` when all fit.
+
+    pyvmomi reads ``9223372036854775808`` into an ``xsd:int`` property without a word (Python integers
+    are unbounded) and ``inf`` into an ``xsd:double``; vCenter sends neither."""
+    if value is None or isinstance(value, bool | str) or depth > 16:
+        return None
+    if isinstance(value, int):
+        xsd = type(value).__name__
+        bits = _INTEGER_BITS.get(xsd, 63)
+        if not -(2**bits) <= value < 2**bits:
+            return AnswerValueError(path, f"{shown(value)} is out of range for xsd:{xsd}")
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else AnswerValueError(path, f"{value} is not a finite number")
+    if isinstance(value, list):
+        return next((v for i, item in enumerate(value)
+                     if (v := wire_violation(item, f"{path}[{i}]", depth + 1)) is not None), None)
+    data_object = _sdk("pyVmomi.VmomiSupport").DataObject
+    if isinstance(value, data_object):
+        for prop in type(value)._GetPropertyList():
+            found = wire_violation(getattr(value, prop.name, None), f"{path}.{prop.name}", depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _decoded(body: bytes, encoding: str) -> bytes:
+    """The answer's XML (pyvmomi asks for gzip or deflate answers)."""
+    if encoding in ("gzip", "deflate") and body:
+        for wbits in (zlib.MAX_WBITS + 32, -zlib.MAX_WBITS):
+            with contextlib.suppress(zlib.error):
+                return zlib.decompress(body, wbits)
+        return b""
+    return body
+
+
+def _stop_position(exc: BaseException, body: bytes) -> int | None:
+    """Where in ``body`` reading stopped: the XML error's line and column, or the position of the expat
+    parser whose handler (pyvmomi's deserializer) raised ``exc``."""
+    if isinstance(exc, ExpatError) and exc.lineno:
+        lines = body.split(b"\n")
+        return sum(len(line) + 1 for line in lines[: exc.lineno - 1]) + (exc.offset or 0)
+    position = None
+    tb = exc.__traceback__
+    while tb is not None:
+        parser = getattr(tb.tb_frame.f_locals.get("self"), "parser", None)
+        index = getattr(parser, "CurrentByteIndex", None)
+        if isinstance(index, int) and index >= 0:
+            position = index  # the innermost parser wins
+        tb = tb.tb_next
+    return position
+
+
+class _Locator:
+    """Follows a SOAP answer up to a position: the object, property and elements open there (or the
+    element that closed just there: pyvmomi converts a value as its element ends)."""
+
+    def __init__(self) -> None:
+        self.stack: list[str] = []
+        self.closed: list[str] | None = None
+        self.text = ""
+        self.object_type: str | None = None
+        self.object_id: str | None = None
+        self.prop: str | None = None
+        self.returned = 0
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        local = tag.rsplit(" ", 1)[-1]
+        if local == "obj":
+            self.object_type = attrs.get("type")
+        elif local == "propSet":
+            self.prop = None
+        if local == "returnval" and self.stack and self.stack[-1].endswith("Response"):
+            self.returned += 1
+        self.stack.append(local)
+        self.text = ""
+        self.closed = None
+
+    def end(self, tag: str) -> None:
+        self.closed = list(self.stack)
+        local = self.stack.pop() if self.stack else ""
+        parent = self.stack[-1] if self.stack else ""
+        if local == "obj":
+            self.object_id = self.text
+        elif local == "name" and parent == "propSet":
+            self.prop = self.text
+        elif local == "objects":
+            self.object_type = self.object_id = self.prop = None
+
+    def data(self, text: str) -> None:
+        self.text += text
+
+    def where(self) -> str | None:
+        """``VirtualMachine vm-12 config.hardware.numCPU``, or a path (``returnval[2].name``)."""
+        path = self.closed if self.closed is not None else self.stack
+        if "objects" in path:
+            subject = f"{printable(self.object_type or '(object)', 80)} {printable(self.object_id or '(id)', 80)}"
+            if self.prop is not None and "val" in path:
+                inner = path[path.index("val") + 1:]
+                return " ".join((subject, ".".join([printable(self.prop, 80), *inner])))
+            return " ".join((subject, ".".join(path[path.index("objects") + 1:]) or "(object)"))
+        response = next((i for i, t in enumerate(path) if t.endswith("Response")), None)
+        if response is None:
+            return None
+        inner = path[response + 1:]
+        if inner and inner[0] == "returnval":
+            inner[0] = f"returnval[{self.returned - 1}]"
+        return ".".join(inner) or None
+
+
+def locate(body: bytes, position: int) -> str | None:
+    """What a SOAP answer was about at byte ``position`` (see :class:`_Locator`); ``None`` when unknown."""
+    locator = _Locator()
+    parser = ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = locator.start
+    parser.EndElementHandler = locator.end
+    parser.CharacterDataHandler = locator.data
+    with contextlib.suppress(ExpatError):  # what was read up to the error still says where it was
+        parser.Parse(body[:position], True)  # final: every complete element is reported before the error
+    return locator.where()
 
 
 def _fault_text(fault: Any) -> str:

@@ -35,6 +35,11 @@ capacity in ``extras``.
   sells (priced by name in the price book); with ``flexible_pools`` (default on) each cluster is
   also a *flexible* pool ``pool-<cluster>``, sized from 1 vCPU / 1024 MiB up to one host of the
   cluster, priced per vCPU and per GiB by a price book rule, as Cloud Avenue's VDC pools are.
+
+**Answers of an unexpected shape** (:mod:`.client` judges them): one the driver cannot read at all
+fails the backend with an :class:`~cloudcat.errors.UnavailableError` naming the call, the object and
+the property; one object it cannot map (a negative size, a name with control characters, a library
+item of the wrong shape) is left out with a warning naming the same, and the rest is read.
 """
 
 from __future__ import annotations
@@ -53,12 +58,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from cloudcat.driver import BaseDriver, Capabilities, LoadCache, import_sdk
 from cloudcat.errors import BackendNotFoundError
 from cloudcat.http import HttpOptions
-from cloudcat.models import FlexibleSizing, Item, Kind, Region
+from cloudcat.models import MAX_INT, FlexibleSizing, Item, Kind, Region
 
+from .client import AnswerValueError, ObjectRecord, Reading, count, mapping, moid, sequence, shown
+from .client import name as name_of
 from .guests import guest_os
 
 if TYPE_CHECKING:
-    from .client import ObjectRecord, VsphereClient
+    from .client import VsphereClient
 
 __all__ = ["Size", "VsphereDriver", "VsphereOptions"]
 
@@ -141,6 +148,22 @@ class _Cluster:
     name: str
     datacenter: str
     summary: Any
+    call: str = "RetrievePropertiesEx"
+
+    @property
+    def subject(self) -> str:
+        return f"ClusterComputeResource {self.moid}"
+
+
+@dataclass
+class _LibraryItem:
+    """One content library item as read: its answer, and the template's (``vm-template`` items)."""
+
+    library: str
+    path: str
+    item: Any  # the answer, then (checked) a JSON object
+    template_path: str | None = None
+    template: Any = None  # the answer, then (checked) the template's facts
 
 
 @dataclass
@@ -222,27 +245,35 @@ class VsphereDriver(BaseDriver):
         records = self.client.retrieve({"Folder": ["parent"], "Datacenter": ["name", "parent"],
                                         "ClusterComputeResource": ["name", "parent", "summary"]})
         inv = _Inventory()
-        for r in records:
-            if r.type == "Datacenter":
-                inv.datacenters[r.moid] = str(r.props.get("name", r.moid))
-            parent = r.props.get("parent")
-            if parent is not None:
-                inv.parents[r.moid] = str(parent._moId)
+        for r in records:  # what places everything: a shape error here fails the read
+            with Reading(r.call, r.subject, self.backend):
+                if r.type == "Datacenter":
+                    inv.datacenters[r.moid] = name_of(r.props.get("name", r.moid), "name")
+                parent = moid(r.props.get("parent"), "parent")
+                if parent is not None:
+                    inv.parents[r.moid] = parent
         for r in records:
             if r.type == "ClusterComputeResource":
                 dc = inv.datacenter_of(inv.parents.get(r.moid))
-                if dc is not None:
-                    inv.clusters.append(_Cluster(r.moid, str(r.props.get("name", r.moid)), dc, r.props.get("summary")))
+                with Reading(r.call, r.subject, self.backend, drop=True):
+                    if dc is not None:
+                        inv.clusters.append(_Cluster(r.moid, name_of(r.props.get("name", r.moid), "name"), dc,
+                                                     r.props.get("summary"), r.call))
         return inv
 
     def _placed(self, records: Iterable[ObjectRecord], region: str) -> list[ObjectRecord]:
         inv = self._inventory()
         out = []
         for r in records:
-            parent = r.props.get("parent")
-            if parent is not None and inv.datacenter_of(str(parent._moId)) == region:
-                out.append(r)
+            with Reading(r.call, r.subject, self.backend, drop=True):
+                parent = moid(r.props.get("parent"), "parent")
+                if parent is not None and inv.datacenter_of(parent) == region:
+                    out.append(r)
         return out
+
+    def _item(self, owner: ObjectRecord | _Cluster) -> Reading:
+        """Where one item is mapped: a shape error leaves it out, with a warning."""
+        return Reading(owner.call, owner.subject, self.backend, drop=True)
 
     # -- BaseDriver ---------------------------------------------------------------------------
     def list_regions(self) -> Sequence[Region]:
@@ -268,7 +299,10 @@ class VsphereDriver(BaseDriver):
                 item.extras.update({"datacenter": region, "vcenter": vc.get("name"),
                                     "api_version": vc.get("api_version"), "clusters": sorted(clusters)})
             elif item.zone in clusters:
-                item.extras.update({"cluster": item.zone, **_capacity(clusters[item.zone].summary)})
+                with self._item(clusters[item.zone]):
+                    item.extras.update({"cluster": item.zone, **_capacity(clusters[item.zone].summary)})
+                    continue
+                item.extras["cluster"] = item.zone  # the zone stays, its capacity unknown
         return items
 
     def list_items(self, kind: Kind, region: str) -> Iterable[Item]:
@@ -308,19 +342,9 @@ class VsphereDriver(BaseDriver):
             return []
         items = []
         for c in self._inventory().clusters:
-            if c.datacenter != region:
-                continue
-            capacity = _capacity(c.summary)
-            hosts = max(1, int(capacity.get("hosts") or 1))
-            vcpus = max(1, min(MAX_VM_VCPUS, int(capacity.get("cpu_threads") or 1) // hosts))
-            memory = int(capacity.get("memory_mib") or 1024) // hosts
-            memory = max(MEMORY_STEP_MIB, min(MAX_VM_MEMORY_MIB, memory - memory % MEMORY_STEP_MIB))
-            items.append(Item(
-                kind=Kind.COMPUTE, name=f"pool-{c.name}", display_name=f"Cluster {c.name} (flexible)", region=region,
-                zone=c.name, zones=[c.name], vcpus=vcpus, memory_mib=memory, architecture="x86_64",
-                flexible=FlexibleSizing(vcpus_min=1, vcpus_max=vcpus, memory_mib_min=min(1024, memory),
-                                        memory_mib_max=memory, memory_step_mib=MEMORY_STEP_MIB),
-                extras={"sizing": "flexible", "cluster": c.name, "cluster_id": c.moid, **capacity}))
+            if c.datacenter == region:
+                with self._item(c):
+                    items.append(_pool_item(c, region))
         return items
 
     # -- images -------------------------------------------------------------------------------
@@ -342,33 +366,54 @@ class VsphereDriver(BaseDriver):
             d = details.get(r.moid)
             if d is None:
                 continue
-            item = _template_item(str(r.props.get("name", r.moid)), r.moid, d.props, region)
-            items.setdefault(item.name, item)
+            with self._item(d):
+                item = _template_item(name_of(r.props.get("name", r.moid), "name"), r.moid, d.props, region)
+                items.setdefault(item.name, item)
         return list(items.values())
 
-    def _libraries(self) -> list[dict[str, Any]]:
-        def load() -> list[dict[str, Any]]:
-            client = self.client
+    def _libraries(self) -> list[_LibraryItem]:
+        def ids(key: str, *args: str) -> list[str]:
+            found: list[str] = []
+            answer = client.rest_get(key, *args)
+            with Reading(f"GET {client.rest_path(key, *args)}", "", self.backend):  # a bad listing fails the read
+                found = [name_of(i, f"[{n}]") for n, i in enumerate(sequence(answer, "(answer)"))]
+            return found
+
+        def load() -> list[_LibraryItem]:
             out = []
-            for lib_id in client.rest_get("libraries"):
-                for item_id in client.rest_get("items", str(lib_id)):
-                    item = dict(client.rest_get("item", str(item_id)))
-                    if item.get("type") == "vm-template":
-                        item["template"] = client.rest_get("template", str(item_id))
-                    item["library"] = str(lib_id)
-                    out.append(item)
+            for lib_id in ids("libraries"):
+                for item_id in ids("items", lib_id):
+                    read = _LibraryItem(lib_id, client.rest_path("item", item_id), client.rest_get("item", item_id))
+                    if isinstance(read.item, dict) and read.item.get("type") == "vm-template":
+                        read.template_path = client.rest_path("template", item_id)
+                        read.template = client.rest_get("template", item_id)
+                    if self._checked(read):  # once, not in every datacenter the item is listed in
+                        out.append(read)
             return out
 
         if not self.options.content_libraries:
             return []
+        client = self.client
         return self._cached("libraries", load)
+
+    def _checked(self, read: _LibraryItem) -> bool:
+        """Map a library item once (its facts kept); whether it could be (else a warning says why)."""
+        with Reading(f"GET {read.path}", "", self.backend, drop=True) as reading:
+            read.item = mapping(read.item, "(answer)")
+            if read.template_path is not None:
+                reading.call = f"GET {read.template_path}"  # a template of the wrong shape is named as such
+                read.template = _library_template(mapping(read.template, "(answer)"))
+                reading.call = f"GET {read.path}"
+            _library_item(read.item, read.library, read.template, "(check)")
+            return True
+        return False
 
     def _library_items(self, region: str, taken: set[str]) -> list[Item]:
         items = []
-        for raw in self._libraries():
-            item = _library_item(raw, region)
+        for read in self._libraries():
+            item = _library_item(read.item, read.library, read.template, region)
             if item.name in taken:
-                item.name = f"{raw.get('library', 'library')}/{item.name}"
+                item.name = f"{read.library}/{item.name}"
             taken.add(item.name)
             items.append(item)
         return items
@@ -380,17 +425,8 @@ class VsphereDriver(BaseDriver):
                            "summary.accessible", "summary.multipleHostAccess", "summary.maintenanceMode"]}))
         items = []
         for r in self._placed(records, region):
-            p = r.props
-            capacity, free = _gib(p.get("summary.capacity")), _gib(p.get("summary.freeSpace"))
-            ds_type = str(p.get("summary.type") or "unknown")
-            items.append(Item(kind=Kind.STORAGE, name=str(p.get("name", r.moid)), region=region,
-                              storage_class=ds_type, family=ds_type, max_size_gib=free,
-                              display_name=f"Datastore {p.get('name')} ({ds_type})",
-                              extras={"storage_type": "datastore", "datastore_id": r.moid, "type": ds_type,
-                                      "capacity_gib": capacity, "free_gib": free,
-                                      "accessible": p.get("summary.accessible"),
-                                      "multiple_host_access": p.get("summary.multipleHostAccess"),
-                                      "maintenance_mode": p.get("summary.maintenanceMode")}))
+            with self._item(r):
+                items.append(_datastore_item(r, region))
         return items
 
     def _policies(self, region: str, taken: set[str]) -> list[Item]:
@@ -398,12 +434,12 @@ class VsphereDriver(BaseDriver):
             return []
         profiles = self._cached("policies", self.client.storage_policies)
         items = []
-        for profile in profiles:
-            item = _policy_item(profile, region)
-            if item.name in taken:
-                continue
-            taken.add(item.name)
-            items.append(item)
+        for i, profile in enumerate(profiles):
+            with Reading("PbmRetrieveContent", f"returnval[{i}]", self.backend, drop=True):
+                item = _policy_item(profile, region)
+                if item.name not in taken:
+                    taken.add(item.name)
+                    items.append(item)
         return items
 
     # -- networks -----------------------------------------------------------------------------
@@ -416,84 +452,129 @@ class VsphereDriver(BaseDriver):
                                                      self.client.retrieve({"DistributedVirtualSwitch": ["name"]})})
         items: dict[str, Item] = {}
         for r in self._placed(records, region):
-            p = r.props
-            if p.get("config.uplink") is True:
+            if r.props.get("config.uplink") is True:
                 continue  # a switch's uplinks carry no VM traffic
-            name = str(p.get("name", r.moid))
-            if r.type == "DistributedVirtualPortgroup":
-                switch = p.get("config.distributedVirtualSwitch")
-                extras: dict[str, Any] = {
-                    "network_type": "distributed-port-group", "id": r.moid,
-                    "switch": switches.get(str(switch._moId)) if switch is not None else None,
-                    "vlan": _vlan(p.get("config.defaultPortConfig")), "ports": p.get("config.numPorts")}
-            else:
-                extras = {"network_type": "standard-port-group", "id": r.moid}
-            items.setdefault(name, Item(kind=Kind.NETWORK, name=name, region=region, extras=extras))
+            with self._item(r):
+                item = _network_item(r, switches, region)
+                items.setdefault(item.name, item)
         return list(items.values())
 
 
-# -- mapping (pure functions) ------------------------------------------------------------------
-def _gib(value: Any) -> float | None:
-    return round(int(value) / 1024 ** 3, 3) if isinstance(value, int) else None
+# -- mapping (pure functions; a shape error names its field, see .client) ----------------------------
+def _gib(value: Any, field: str) -> float | None:
+    size = count(value, field)
+    return round(size / 1024 ** 3, 3) if size is not None else None
 
 
 def _capacity(summary: Any) -> dict[str, Any]:
     """CPU and memory of a cluster, from its ``summary`` (ClusterComputeResourceSummary)."""
     if summary is None:
         return {}
-    memory = getattr(summary, "totalMemory", None)
-    return {"hosts": getattr(summary, "numHosts", None), "cpu_cores": getattr(summary, "numCpuCores", None),
-            "cpu_threads": getattr(summary, "numCpuThreads", None), "cpu_mhz": getattr(summary, "totalCpu", None),
-            "memory_mib": int(memory) // MIB if memory else None}
+    memory = count(getattr(summary, "totalMemory", None), "summary.totalMemory")
+    return {"hosts": count(getattr(summary, "numHosts", None), "summary.numHosts"),
+            "cpu_cores": count(getattr(summary, "numCpuCores", None), "summary.numCpuCores"),
+            "cpu_threads": count(getattr(summary, "numCpuThreads", None), "summary.numCpuThreads"),
+            "cpu_mhz": count(getattr(summary, "totalCpu", None), "summary.totalCpu"),
+            "memory_mib": memory // MIB if memory else None}
+
+
+def _pool_item(c: _Cluster, region: str) -> Item:
+    """A cluster as a flexible compute pool: up to one host of it."""
+    capacity = _capacity(c.summary)
+    hosts = max(1, capacity.get("hosts") or 1)
+    vcpus = max(1, min(MAX_VM_VCPUS, (capacity.get("cpu_threads") or 1) // hosts))
+    memory = (capacity.get("memory_mib") or 1024) // hosts
+    memory = max(MEMORY_STEP_MIB, min(MAX_VM_MEMORY_MIB, memory - memory % MEMORY_STEP_MIB))
+    return Item(kind=Kind.COMPUTE, name=f"pool-{c.name}", display_name=f"Cluster {c.name} (flexible)", region=region,
+                zone=c.name, zones=[c.name], vcpus=vcpus, memory_mib=memory, architecture="x86_64",
+                flexible=FlexibleSizing(vcpus_min=1, vcpus_max=vcpus, memory_mib_min=min(1024, memory),
+                                        memory_mib_max=memory, memory_step_mib=MEMORY_STEP_MIB),
+                extras={"sizing": "flexible", "cluster": c.name, "cluster_id": c.moid, **capacity})
 
 
 def _disk_gib(devices: Any) -> float | None:
     disk_type = importlib.import_module("pyVmomi").vim.vm.device.VirtualDisk
-    total = sum(int(d.capacityInKB or 0) for d in devices or [] if isinstance(d, disk_type))
+    total = sum(count(d.capacityInKB, f"config.hardware.device[{i}].capacityInKB") or 0
+                for i, d in enumerate(sequence(devices or [], "config.hardware.device")) if isinstance(d, disk_type))
     return round(total / 1024 / 1024, 3) if total else None
 
 
+def _text(value: Any, field: str) -> str | None:
+    """Free text (``None`` when absent or empty)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise AnswerValueError(field, f"{shown(value)} is not text")
+    return value
+
+
 def _template_item(name: str, moid: str, p: Mapping[str, Any], region: str) -> Item:
-    guest_id = p.get("config.guestId")
-    full_name = p.get("config.guestFullName")
-    family, version = guest_os(name, str(guest_id or ""), str(full_name or ""))
-    memory = p.get("config.hardware.memoryMB")
+    guest_id = _text(p.get("config.guestId"), "config.guestId")
+    full_name = _text(p.get("config.guestFullName"), "config.guestFullName")
+    family, version = guest_os(name, guest_id or "", full_name or "")
+    memory = count(p.get("config.hardware.memoryMB"), "config.hardware.memoryMB") or None
     disk = _disk_gib(p.get("config.hardware.device"))
-    arm = str(guest_id or "").startswith("arm")
-    return Item(kind=Kind.IMAGE, name=name, display_name=full_name or None, region=region, os_family=family,
+    arm = (guest_id or "").startswith("arm")
+    return Item(kind=Kind.IMAGE, name=name, display_name=full_name, region=region, os_family=family,
                 os_version=version, architecture="aarch64" if arm else "x86_64", min_disk_gib=disk,
-                min_memory_mib=int(memory) if memory else None,
+                min_memory_mib=memory,
                 extras={"image_type": "vm-template", "id": moid, "guest_id": guest_id, "guest_full_name": full_name,
-                        "vcpus": p.get("config.hardware.numCPU"),
-                        "cores_per_socket": p.get("config.hardware.numCoresPerSocket"),
-                        "memory_mib": int(memory) if memory else None, "disk_gib": disk,
-                        "firmware": p.get("config.firmware"), "annotation": p.get("config.annotation") or None})
+                        "vcpus": count(p.get("config.hardware.numCPU"), "config.hardware.numCPU"),
+                        "cores_per_socket": count(p.get("config.hardware.numCoresPerSocket"),
+                                                  "config.hardware.numCoresPerSocket"),
+                        "memory_mib": memory, "disk_gib": disk,
+                        "firmware": _text(p.get("config.firmware"), "config.firmware"),
+                        "annotation": _text(p.get("config.annotation"), "config.annotation")})
 
 
 def _library_template(template: Mapping[str, Any]) -> dict[str, Any]:
     """Guest OS, vCPUs, memory and disk of a ``vm-template`` item (``/api`` or ``/rest`` spelling)."""
-    memory = template.get("memory") or {}
+    memory = mapping(template.get("memory"), "memory")
     disks = template.get("disks") or {}
-    values = disks.values() if isinstance(disks, dict) else [d.get("value", {}) for d in disks]
-    total = sum(int(d.get("capacity") or 0) for d in values if isinstance(d, dict))
-    return {"guest_os": template.get("guest_os") or template.get("guest_OS"),
-            "vcpus": (template.get("cpu") or {}).get("count"),
-            "memory_mib": memory.get("size_mib") or memory.get("size_MiB"),
+    values = (mapping(disks, "disks").values() if not isinstance(disks, list)
+              else [mapping(d, f"disks[{i}]").get("value") for i, d in enumerate(disks)])
+    total = sum(count(mapping(d, "disks.*").get("capacity"), "disks.*.capacity") or 0 for d in values)
+    size = memory.get("size_mib") if "size_mib" in memory else memory.get("size_MiB")
+    return {"guest_os": _text(template.get("guest_os") or template.get("guest_OS"), "guest_os"),
+            "vcpus": count(mapping(template.get("cpu"), "cpu").get("count"), "cpu.count"),
+            "memory_mib": count(size, "memory.size_mib") or None,
             "disk_gib": round(total / 1024 ** 3, 3) if total else None}
 
 
-def _library_item(raw: Mapping[str, Any], region: str) -> Item:
-    template = raw.get("template") if isinstance(raw.get("template"), dict) else None
-    name = str(raw.get("name") or raw.get("id"))
-    extras: dict[str, Any] = {"image_type": f"library-{raw.get('type')}", "id": raw.get("id"),
-                              "library_id": raw.get("library"), "size_bytes": raw.get("size")}
+def _library_item(raw: Mapping[str, Any], library: str, template: dict[str, Any] | None, region: str) -> Item:
+    name = name_of(raw.get("name") or raw.get("id"), "name")
+    extras: dict[str, Any] = {"image_type": f"library-{_text(raw.get('type'), 'type')}",
+                              "id": _text(raw.get("id"), "id"), "library_id": library,
+                              "size_bytes": count(raw.get("size"), "size")}
     if template is not None:
-        extras.update(_library_template(template))
+        extras.update(template)
     family, version = guest_os(name, str(extras.get("guest_os") or ""), "")
-    return Item(kind=Kind.IMAGE, name=name, display_name=raw.get("description") or None, region=region,
+    return Item(kind=Kind.IMAGE, name=name, display_name=_text(raw.get("description"), "description"), region=region,
                 os_family=family, os_version=version, min_disk_gib=extras.get("disk_gib"),
                 min_memory_mib=extras.get("memory_mib"), architecture="x86_64" if template is not None else None,
                 extras=extras)
+
+
+def _datastore_item(r: ObjectRecord, region: str) -> Item:
+    p = r.props
+    name = name_of(p.get("name", r.moid), "name")
+    capacity, free = _gib(p.get("summary.capacity"), "summary.capacity"), _gib(p.get("summary.freeSpace"),
+                                                                                "summary.freeSpace")
+    ds_type = _text(p.get("summary.type"), "summary.type") or "unknown"
+    return Item(kind=Kind.STORAGE, name=name, region=region, storage_class=ds_type, family=ds_type, max_size_gib=free,
+                display_name=f"Datastore {name} ({ds_type})",
+                extras={"storage_type": "datastore", "datastore_id": r.moid, "type": ds_type,
+                        "capacity_gib": capacity, "free_gib": free,
+                        "accessible": _flag(p.get("summary.accessible"), "summary.accessible"),
+                        "multiple_host_access": _flag(p.get("summary.multipleHostAccess"),
+                                                      "summary.multipleHostAccess"),
+                        "maintenance_mode": _text(p.get("summary.maintenanceMode"), "summary.maintenanceMode")})
+
+
+def _flag(value: Any, field: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise AnswerValueError(field, f"{shown(value)} is not a boolean")
 
 
 def _policy_item(profile: Any, region: str) -> Item:
@@ -507,15 +588,29 @@ def _policy_item(profile: Any, region: str) -> Item:
                     value = instance.value
                     rules[key] = value if isinstance(value, bool | int | float | str) else str(value)
     iops = rules.get("VSAN.iopsLimit")
-    return Item(kind=Kind.STORAGE, name=str(profile.name), display_name=profile.description or None, region=region,
-                storage_class="storage-policy", iops=int(iops) if isinstance(iops, int) and iops > 0 else None,
-                extras={"storage_type": "storage-policy", "id": str(profile.profileId.uniqueId), "rules": rules})
+    unique_id = name_of(getattr(getattr(profile, "profileId", None), "uniqueId", None), "profileId.uniqueId")
+    return Item(kind=Kind.STORAGE, name=name_of(profile.name, "name"),
+                display_name=_text(profile.description, "description"), region=region,
+                storage_class="storage-policy", iops=iops if isinstance(iops, int) and 0 < iops <= MAX_INT else None,
+                extras={"storage_type": "storage-policy", "id": unique_id, "rules": rules})
+
+
+def _network_item(r: ObjectRecord, switches: Mapping[str, str], region: str) -> Item:
+    p = r.props
+    name = name_of(p.get("name", r.moid), "name")
+    extras: dict[str, Any] = {"network_type": "standard-port-group", "id": r.moid}
+    if r.type == "DistributedVirtualPortgroup":
+        switch = moid(p.get("config.distributedVirtualSwitch"), "config.distributedVirtualSwitch")
+        extras = {"network_type": "distributed-port-group", "id": r.moid,
+                  "switch": switches.get(switch) if switch is not None else None,
+                  "vlan": _vlan(p.get("config.defaultPortConfig")),
+                  "ports": count(p.get("config.numPorts"), "config.numPorts")}
+    return Item(kind=Kind.NETWORK, name=name, region=region, extras=extras)
 
 
 def _vlan(setting: Any) -> int | str | None:
     vlan = getattr(setting, "vlan", None)
     vlan_id = getattr(vlan, "vlanId", None)
     if isinstance(vlan_id, int):
-        return vlan_id
+        return count(vlan_id, "config.defaultPortConfig.vlan.vlanId")
     return str(vlan_id) if vlan_id is not None else None
-
