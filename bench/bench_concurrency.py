@@ -21,6 +21,7 @@ in this process, while a sampler records every 10 ms the live threads and the op
 ``concurrency`` (``--concurrency``, 16): both must stay bounded by it, not by the backends' number.
 
     uv run python bench/bench_concurrency.py [--items 30000] [--readers 8] [--backends 100] [--quick]
+        [--concurrency 16] [--part readers|backends]
 
 ``--quick`` uses 5,000 offers, 4 readers and 30 backends.
 """
@@ -31,12 +32,14 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -198,6 +201,12 @@ def open_sockets() -> int:
     return count
 
 
+def thread_groups(names: list[str]) -> str:
+    """Thread names grouped by what started them (the name less its trailing number), counted."""
+    groups = Counter(re.sub(r"[-_]?\d+(?:_\d+)?$", "", name) for name in names)
+    return ", ".join(f"{name or '?'} {count}" for name, count in groups.most_common())
+
+
 def part_backends(backends: int, concurrency: int) -> None:
     import cloudcat
 
@@ -213,11 +222,15 @@ def part_backends(backends: int, concurrency: int) -> None:
                 "store": str(Path(tmp) / "catalog.db"), "concurrency": concurrency})
             threads0, sockets0 = threading.active_count(), open_sockets()
             peaks = [threads0, sockets0]
+            at_peak: list[str] = []  # the threads alive at the peak, by name
             done = threading.Event()
 
             def sample() -> None:
                 while not done.wait(0.01):
-                    peaks[0] = max(peaks[0], threading.active_count() - 1)  # less the sampler
+                    alive = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+                    if len(alive) > peaks[0]:
+                        peaks[0] = len(alive)
+                        at_peak[:] = alive
                     peaks[1] = max(peaks[1], open_sockets())
 
             sampler = threading.Thread(target=sample)
@@ -239,6 +252,7 @@ def part_backends(backends: int, concurrency: int) -> None:
     print(f"  refresh {took:.1f} s, {offers:,} offers, {failed} backend(s) failed")
     print(f"  peak threads {peaks[0]} (concurrency + {peaks[0] - concurrency}; {threads0} before, "
           f"{threads1} after, {threads2} once the catalog is closed)")
+    print(f"  threads at the peak: {thread_groups(at_peak)}")
     print(f"  peak sockets {peaks[1]} (concurrency + {peaks[1] - concurrency}; {sockets0} before, "
           f"{sockets1} after, {sockets2} once the catalog is closed)")
     print(f"  ratio to concurrency: threads {peaks[0] / concurrency:.2f}x, sockets {peaks[1] / concurrency:.2f}x; "
@@ -252,11 +266,14 @@ def main() -> None:
     parser.add_argument("--backends", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--quick", action="store_true", help="5,000 offers, 4 readers, 30 backends")
+    parser.add_argument("--part", choices=["readers", "backends"], help="run this part only (default: both)")
     args = parser.parse_args()
     if args.quick:
         args.items, args.readers, args.backends = 5_000, 4, 30
-    part_readers(args.items, args.readers)
-    part_backends(args.backends, args.concurrency)
+    if args.part in (None, "readers"):
+        part_readers(args.items, args.readers)
+    if args.part in (None, "backends"):
+        part_backends(args.backends, args.concurrency)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,12 @@ retries from :mod:`cloudcat.http`, and names the third-party loggers it wants qu
 ``--debug`` in :attr:`BaseDriver.quiet_loggers`.
 
 The catalog calls one driver instance from several threads at once (one task per region and
-kind), so drivers keep per-call state local and share only thread-safe clients.
+kind), so drivers keep per-call state local and share only thread-safe clients. A driver that
+wants independent requests of one listing sent at once runs them through :func:`concurrently`,
+which adds a few shared threads at most, however many tasks do so. A driver on a ``requests``
+session (its own, or a vendor SDK's) passes it through :meth:`BaseDriver.http_session`: its calls
+then end at the backend's deadline, and the refresh closes its connections once the backend is
+read (:meth:`BaseDriver.release_connections`).
 
 Drivers register through the ``cloudcat.drivers`` entry-point group::
 
@@ -27,20 +32,26 @@ Drivers register through the ``cloudcat.drivers`` entry-point group::
 from __future__ import annotations
 
 import abc
+import contextvars
 import importlib
 import logging
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from types import ModuleType, TracebackType
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError, MissingDependencyError, NotSupportedError, redact
 from .models import Item, Kind, Region
 from .secrets import find_secrets, mask_secrets
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = [
     "BaseDriver",
@@ -49,6 +60,7 @@ __all__ = [
     "DriverOptions",
     "LoadCache",
     "OptionNameDeprecation",
+    "concurrently",
     "import_sdk",
     "quiet_driver_loggers",
 ]
@@ -174,6 +186,49 @@ class LoadCache:
             return value
 
 
+#: Threads :func:`concurrently` may add, for the whole process (a refresh's tasks share them).
+SIDE_THREADS = 4
+_side_threads = threading.BoundedSemaphore(SIDE_THREADS)
+
+
+def concurrently(*calls: Callable[[], Any]) -> list[Any]:
+    """The results of independent calls (requests of one listing that do not depend on each
+    other), run at once where a side thread is free; the first failure, in order, is raised once
+    every call has ended.
+
+    The caller runs the first call, and any for which none of the :data:`SIDE_THREADS` shared
+    side threads is free, itself: however many tasks call this, the threads it adds stay bounded,
+    and a call never waits for a thread (nested calls cannot deadlock). Each call runs in a copy of
+    the caller's context, so the backend's deadline (:func:`cloudcat.http.within`) carries over.
+    """
+    futures: list[Future[Any]] = [Future() for _ in calls]
+    inline: list[int] = []
+    for index, call in enumerate(calls):
+        if index > 0 and _side_threads.acquire(blocking=False):
+            context = contextvars.copy_context()
+            threading.Thread(target=_run_side, args=(futures[index], context, call), name="cloudcat-side",
+                             daemon=True).start()
+        else:
+            inline.append(index)
+    for index in inline:
+        _run(futures[index], calls[index])
+    return [future.result() for future in futures]
+
+
+def _run(future: Future[Any], call: Callable[[], Any]) -> None:
+    try:
+        future.set_result(call())
+    except BaseException as exc:  # handed to the caller through the future
+        future.set_exception(exc)
+
+
+def _run_side(future: Future[Any], context: contextvars.Context, call: Callable[[], Any]) -> None:
+    try:
+        context.run(_run, future, call)
+    finally:
+        _side_threads.release()
+
+
 class BaseDriver(abc.ABC):
     """Default behaviour drivers extend.
 
@@ -265,8 +320,47 @@ class BaseDriver(abc.ABC):
         """Default credential check: list the regions."""
         self.list_regions()
 
-    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
-        """Release connections (nothing by default)."""
+    def http_session(self, session: requests.Session | None = None, *, pool_size: int = 10) -> requests.Session:
+        """``session`` (a new one when ``None``; a vendor SDK's, such as keystoneauth's) fitted by
+        :func:`cloudcat.http.fit_session`: its calls end at the backend's deadline, and
+        :meth:`release_connections` (so :meth:`close` too) closes its connections, those of calls
+        under way included. Keep using the session afterwards: it reconnects when next used."""
+        from .http import fit_session
+
+        fitted = fit_session(session, pool_size=pool_size)
+        with _SESSIONS_LOCK:
+            self.__dict__.setdefault("_http_sessions", weakref.WeakSet()).add(fitted)
+        return fitted
+
+    def release_connections(self, *, idle: bool = False) -> None:
+        """Close the connections this driver keeps between calls: those of the sessions made
+        through :meth:`http_session` (they reopen when next used, with the same login), the
+        connections of calls under way included; a driver that made none is closed (:meth:`close`;
+        every driver reconnects when next called). With ``idle``, only the connections no call
+        uses are closed now (the others as their calls end), and the driver is never closed.
+
+        The refresh calls it with ``idle`` once a backend's regions are listed and whenever one of
+        its tasks ends with none of its tasks left waiting; then once the backend is read or has failed.
+        """
+        from .http import close_idle
+
+        with _SESSIONS_LOCK:
+            sessions = list(self.__dict__.get("_http_sessions", []))
+        if not sessions and not idle:
+            self.close()
+        for session in sessions:
+            if idle:
+                close_idle(session)
+            else:
+                session.close()
+
+    def close(self) -> None:
+        """Release connections: close the sessions made through :meth:`http_session` (nothing more
+        by default)."""
+        with _SESSIONS_LOCK:
+            sessions = list(self.__dict__.get("_http_sessions", []))
+        for session in sessions:
+            session.close()
 
     def secrets(self) -> list[str]:
         """Secret values to redact from anything this driver lets out."""
@@ -286,6 +380,9 @@ class BaseDriver(abc.ABC):
     def __repr__(self) -> str:
         # pydantic's repr shows SecretStr as '**********'
         return f"<{type(self).__name__} backend={self.backend!r} options={self.options!r}>"
+
+
+_SESSIONS_LOCK = threading.Lock()
 
 
 class _Quieting:

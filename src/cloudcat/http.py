@@ -12,27 +12,46 @@ writing its own:
   5xx :class:`UnavailableError`, any other 4xx :class:`BackendError`);
 * :func:`parse_retry_after`: a ``Retry-After`` header, as delay-seconds or as an HTTP date, in seconds;
 * :class:`RetryPolicy`: bounded retries with exponential backoff around any call, honouring the
-  ``retry_after`` of a :class:`RateLimitedError` up to ``max_retry_after``.
+  ``retry_after`` of a :class:`RateLimitedError` up to ``max_retry_after``;
+* :class:`Deadline`, :func:`within` and :func:`time_left`: the deadline of the backend a call
+  works for, which the refresh sets around each of its tasks (a context variable, so the calls a
+  driver runs side by side through :func:`cloudcat.driver.concurrently` carry it too);
+* :func:`fit_session`: a ``requests`` session (a vendor SDK's, such as keystoneauth's) whose calls
+  end at that deadline: each socket timeout is capped at the time left, a body is read piece by
+  piece checking it, and closing the session shuts the sockets of calls still under way, which
+  wakes the threads blocked in them; :func:`close_idle` closes only the connections no call uses.
 
-Nothing here imports an HTTP library: callers pass status codes and header values, so the same
-pieces serve an httpx client, a requests-based SDK or anything else.
+Nothing here imports an HTTP library at import time: callers pass status codes and header
+values, so the same pieces serve an httpx client, a requests-based SDK or anything else;
+:func:`fit_session` imports ``requests`` when called.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import email.utils
+import functools
 import logging
 import math
+import queue
 import re
+import socket
 import ssl
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import Field, field_validator
+
+if TYPE_CHECKING:
+    import requests
+    from urllib3._base_connection import BaseHTTPConnection, BaseHTTPSConnection
 
 from .driver import DriverOptions
 from .errors import (
@@ -47,10 +66,15 @@ from .errors import (
 )
 
 __all__ = [
+    "Deadline",
     "HttpOptions",
     "RetryPolicy",
+    "close_idle",
     "error_for_status",
+    "fit_session",
     "parse_retry_after",
+    "time_left",
+    "within",
 ]
 
 log = logging.getLogger("cloudcat.http")
@@ -195,3 +219,251 @@ class RetryPolicy:
                 log.info("%s; retry %d of %d in %.2f s", exc, attempt, self.retries, wait)
                 sleep(wait)
                 attempt += 1
+
+
+# -- deadlines ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Deadline:
+    """When the calls made for one backend must end: at ``at`` (a :func:`time.monotonic` time), or
+    as soon as ``cancelled`` is set (the refresh sets it once the backend is done with, so that
+    calls still under way for it stop rather than retry)."""
+
+    at: float
+    cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
+
+    def left(self) -> float:
+        """Seconds left (``0.0`` once passed or cancelled)."""
+        if self.cancelled.is_set():
+            return 0.0
+        return max(0.0, self.at - time.monotonic())
+
+    def passed(self) -> bool:
+        """Whether calls must stop now."""
+        return self.left() <= 0.0
+
+
+_DEADLINE: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("cloudcat_deadline", default=None)
+
+
+@contextlib.contextmanager
+def within(deadline: Deadline | None) -> Iterator[None]:
+    """Run the block's calls under ``deadline`` (``None``: none)."""
+    token = _DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def current_deadline() -> Deadline | None:
+    """The deadline the calls of this thread (or context) run under, if any."""
+    return _DEADLINE.get()
+
+
+def time_left() -> float | None:
+    """Seconds left before the current deadline, ``None`` when there is none."""
+    deadline = _DEADLINE.get()
+    return None if deadline is None else deadline.left()
+
+
+def _deadline_error() -> BackendTimeoutError:
+    # not a requests exception: an SDK's retry loop (keystoneauth retries timeouts) lets it through
+    return BackendTimeoutError("deadline passed: the call was cut")
+
+
+def _capped(timeout: Any, left: float) -> tuple[float | None, float | None] | Any:
+    """A requests ``timeout`` (a number, a pair, urllib3's Timeout or ``None``), each part capped at ``left``."""
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+    elif hasattr(timeout, "connect_timeout") and hasattr(timeout, "read_timeout"):
+        connect, read = timeout.connect_timeout, timeout.read_timeout
+    else:
+        connect = read = timeout
+    return tuple(left if not isinstance(part, int | float) else min(float(part), left)
+                 for part in (connect, read))
+
+
+# -- requests sessions that end at the deadline --------------------------------------------------------
+def fit_session(session: requests.Session | None = None, *, pool_size: int = 10) -> requests.Session:
+    """``session`` (a new one when ``None``) with an adapter whose calls end at the deadline.
+
+    Mounted for ``http://`` and ``https://`` (replacing the adapters there, keystoneauth's included),
+    it caps each socket timeout at :func:`time_left`, reads each body (unless the caller streams
+    it) in pieces checking the deadline, and raises :class:`BackendTimeoutError` once the deadline
+    has passed — not a ``requests`` exception, so an SDK does not retry it. Its pools keep at most
+    ``pool_size`` connections per host. Closing the session (``session.close()``) shuts the sockets
+    of calls still under way, which wakes the threads blocked in them; the session stays usable
+    and reconnects on its next call.
+    """
+    import requests
+
+    session = session if session is not None else requests.Session()
+    adapter = _adapter_class()(pool_connections=pool_size, pool_maxsize=pool_size)
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, adapter)
+    return session
+
+
+def close_idle(session: requests.Session) -> None:
+    """Close the connections of ``session`` that no call uses (they reopen when next taken);
+    those under way go back to their pool as usual."""
+    for adapter in set(session.adapters.values()):
+        manager = getattr(adapter, "poolmanager", None)
+        if manager is None:
+            continue
+        for key in manager.pools.keys():  # noqa: SIM118 - the container cannot be iterated
+            pool = manager.pools.get(key)
+            if pool is not None:
+                _close_idle_in(getattr(pool, "pool", None))
+
+
+def _close_idle_in(idle: queue.Queue[Any] | None) -> None:
+    """Close the connections waiting in one urllib3 pool's queue, and put them back closed (the
+    pool opens a closed one again when it hands it out): the pool itself stays open, so a call
+    about to take a connection from it never finds it closed."""
+    if idle is None:
+        return
+    taken = []
+    with contextlib.suppress(queue.Empty):
+        while True:
+            taken.append(idle.get(block=False))
+    for connection in taken:
+        if connection is not None:
+            connection.close()
+        with contextlib.suppress(queue.Full):  # the pool made others meanwhile: this one is dropped
+            idle.put(connection, block=False)
+
+
+@functools.cache
+def _adapter_class() -> type[requests.adapters.HTTPAdapter]:
+    """The adapter class (built on first use: ``requests`` is imported only then)."""
+    import requests.adapters
+    import requests.exceptions
+    import urllib3.exceptions
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+    from urllib3.poolmanager import PoolManager
+
+    class Live:
+        """The connections a session opened (weakly held), to shut those under way on close."""
+
+        def __init__(self) -> None:
+            self._lock = threading.Lock()
+            self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
+
+        def add(self, connection: Any) -> None:
+            with self._lock:
+                self._connections.add(connection)
+
+        def shut(self) -> None:
+            with self._lock:
+                connections = list(self._connections)
+            for connection in connections:
+                sock = getattr(connection, "sock", None)
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+
+    class TrackedPool(HTTPConnectionPool):
+        live: Live | None = None
+
+        def _new_conn(self) -> BaseHTTPConnection:
+            connection = super()._new_conn()
+            if self.live is not None:
+                self.live.add(connection)
+            return connection
+
+    class TrackedHttpsPool(HTTPSConnectionPool):
+        live: Live | None = None
+
+        def _new_conn(self) -> BaseHTTPSConnection:
+            connection = super()._new_conn()
+            if self.live is not None:
+                self.live.add(connection)
+            return connection
+
+    class TrackingPoolManager(PoolManager):
+        def __init__(self, live: Live, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.live = live
+            self.pool_classes_by_scheme = {"http": TrackedPool, "https": TrackedHttpsPool}
+
+        def _new_pool(self, scheme: str, host: str, port: int,
+                      request_context: dict[str, Any] | None = None) -> HTTPConnectionPool:
+            pool = super()._new_pool(scheme, host, port, request_context)
+            if isinstance(pool, TrackedPool | TrackedHttpsPool):
+                pool.live = self.live
+            return pool
+
+    class DeadlineAdapter(requests.adapters.HTTPAdapter):
+        """See :func:`fit_session`."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            self.live = Live()
+            super().__init__(**kwargs)
+
+        def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
+                             **pool_kwargs: Any) -> None:
+            self._pool_connections = connections
+            self._pool_maxsize = maxsize
+            self._pool_block = block
+            self.poolmanager = TrackingPoolManager(self.live, num_pools=connections, maxsize=maxsize,
+                                                   block=block, **pool_kwargs)
+
+        def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
+                 verify: Any = True, cert: Any = None, proxies: dict[str, str] | None = None
+                 ) -> requests.Response:
+            deadline = current_deadline()
+            if deadline is None:
+                return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
+                                    proxies=proxies)
+            if deadline.passed():
+                raise _deadline_error()
+            read_timeout = _capped(timeout, math.inf)[1]
+            try:
+                response = super().send(request, stream=stream, timeout=_capped(timeout, deadline.left()),
+                                        verify=verify, cert=cert, proxies=proxies)
+            except requests.exceptions.RequestException as exc:
+                if deadline.passed():
+                    raise _deadline_error() from exc
+                raise
+            if not stream:
+                self._read_body(response, deadline, read_timeout)
+            return response
+
+        @staticmethod
+        def _read_body(response: requests.Response, deadline: Deadline, read_timeout: float | None) -> None:
+            """Read the body piece by piece (at most one socket read each), each read's timeout capped
+            at the time left; past the deadline the connection is closed and the call cut."""
+            raw = response.raw
+            pieces: list[bytes] = []
+            try:
+                while True:
+                    left = deadline.left()
+                    if left <= 0:
+                        raise _deadline_error()
+                    # the connection goes back to its pool (and may close) with the body's end
+                    sock = getattr(raw.connection, "sock", None)
+                    if sock is not None:
+                        sock.settimeout(left if read_timeout is None else min(read_timeout, left))
+                    piece = raw.read1(65536, decode_content=True)
+                    if not piece:
+                        break
+                    pieces.append(piece)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                response.close()
+                if deadline.passed():
+                    raise _deadline_error() from exc
+                if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+                    raise requests.exceptions.ReadTimeout(exc, request=response.request) from exc
+                raise requests.exceptions.ConnectionError(exc, request=response.request) from exc
+            except BackendTimeoutError:
+                response.close()
+                raise
+            response._content = b"".join(pieces)
+            response._content_consumed = True
+
+        def close(self) -> None:
+            self.live.shut()
+            super().close()
+
+    return DeadlineAdapter

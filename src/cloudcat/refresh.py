@@ -2,22 +2,31 @@
 
 Every task of a refresh — listing one backend's regions, then listing one kind in one region —
 runs on one :class:`TaskPool` whose size is the configured ``concurrency``, however many
-backends there are. Workers hand items over in batches through a bounded queue to the thread
-that runs the refresh, which appends them to one :class:`Spool` (a temporary file of JSON
-lines) per backend; composing and storing then stream from the spools. Memory therefore holds
-a few batches, not the catalog.
+backends there are. The pool takes the tasks of the backends in the order they were given, so a
+few backends are being read at any time, not all of them; as soon as one is done with, its
+driver's connections are released (:meth:`cloudcat.driver.BaseDriver.release_connections`), so
+open sockets, like threads, follow the concurrency and not the number of backends.
+
+Workers hand items over in batches through a bounded queue to the thread that runs the refresh,
+which appends them to one :class:`Spool` (a temporary file of JSON lines) per backend; composing
+and storing then stream from the spools. Memory therefore holds a few batches, not the catalog.
 
 Each backend has a deadline (``backend_deadline``, or its own ``deadline``) and the refresh has
-one (``refresh_deadline``). When a deadline passes the backend fails and keeps its previous
-items; a worker still stuck in one of its calls is abandoned (worker threads are daemons, so a
+one (``refresh_deadline``). Its tasks run under it (:func:`cloudcat.http.within`), so a driver's
+HTTP calls on a session fitted by :mod:`cloudcat.http` end by then, a body trickling in included.
+When a deadline passes the backend fails and keeps its previous items, and its driver is handed
+to ``abandon`` (the catalog closes it, which shuts the sockets of calls still under way); a
+worker still stuck in a call no deadline reaches is abandoned (worker threads are daemons, so a
 hung socket never keeps the process alive) and its late results are ignored.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
+import math
 import queue
 import threading
 import time
@@ -31,7 +40,8 @@ from pydantic import ValidationError
 
 from .driver import Driver
 from .errors import CloudcatError, redact
-from .models import BackendStatus, Item, Kind, Region, bounds_violation
+from .http import Deadline, within
+from .models import BackendStatus, Kind, Region, bounds_violation
 from .store import StoredItem
 
 __all__ = ["BackendReader", "Spool", "TaskPool", "item_log"]
@@ -46,19 +56,23 @@ _T = TypeVar("_T")
 BATCH = 1000
 
 
+_Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
+
+
 class TaskPool:
-    """A fixed number of daemon worker threads running submitted calls, started as needed."""
+    """A fixed number of daemon worker threads running submitted calls, started as needed; a
+    free worker takes the waiting call of lowest ``order`` (the first submitted among equals)."""
 
     def __init__(self, size: int, *, name: str = "cloudcat-task") -> None:
         self._size = max(1, size)
         self._name = name
-        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None] = (
-            queue.SimpleQueue())
+        self._jobs: queue.PriorityQueue[tuple[float, int, _Job | None]] = queue.PriorityQueue()
+        self._count = itertools.count()
         self._threads: list[threading.Thread] = []
         self._idle = 0
         self._lock = threading.Lock()
 
-    def submit(self, fn: Callable[..., _T], *args: Any) -> Future[_T]:
+    def submit(self, fn: Callable[..., _T], *args: Any, order: float = 0) -> Future[_T]:
         """Run ``fn(*args)`` on a worker; the future holds its result or exception."""
         future: Future[_T] = Future()
         with self._lock:
@@ -69,12 +83,12 @@ class TaskPool:
                 thread.start()
             else:
                 self._idle -= 1  # this job will take an idle worker
-        self._jobs.put((future, fn, args))
+        self._jobs.put((order, next(self._count), (future, fn, args)))
         return future
 
     def _work(self) -> None:
         while True:
-            job = self._jobs.get()
+            job = self._jobs.get()[2]
             if job is None:
                 return
             future, fn, args = job
@@ -91,7 +105,7 @@ class TaskPool:
         with self._lock:
             count = len(self._threads)
         for _ in range(count):
-            self._jobs.put(None)
+            self._jobs.put((math.inf, next(self._count), None))
 
 
 class Spool:
@@ -140,8 +154,7 @@ class Spool:
                 stamp, _, data = line.partition("\t")
                 if stamp != last:
                     last, when = stamp, dt.datetime.fromisoformat(stamp)
-                yield StoredItem(backend=self.backend, driver=self.driver, read_at=when,
-                                 item=Item.model_validate_json(data))
+                yield StoredItem.from_json(self.backend, self.driver, when, data.rstrip("\n"))
 
 
 @dataclass
@@ -149,13 +162,22 @@ class _Backend:
     """What the refresh thread knows of one backend being read."""
 
     name: str
+    order: int  # its place among the backends: the pool takes its tasks in this order
     driver: Driver
     spool: Spool
     deadline: float
     started: float
     cancelled: threading.Event = field(default_factory=threading.Event)
     outstanding: int = -1  # tasks not finished; -1 until its regions are known
+    abandoned: bool = False  # its deadline passed, its driver went to ``abandon``
+    waiting: int = 0  # tasks submitted, not started
+    lock: threading.Lock = field(default_factory=threading.Lock)
     futures: list[Future[None]] = field(default_factory=list)
+
+    @property
+    def limit(self) -> Deadline:
+        """The deadline its calls run under: passed at its deadline, or once it is done with."""
+        return Deadline(self.deadline, self.cancelled)
 
 
 _Event = tuple[str, str, Any]  # backend, what, payload
@@ -187,17 +209,21 @@ class BackendReader:
         reading: dict[str, _Backend] = {}
         done: dict[str, tuple[Spool, BackendStatus]] = {}
         try:
-            for name in names:
-                state = _Backend(name=name, driver=self._drivers(name), started=start,
+            for order, name in enumerate(names):
+                state = _Backend(name=name, order=order, driver=self._drivers(name), started=start,
                                  spool=Spool(self._directory, name, self._driver_names(name)),
                                  deadline=min(end, start + self._deadline_of(name)))
                 reading[name] = state
-                state.futures.append(pool.submit(self._regions, state))
+                state.futures.append(pool.submit(self._regions, state, order=order))
             while reading:
                 finished = self._step(pool, reading)
                 for state, status in finished:
                     del reading[state.name]
                     state.spool.close()
+                    if not state.abandoned:  # (an abandoned driver is the catalog's to close)
+                        # its tasks are over, or stop at their next call: its connections are
+                        # closed at once, by a worker (closing may log out), ahead of other tasks
+                        pool.submit(_release, state.name, state.driver, order=-1)
                     done[state.name] = (state.spool, status)
                     if progress is not None:
                         progress(status)
@@ -231,8 +257,9 @@ class BackendReader:
             return []
         if what == "regions":
             regions, kinds = payload
-            state.outstanding = len(regions) * len(kinds)
-            state.futures += [pool.submit(self._read, state, kind, region) for region in regions for kind in kinds]
+            state.outstanding = state.waiting = len(regions) * len(kinds)
+            state.futures += [pool.submit(self._read, state, kind, region, order=state.order)
+                              for region in regions for kind in kinds]
         elif what == "done":
             state.outstanding -= 1
             if self._on_step is not None:
@@ -258,36 +285,52 @@ class BackendReader:
 
     def _regions(self, state: _Backend) -> None:
         try:
-            regions = list(state.driver.regions())
+            with within(state.limit):
+                regions = list(state.driver.regions())
             kinds = sorted(type(state.driver).capabilities.kinds)
         except Exception as exc:  # reported as the backend's failure
             self._emit(state, "error", exc)
             return
+        # the tasks of the backends before it come first: its idle connections are not kept meanwhile
+        _release(state.name, state.driver, idle=True)
         self._emit(state, "regions", (regions, kinds))
 
     def _read(self, state: _Backend, kind: Kind, region: Region) -> None:
+        with state.lock:
+            state.waiting -= 1
         count = 0
         try:
-            batch: list[str] = []
-            for item in state.driver.read(kind, region):
-                if state.cancelled.is_set():
-                    return
-                bad = bounds_violation(item)
-                if bad is not None:
-                    item_log.warning("backend %s: %s item %r in region %s dropped: field %s is out of range "
-                                "(integers up to 2**53, finite numbers)", state.name, kind.value, item.name,
-                                region.name, bad)
-                    continue
-                batch.append(item.model_dump_json())
-                count += 1
-                if len(batch) >= BATCH:
-                    self._emit(state, "items", (_now(), batch))
-                    batch = []
-            self._emit(state, "items", (_now(), batch))
+            with within(state.limit):
+                count = self._spool_items(state, kind, region)
         except Exception as exc:  # reported as the backend's failure
             self._emit(state, "error", exc)
             return
-        self._emit(state, "done", (kind, region, count))
+        finally:
+            if not state.waiting:  # none of its tasks will take this connection again: close it
+                _release(state.name, state.driver, idle=True)
+        if not state.cancelled.is_set():
+            self._emit(state, "done", (kind, region, count))
+
+    def _spool_items(self, state: _Backend, kind: Kind, region: Region) -> int:
+        """Hand the items of one kind in one region to the refresh thread in batches; how many."""
+        count = 0
+        batch: list[str] = []
+        for item in state.driver.read(kind, region):
+            if state.cancelled.is_set():
+                return count
+            bad = bounds_violation(item)
+            if bad is not None:
+                item_log.warning("backend %s: %s item %r in region %s dropped: field %s is out of range "
+                                 "(integers up to 2**53, finite numbers)", state.name, kind.value, item.name,
+                                 region.name, bad)
+                continue
+            batch.append(item.model_dump_json())
+            count += 1
+            if len(batch) >= BATCH:
+                self._emit(state, "items", (_now(), batch))
+                batch = []
+        self._emit(state, "items", (_now(), batch))
+        return count
 
     # -- outcomes ----------------------------------------------------------------------------------
     def _seconds(self, state: _Backend) -> float:
@@ -312,12 +355,26 @@ class BackendReader:
         state.cancelled.set()
         for future in state.futures:
             future.cancel()
+        state.abandoned = True
         self._abandon(state.name)
         seconds = self._seconds(state)
         message = f"deadline passed: still reading after {seconds:g} s; the rest was abandoned"
         log.warning("backend %s failed: %s", state.name, message)
         return BackendStatus(backend=state.name, driver=state.spool.driver, status="failed", error=message,
                              seconds=seconds, read_at=None)
+
+
+def _release(name: str, driver: Driver, *, idle: bool = False) -> None:
+    """Close the connections of a driver (best effort): see :meth:`BaseDriver.release_connections`;
+    a driver without that method is closed, unless only ``idle`` connections were to be closed."""
+    release = getattr(driver, "release_connections", None)
+    try:
+        if release is not None:
+            release(idle=idle)
+        elif not idle:
+            driver.close()
+    except Exception:  # closing is best effort
+        log.debug("closing the connections of %s failed", name, exc_info=True)
 
 
 def failure_message(name: str, exc: BaseException, driver: Driver | None) -> str:
