@@ -6,12 +6,15 @@ have one field replaced wherever it appears (by ``null``, text, a huge number, a
 object where something else was), removed, or the whole body cut short: whatever the driver
 reads, it either maps the answer or raises a :class:`~cloudcat.errors.CloudcatError`, never
 ``AttributeError``, ``TypeError``, ``KeyError``, ``OverflowError`` or a pydantic
-``ValidationError``.
+``ValidationError``. An answer of the wrong shape is reported with the request and the field at
+fault (``GET …/flavors/detail: flavors[3].vcpus: expected an integer, got 'x'``), so that whoever
+reads the error knows which endpoint of which cloud answered what.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -119,8 +122,10 @@ def mutating() -> Iterator[MockHandle]:
         yield m
 
 
-def read_through(handle: MockHandle, where: str, key: str, value: Any, kind: Kind) -> None:
-    """Read ``kind`` in every region with the answer mutated; fail on anything but items or a CloudcatError."""
+def read_through(handle: MockHandle, where: str, key: str, value: Any, kind: Kind) -> CloudcatError | None:
+    """Read ``kind`` in every region with the answer mutated; fail on anything but items or a
+    CloudcatError, and on a malformed-answer error that does not name the request and the field.
+    The error, if one was raised."""
     platform = handle.platform
     assert isinstance(platform, MutatingOpenStack)
     platform.hits, platform.mutation = 0, (where, key, value)
@@ -133,9 +138,17 @@ def read_through(handle: MockHandle, where: str, key: str, value: Any, kind: Kin
             driver.close()
     except CloudcatError as exc:
         assert str(exc).startswith("fe: "), f"the error does not name its backend: {exc}"
+        if "malformed answer" in str(exc):
+            assert re.search(rf"GET http://127\.0\.0\.1:\d+\S*{re.escape(where)}", str(exc)), (
+                f"the error does not name the request: {exc}")
+            if value is not TRUNCATED:
+                assert re.search(rf"(^|[.\]: ]){re.escape(key)}(\[\d+\])?: ", str(exc)), (
+                    f"the error does not name the field {key!r}: {exc}")
+        return exc
     finally:
         platform.mutation = None
-    assert platform.hits >= 1, f"{where}:{key} changed no answer: the case would prove nothing"
+        assert platform.hits >= 1, f"{where}:{key} changed no answer: the case would prove nothing"
+    return None
 
 
 @pytest.mark.parametrize(("where", "key", "kind"), FIELDS, ids=[f"{w}:{k}" for w, k, _ in FIELDS])
@@ -152,3 +165,17 @@ def test_a_mutated_answer_is_mapped_or_a_cloudcat_error(mutating: MockHandle, fi
                                                         value: Any) -> None:
     where, key, kind = field
     read_through(mutating, where, key, value, kind)
+
+
+def test_a_wrong_type_names_the_request_the_row_and_the_field(mutating: MockHandle) -> None:
+    error = read_through(mutating, "/compute/v2.1/flavors/detail", "vcpus", "x", Kind.COMPUTE)
+    assert error is not None
+    assert re.search(r"GET http://127\.0\.0\.1:\d+/eu-west-0/compute/v2\.1/flavors/detail: "
+                     r"flavors\[0\]\.vcpus: expected an integer, got 'x'$", str(error)), str(error)
+    error = read_through(mutating, "/image/v2/images", "tags", {"x": 1}, Kind.IMAGE)
+    assert error is not None and re.search(r"/image/v2/images: images\[0\]\.tags: expected a list, got "
+                                           r"\{'x': 1\}$", str(error)), str(error)
+    error = read_through(mutating, "/identity/v3/regions", "regions", MISSING, Kind.LOCATION)
+    assert error is not None and str(error).endswith("/identity/v3/regions: regions: missing"), str(error)
+    error = read_through(mutating, "/compute/v2.1/flavors/detail", "", TRUNCATED, Kind.COMPUTE)
+    assert error is not None and re.search(r"/flavors/detail: not JSON \(", str(error)), str(error)

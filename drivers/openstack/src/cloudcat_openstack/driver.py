@@ -767,6 +767,8 @@ def _text_from_number(value: Any) -> Any:
 
 #: Text, also when the API sends the id as a number (ECS flavor ids, some clouds).
 _Text = Annotated[str, BeforeValidator(_text_from_number)]
+#: A count or a size: never below zero.
+_Count = Annotated[int, Field(ge=0)]
 
 
 class _Answer(BaseModel):
@@ -821,11 +823,11 @@ class _ZoneList(_Answer):
 class _Flavor(_Answer):
     id: _Text
     name: str
-    vcpus: int | None = None
-    ram: int | None = None
-    disk: int | None = None
-    ephemeral: int | None = Field(default=None, alias="OS-FLV-EXT-DATA:ephemeral")
-    swap: int | None = None
+    vcpus: _Count | None = None
+    ram: _Count | None = None
+    disk: _Count | None = None
+    ephemeral: _Count | None = Field(default=None, alias="OS-FLV-EXT-DATA:ephemeral")
+    swap: _Count | None = None
     is_public: bool | None = Field(default=None, alias="os-flavor-access:is_public")
     disabled: bool | None = Field(default=None, alias="OS-FLV-DISABLED:disabled")
     description: str | None = None
@@ -870,10 +872,10 @@ class _Image(_Answer):
     status: str | None = None
     visibility: str | None = None
     disk_format: str | None = None
-    size: int | None = None
+    size: _Count | None = None
     tags: list[str] | None = None
-    min_disk: int | None = None
-    min_ram: int | None = None
+    min_disk: _Count | None = None
+    min_ram: _Count | None = None
     # image properties: any JSON value Glance stored
     os_distro: Any = None
     os_version: Any = None
@@ -942,7 +944,7 @@ class _Network(_Answer):
     id: _Text
     name: str | None = None
     shared: bool | None = None
-    mtu: int | None = None
+    mtu: _Count | None = None
     status: str | None = None
     is_default: bool | None = None
     availability_zones: list[str] | None = None
