@@ -235,7 +235,7 @@ _KILLED_WRITER = textwrap.dedent("""
 
     def offers():
         for i in range(100_000):
-            if i == 9_000:
+            if i == 25_000:  # two batches of rows are in
                 marker.write_text("writing")
                 deadline = time.monotonic() + 60
                 while time.monotonic() < deadline:  # wait here to be killed
@@ -245,6 +245,8 @@ _KILLED_WRITER = textwrap.dedent("""
                         extras={"pad": "x" * 500}, backend="fe", driver="static", read_at=read_at)
 
     with Store(path) as store:
+        if path.endswith(".db"):  # a small page cache: the rows written spill to the WAL
+            store._db.execute("PRAGMA cache_size = -2000")
         store.write_snapshot(items=[], offers=offers(), statuses=[], config_hash="second")
     sys.exit(3)  # never reached: the parent kills us while writing
 """)

@@ -18,11 +18,8 @@ snapshot's transaction, and refreshes serialize on the refresh lock (:meth:`Stor
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import dataclasses
 import datetime as dt
-import functools
 import hashlib
 import heapq
 import itertools
@@ -49,7 +46,6 @@ from .schema import (
     OFFER_COLUMNS,
     batched,
     decimal_le,
-    digest,
     offer_values,
     split_read_at,
     text_in,
@@ -172,27 +168,62 @@ _URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 _SEEN_TABLES = ("offers", "items")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
 class StoredItem:
-    """One item as a driver read it, with where and when: what a snapshot keeps besides offers."""
+    """One item as a driver read it, with where and when: what a snapshot keeps besides offers.
+
+    Made from a model (``StoredItem(backend=…, driver=…, read_at=…, item=…)``) or from the
+    item's JSON as :meth:`Item.model_dump_json` wrote it (:meth:`from_json`, for items read back
+    from a file or a store): then the model is built only if asked for, and the store writes that
+    JSON as it is.
+    """
+
+    __slots__ = ("_item", "_json", "backend", "driver", "read_at")
 
     backend: str
     driver: str
     read_at: dt.datetime
-    item: Item
 
+    def __init__(self, backend: str, driver: str, read_at: dt.datetime, item: Item) -> None:
+        self.backend = backend
+        self.driver = driver
+        self.read_at = read_at
+        self._item: Item | None = item
+        self._json: str | None = None
 
-@dataclasses.dataclass(slots=True)
-class _Version:
-    """One offer or item about to be stored: its key, content and the columns besides."""
+    @classmethod
+    def from_json(cls, backend: str, driver: str, read_at: dt.datetime, data: str) -> StoredItem:
+        """An item kept as the JSON :meth:`Item.model_dump_json` gave (not checked again here)."""
+        stored = cls.__new__(cls)
+        stored.backend, stored.driver, stored.read_at = backend, driver, read_at
+        stored._item, stored._json = None, data
+        return stored
 
-    key: str
-    data: str
-    read_at: str | None
-    digest: bytes
-    values: Callable[[], tuple[Any, ...]]  # computed only for the versions stored
-    labels: Sequence[str] = ()
-    zones: Sequence[str] = ()
+    @property
+    def item(self) -> Item:
+        """The item (built from its JSON on first use)."""
+        if self._item is None:
+            assert self._json is not None
+            self._item = Item.model_validate_json(self._json)
+        return self._item
+
+    def json(self) -> str:
+        """The item's JSON, as :meth:`Item.model_dump_json` gives it."""
+        if self._json is None:
+            assert self._item is not None
+            self._json = self._item.model_dump_json()
+        return self._json
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StoredItem):
+            return NotImplemented
+        return (self.backend, self.driver, self.read_at, self.item) == (
+            other.backend, other.driver, other.read_at, other.item)
+
+    __hash__ = None  # type: ignore[assignment]  # equal items may be built differently
+
+    def __repr__(self) -> str:
+        return (f"StoredItem(backend={self.backend!r}, driver={self.driver!r}, read_at={self.read_at!r}, "
+                f"item={self.item!r})")
 
 
 class _DuplicateOfferError(Exception):
@@ -312,6 +343,11 @@ class Store:
         # WAL with synchronous=NORMAL survives any crash of the process; only a power
         # loss may roll back the last committed snapshot.
         conn.execute("PRAGMA synchronous = NORMAL")
+        # A snapshot's write touches every index of a large table: a page cache that holds them
+        # (up to 256 MB, taken only as pages are read) keeps it from reading them again; the
+        # temporary tables of a write are small and stay in memory.
+        conn.execute("PRAGMA cache_size = -262144")
+        conn.execute("PRAGMA temp_store = MEMORY")
         conn.create_function("cc_decimal_le", 2, decimal_le, deterministic=True)
         conn.create_function("cc_text_in", 2, text_in, deterministic=True)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -763,12 +799,32 @@ def _prune(db: Any, d: Dialect, doomed: list[int]) -> None:
     db.execute(f"DELETE FROM {d.temp}doomed")
 
 
+#: Secondary indexes of each versioned table, as the schema creates them: a snapshot written
+#: into an empty table builds them once its rows are in (see :meth:`_Writer.defer_indexes`).
+_INDEXES: dict[str, list[tuple[str, str]]] = {
+    table: [(m.group(1), m.group(0)) for m in re.finditer(
+        rf"CREATE INDEX IF NOT EXISTS (\w+) ON {table} [^;]*", _SCHEMA)]
+    for table in _SEEN_TABLES
+}
+
+#: An offer or item about to be stored: key, JSON, ``read_at`` kept on the row, digest, and what
+#: the rest of its row is made from (the offer; the item's backend and driver).
+_Row = tuple[str, str, str | None, bytes, Any]
+
+
 class _Writer:
-    """Stores one snapshot's offers and items as versions, within the caller's transaction."""
+    """Stores one snapshot's offers and items as versions, within the caller's transaction.
+
+    For each offer and item only what tells whether it changed is computed (its JSON and
+    digest); the indexed columns, labels and zones are computed for the rows stored. The open
+    versions are looked up a batch at a time, and rows go in with one ``executemany`` per batch.
+    """
 
     def __init__(self, db: Any, dialect: Dialect) -> None:
         self.db = db
         self.d = dialect
+        #: tables that held no version when the snapshot began: nothing to compare with
+        self.empty: set[str] = set()
 
     def write(self, created_at: dt.datetime, items: Iterable[StoredItem], offers: Iterable[Offer],
               statuses: Sequence[BackendStatus], config_hash: str | None) -> int:
@@ -784,82 +840,115 @@ class _Writer:
         for table in _SEEN_TABLES:
             db.execute(f"CREATE TEMP TABLE IF NOT EXISTS seen_{table} (pk {self.d.pk_type} PRIMARY KEY)")
             db.execute(f"DELETE FROM {self.d.temp}seen_{table}")
-        for batch in batched(self._item_versions(sid, items)):
+        deferred = self.defer_indexes()
+        for batch in batched(self._item_versions(sid, items), _WRITE_BATCH):
             self._store("items", "key", sid, batch)
         seen: set[str] = set()
         count = 0
-        for batch in batched(self._offer_versions(sid, offers, seen)):
+        for batch in batched(self._offer_versions(sid, offers, seen), _WRITE_BATCH):
             self._store("offers", "id", sid, batch)
             count += len(batch)
         for table in _SEEN_TABLES:  # what this snapshot did not see again no longer holds
-            db.execute(f"UPDATE {table} SET until = ? WHERE until = {OPEN} AND since < ? "
-                       f"AND pk NOT IN (SELECT pk FROM {self.d.temp}seen_{table})", (sid, sid))
+            if table not in self.empty:
+                db.execute(f"UPDATE {table} SET until = ? WHERE until = {OPEN} AND since < ? "
+                           f"AND pk NOT IN (SELECT pk FROM {self.d.temp}seen_{table})", (sid, sid))
             db.execute(f"DELETE FROM {self.d.temp}seen_{table}")
+        for statement in deferred:
+            db.execute(statement)
         db.execute("UPDATE snapshots SET offers = ? WHERE id = ?", (count, sid))
+
+    def defer_indexes(self) -> list[str]:
+        """Drop the secondary indexes of the tables that hold no version yet (a first snapshot)
+        and return the statements that make them again: an index built from the rows in one go
+        is several times faster than one grown row by row. SQLite only, where this is part of
+        the transaction (a crash leaves the indexes as they were) and readers do not wait for it."""
+        statements: list[str] = []
+        self.empty = set()
+        for table in _SEEN_TABLES:
+            if self.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
+                continue
+            self.empty.add(table)
+            if self.d.name != SQLITE.name:
+                continue
+            for name, create in _INDEXES[table]:
+                try:
+                    self.db.execute(f"DROP INDEX IF EXISTS {name}")
+                except sqlite3.OperationalError:  # a statement of this connection reads the table
+                    return statements
+                statements.append(create)
+        return statements
 
     def _backend_read(self, sid: int, what: str, reads: dict[str, str], backend: str, read_at: str) -> str | None:
         """``read_at`` to keep on the row: ``None`` when it is the backend's for this snapshot
         (the first one seen for it)."""
-        if backend not in reads:
+        first = reads.get(backend)
+        if first is None:
             reads[backend] = read_at
             self.db.execute("INSERT INTO reads (snapshot_id, what, backend, read_at) VALUES (?, ?, ?, ?)",
                             (sid, what, backend, read_at))
-        return None if read_at == reads[backend] else read_at
+            return None
+        return None if read_at == first else read_at
 
-    def _item_versions(self, sid: int, items: Iterable[StoredItem]) -> Iterator[_Version]:
+    def _item_versions(self, sid: int, items: Iterable[StoredItem]) -> Iterator[_Row]:
         reads: dict[str, str] = {}
-        occurrences: collections.Counter[str] = collections.Counter()
+        stamps: dict[dt.datetime, str] = {}
+        occurrences: dict[str, int] = {}
         for s in items:
-            item = s.item
-            data = item.model_dump_json()
-            kept = self._backend_read(sid, "item", reads, s.backend, s.read_at.isoformat())
-            key = "\x1f".join((s.backend, s.driver, item.kind.value, item.region or "", item.zone or "", item.name))
-            occurrences[key] += 1
-            key += f"\x1f{occurrences[key]}"
-            yield _Version(key=key, data=data, read_at=kept, digest=digest(data, kept, s.driver),
-                           values=functools.partial(_item_values, s))
+            stamp = stamps.get(s.read_at)
+            if stamp is None:
+                stamp = stamps[s.read_at] = s.read_at.isoformat()
+            kept = self._backend_read(sid, "item", reads, s.backend, stamp)
+            item = s._item  # None when kept as JSON: then the key is read from that
+            data = s.json()
+            key = _item_key(s, item, data)
+            n = occurrences.get(key, 0) + 1
+            occurrences[key] = n
+            yield f"{key}\x1f{n}", data, kept, _digest(data, kept, s.driver), (s.backend, s.driver)
 
-    def _offer_versions(self, sid: int, offers: Iterable[Offer], seen: set[str]) -> Iterator[_Version]:
+    def _offer_versions(self, sid: int, offers: Iterable[Offer], seen: set[str]) -> Iterator[_Row]:
         reads: dict[str, str] = {}
         for offer in offers:
-            if offer.id in seen:
-                raise _DuplicateOfferError(offer.id)
-            seen.add(offer.id)
+            oid = offer.id
+            if oid in seen:
+                raise _DuplicateOfferError(oid)
+            seen.add(oid)
             data, read_at = split_read_at(offer)
             kept = self._backend_read(sid, "offer", reads, offer.backend, read_at)
-            yield _Version(key=offer.id, data=data, read_at=kept, digest=digest(data, kept),
-                           values=functools.partial(offer_values, offer), labels=offer.labels,
-                           zones=offer_zones(offer))
+            yield oid, data, kept, _digest(data, kept), offer
 
-    def _store(self, table: str, key_column: str, sid: int, batch: list[_Version]) -> None:
+    def _store(self, table: str, key_column: str, sid: int, batch: list[_Row]) -> None:
         """Keep what did not change, close what changed and add its new version (a patch
         against the first full version when that is small), add what is new."""
+        if table in self.empty:
+            self._insert(table, sid, [(row, None, row[1]) for row in batch])
+            return
         db = self.db
-        keys = [v.key for v in batch]
-        current = {row[0]: row[1:] for row in db.execute(
-            f"SELECT {key_column}, pk, digest, base_pk FROM {table} WHERE until = {OPEN} "
-            f"AND {key_column} IN ({', '.join('?' * len(keys))})", keys)}
+        current: dict[str, tuple[int, bytes, int | None]] = {}
+        for part in batched((row[0] for row in batch), _LOOKUP_BATCH):
+            current.update((r[0], r[1:]) for r in db.execute(
+                f"SELECT {key_column}, pk, digest, base_pk FROM {table} WHERE until = {OPEN} "
+                f"AND {key_column} IN ({', '.join('?' * len(part))})", part))
         unchanged: list[tuple[int]] = []
-        changed: list[tuple[_Version, int, int]] = []  # version, old pk, base pk
-        new: list[_Version] = []
-        for version in batch:
-            old = current.get(version.key)
+        changed: list[tuple[_Row, int, int]] = []  # row, old pk, base pk
+        rows: list[tuple[_Row, int | None, str]] = []
+        for row in batch:
+            old = current.get(row[0])
             if old is None:
-                new.append(version)
-            elif old[1] == version.digest:
+                rows.append((row, None, row[1]))
+            elif old[1] == row[3]:
                 unchanged.append((old[0],))
             else:
-                changed.append((version, old[0], old[2] or old[0]))
+                changed.append((row, old[0], old[2] or old[0]))
         db.executemany(f"INSERT INTO {self.d.temp}seen_{table} (pk) VALUES (?)", unchanged)
-        db.executemany(f"UPDATE {table} SET until = ? WHERE pk = ?", [(sid, old) for _, old, _ in changed])
-        bases = {row[0]: row[1] for row in db.execute(
-            f"SELECT pk, data FROM {table} WHERE pk IN ({', '.join('?' * len(changed))})",
-            [base for _, _, base in changed])} if changed else {}
-        rows: list[tuple[_Version, int | None, str]] = [(v, None, v.data) for v in new]
-        rows += [(v, *_patched(v, base, bases[base])) for v, _, base in changed]
-        self._insert(table, key_column, sid, rows)
+        if changed:
+            db.executemany(f"UPDATE {table} SET until = ? WHERE pk = ?", [(sid, old) for _, old, _ in changed])
+            bases = {r[0]: r[1] for r in db.execute(
+                f"SELECT pk, data FROM {table} WHERE pk IN ({', '.join('?' * len(changed))})",
+                [base for _, _, base in changed])}
+            rows += [(row, *_patched(row[1], base, bases[base])) for row, _, base in changed]
+        self._insert(table, sid, rows)
 
-    def _insert(self, table: str, key_column: str, sid: int, rows: list[tuple[_Version, int | None, str]]) -> None:
+    def _insert(self, table: str, sid: int, rows: list[tuple[_Row, int | None, str]]) -> None:
         db = self.db
         if not rows:
             return
@@ -870,32 +959,52 @@ class _Writer:
             db.executemany(
                 "INSERT INTO items (pk, since, until, key, digest, base_pk, data, read_at, backend, driver) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(first + n, sid, OPEN, v.key, v.digest, base, data, v.read_at, *v.values())
-                 for n, (v, base, data) in enumerate(rows)])
+                [(first + n, sid, OPEN, row[0], row[3], base, data, row[2], *row[4])
+                 for n, (row, base, data) in enumerate(rows)])
             return
+        offers: list[Offer] = [row[4] for row, _, _ in rows]
         db.executemany(f"INSERT INTO offers ({', '.join(OFFER_COLUMNS)}) "
                        f"VALUES ({', '.join('?' * len(OFFER_COLUMNS))})",
-                       [(first + n, sid, OPEN, v.key, v.digest, base, data, v.read_at, *v.values())
-                        for n, (v, base, data) in enumerate(rows)])
+                       [(first + n, sid, OPEN, row[0], row[3], base, data, row[2], *offer_values(offers[n]))
+                        for n, (row, base, data) in enumerate(rows)])
         db.executemany("INSERT INTO offer_labels (offer_pk, label) VALUES (?, ?)",
-                       [(first + n, label) for n, (v, _, _) in enumerate(rows) for label in v.labels])
+                       [(first + n, label) for n, offer in enumerate(offers) for label in offer.labels])
         db.executemany("INSERT INTO offer_zones (offer_pk, zone) VALUES (?, ?)",
-                       [(first + n, zone) for n, (v, _, _) in enumerate(rows) for zone in v.zones])
+                       [(first + n, zone) for n, offer in enumerate(offers) for zone in offer_zones(offer)])
 
 
-def _item_values(stored: StoredItem) -> tuple[Any, ...]:
-    return stored.backend, stored.driver
+#: Rows compared and written at a time, and keys looked up in one query (SQLite takes up to
+#: 32,766 parameters, PostgreSQL 65,535).
+_WRITE_BATCH = 10_000
+_LOOKUP_BATCH = 5_000
 
 
-def _patched(version: _Version, base_pk: int, base_data: str) -> tuple[int | None, str]:
+def _item_key(stored: StoredItem, item: Item | None, data: str) -> str:
+    """What identifies an item within a snapshot (a count of earlier equal keys is appended)."""
+    if item is None:  # kept as JSON: its fields come from there
+        doc = json.loads(data)
+        return "\x1f".join((stored.backend, stored.driver, doc["kind"], doc.get("region") or "",
+                             doc.get("zone") or "", doc["name"]))
+    return "\x1f".join((stored.backend, stored.driver, item.kind, item.region or "", item.zone or "", item.name))
+
+
+def _digest(data: str, read_at: str | None, driver: str | None = None) -> bytes:
+    """:func:`~cloudcat.store.schema.digest` of ``(data, read_at)`` (offers) or ``(data, read_at,
+    driver)`` (items), hashed in one call."""
+    text = data + ("\x01\x00" if read_at is None else "\x01" + read_at + "\x01")
+    if driver is not None:
+        text += driver + "\x01"
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+def _patched(data: str, base_pk: int, base_data: str) -> tuple[int | None, str]:
     """``(base_pk, patch)`` when a merge patch against the base is small and gives the version
     back exactly, else ``(None, full JSON)``."""
     base = json.loads(base_data)
-    new = json.loads(version.data)
+    new = json.loads(data)
     patch = merge_patch(base, new)
     text = json.dumps(patch, separators=(",", ":"), ensure_ascii=False)
     # a patch cannot set a member to null (null removes it): then the full JSON is kept
-    if len(text) * 2 < len(version.data) and apply_patch(base, patch) == new:
+    if len(text) * 2 < len(data) and apply_patch(base, patch) == new:
         return base_pk, text
-    return None, version.data
-
+    return None, data
