@@ -26,7 +26,7 @@ from werkzeug.wrappers import Request, Response
 
 from cloudcat.testing.mockserver import Faults, json_response
 
-from .state import CloudState, RegionState, Token, page, sort_items
+from .state import CloudState, Listing, RegionState, Token, page, sort_items
 
 __all__ = [
     "CINDER_MAX_MICROVERSION",
@@ -152,10 +152,11 @@ def _next_query(request: Request, marker: str, limit: int) -> dict[str, str]:
     return query
 
 
-def _paged(cloud: Cloud, request: Request, region: RegionState, items: list[dict[str, Any]], key: str,
+def _paged(cloud: Cloud, request: Request, region: RegionState, items: Listing, key: str,
            path: str, shape: Callable[[dict[str, Any]], dict[str, Any]], links_key: str | None = None) -> Response:
     """A marker-paged listing with ``<key>_links`` (Cinder, Neutron), or ``links_key`` where the
-    service names it otherwise (Cinder's volume types: ``volume_type_links``)."""
+    service names it otherwise (Cinder's volume types: ``volume_type_links``); a page costs its
+    length (the listing is built once per change of the catalog, see :meth:`RegionState.listing`)."""
     limit = _int_arg(request, "limit")
     marker = request.args.get("marker")
     chunk, effective, found = page(items, marker=marker, limit=limit, cap=cloud.faults.page_limit)
@@ -592,16 +593,37 @@ def _flavor(cloud: Cloud, region: RegionState, f: Mapping[str, Any], detail: boo
     return out
 
 
-def _filtered_flavors(request: Request, region: RegionState) -> list[dict[str, Any]]:
-    flavors = region.flavors
-    public = _truthy(request.args.get("is_public", "true"))
-    if public is not None:
-        flavors = [f for f in flavors if f["is_public"] == public]
-    min_ram, min_disk = _int_arg(request, "minRam"), _int_arg(request, "minDisk")
-    if min_ram:
-        flavors = [f for f in flavors if f["ram"] >= min_ram]
-    if min_disk:
-        flavors = [f for f in flavors if f["disk"] >= min_disk]
+@dataclass(frozen=True)
+class _FlavorQuery:
+    """What a flavor listing depends on: Nova's filters and order, validated."""
+
+    public: bool | None
+    min_ram: int | None
+    min_disk: int | None
+    sort_key: str
+    sort_dir: str
+
+
+def _flavor_query(request: Request) -> _FlavorQuery:
+    """The request's flavor filters and order; :class:`BadRequest` for a value Nova refuses."""
+    key = request.args.get("sort_key", "flavorid")
+    direction = request.args.get("sort_dir", "asc")
+    query = _FlavorQuery(_truthy(request.args.get("is_public", "true")), _int_arg(request, "minRam"),
+                         _int_arg(request, "minDisk"), key, direction)
+    if key not in _FLAVOR_SORT_KEYS:
+        raise BadRequest(f"Invalid input for query parameters sort_key. Value: {key}.")
+    if direction not in ("asc", "desc"):
+        raise BadRequest(f"Invalid input for query parameters sort_dir. Value: {direction}.")
+    return query
+
+
+def _filtered_flavors(query: _FlavorQuery, flavors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if query.public is not None:
+        flavors = [f for f in flavors if f["is_public"] == query.public]
+    if query.min_ram:
+        flavors = [f for f in flavors if f["ram"] >= query.min_ram]
+    if query.min_disk:
+        flavors = [f for f in flavors if f["disk"] >= query.min_disk]
     return flavors
 
 
@@ -614,26 +636,23 @@ _FLAVOR_SORT_KEYS: dict[str, str | None] = {
     "updated_at": None, "vcpu_weight": None}
 
 
-def _sorted_flavors(request: Request, flavors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Nova's flavor order: ``sort_key`` (default ``flavorid``) and ``sort_dir`` (default ``asc``)."""
-    key = request.args.get("sort_key", "flavorid")
-    direction = request.args.get("sort_dir", "asc")
-    if key not in _FLAVOR_SORT_KEYS:
-        raise BadRequest(f"Invalid input for query parameters sort_key. Value: {key}.")
-    if direction not in ("asc", "desc"):
-        raise BadRequest(f"Invalid input for query parameters sort_dir. Value: {direction}.")
-    column = _FLAVOR_SORT_KEYS[key]
+def _flavor_listing(query: _FlavorQuery, flavors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Nova's flavor listing: filtered, then in ``sort_key`` (default ``flavorid``) and
+    ``sort_dir`` (default ``asc``) order."""
+    flavors = _filtered_flavors(query, flavors)
+    column = _FLAVOR_SORT_KEYS[query.sort_key]
     if column is None:
-        return flavors if direction == "asc" else flavors[::-1]
-    return sort_items(flavors, [(column, direction)])
+        return flavors if query.sort_dir == "asc" else flavors[::-1]
+    return sort_items(flavors, [(column, query.sort_dir)])
 
 
 def _flavor_list(cloud: Cloud, request: Request, region: RegionState, *, detail: bool,
                  mv: Microversion) -> Response:
     try:
-        flavors = _sorted_flavors(request, _filtered_flavors(request, region))
+        wanted = _flavor_query(request)
     except BadRequest as exc:
         return _nova_error(400, str(exc))
+    flavors = region.listing("flavors", wanted, functools.partial(_flavor_listing, wanted))
     limit = _int_arg(request, "limit")
     marker = request.args.get("marker")
     cap = cloud.faults.page_limit or NOVA_MAX_LIMIT
@@ -953,17 +972,36 @@ def _image_body(image: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _filtered_images(cloud: Cloud, request: Request, region: RegionState) -> list[dict[str, Any]]:
-    images = cloud.state.visible_images(region)
-    visibility = request.args.get("visibility")
-    if visibility and visibility != "all":
-        images = [i for i in images if i["visibility"] == visibility]
-    elif not visibility:
-        images = [i for i in images if i["visibility"] != "community"]
-    for key in ("name", "status", "os_distro", "os_version"):
-        if request.args.get(key):
-            images = [i for i in images if str(i.get(key)) == request.args[key]]
-    return images
+#: Glance's list filters the mock applies (besides ``visibility``)
+_IMAGE_FILTERS = ("name", "status", "os_distro", "os_version")
+
+
+@dataclass(frozen=True)
+class _ImageQuery:
+    """What an image listing depends on: the visibility asked, the other filters and the order."""
+
+    visibility: str | None
+    filters: tuple[tuple[str, str], ...]
+    order: tuple[tuple[str, str], ...]
+
+
+def _image_query(request: Request) -> _ImageQuery:
+    """The request's image filters and order; :class:`BadRequest` for a sort Glance refuses."""
+    order = tuple(_image_order(request))
+    filters = tuple((key, request.args[key]) for key in _IMAGE_FILTERS if request.args.get(key))
+    return _ImageQuery(request.args.get("visibility") or None, filters, order)
+
+
+def _image_listing(state: CloudState, query: _ImageQuery, images: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Glance's listing: the images the project sees, filtered, in the asked order."""
+    visible = [i for i in images if state.sees_image(i)]
+    if query.visibility and query.visibility != "all":
+        visible = [i for i in visible if i["visibility"] == query.visibility]
+    elif not query.visibility:
+        visible = [i for i in visible if i["visibility"] != "community"]
+    for key, wanted in query.filters:
+        visible = [i for i in visible if str(i.get(key)) == wanted]
+    return sort_items(visible, query.order)
 
 
 #: Glance's image fields; any other key is an image property (glance/api/v2/images.py)
@@ -1003,7 +1041,8 @@ def _image_order(request: Request) -> list[tuple[str, str]]:
 @authenticated
 def list_images(cloud: Cloud, request: Request, region: RegionState) -> Response:
     """Images the project sees (filters, sorting, marker paging with a relative ``next``)."""
-    images = sort_items(_filtered_images(cloud, request, region), _image_order(request))
+    wanted = _image_query(request)
+    images = region.listing("images", wanted, functools.partial(_image_listing, cloud.state, wanted))
     limit = _int_arg(request, "limit") or GLANCE_DEFAULT_LIMIT
     marker = request.args.get("marker")
     chunk, effective, found = page(images, marker=marker, limit=limit, cap=cloud.faults.page_limit)
@@ -1167,7 +1206,7 @@ def _find_volume_type(region: RegionState, type_id: str) -> dict[str, Any] | Res
 def list_volume_types(cloud: Cloud, request: Request, region: RegionState) -> Response:
     """Volume types (marker paging)."""
     # the next link is "volume_type_links" (cinder/api/v2/views/types.py), not "volume_types_links"
-    return _paged(cloud, request, region, region.volume_types, "volume_types",
+    return _paged(cloud, request, region, region.listing("volume_types", (), list), "volume_types",
                   f"volume/v3/{cloud.state.project_id}/types", _volume_type_view(_caller_is_admin(cloud, request)),
                   links_key="volume_type_links")
 
@@ -1199,7 +1238,7 @@ def _find_qos(region: RegionState, qos_id: str) -> dict[str, Any] | Response:
 @admin_only("volume_extension:qos_specs_manage:get_all")
 def list_qos_specs(cloud: Cloud, request: Request, region: RegionState) -> Response:
     """QoS specs (marker paging)."""
-    return _paged(cloud, request, region, region.qos_specs, "qos_specs",
+    return _paged(cloud, request, region, region.listing("qos_specs", (), list), "qos_specs",
                   f"volume/v3/{cloud.state.project_id}/qos-specs", dict)
 
 
@@ -1304,23 +1343,33 @@ def list_network_resources(cloud: Cloud, request: Request, region: RegionState) 
                                          "links": [{"rel": "self", "href": href}]}]})
 
 
-def _filtered_networks(request: Request, region: RegionState) -> list[dict[str, Any]]:
-    networks = region.networks
-    for key in ("router:external", "shared", "admin_state_up"):
-        wanted = _truthy(request.args.get(key))
-        if wanted is not None:
+_NETWORK_FLAGS = ("router:external", "shared", "admin_state_up")
+_NETWORK_FIELDS = ("name", "id", "status", "project_id")
+
+
+def _network_query(request: Request) -> tuple[tuple[str, bool | str], ...]:
+    """The request's network filters: ``(field, wanted)``, flags as booleans."""
+    flags = ((key, _truthy(request.args.get(key))) for key in _NETWORK_FLAGS)
+    return (tuple((key, wanted) for key, wanted in flags if wanted is not None)
+            + tuple((key, request.args[key]) for key in _NETWORK_FIELDS if request.args.get(key)))
+
+
+def _filtered_networks(query: tuple[tuple[str, bool | str], ...],
+                       networks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for key, wanted in query:
+        if isinstance(wanted, bool):
             networks = [n for n in networks if bool(n[key]) == wanted]
-    for key in ("name", "id", "status", "project_id"):
-        if request.args.get(key):
-            networks = [n for n in networks if str(n[key]) == request.args[key]]
+        else:
+            networks = [n for n in networks if str(n[key]) == wanted]
     return networks
 
 
 @authenticated
 def list_networks(cloud: Cloud, request: Request, region: RegionState) -> Response:
     """Networks (filters, marker paging)."""
-    return _paged(cloud, request, region, _filtered_networks(request, region), "networks",
-                  "network/v2.0/networks", dict)
+    query = _network_query(request)
+    networks = region.listing("networks", query, functools.partial(_filtered_networks, query))
+    return _paged(cloud, request, region, networks, "networks", "network/v2.0/networks", dict)
 
 
 @authenticated

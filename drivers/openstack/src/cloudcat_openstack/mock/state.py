@@ -6,6 +6,11 @@ token expires, which images a project sees, which items a page holds), and nothi
 says which handler serves which path. A fixture is validated here, so a broken fixture fails
 with the file's field named, before the server starts.
 
+A listing is filtered, sorted and indexed by id once, then paged from until its region's catalog
+changes (:meth:`RegionState.listing`), so walking all pages costs time linear in its size. A
+test changes the catalog with :meth:`CloudState.add_image` / :meth:`CloudState.remove_image`,
+or edits a region's lists and calls :meth:`RegionState.changed`.
+
 Fixture format (YAML or JSON)::
 
     domain: Default
@@ -38,7 +43,8 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -47,8 +53,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cloudcat.errors import ConfigError
 
 __all__ = [
+    "LISTINGS_KEPT",
     "CloudState",
+    "Collection",
     "FixtureModel",
+    "Listing",
     "RegionState",
     "Token",
     "page",
@@ -217,9 +226,54 @@ def _volume_type(vt: _VolumeType, qos_ids: Mapping[str, str]) -> dict[str, Any]:
             "qos_specs_id": qos_ids.get(vt.qos) if vt.qos else None}
 
 
+class Listing:
+    """A listing in its answer's order, with each item's position by ``key`` (first one wins),
+    so the page after a marker costs the page's length, not the listing's."""
+
+    __slots__ = ("items", "key", "positions")
+
+    def __init__(self, items: Iterable[dict[str, Any]], key: str = "id") -> None:
+        self.items: list[dict[str, Any]] = list(items)
+        self.key = key
+        self.positions: dict[str, int] = {}
+        for at, item in enumerate(self.items):
+            self.positions.setdefault(str(item[key]), at)
+
+    def position(self, marker: str) -> int | None:
+        """Where the item whose key is ``marker`` is, or ``None``."""
+        return self.positions.get(marker)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """A listing and what it was built from (the list itself is held, so its identity is sure)."""
+
+    version: int
+    length: int
+    source: list[dict[str, Any]]
+    listing: Listing
+
+
+#: Collections of a region a listing is built from.
+Collection = Literal["flavors", "images", "volume_types", "qos_specs", "networks"]
+
+#: Listings a region keeps (the most recently used); a walk uses one, a test a few.
+LISTINGS_KEPT = 16
+
+
 @dataclass
 class RegionState:
-    """The catalog of one region, as lists of wire-ready dicts (order is the listing order)."""
+    """The catalog of one region, as lists of wire-ready dicts (order is the listing order).
+
+    Listings built from a collection (filtered, sorted, indexed by id) are kept and reused
+    while the collection is unchanged, so a walk of many pages filters and sorts once. A change
+    is seen when it goes through :class:`CloudState`'s methods or :meth:`changed`, or alters a
+    collection's length or replaces the list; an edit of an item in place must call
+    :meth:`changed`.
+    """
 
     name: str
     description: str
@@ -231,6 +285,42 @@ class RegionState:
     volume_types: list[dict[str, Any]] = field(default_factory=list)
     qos_specs: list[dict[str, Any]] = field(default_factory=list)
     networks: list[dict[str, Any]] = field(default_factory=list)
+    #: Bumped on every change to the catalog; listings built before it are built again.
+    version: int = field(default=0, compare=False)
+    _listings: OrderedDict[tuple[Collection, Hashable], _Kept] = field(
+        default_factory=OrderedDict, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    def changed(self) -> None:
+        """Note a change to the catalog: the next listing of any collection is built afresh."""
+        with self._lock:
+            self.version += 1
+            self._listings.clear()
+
+    def listing(self, collection: Collection, query: Hashable,
+                build: Callable[[list[dict[str, Any]]], Iterable[dict[str, Any]]]) -> Listing:
+        """The listing ``build`` makes of ``collection`` for ``query``: built once, then reused
+        until the catalog changes.
+
+        ``query`` must hold everything ``build`` reads besides the collection (the request's
+        filters and sort, already validated), so equal queries make equal listings.
+        """
+        items: list[dict[str, Any]] = getattr(self, collection)
+        # read before building: a change made while building leaves a stale stamp, not a stale hit
+        version, length = self.version, len(items)
+        cache_key = (collection, query)
+        with self._lock:
+            kept = self._listings.get(cache_key)
+            if kept is not None and (kept.version, kept.length) == (version, length) and kept.source is items:
+                self._listings.move_to_end(cache_key)
+                return kept.listing
+        listing = Listing(build(items))
+        with self._lock:
+            self._listings[cache_key] = _Kept(version, length, items, listing)
+            self._listings.move_to_end(cache_key)
+            while len(self._listings) > LISTINGS_KEPT:
+                self._listings.popitem(last=False)
+        return listing
 
 
 class CloudState:
@@ -319,13 +409,34 @@ class CloudState:
     # -- catalog rules ---------------------------------------------------------------------------
     def visible_images(self, region: RegionState) -> list[dict[str, Any]]:
         """Images of ``region`` the project sees: public, shared and community ones, and its own."""
-        return [i for i in region.images
-                if i["visibility"] in ("public", "shared", "community") or i["owner"] == self.project_id]
+        return [i for i in region.images if self.sees_image(i)]
+
+    def sees_image(self, image: Mapping[str, Any]) -> bool:
+        """Whether the project sees ``image``: public, shared, community, or its own."""
+        return image["visibility"] in ("public", "shared", "community") or image["owner"] == self.project_id
 
     @property
     def rating_prices(self) -> _Prices | None:
         """Prices CloudKitty serves, or ``None`` when the cloud has no rating service."""
         return self.fixture.prices if self.fixture.cloudkitty else None
+
+    # -- changes ---------------------------------------------------------------------------------
+    def add_image(self, region: str, image: Mapping[str, Any]) -> dict[str, Any]:
+        """Add an image to ``region`` (fields as in the fixture's ``images``) and return it as
+        Glance shows it; listings made from then on include it."""
+        item = self._image(_Image.model_validate(dict(image)))
+        target = self.regions[region]
+        with self._lock:
+            target.images.append(item)
+        target.changed()
+        return item
+
+    def remove_image(self, region: str, image_id: str) -> None:
+        """Remove an image from ``region`` (a marker naming it is then unknown: 400)."""
+        target = self.regions[region]
+        with self._lock:
+            target.images[:] = [i for i in target.images if i["id"] != image_id]
+        target.changed()
 
     # -- identity ------------------------------------------------------------------------------
     def check_password(self, name: str | None, user_id: str | None, password: str | None) -> str | None:
@@ -370,25 +481,30 @@ class CloudState:
         return tok
 
 
-def page(items: Sequence[dict[str, Any]], *, marker: str | None, limit: int | None,
+def page(items: Sequence[dict[str, Any]] | Listing, *, marker: str | None, limit: int | None,
          cap: int | None, key: str = "id") -> tuple[list[dict[str, Any]], int | None, bool]:
     """One page of ``items`` after ``marker``, at most ``min(limit, cap)`` long.
 
     Returns ``(items, effective_limit, marker_found)``; ``marker_found`` is False when a
-    marker was given and matches nothing (services answer 400 then).
+    marker was given and matches nothing (services answer 400 then). A :class:`Listing` finds
+    the marker by its index (its own ``key``), so the page costs its length; a plain sequence
+    is searched from the start.
     """
     start = 0
     if marker:
-        for i, item in enumerate(items):
-            if str(item[key]) == marker:
-                start = i + 1
-                break
-        else:
+        at = items.position(marker) if isinstance(items, Listing) else _search(items, marker, key)
+        if at is None:
             return [], None, False
+        start = at + 1
     sizes = [n for n in (limit, cap) if n]
     effective = min(sizes) if sizes else None
-    chunk = list(items[start:start + effective]) if effective else list(items[start:])
+    rows = items.items if isinstance(items, Listing) else items
+    chunk = list(rows[start:start + effective]) if effective else list(rows[start:])
     return chunk, effective, True
+
+
+def _search(items: Sequence[dict[str, Any]], marker: str, key: str) -> int | None:
+    return next((i for i, item in enumerate(items) if str(item[key]) == marker), None)
 
 
 def sort_items(items: Sequence[dict[str, Any]], order: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -396,7 +512,10 @@ def sort_items(items: Sequence[dict[str, Any]], order: Sequence[tuple[str, str]]
     out = list(items)
 
     def by(key: str) -> Callable[[dict[str, Any]], tuple[bool, Any]]:
-        return lambda item: (item.get(key) is not None, item.get(key) if item.get(key) is not None else 0)
+        def sort_key(item: dict[str, Any]) -> tuple[bool, Any]:
+            value = item.get(key)
+            return (False, 0) if value is None else (True, value)
+        return sort_key
 
     for key, direction in reversed(order):  # stable sorts, least significant key first
         out.sort(key=by(key), reverse=direction == "desc")
