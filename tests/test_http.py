@@ -5,23 +5,35 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import gzip
 import ipaddress
+import json
 import logging
+import select
 import ssl
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
 import pytest
+import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cloudcat.driver import BaseDriver, Capabilities, Driver, OptionNameDeprecation, quiet_driver_loggers
+from cloudcat.driver import (
+    SIDE_THREADS,
+    BaseDriver,
+    Capabilities,
+    Driver,
+    OptionNameDeprecation,
+    concurrently,
+    quiet_driver_loggers,
+)
 from cloudcat.errors import (
     AuthenticationError,
     BackendError,
@@ -32,7 +44,17 @@ from cloudcat.errors import (
     RateLimitedError,
     UnavailableError,
 )
-from cloudcat.http import HttpOptions, RetryPolicy, error_for_status, parse_retry_after
+from cloudcat.http import (
+    Deadline,
+    HttpOptions,
+    RetryPolicy,
+    close_idle,
+    error_for_status,
+    fit_session,
+    parse_retry_after,
+    time_left,
+    within,
+)
 from cloudcat.models import Item, Kind, Region
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
@@ -412,3 +434,211 @@ def test_drivers_quiet_the_loggers_they_name(loggers: dict[str, logging.Logger])
     quiet_driver_loggers(logging.CRITICAL)
     _Tiny()
     assert {lg.level for lg in loggers.values()} == {logging.CRITICAL}
+
+
+# -- deadlines inside HTTP calls (requests sessions fitted by cloudcat.http) ------------------------
+BODY = json.dumps([{"name": f"flavor-{i}", "vcpus": i} for i in range(400)]).encode()
+
+
+class _Slow(BaseHTTPRequestHandler):
+    """``/whole`` answers at once (``?gzip``: compressed, ``?chunked``: in chunks), ``/trickle``
+    sends its body a byte every 0.1 s, ``/stall`` sends headers and then nothing; the server
+    notes every request and when a client closed a connection it was answering on."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        server: Any = self.server
+        server.requests.append((self.path, self.client_address))
+        body = gzip.compress(BODY) if "gzip" in self.path else BODY
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if "gzip" in self.path:
+            self.send_header("Content-Encoding", "gzip")
+        if "chunked" in self.path:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(body), 1000):
+                piece = body[start:start + 1000]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.path.startswith("/whole"):
+            self.wfile.write(body)
+            return
+        self._hold(body if self.path.startswith("/trickle") else b"")
+
+    def _hold(self, body: bytes) -> None:
+        server: Any = self.server
+        try:
+            for i in range(600):
+                if body:
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                elif select.select([self.connection], [], [], 0)[0] and not self.connection.recv(1):
+                    raise ConnectionResetError  # the client closed its side
+                time.sleep(0.1)
+        except OSError:
+            server.closed.append(time.monotonic())
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def slow() -> Iterator[Any]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    server.daemon_threads = True
+    server.requests = []  # type: ignore[attr-defined]
+    server.closed = []  # type: ignore[attr-defined]
+    server.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _until(condition: Callable[[], object], seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.mark.parametrize("path", ["/trickle", "/stall"])
+def test_a_body_held_past_the_deadline_is_cut_there(slow: Any, path: str) -> None:
+    session = fit_session()
+    start = time.monotonic()
+    with within(Deadline(start + 0.6)), pytest.raises(BackendTimeoutError, match="deadline passed"):
+        session.get(slow.url + path, timeout=30)
+    assert time.monotonic() - start < 0.6 + 0.5
+    # the server sees the connection closed (its next write fails), not 60 s later
+    assert _until(lambda: slow.closed, 1.0)
+
+
+def test_closing_the_session_wakes_a_call_under_way(slow: Any) -> None:
+    session = fit_session()
+    failures: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            session.get(slow.url + "/trickle", timeout=30)
+        except BaseException as exc:
+            failures.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert _until(lambda: slow.requests, 2)
+    time.sleep(0.2)  # inside the body
+    closed = time.monotonic()
+    session.close()
+    caller.join(2)
+    assert not caller.is_alive()
+    [failure] = failures  # what requests raises for a body cut short
+    assert isinstance(failure, requests.exceptions.ChunkedEncodingError | requests.exceptions.ConnectionError)
+    assert _until(lambda: slow.closed, 1.0) and slow.closed[0] - closed < 1.0
+    assert session.get(slow.url + "/whole", timeout=5).content == BODY  # the session stays usable
+
+
+def test_a_passed_or_cancelled_deadline_sends_nothing(slow: Any) -> None:
+    session = fit_session()
+    with within(Deadline(time.monotonic() - 1)), pytest.raises(BackendTimeoutError):
+        session.get(slow.url + "/whole")
+    done = Deadline(time.monotonic() + 60)
+    done.cancelled.set()
+    with within(done), pytest.raises(BackendTimeoutError):
+        session.get(slow.url + "/whole")
+    assert slow.requests == []
+
+
+@pytest.mark.parametrize("query", ["", "?gzip", "?chunked", "?gzip&chunked"])
+def test_bodies_read_under_a_deadline_are_whole_and_connections_reused(slow: Any, query: str) -> None:
+    session = fit_session()
+    with within(Deadline(time.monotonic() + 30)):
+        answers = [session.get(slow.url + "/whole" + query, timeout=5) for _ in range(3)]
+    assert [a.json()[-1] for a in answers] == [{"name": "flavor-399", "vcpus": 399}] * 3
+    assert len({client for _, client in slow.requests}) == 1  # one kept-alive connection
+    assert session.get(slow.url + "/whole" + query, timeout=5).content == BODY  # and without a deadline
+
+
+def test_close_idle_closes_what_no_call_uses(slow: Any) -> None:
+    session = fit_session()
+    session.get(slow.url + "/whole", timeout=5)
+    close_idle(session)
+    session.get(slow.url + "/whole", timeout=5)
+    assert len({client for _, client in slow.requests}) == 2  # the idle one was closed: a new connection
+
+
+def test_a_driver_releases_its_sessions(slow: Any) -> None:
+    driver = _Tiny()
+    session = driver.http_session()
+    session.get(slow.url + "/whole", timeout=5)
+    driver.release_connections(idle=True)
+    session.get(slow.url + "/whole", timeout=5)
+    failures: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            session.get(slow.url + "/trickle", timeout=30)
+        except requests.exceptions.RequestException as exc:
+            failures.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert _until(lambda: len(slow.requests) == 3, 2)
+    time.sleep(0.2)
+    driver.release_connections()  # those under way too
+    caller.join(2)
+    assert not caller.is_alive() and failures
+    assert _until(lambda: slow.closed, 1.0)
+    # the idle connection was closed (the second call opened another, which the third reused)
+    assert len({client for _, client in slow.requests}) == 2
+
+
+# -- concurrently: a few shared threads, the caller's deadline ----------------------------------------
+def test_concurrently_adds_a_bounded_number_of_threads_and_carries_the_deadline() -> None:
+    peak: list[int] = []
+    seen: list[float | None] = []
+    lock = threading.Lock()
+
+    def call(i: int) -> int:
+        with lock:
+            peak.append(sum(t.name == "cloudcat-side" for t in threading.enumerate()))
+            seen.append(time_left())
+        time.sleep(0.02)
+        return i
+
+    def task() -> list[int]:
+        with within(Deadline(time.monotonic() + 60)):
+            return concurrently(*(lambda i=i: call(i) for i in range(6)))
+
+    results: list[list[int]] = []
+    tasks = [threading.Thread(target=lambda: results.append(task())) for _ in range(8)]
+    for t in tasks:
+        t.start()
+    for t in tasks:
+        t.join(10)
+    assert results == [list(range(6))] * 8  # each in its calls' order
+    assert max(peak) <= SIDE_THREADS
+    assert len(seen) == 48 and all(left is not None and left > 50 for left in seen)
+
+
+def test_concurrently_raises_the_first_failure_once_all_ended() -> None:
+    ended: list[int] = []
+
+    def fail(i: int) -> None:
+        time.sleep(0.05 * (3 - i))
+        ended.append(i)
+        raise ValueError(i)
+
+    with pytest.raises(ValueError, match="0"):
+        concurrently(*(lambda i=i: fail(i) for i in range(3)))
+    assert sorted(ended) == [0, 1, 2]
+    # nested calls never wait for a thread: they run in their caller when none is free
+    assert concurrently(*(lambda: concurrently(*(lambda: 1 for _ in range(5))) for _ in range(5))) == [[1] * 5] * 5

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from cloudcat.config import load_config
 from cloudcat.errors import ConfigError
 from cloudcat.models import Item, Kind
 from cloudcat.prices import PriceBook, PriceRule
+from cloudcat.refresh import TaskPool
 
 DATA = Path(__file__).parent / "data"
 
@@ -37,7 +38,6 @@ DRIVERS = '''
 import json
 import threading
 import time
-import urllib.request
 
 from cloudcat.driver import BaseDriver, Capabilities, DriverOptions
 from cloudcat.models import Item, Kind, Region
@@ -48,18 +48,32 @@ class JsonOptions(DriverOptions):
 
 
 class JsonDriver(BaseDriver):
-    """Compute items as a JSON list from one URL, one region."""
+    """Compute items as a JSON list from one URL, one region; counts the calls under way."""
 
     name = "testjson"
     capabilities = Capabilities(kinds=frozenset({Kind.COMPUTE}))
     Options = JsonOptions
+    inside = 0
+    started = []
+    lock = threading.Lock()
+
+    def __init__(self, options=None, *, backend=None):
+        super().__init__(options, backend=backend)
+        self.session = self.http_session()
 
     def list_regions(self):
         return [Region(name="r1", country="FR")]
 
     def list_items(self, kind, region):
-        with urllib.request.urlopen(self.options.url, timeout=self.options.timeout) as answer:
-            return [Item.model_validate(row) for row in json.loads(answer.read())]
+        with JsonDriver.lock:
+            JsonDriver.inside += 1
+            JsonDriver.started.append(time.monotonic())
+        try:
+            answer = self.session.get(self.options.url, timeout=self.options.timeout)
+            return [Item.model_validate(row) for row in answer.json()]
+        finally:
+            with JsonDriver.lock:
+                JsonDriver.inside -= 1
 
 
 class ManyOptions(DriverOptions):
@@ -108,6 +122,7 @@ class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     body: bytes = b"[]"
     drip: float = 0.0  # seconds between bytes; 0 sends the body at once
+    closed: list[float]  # when a client closed a connection it was trickling to (time.monotonic())
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -127,6 +142,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(body[i:i + 1])
                 self.wfile.flush()
             except OSError:
+                self.server.closed.append(time.monotonic())
                 return
             time.sleep(self.server.drip)
 
@@ -137,6 +153,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[_Server]:
     srv = _Server(("127.0.0.1", 0), _Handler)
+    srv.closed = []
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv
@@ -224,13 +241,31 @@ def test_price_out_of_range_in_a_price_book_names_file_and_line(tmp_path: Path) 
 
 
 # -- deadlines ---------------------------------------------------------------------------------------
+def wait_until(condition: Callable[[], object], seconds: float) -> bool:
+    """Whether ``condition()`` holds within ``seconds`` (polled)."""
+    end = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def workers_of(threads: set[threading.Thread]) -> list[threading.Thread]:
+    """The refresh's worker threads still alive that were not among ``threads``."""
+    return [t for t in threading.enumerate() if t not in threads and t.name.startswith("cloudcat-")]
+
+
 def test_a_trickling_server_is_cut_at_the_deadline(tmp_path: Path, test_drivers: Path, server: _Server) -> None:
     server.body = json.dumps([FINE] * 50).encode()
-    server.drip = 0.2  # a byte every 0.2 s: the socket timeout never fires
+    server.drip = 0.1  # a byte every 0.1 s: the socket timeout never fires
     config = static_config(tmp_path)
     config["backends"]["slow"] = {"driver": "testjson", "deadline": 1.5,
                                   "options": {"url": url(server), "timeout": 3}}
     config["brands"]["slow"] = {"backend": "slow"}
+    import cc_test_drivers  # type: ignore[import-not-found]
+
+    before = set(threading.enumerate())
     start = time.monotonic()
     with cloudcat.open_catalog(config) as catalog:
         result = catalog.refresh()
@@ -240,6 +275,37 @@ def test_a_trickling_server_is_cut_at_the_deadline(tmp_path: Path, test_drivers:
         [failed] = result.failed
         assert failed.backend == "slow" and "deadline" in (failed.error or "")
         assert {o.backend for o in catalog.offers(offline=True)} == {"fe", "cav"}
+        # the call itself was cut at the deadline: the server saw its connection closed (the deadline
+        # counts from the refresh's start, before the call started) and no worker is left in the call
+        [called] = cc_test_drivers.JsonDriver.started
+        assert wait_until(lambda: server.closed, 3), "the trickled connection stayed open"
+        assert server.closed[0] - called < 1.5 + 1.0, server.closed[0] - called
+        assert wait_until(lambda: cc_test_drivers.JsonDriver.inside == 0, 1)
+        assert wait_until(lambda: not workers_of(before), 2), workers_of(before)
+
+
+def test_an_openstack_call_held_past_the_deadline_is_cut(tmp_path: Path) -> None:
+    from cloudcat.testing import mock
+
+    with mock("openstack", "flexible-engine") as m:
+        m.faults.plan("GET flavors/detail hang x1 hang-s=60")  # one region's flavors never come
+        config = {"backends": {"os": {**m.backend, "deadline": 4}}, "brands": {"os": {"backend": "os"}},
+                  "store": str(tmp_path / "c.db")}
+        before = set(threading.enumerate())
+        with cloudcat.open_catalog(config) as catalog:
+            result = catalog.refresh()
+            ended = time.monotonic()
+            [failed] = result.failed
+            assert "deadline" in (failed.error or ""), failed.error
+
+            def held() -> list[Any]:
+                return [r for r in m.server.requests() if r.fault == "hang"]
+
+            # the held request ends as its client goes, within a second or so of the refresh's
+            # end (not after the 60 s hang), and no worker or side thread is left in a call
+            assert wait_until(held, 1.5), m.server.requests()
+            assert time.monotonic() - ended < 1.5
+            assert wait_until(lambda: not workers_of(before), 2), workers_of(before)
 
 
 def test_refresh_process_ends_at_the_refresh_deadline(tmp_path: Path, test_drivers: Path, server: _Server) -> None:
@@ -259,6 +325,60 @@ def test_refresh_process_ends_at_the_refresh_deadline(tmp_path: Path, test_drive
 
 
 # -- many backends -----------------------------------------------------------------------------------
+class _KeepAliveHandler(_Handler):
+    """Answers on persistent connections, counting those open at once."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        server: Any = self.server
+        with server.lock:
+            server.open += 1
+            server.peak = max(server.peak, server.open)
+
+    def finish(self) -> None:
+        super().finish()
+        server: Any = self.server
+        with server.lock:
+            server.open -= 1
+
+
+def test_the_connections_of_many_backends_follow_the_concurrency(tmp_path: Path, test_drivers: Path) -> None:
+    srv = _Server(("127.0.0.1", 0), _KeepAliveHandler)
+    srv.body = json.dumps([FINE]).encode()
+    srv.open = srv.peak = 0  # type: ignore[attr-defined]
+    srv.lock = threading.Lock()  # type: ignore[attr-defined]
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        concurrency = 4
+        config = {"backends": {f"b{i:02}": {"driver": "testjson", "options": {"url": url(srv)}} for i in range(40)},
+                  "brands": {"all": {"backends": [f"b{i:02}" for i in range(40)]}},
+                  "concurrency": concurrency, "store": str(tmp_path / "c.db")}
+        with cloudcat.open_catalog(config) as catalog:
+            result = catalog.refresh()
+            assert result.exit_code == 0 and result.snapshot is not None and result.snapshot.offers == 40
+            # each backend's connection is closed once it is read, not kept until the catalog closes
+            assert wait_until(lambda: srv.open == 0, 2), srv.open  # type: ignore[attr-defined]
+        assert srv.peak <= concurrency + 2, srv.peak  # type: ignore[attr-defined]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_the_pool_takes_the_lowest_order_first() -> None:
+    pool = TaskPool(1)
+    gate = threading.Event()
+    ran: list[str] = []
+    pool.submit(gate.wait, 5)  # holds the one worker while the others wait
+    futures = [pool.submit(ran.append, name, order=order) for name, order in [("c", 2), ("a", 0), ("b", 1), ("a2", 0)]]
+    gate.set()
+    for future in futures:
+        future.result(timeout=5)
+    pool.shutdown()
+    assert ran == ["a", "a2", "b", "c"]
+
+
 def test_a_hundred_backends_of_twenty_regions_stay_on_bounded_threads(tmp_path: Path, test_drivers: Path) -> None:
     concurrency = 8
     config = {"backends": {f"b{i:03}": {"driver": "testmany"} for i in range(100)},
