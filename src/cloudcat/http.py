@@ -70,6 +70,7 @@ __all__ = [
     "HttpOptions",
     "RetryPolicy",
     "close_idle",
+    "current_deadline",
     "error_for_status",
     "fit_session",
     "parse_retry_after",
