@@ -16,7 +16,10 @@ floor: the longest chain of requests that must follow one another, times the lat
 cloudcat within 1.5× of it). The chain is counted from the requests cloudcat made: the login
 chain, then in the busiest region the compute discovery, every flavor page and the CloudKitty
 requests that follow one another. The time an empty interpreter takes to import the CLI is
-printed too: it is part of what users wait for, and of no chain.
+printed too: it is part of what users wait for, and of no chain. Then, for the last run, where
+the time went: the first request and the last answer after the process started, and the longest
+chain of requests cloudcat actually made one after another (each asked after the previous one's
+answer came back), request by request.
 
     uv run python bench/bench_refresh.py [--latency-ms 100] [--regions 6] [--page-limit 5] [--runs 3]
                                          [--concurrency 32]
@@ -31,18 +34,35 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import openstack
 import yaml
+from cloudcat_openstack.mock import OpenStackMock
+from werkzeug.wrappers import Request, Response
 
 from cloudcat.testing import mock
 
 #: Requests that must follow one another before any listing: Keystone version discovery → token
 #: → identity discovery → region list.
 LOGIN_CHAIN = 4
+
+
+class TimedOpenStack(OpenStackMock):
+    """The mocked OpenStack, noting when each request was answered (its latency already waited)."""
+
+    lock = threading.Lock()
+    answered: list[tuple[float, str, str]] = []  # (monotonic time, method, path and query)
+
+    def dispatch(self, request: Request) -> Response:
+        response = super().dispatch(request)
+        query = request.query_string.decode("latin-1")
+        with self.lock:
+            self.answered.append((time.monotonic(), request.method, request.path + (f"?{query}" if query else "")))
+        return response
 
 
 def sequential(backend: dict[str, Any], regions: list[str]) -> int:
@@ -85,15 +105,27 @@ def sequential_process(backend: dict[str, Any], regions: list[str], tmp: Path) -
     return time.perf_counter() - start, int(proc.stdout.strip())
 
 
-def cloudcat_refresh(config: Path) -> float:
-    """One ``cloudcat refresh`` process; its wall time."""
-    start = time.perf_counter()
+def cloudcat_refresh(config: Path) -> tuple[float, float]:
+    """One ``cloudcat refresh`` process; when it started (monotonic clock) and its wall time."""
+    start = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "cloudcat.cli", "refresh", "--config", str(config)],
                           capture_output=True, text=True)
-    took = time.perf_counter() - start
+    took = time.monotonic() - start
     if proc.returncode != 0:
         raise SystemExit(f"refresh failed ({proc.returncode}): {proc.stderr}")
-    return took
+    return start, took
+
+
+def longest_chain(answered: list[tuple[float, str, str]], latency: float) -> list[tuple[float, str, str]]:
+    """The longest chain of requests made one after another: each asked (answered minus the
+    latency) once the previous one was answered. An upper bound of what truly depended on what."""
+    spans = sorted((t - latency, t, method, path) for t, method, path in answered)
+    best: list[list[tuple[float, str, str]]] = []
+    for i, (asked, done, method, path) in enumerate(spans):
+        before = [best[j] for j in range(i) if spans[j][1] <= asked + 0.005]
+        chain = max(before, key=len, default=[])
+        best.append([*chain, (done, method, path)])
+    return max(best, key=len, default=[])
 
 
 def import_time() -> float:
@@ -139,7 +171,7 @@ def main() -> None:
         print(sequential(spec["backend"], spec["regions"]))
         return
 
-    with mock("openstack", "flexible-engine", latency_ms=args.latency_ms, regions=args.regions,
+    with mock(TimedOpenStack, "flexible-engine", latency_ms=args.latency_ms, regions=args.regions,
               page_limit=args.page_limit) as m:
         regions = list(m.platform.state()["regions"])
         backend = m.backend  # as the mock hands it out: CloudKitty on when the fixture has prices
@@ -156,8 +188,11 @@ def main() -> None:
                     "brands": {"flexible-engine": {"backend": "fe", "operator": "Orange Business"}},
                     "store": str(Path(tmp) / f"run{run}.db"), "concurrency": args.concurrency}))
                 before = len(m.server.requests())
-                cc_times.append(cloudcat_refresh(config))
+                TimedOpenStack.answered.clear()
+                started, took = cloudcat_refresh(config)
+                cc_times.append(took)
                 paths = [r.path for r in m.server.requests()[before:]]
+                answered = list(TimedOpenStack.answered)
     startup = min(import_time() for _ in range(3))
 
     seq, cc = statistics.median(seq_times), statistics.median(cc_times)
@@ -172,6 +207,14 @@ def main() -> None:
     print(f"critical-path floor            : {floor:7.2f} s  ({chain} dependent requests)")
     print(f"ratio cloudcat / floor         : {cc / floor:7.2f}   (target <= 1.50)")
     print(f"interpreter + `import cloudcat.cli`: {startup:5.2f} s (in every process, on no chain)")
+    latency = args.latency_ms / 1000
+    times = [t - started for t, _, _ in answered]
+    print(f"last run: {took:.2f} s; first request asked at {min(times) - latency:.2f} s, last answer at "
+          f"{max(times):.2f} s, then {took - max(times):.2f} s to compose, store and exit")
+    chain = longest_chain(answered, latency)
+    print(f"longest chain of requests one after another in the last run: {len(chain)}")
+    for done, method, path in chain:
+        print(f"  {done - started:6.2f} s  {method} {path[:110]}")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,15 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from cloudcat.driver import BaseDriver, Capabilities, DriverOptions, OptionNameDeprecation, concurrently, import_sdk
+from cloudcat.driver import (
+    SIDE_THREADS,
+    BaseDriver,
+    Capabilities,
+    DriverOptions,
+    OptionNameDeprecation,
+    concurrently,
+    import_sdk,
+)
 from cloudcat.errors import (
     AuthenticationError,
     BackendError,
@@ -554,9 +562,12 @@ class OpenStackDriver(BaseDriver):
     # compute
     def _flavors(self, region: str) -> list[Item]:
         zones = self._region(region).zones
-        all_prices, flavors, ecs_specs = _concurrently(lambda: self._region_prices(region),
-                                                       lambda: self._flavor_listing(region),
-                                                       lambda: self._ecs_extra_specs(region))
+        # the longest chain first: this thread walks the flavor pages; ECS and the prices need one
+        # side thread beside it, or come after it when none is free (the region's storage task
+        # reads the prices first, so they are then usually there)
+        flavors, (ecs_specs, all_prices) = _concurrently(
+            lambda: self._flavor_listing(region),
+            lambda: (self._ecs_extra_specs(region), self._region_prices(region)))
         prices = all_prices.get("flavor", {})
         return [self._flavor_item(flavor, specs, ecs_specs.get(flavor.id), region, zones,
                                   prices.get(flavor.id) or prices.get(flavor.name))
@@ -668,8 +679,10 @@ class OpenStackDriver(BaseDriver):
         def all_types() -> list[_VolumeType]:
             return self._listing(region, "volume", "/types", _VolumeTypePage, {"limit": str(CINDER_MAX_LIMIT)})
 
-        zones, qos_map, all_prices, types = _concurrently(
-            zone_names, qos_by_type, lambda: self._region_prices(region), all_types)
+        # the prices first: the compute task of the region, walking its flavor pages meanwhile,
+        # then finds them read; the rest (a few requests) on one side thread, or after them
+        all_prices, (types, zones, qos_map) = _concurrently(
+            lambda: self._region_prices(region), lambda: (all_types(), zone_names(), qos_by_type()))
         if qos_map is None:
             log.info("%s: QoS specs in %s are not readable with this user's role (Cinder keeps them for "
                      "administrators): storage IOPS and throughput are left unset", self.backend, region)
@@ -1113,8 +1126,18 @@ def _bound_token_renewal(auth: Any, requests_session: Any) -> None:
 
 def _concurrently(*calls: Callable[[], Any]) -> list[Any]:
     """Results of independent calls, run at once (requests of one listing that do not depend
-    on each other); the first failure is raised."""
-    return concurrently(*calls)  # on a few threads shared by every task of a refresh
+    on each other); the first failure is raised.
+
+    They run on the few side threads every task of a refresh shares (:func:`cloudcat.driver.concurrently`),
+    dealt out in as many lanes as this thread and those side threads make: with seven calls and
+    four side threads, no lane runs more than two, where handing each call to the next free
+    thread leaves this one running three."""
+    lanes = [calls[i::SIDE_THREADS + 1] for i in range(min(len(calls), SIDE_THREADS + 1))]
+    done = concurrently(*(lambda lane=lane: [call() for call in lane] for lane in lanes))
+    out: list[Any] = [None] * len(calls)
+    for i, results in enumerate(done):
+        out[i::SIDE_THREADS + 1] = results
+    return out
 
 
 def zone_sale_status(specs: Mapping[str, str], zones: Sequence[str]) -> dict[str, str]:
