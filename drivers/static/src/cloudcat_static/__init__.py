@@ -13,32 +13,90 @@ A YAML or JSON file holds ``regions`` (name, country, zones) and ``items`` (fiel
 A JSON Lines file holds one item per line; a CSV file one item per row with flat columns
 (``price_amount``, ``gpu_model``, ``labels`` split on ``;``…). Regions not declared are taken
 from the items.
+
+The files are read once, when the regions are first asked for: every item is checked then (an
+error names its file and line), and kept as JSON in a temporary file rather than in memory, so
+that a catalog of a million items costs a few megabytes of offsets; each listing reads its
+region's items back from there. JSON Lines files are read line by line.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pydantic import Field, ValidationError
 
 from cloudcat.driver import BaseDriver, Capabilities, DriverOptions
 from cloudcat.errors import ConfigError
-from cloudcat.models import Item, Kind, Region
+from cloudcat.models import Item, Kind, Region, bounds_violation
 from cloudcat.records import read_records
 
 __all__ = ["StaticDriver", "StaticOptions"]
 __version__ = "0.1.0"
 
 _SUFFIXES = (".csv", ".jsonl", ".ndjson", ".json", ".yaml", ".yml")
+_LINES = (".jsonl", ".ndjson")
 
 
 class StaticOptions(DriverOptions):
     """Options of the ``static`` driver."""
 
     paths: list[Path] = Field(min_length=1, description="Files or folders of catalog data.")
+
+
+class _Spill:
+    """Checked items kept as JSON in an anonymous temporary file, found by region and kind."""
+
+    def __init__(self) -> None:
+        # open for the driver's life (listings read it): closed by close()
+        self.file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        self.size = 0
+        #: (region, kind) -> offset and length of each item, one after the other
+        self.spans: dict[tuple[str, Kind], array[int]] = {}
+        #: items JSON cannot carry (a negative offset n is the item at -1 - n here)
+        self.odd: list[Item] = []
+
+    def add(self, region: str, item: Item) -> None:
+        span = self.spans.get((region, item.kind))
+        if span is None:
+            span = self.spans[(region, item.kind)] = array("q")
+        if bounds_violation(item) is not None:
+            # JSON cannot carry it (inf, a huge number): kept as it is, for the refresh to
+            # drop with a warning naming the field
+            span.append(-1 - len(self.odd))
+            span.append(0)
+            self.odd.append(item)
+            return
+        data = item.__pydantic_serializer__.to_json(item)
+        self.file.write(data)
+        span.append(self.size)
+        span.append(len(data))
+        self.size += len(data)
+
+    def done(self) -> None:
+        self.file.flush()
+
+    def items(self, region: str, kind: Kind) -> Iterator[Item]:
+        span = self.spans.get((region, kind))
+        if span is None:
+            return
+        fd = self.file.fileno()
+        for n in range(0, len(span), 2):  # pread: listings of several threads read side by side
+            offset = span[n]
+            if offset < 0:
+                yield self.odd[-1 - offset]
+            else:
+                yield Item.model_validate_json(os.pread(fd, span[n + 1], offset))
+
+    def close(self) -> None:
+        self.file.close()
 
 
 class StaticDriver(BaseDriver):
@@ -53,7 +111,7 @@ class StaticDriver(BaseDriver):
     def __init__(self, options: Any = None, *, backend: str | None = None) -> None:
         super().__init__(options, backend=backend)
         self._lock = threading.Lock()
-        self._loaded: tuple[list[Region], dict[str, list[Item]]] | None = None
+        self._loaded: tuple[list[Region], _Spill] | None = None
 
     def _files(self) -> list[Path]:
         files: list[Path] = []
@@ -67,51 +125,97 @@ class StaticDriver(BaseDriver):
                                   field=f"backends.{self.backend}.options.paths")
         return files
 
-    def _load(self) -> tuple[list[Region], dict[str, list[Item]]]:
+    def _load(self) -> tuple[list[Region], _Spill]:
         with self._lock:
             if self._loaded is None:
                 self._loaded = self._read()
             return self._loaded
 
-    def _read(self) -> tuple[list[Region], dict[str, list[Item]]]:
+    def _read(self) -> tuple[list[Region], _Spill]:
         regions: dict[str, Region] = {}
-        items: dict[str, list[Item]] = {}
-        for path in self._files():
-            for source, line, row in read_records(path, list_key="regions", keyed_only=True):
-                region = _validate(Region, row, source, line)
-                regions[region.name] = region
-            for source, line, row in read_records(path):
-                row = dict(row)
-                names = row.pop("regions", None) or [row.get("region")]
-                for name in names:
-                    item = _validate(Item, {**row, "region": name}, source, line)
-                    if item.region is None and item.kind != Kind.LOCATION:
-                        raise ConfigError("item has no region", source=source, line=line, field="region")
-                    region_name = item.region or item.name
-                    items.setdefault(region_name, []).append(item)
-                    if region_name not in regions:
-                        regions[region_name] = Region(name=region_name, country=item.country)
+        zones: dict[str, set[str]] = {}
+        spill = _Spill()
+        try:
+            for path in self._files():
+                for source, line, row in read_records(path, list_key="regions", keyed_only=True):
+                    region = _validate(Region, row, source, line)
+                    regions[region.name] = region
+                for source, line, record in _records(path):
+                    row = dict(record)
+                    names = row.pop("regions", None) or [row.get("region")]
+                    for name in names:
+                        item = _validate(Item, {**row, "region": name}, source, line)
+                        if item.region is None and item.kind != Kind.LOCATION:
+                            raise ConfigError("item has no region", source=source, line=line, field="region")
+                        region_name = item.region or item.name
+                        spill.add(region_name, item)
+                        seen = zones.setdefault(region_name, set())
+                        seen.update(item.zones)
+                        if item.zone:
+                            seen.add(item.zone)
+                        if region_name not in regions:
+                            regions[region_name] = Region(name=region_name, country=item.country)
+            spill.done()
+        except BaseException:
+            spill.close()
+            raise
         for name, region in regions.items():
-            zones = set(region.zones)
-            for item in items.get(name, []):
-                zones.update(item.zones)
-                if item.zone:
-                    zones.add(item.zone)
-            regions[name] = region.model_copy(update={"zones": sorted(zones)})
-        return list(regions.values()), items
+            regions[name] = region.model_copy(update={"zones": sorted(set(region.zones) | zones.get(name, set()))})
+        return list(regions.values()), spill
 
     def list_regions(self) -> Sequence[Region]:
         """Regions declared in the files, or named by their items."""
         return self._load()[0]
 
     def list_items(self, kind: Kind, region: str) -> Iterable[Item]:
-        """Items of ``kind`` in ``region`` from the files."""
-        return [i for i in self._load()[1].get(region, []) if i.kind == kind]
+        """Items of ``kind`` in ``region`` from the files (read back one at a time)."""
+        return self._load()[1].items(region, kind)
 
     def list_locations(self, region: str) -> list[Item]:
         """Location items written in the files, else the region and its zones."""
-        written = [i for i in self._load()[1].get(region, []) if i.kind == Kind.LOCATION]
+        written = list(self._load()[1].items(region, Kind.LOCATION))
         return written or super().list_locations(region)
+
+    def close(self) -> None:
+        """Drop the items read (the files are read again when next asked)."""
+        with self._lock:
+            loaded, self._loaded = self._loaded, None
+        if loaded is not None:
+            loaded[1].close()
+        super().close()
+
+
+def _records(path: Path) -> Iterator[tuple[str, int | None, dict[str, Any]]]:
+    """The item rows of a file: a JSON Lines file line by line, others as
+    :func:`cloudcat.records.read_records` reads them."""
+    if path.suffix.lower() not in _LINES:
+        yield from read_records(path)
+        return
+    source = str(path)
+    try:
+        with path.open(encoding="utf-8-sig") as lines:  # a byte order mark is not data
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                yield source, number, _line_object(line, source, number)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8", source=source) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror or exc}", source=source) from None
+
+
+def _line_object(line: str, source: str, number: int) -> dict[str, Any]:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"invalid JSON: {exc.msg}", source=source, line=number) from None
+    except RecursionError:
+        raise ConfigError("nested too deeply", source=source, line=number) from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise ConfigError(f"invalid JSON: {exc}", source=source, line=number) from None
+    if not isinstance(obj, dict):
+        raise ConfigError("each line must be a JSON object", source=source, line=number)
+    return obj
 
 
 def _validate(model: type[Any], row: dict[str, Any], source: str, line: int | None) -> Any:
