@@ -1,4 +1,4 @@
-"""cloudcat's ``openstack`` driver, on openstacksdk.
+"""cloudcat's ``openstack`` driver, on keystoneauth (openstacksdk loads clouds.yaml entries).
 
 Options, in the keys OpenStack users already keep in ``clouds.yaml``::
 
@@ -24,10 +24,22 @@ has ECS, else from Nova extra specs), public and shared images, volume types wit
 and QoS specs the user may read (a project user sees neither QoS specs nor admin-only extra
 specs: zones then come from ``RESKEY:availability_zones`` and IOPS stay unset), external
 networks, and the availability zones of each region. Every listing follows every page (Cinder's
-``volume_type_links`` included).
+``volume_type_links`` included), asking for the largest page the services serve (1000; Glance
+pages by 25 unless asked). Nova is asked for microversion 2.61 and, when it refuses it (406),
+without one: extra specs are then read per flavor.
+
+Round trips are what a slow cloud costs, so none is spent on version discovery: a v3
+``auth_url`` logs in directly, and each service's endpoint is the token's catalog URL with the
+version cloudcat speaks appended where it names none. The zones of the catalog's regions are read
+while Keystone lists its regions; a read's independent requests run side by side
+(:func:`cloudcat.driver.concurrently`), the longest chain on the task's own thread. openstacksdk,
+slow to import, is loaded only for a clouds.yaml entry or the OS_* variables; inline ``auth``
+needs keystoneauth alone. Every answer is parsed in one place (:func:`parse_answer`): one of the
+wrong shape is an :class:`~cloudcat.errors.UnavailableError` naming the request and the field
+(``GET …/flavors/detail: flavors[3].vcpus: expected an integer, got 'x'``).
 
 One keystoneauth session (one token, one connection pool) serves every region and thread;
-region views of it are created once, under a lock. The HTTP options (``timeout``,
+adapters per region and service are created once. The HTTP options (``timeout``,
 ``connect_timeout``, ``retries``, ``max_retry_after``, ``verify``) are :class:`cloudcat.http.HttpOptions`.
 Each request answered 429 or 5xx is retried by keystoneauth with bounded exponential backoff,
 honouring ``Retry-After`` (delay-seconds or an HTTP date); a 429 whose Retry-After is longer than
