@@ -18,7 +18,10 @@ Part 2, ``--backends`` (100) backends pointing at one mocked OpenStack (``cloudc
 its own process, so its threads and sockets are not counted) read by one ``Catalog.refresh()``
 in this process, while a sampler records every 10 ms the live threads and the open sockets
 (``socket:`` entries under ``/proc/self/fd``). Peaks are printed against the configured
-``concurrency`` (``--concurrency``, 16): both must stay bounded by it, not by the backends' number.
+``concurrency`` (``--concurrency``, 16): both must stay bounded by it, not by the backends' number
+(target: at most concurrency + 8 threads). The threads alive at the peak are listed by name, so
+whoever starts extra ones shows (``cloudcat-task``: the refresh's workers, ``cloudcat-side``:
+:func:`cloudcat.driver.concurrently`).
 
     uv run python bench/bench_concurrency.py [--items 30000] [--readers 8] [--backends 100] [--quick]
         [--concurrency 16] [--part readers|backends]
