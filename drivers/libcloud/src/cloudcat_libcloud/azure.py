@@ -6,7 +6,9 @@
 * :class:`ImageSet`: the bounded set of marketplace images to list (publishers, offers, SKUs);
 * :class:`RetailPrices`: the public Azure Retail Prices API (``/api/retail/prices``, ``$filter`` on
   ``serviceName``/``armRegionName``/``priceType``, ``NextPageLink`` paging), read as prices with
-  their currency, unit and effective date.
+  their currency, unit and effective date; an item without a usable price (no finite amount up to
+  10**15, an unknown unit or currency) prices nothing, a page of another shape is an error naming
+  the API and the field.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cloudcat.errors import BackendTimeoutError, UnavailableError
 from cloudcat.http import RetryPolicy, error_for_status, parse_retry_after
-from cloudcat.models import Architecture, Price, PriceUnit
+from cloudcat.models import MAX_NUMBER, Architecture, Price, PriceUnit
+
+from .errors import shown
 
 __all__ = [
     "DEFAULT_IMAGES",
@@ -171,10 +175,14 @@ class RetailPrices:
             page = self.retry.run(functools.partial(self._get, url, query))
             items = page.get("Items")
             if not isinstance(items, list):
-                raise UnavailableError(f"retail prices {self.url}: answer without Items", backend=self.backend)
-            yield from (i for i in items if isinstance(i, Mapping))
+                raise UnavailableError(f"retail prices {self.url}: Items: {shown(items)} is not a list",
+                                       backend=self.backend)
+            yield from (i for i in items if isinstance(i, Mapping))  # an item of another shape has no price
             nxt = page.get("NextPageLink")
-            url, query = (str(nxt), None) if nxt else (None, None)
+            if nxt and not (isinstance(nxt, str) and nxt.startswith(("http://", "https://"))):
+                raise UnavailableError(f"retail prices {self.url}: NextPageLink: {shown(nxt)} is not a URL",
+                                       backend=self.backend)
+            url, query = (nxt, None) if nxt else (None, None)
         raise UnavailableError(f"retail prices {self.url}: more than {MAX_PAGES} pages", backend=self.backend)
 
     def _get(self, url: str, params: Mapping[str, str] | None) -> dict[str, Any]:
@@ -242,15 +250,21 @@ def _price(item: Mapping[str, Any]) -> Price | None:
     currency = item.get("currencyCode")
     if unit is None or not isinstance(currency, str):
         return None
+    retail = item.get("retailPrice")
+    if isinstance(retail, bool) or not isinstance(retail, int | float | str):
+        return None
     try:
-        amount = Decimal(str(item.get("retailPrice")))
+        amount = Decimal(str(retail))
     except InvalidOperation:
         return None
-    if not amount.is_finite() or amount <= 0:
+    if not amount.is_finite() or not 0 < amount <= MAX_NUMBER:
         return None
     start = str(item.get("effectiveStartDate") or "")[:10]
     try:
         effective = dt.date.fromisoformat(start) if start else None
     except ValueError:
         effective = None
-    return Price(amount=amount, currency=currency, unit=unit, effective_from=effective, source=PRICES_SOURCE)
+    try:
+        return Price(amount=amount, currency=currency, unit=unit, effective_from=effective, source=PRICES_SOURCE)
+    except ValidationError:  # not an ISO 4217 currency, say: no price from this item
+        return None

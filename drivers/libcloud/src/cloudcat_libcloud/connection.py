@@ -5,7 +5,8 @@ connection logs in on port 443 whatever ``activeDirectoryEndpointUrl`` says and 
 of ``resourceManagerEndpointUrl``. Nothing here changes libcloud for the process:
 
 * :class:`TlsConnection` is libcloud's HTTP connection with this instance's ``verify`` (a bool or
-  a CA bundle); :func:`use_tls` makes one driver instance's connections use it;
+  a CA bundle), remembering the last request it sent on this thread (which error messages name,
+  :func:`.errors.last_request`); :func:`use_tls` makes one driver instance's connections use it;
 * :class:`ArmConnection` is libcloud's Azure Resource Manager connection that honours the scheme
   and port of both URLs of the ``cloud_environment``, and :class:`AzureArmNodeDriver` is
   libcloud's ``azure_arm`` driver with that connection.
@@ -26,6 +27,8 @@ from libcloud.common import azure_arm as _common_azure
 from libcloud.common import base as _base
 from libcloud.compute.drivers import azure_arm as _compute_azure
 
+from .errors import remember_request
+
 __all__ = ["ArmConnection", "AzureArmNodeDriver", "TlsConnection", "forget_tokens", "resolve_environment", "use_tls"]
 
 # libcloud is untyped: its classes are narrowed to Any here, at the boundary
@@ -37,6 +40,7 @@ _AzureNodeDriver: Any = _compute_azure.AzureNodeDriver
 _ENVIRONMENTS: Mapping[str, Mapping[str, str]] = _common_azure.publicEnvironments
 
 
+
 class TlsConnection(_LibcloudConnection):  # type: ignore[misc]  # libcloud is untyped
     """libcloud's HTTP connection, verifying TLS as ``verify`` says (``True``, ``False`` or a CA bundle path)
     instead of as the process-wide ``libcloud.security`` settings say."""
@@ -46,6 +50,11 @@ class TlsConnection(_LibcloudConnection):  # type: ignore[misc]  # libcloud is u
         super().__init__(host, port, secure=secure, **kwargs)
         self.verify = verify is not False
         self.ca_cert = verify if isinstance(verify, str) else None
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        """libcloud's request, remembered for error messages (:func:`.errors.last_request`)."""
+        remember_request(f"{method.upper()} {urlsplit(url).path or '/'}")
+        return super().request(method, url, *args, **kwargs)
 
 
 def quiet_loopback_warnings() -> None:

@@ -39,9 +39,12 @@ unit and effective date); else libcloud's bundled pricing data as a labelled, da
 (``libcloud-pricing``, effective the day the data was captured; :mod:`.pricing`), whose ``0.0``
 means "unknown" and never becomes a price. Price books override both.
 
-Errors from libcloud and ``requests`` become cloudcat's (:mod:`.errors`); 429s and 5xx are retried
-by the options' :class:`cloudcat.http.RetryPolicy`, and a token the endpoint refuses is renewed
-once. TLS is verified as ``verify`` says (a bool or a CA bundle), per driver instance.
+Errors from libcloud and ``requests`` become cloudcat's (:mod:`.errors`), naming the call and the
+request; 429s and 5xx are retried by the options' :class:`cloudcat.http.RetryPolicy`, and a token the
+endpoint refuses is renewed once. TLS is verified as ``verify`` says (a bool or a CA bundle), per
+driver instance. A size, image or region whose values cannot be used (a name with control
+characters, a memory size past 2**53, an infinite disk) is left out with a warning naming the call,
+the object and the field; the rest is read.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ import functools
 import inspect
 import json
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -62,6 +66,7 @@ from cloudcat.http import HttpOptions
 from cloudcat.models import Item, Kind, Price, Region
 
 from .azure import DEFAULT_IMAGES, ImageSet, RetailPrices, SizePrices, country_of, os_of, size_facts
+from .errors import Reading, amount, name, printable, whole_number
 
 if TYPE_CHECKING:
     from .pricing import LibcloudPrices
@@ -260,16 +265,17 @@ class LibcloudDriver(BaseDriver):
     def call(self, where: str, fn: Callable[[], T]) -> T:
         """``fn()`` (a libcloud call), one at a time (libcloud connections are not thread-safe), with
         errors mapped to cloudcat's, retries by the options' policy and a refused token renewed once."""
-        from .errors import backend_error
+        from .errors import backend_error, forget_request, last_request
 
         def attempt() -> T:
             try:
                 with self._lock:
+                    forget_request()
                     return fn()
             except CloudcatError:
                 raise
             except Exception as exc:
-                raise backend_error(exc, where, self.backend, self.redact) from exc
+                raise backend_error(exc, where, self.backend, self.redact, last_request()) from exc
 
         def with_renewal() -> T:
             try:
@@ -324,13 +330,21 @@ class LibcloudDriver(BaseDriver):
 
     def list_regions(self) -> Sequence[Region]:
         """libcloud's locations as regions, or one region (``region`` option, else the provider) when it has none."""
-        regions = [Region(name=loc_id, display_name=str(loc.name or loc_id) or None,
-                          country=self.country(loc_id, getattr(loc, "country", None)))
-                   for loc_id, loc in self.locations().items()]
-        if regions:
+        regions = self.regions_of(self.locations(), lambda loc_id, loc: Region(
+            name=name(loc_id, "id"), display_name=printable(str(loc.name or loc_id)) or None,
+            country=self.country(loc_id, getattr(loc, "country", None))))
+        if regions or self.locations():
             return regions
-        name = self.options.region or self.options.provider
-        return [Region(name=name, country=self.country(name))]
+        default = self.options.region or self.options.provider
+        return [Region(name=default, country=self.country(default))]
+
+    def regions_of(self, found: Mapping[str, Any], region: Callable[[str, Any], Region]) -> list[Region]:
+        """``region(id, location)`` of each location found, a location it fails on left out with a warning."""
+        regions = []
+        for loc_id, loc in found.items():
+            with Reading("list_locations()", f"location {printable(loc_id, 80)}", self.backend, drop="region"):
+                regions.append(region(loc_id, loc))
+        return regions
 
     # -- items --------------------------------------------------------------------------------
     def list_items(self, kind: Kind, region: str) -> Iterator[Item]:
@@ -338,10 +352,22 @@ class LibcloudDriver(BaseDriver):
         if kind == Kind.COMPUTE:
             sizes = self.list_sizes(region)
             prices = self.prices(region)
-            for size in sizes:
-                yield self.size_item(size, region, prices)
+            yield from self.mapped(f"list_sizes({region})", "size", sizes,
+                                   lambda size: self.size_item(size, region, prices))
         elif kind == Kind.IMAGE:
-            yield from _unique_names(self.image_item(image, region) for image in self.list_images(region))
+            yield from _unique_names(self.mapped(f"list_images({region})", "image", self.list_images(region),
+                                                 lambda image: self.image_item(image, region)))
+
+    def mapped(self, where: str, noun: str, found: Iterable[Any], item: Callable[[Any], Item]) -> list[Item]:
+        """``item(x)`` of each libcloud object found by ``where``, one it fails on left out with a warning."""
+        items = []
+        for x in found:
+            with Reading(where, f"{noun} {printable(str(getattr(x, 'id', '?')), 80)}", self.backend, drop=noun):
+                items.append(item(x))
+        return items
+
+    #: The fields of the answer that libcloud's ``NodeSize`` attributes come from, where they differ.
+    size_fields: ClassVar[Mapping[str, str]] = {}
 
     def list_sizes(self, region: str) -> list[Any]:
         """libcloud's sizes for ``region`` (per location where the provider has locations)."""
@@ -393,17 +419,19 @@ class LibcloudDriver(BaseDriver):
 
     def size_item(self, size: Any, region: str, prices: Mapping[str, SizePrices]) -> Item:
         """A libcloud ``NodeSize`` as a compute item."""
-        name = str(size.name or size.id)
-        live = prices.get(name)
+        fields = self.size_fields
+        size_name = name(size.name or size.id, fields.get("name", "name"))
+        live = prices.get(size_name)
         price = live.linux if live is not None and live.linux is not None else self.libcloud_price(size, region)
         extras: dict[str, Any] = {"libcloud_id": str(size.id), "libcloud_extra": _json_safe(size.extra or {})}
         if live is not None and (live.others or live.meter):
             extras["retail"] = {**live.meter, **live.others}
-        ram = _positive_int(size.ram)
-        return Item(kind=Kind.COMPUTE, name=name, display_name=str(size.name) if size.name != name else None,
-                    region=region, vcpus=vcpus_of(size), memory_mib=ram,
-                    disk_gib=float(size.disk) if isinstance(size.disk, int | float) and size.disk >= 0 else None,
-                    price=price, extras=extras, **self.size_facts(name))
+        ram = whole_number(size.ram, fields.get("ram", "ram")) or None
+        disk = size.disk if isinstance(size.disk, int | float) else None  # some providers give text
+        return Item(kind=Kind.COMPUTE, name=size_name, display_name=str(size.name) if size.name != size_name else None,
+                    region=region, vcpus=vcpus_of(size, fields), memory_mib=ram,
+                    disk_gib=amount(disk, fields.get("disk", "disk")), price=price, extras=extras,
+                    **self.size_facts(size_name))
 
     def size_facts(self, name: str) -> dict[str, Any]:
         """Typed platform facts (family, generation, architecture) of a size name (none by default)."""
@@ -411,13 +439,11 @@ class LibcloudDriver(BaseDriver):
 
     def image_item(self, image: Any, region: str) -> Item:
         """A libcloud ``NodeImage`` as an image item."""
-        extra = image.extra or {}
-        min_disk = extra.get("minDisk") if isinstance(extra, Mapping) else None
-        min_ram = extra.get("minRam") if isinstance(extra, Mapping) else None
-        return Item(kind=Kind.IMAGE, name=str(image.name or image.id), region=region,
-                    min_disk_gib=float(min_disk) if isinstance(min_disk, int | float) and min_disk >= 0 else None,
-                    min_memory_mib=int(min_ram) if isinstance(min_ram, int) and min_ram >= 0 else None,
-                    extras={"libcloud_id": str(image.id), "libcloud_extra": _json_safe(extra)})
+        extra = image.extra if isinstance(image.extra, Mapping) else {}
+        return Item(kind=Kind.IMAGE, name=name(image.name or image.id, "name"), region=region,
+                    min_disk_gib=amount(extra.get("minDisk"), "min_disk"),
+                    min_memory_mib=whole_number(extra.get("minRam"), "min_ram"),
+                    extras={"libcloud_id": str(image.id), "libcloud_extra": _json_safe(image.extra or {})})
 
 
 class GenericDriver(LibcloudDriver):
@@ -447,7 +473,8 @@ class OpenStackDriver(LibcloudDriver):
     def list_regions(self) -> Sequence[Region]:
         """The regions where the Keystone catalog has a compute endpoint."""
         names = self.call("service catalog", lambda: _catalog_regions(self.client()))
-        return [Region(name=str(n), country=self.country(str(n))) for n in names]
+        return self.regions_of({n: n for n in names}, lambda n, _: Region(
+            name=name(n, "catalog.endpoints.region_id"), country=self.country(n)))
 
     def list_sizes(self, region: str) -> list[Any]:
         """Flavors of ``region`` (one ``GET /flavors/detail``)."""
@@ -483,11 +510,15 @@ class AzureArmDriver(LibcloudDriver):
         assert o.secret is not None
         return [o.tenant_id, o.subscription_id, o.key, o.secret.get_secret_value()], kwargs
 
+    #: libcloud's ``NodeSize`` from an ARM ``vmSizes`` entry.
+    size_fields: ClassVar[Mapping[str, str]] = {"ram": "memoryInMB", "disk": "resourceDiskSizeInMB",
+                                                "vcpus": "numberOfCores"}
+
     def list_regions(self) -> Sequence[Region]:
         """The subscription's locations for virtual machines, with their country."""
-        return [Region(name=loc_id, display_name=str(loc.name or loc_id),
-                       country=self.options.countries.get(loc_id) or country_of(loc_id))
-                for loc_id, loc in self.locations().items()]
+        return self.regions_of(self.locations(), lambda loc_id, loc: Region(
+            name=name(loc_id, "resourceTypes.locations"), display_name=name(str(loc.name or loc_id), "locations"),
+            country=self.options.countries.get(loc_id) or country_of(loc_id)))
 
     def list_images(self, region: str) -> list[Any]:
         """The latest version of each SKU of the configured publishers and offers in ``region`` (the
@@ -508,7 +539,8 @@ class AzureArmDriver(LibcloudDriver):
     def image_item(self, image: Any, region: str) -> Item:
         """A marketplace image SKU, named by its URN with ``latest`` as version (the name stays as versions
         come and go); the version that is latest now is in the extras."""
-        publisher, offer, sku, version = (str(getattr(image, a, "")) for a in ("publisher", "offer", "sku", "version"))
+        publisher, offer, sku = (str(getattr(image, a, "")) for a in ("publisher", "offer", "sku"))
+        version = name(str(getattr(image, "version", "")), "name")
         os_family, os_version = os_of(publisher, sku)
         versions = (image.extra or {}).get("versions", [version])
         return Item(kind=Kind.IMAGE, name=f"{publisher}:{offer}:{sku}:latest",
@@ -595,26 +627,29 @@ def _images_of(driver: LibcloudDriver, location: Any, wanted: ImageSet) -> list[
                                    ex_sku=wanted.sku))
 
 
-def vcpus_of(size: Any) -> int | None:
-    """A size's vCPU count, wherever its provider puts it (``vcpus`` attribute, or an ``extra`` key)."""
-    candidates: list[Any] = [getattr(size, "vcpus", None)]
+def vcpus_of(size: Any, fields: Mapping[str, str] | None = None) -> int | None:
+    """A size's vCPU count, wherever its provider puts it (``vcpus`` attribute, or an ``extra`` key).
+
+    Text that is no number is passed over (a provider may describe its CPUs in words there); a number
+    that is no count (negative, not whole, past 2**53) is an :class:`~.errors.AnswerValueError`
+    naming the field (``fields`` names the answer's field for ``vcpus`` where it differs)."""
     extra = size.extra if isinstance(size.extra, Mapping) else {}
-    candidates += [extra.get(k) for k in VCPU_KEYS]
-    for value in candidates:
-        count = _positive_int(value)
-        if count is not None:
+    candidates: list[tuple[str, Any]] = [((fields or {}).get("vcpus", "vcpus"), getattr(size, "vcpus", None))]
+    candidates += [(k, extra.get(k)) for k in VCPU_KEYS]
+    for key, value in candidates:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                continue
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            value = int(value)
+        if value is None or isinstance(value, bool):
+            continue
+        count = whole_number(value, key)
+        if count:
             return count
     return None
-
-
-def _positive_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        number = int(float(value))
-    except (TypeError, ValueError):
-        return None
-    return number if number >= 1 else None
 
 
 def _json_safe(value: Any) -> Any:

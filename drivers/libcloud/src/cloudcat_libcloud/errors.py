@@ -8,21 +8,36 @@ raised by libcloud / requests                          cloudcat error
                                                        (``Retry-After`` kept as ``retry_after``)
 ``BaseHTTPError`` 403 / 404 / 408 / 5xx / other 4xx    as :func:`cloudcat.http.error_for_status` says
 ``MalformedResponseError``; an answer of the wrong     :class:`~cloudcat.errors.UnavailableError`
-shape (``KeyError``, ``TypeError``, ``ValueError``)
+shape (:data:`SHAPE_ERRORS`: ``KeyError``,
+``TypeError``, ``ValueError``, ``OverflowError``…)
 ``requests`` timeouts                                  :class:`~cloudcat.errors.BackendTimeoutError`
 TLS failures (certificate not trusted)                 :class:`~cloudcat.errors.BackendError`
 refused or broken connections                          :class:`~cloudcat.errors.UnavailableError`
 any other ``LibcloudError``                            :class:`~cloudcat.errors.BackendError`
 =====================================================  ===========================================
 
-The original exception is kept as ``__cause__`` by the caller (``raise mapped from exc``).
+The original exception is kept as ``__cause__`` by the caller (``raise mapped from exc``). A message
+names the call (``list_sizes(francecentral)``) and the last request libcloud made in it
+(``GET /subscriptions/…/vmSizes``), text from the answer with its control characters escaped.
+
+**Answers of an unexpected shape** are judged here, and only here: libcloud's parsing of an answer
+fails inside the call (above); what the driver maps from libcloud's objects runs inside a
+:class:`Reading`, which turns a value it cannot use (:func:`whole_number`, :func:`amount`,
+:func:`name` say why, naming the field) into an ``UnavailableError`` naming the call, the object and
+the field, or drops that one size, image or region with a warning naming the same.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import ssl
+import threading
 from collections.abc import Callable, Mapping
+from types import TracebackType
 from typing import Any
+
+from pydantic import ValidationError
 
 from cloudcat.errors import (
     AuthenticationError,
@@ -32,8 +47,38 @@ from cloudcat.errors import (
     UnavailableError,
 )
 from cloudcat.http import error_for_status, parse_retry_after
+from cloudcat.models import MAX_INT, MAX_NUMBER
 
-__all__ = ["backend_error"]
+__all__ = ["SHAPE_ERRORS", "AnswerValueError", "Reading", "amount", "backend_error", "forget_request", "last_request",
+           "name", "printable", "remember_request", "shown", "whole_number"]
+
+log = logging.getLogger("cloudcat.drivers.libcloud")
+#: What mapping an answer of an unexpected shape raises (pydantic's ``ValidationError`` is a ``ValueError``,
+#: ``OverflowError`` an ``ArithmeticError``).
+SHAPE_ERRORS: tuple[type[Exception], ...] = (AttributeError, TypeError, ValueError, KeyError, IndexError,
+                                             ArithmeticError)
+
+
+class _LastRequest(threading.local):
+    endpoint: str | None = None
+
+
+_LAST = _LastRequest()
+
+
+def remember_request(endpoint: str) -> None:
+    """Note ``GET /path``, the request being sent on this thread (:class:`.connection.TlsConnection` does)."""
+    _LAST.endpoint = endpoint
+
+
+def last_request() -> str | None:
+    """The last request noted on this thread since :func:`forget_request`."""
+    return _LAST.endpoint
+
+
+def forget_request() -> None:
+    """Forget it (a call begins)."""
+    _LAST.endpoint = None
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -60,12 +105,15 @@ def _same(text: str) -> str:
 
 
 def backend_error(exc: BaseException, where: str, backend: str,
-                  redact: Callable[[str], str] = _same) -> BackendError:
-    """The cloudcat error for ``exc``, raised while ``where`` (e.g. ``list_sizes(francecentral)``).
+                  redact: Callable[[str], str] = _same, endpoint: str | None = None) -> BackendError:
+    """The cloudcat error for ``exc``, raised while ``where`` (e.g. ``list_sizes(francecentral)``), whose
+    last request was ``endpoint`` (``GET /…/vmSizes``) when known.
 
-    The message names the call and what went wrong, passed through ``redact`` (the driver's secrets
-    removed); the caller raises it ``from exc``.
+    The message names the call, the request and what went wrong, passed through ``redact`` (the
+    driver's secrets removed); the caller raises it ``from exc``.
     """
+    if endpoint:
+        where = f"{where}: {redact(printable(endpoint, 300))}"
     import requests
     from libcloud.common.exceptions import BaseHTTPError
     from libcloud.common.types import InvalidCredsError, LibcloudError, MalformedResponseError
@@ -86,7 +134,7 @@ def backend_error(exc: BaseException, where: str, backend: str,
                             "'verify' option", backend=backend)
     if isinstance(exc, requests.exceptions.RequestException | OSError):
         return UnavailableError(f"{where}: cannot reach the endpoint ({detail})", backend=backend)
-    if isinstance(exc, KeyError | TypeError | ValueError | AttributeError):
+    if isinstance(exc, SHAPE_ERRORS):
         return UnavailableError(f"{where}: unexpected answer ({type(exc).__name__}: {detail})", backend=backend)
     if isinstance(exc, LibcloudError):
         return BackendError(f"{where}: {detail}", backend=backend)
@@ -95,4 +143,116 @@ def backend_error(exc: BaseException, where: str, backend: str,
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
+    return printable(text[0], 300) if text else type(exc).__name__
+
+
+# -- answers: the one place where their shape is judged ----------------------------------------------
+class AnswerValueError(ValueError):
+    """A value of an answer the driver cannot use; ``field`` names where it was."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+def printable(text: str, limit: int = 160) -> str:
+    """``text`` with control characters escaped, cut after ``limit`` characters."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit + 1])
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """``value`` as a message shows it: text quoted, control characters escaped, long values cut."""
+    return printable(repr(value) if isinstance(value, str) else str(value), limit)
+
+
+def describe(exc: BaseException) -> str:
+    """One short line about ``exc``: what is wrong with the value, or the exception's type and first line."""
+    if isinstance(exc, AnswerValueError):
+        return printable(str(exc), 200)
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        return f"item field {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return f"{type(exc).__name__}: {_first_line(exc)}"
+
+
+class Reading:
+    """Where the driver maps what one call read: ``where`` (``list_sizes(francecentral)``) about
+    ``subject`` (``size Standard_D2s_v5``, or ``""``). A shape error on the way (an
+    :class:`AnswerValueError` names its field; :meth:`at` names it for the others) leaves as an
+    :class:`~cloudcat.errors.UnavailableError` naming the call, the subject and the field, with the
+    original as ``__cause__``, or, given ``drop`` (``"size"``), is logged as a warning and swallowed::
+
+        with Reading(f"list_sizes({region})", f"size {size.id}", backend, drop="size"):
+            items.append(size_item(size))
+    """
+
+    def __init__(self, where: str, subject: str, backend: str, *, drop: str | None = None) -> None:
+        self.where = where
+        self.subject = subject
+        self.backend = backend
+        self.drop = drop
+        self.field = "(answer)"
+
+    def at(self, field: str) -> Reading:
+        """Name the field the next lines read."""
+        self.field = field
+        return self
+
+    def message(self, exc: BaseException) -> str:
+        """``where: subject: field: what``."""
+        field = exc.field if isinstance(exc, AnswerValueError) else self.field
+        subject = f"{self.subject}: " if self.subject else ""
+        return f"{self.where}: {subject}{field}: {describe(exc)}"
+
+    def __enter__(self) -> Reading:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
+        if exc is None or not isinstance(exc, SHAPE_ERRORS):
+            return False
+        if self.drop:
+            log.warning("%s: %s; %s dropped", self.backend, self.message(exc), self.drop)
+            return True
+        raise UnavailableError(self.message(exc), backend=self.backend) from exc
+
+
+def whole_number(value: Any, field: str) -> int | None:
+    """A whole number from 0 to 2**53, from a number or its text (``None`` when absent); else an
+    :class:`AnswerValueError` naming ``field``."""
+    if value is None:
+        return None
+    number: Any = value
+    if isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise AnswerValueError(field, f"{shown(value)} is not a whole number") from None
+    if isinstance(number, float) and math.isfinite(number) and number.is_integer():
+        number = int(number)
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise AnswerValueError(field, f"{shown(value)} is not a whole number")
+    if not 0 <= number <= MAX_INT:
+        raise AnswerValueError(field, f"{shown(value)} is out of range (0 to 2**53)")
+    return number
+
+
+def amount(value: Any, field: str) -> float | None:
+    """A finite number from 0 to 10**15 (``None`` when absent); else an :class:`AnswerValueError`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AnswerValueError(field, f"{shown(value)} is not a number")
+    if not (math.isfinite(value) and 0 <= value <= MAX_NUMBER):
+        raise AnswerValueError(field, f"{shown(value)} is out of range (0 to 10**15)")
+    return float(value)
+
+
+def name(value: Any, field: str) -> str:
+    """A name: text, not blank, without control characters; else an :class:`AnswerValueError`."""
+    if not isinstance(value, str) or not value.strip():
+        raise AnswerValueError(field, f"{shown(value)} is not a name")
+    if not value.isprintable():
+        raise AnswerValueError(field, f"{shown(value)} holds control characters")
+    return value
