@@ -117,8 +117,12 @@ def offer_values(offer: Offer) -> tuple[Any, ...]:
         1 if flexible is not None else 0,
         flexible.vcpus_max if flexible is not None else None,
         flexible.memory_mib_max if flexible is not None else None,
-        *(FILTERS[name].value(offer) for name in FILTER_COLUMNS.values()),
+        *[read(offer) for read in _FILTER_READS],
     )
+
+
+#: How each filter column is read from an offer (:meth:`cloudcat.filters.Filter.value`).
+_FILTER_READS = tuple(FILTERS[name].value for name in FILTER_COLUMNS.values())
 
 
 def split_read_at(offer: Offer) -> tuple[str, str]:

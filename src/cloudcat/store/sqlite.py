@@ -982,10 +982,35 @@ _LOOKUP_BATCH = 5_000
 def _item_key(stored: StoredItem, item: Item | None, data: str) -> str:
     """What identifies an item within a snapshot (a count of earlier equal keys is appended)."""
     if item is None:  # kept as JSON: its fields come from there
-        doc = json.loads(data)
-        return "\x1f".join((stored.backend, stored.driver, doc["kind"], doc.get("region") or "",
-                             doc.get("zone") or "", doc["name"]))
+        fields = _key_fields(data)
+        return "\x1f".join((stored.backend, stored.driver, *fields))
     return "\x1f".join((stored.backend, stored.driver, item.kind, item.region or "", item.zone or "", item.name))
+
+
+_STRING = r'"(?:[^"\\]|\\.)*"'
+#: The first fields of an item's JSON as pydantic writes them (in the model's order).
+_KEY_FIELDS = re.compile(rf'\{{"kind":({_STRING}),"name":({_STRING}),"display_name":(?:null|{_STRING}),'
+                         rf'"region":(null|{_STRING}),"zone":(null|{_STRING}),')
+
+
+def _key_fields(data: str) -> tuple[str, str, str, str]:
+    """kind, region, zone and name of an item's JSON, read from its start without parsing the
+    rest (all of it is parsed when it is not in the expected order)."""
+    match = _KEY_FIELDS.match(data)
+    if match is None:
+        doc = json.loads(data)
+        return doc["kind"], doc.get("region") or "", doc.get("zone") or "", doc["name"]
+    kind, name, region, zone = (_string(g) for g in match.groups())
+    return kind, region, zone, name
+
+
+def _string(text: str) -> str:
+    if text == "null":
+        return ""
+    if "\\" in text:
+        value: str = json.loads(text)
+        return value
+    return text[1:-1]
 
 
 def _digest(data: str, read_at: str | None, driver: str | None = None) -> bytes:
