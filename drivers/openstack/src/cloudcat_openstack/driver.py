@@ -1020,15 +1020,20 @@ _EXPECTED = {"int": "an integer", "float": "a number", "decimal": "a number", "s
              "bool": "true or false", "dict": "an object", "model": "an object", "list": "a list"}
 
 
+_UNREAD = object()
+
+
 def parse_answer(model: type[AnswerT], response: Any) -> AnswerT:
     """The JSON body of ``response`` as ``model``; :class:`MalformedAnswer` naming the request
     and the first field at fault when it is not JSON or not of that shape."""
     url = urllib.parse.urlsplit(str(response.url))
     where = f"{response.request.method} {_without_userinfo(url._replace(query='', fragment='').geturl())}"
-    try:
-        data = json.loads(response.content)
-    except ValueError as exc:
-        raise MalformedAnswer(f"{where}: not JSON ({exc})") from exc
+    data = getattr(response, "cloudcat_body", _UNREAD)  # parsed once, by the resend hook
+    if data is _UNREAD:
+        try:
+            data = json.loads(response.content)
+        except ValueError as exc:
+            raise MalformedAnswer(f"{where}: not JSON ({exc})") from exc
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -1081,7 +1086,7 @@ def _malformed_json(response: Any) -> bool:
     if not response.content:
         return False
     try:
-        json.loads(response.content)
+        response.cloudcat_body = json.loads(response.content)  # parse_answer reads it from here
     except ValueError:
         return True
     return False
