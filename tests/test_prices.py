@@ -9,13 +9,17 @@ item does.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cloudcat.errors import ConfigError
 from cloudcat.models import FlexibleSizing, Item, Kind, Price
 from cloudcat.prices import PriceBook, PriceRule
+from cloudcat.records import unflatten
 
 TODAY = dt.date(2026, 1, 1)
 NAMES = ["s3.large.2", "s3.xlarge.4", "s6.large", "c6.2xlarge", "g1.xlarge", "ubuntu", "x"]
@@ -147,3 +151,31 @@ def test_an_exact_name_beats_a_pattern_and_the_later_rule_wins_among_equals() ->
         assert applied.price is not None and applied.price.amount == 1
         assert applied.display_name == "later pattern"
         assert applied.labels == ["std", "y"]  # the exact rule, applied last, removes what a pattern added
+
+
+# -- price book files ------------------------------------------------------------------------------
+def test_flat_columns_map_onto_nested_fields_as_documented() -> None:
+    row = {" name ": " s3.large ", "price_amount": "0.1", "price_currency": "EUR", "labels": "a; b|c",
+           "flexible_price_per_vcpu_amount": "0.01", "flexible_price_per_gib_memory_unit": "GiB-hour",
+           "flexible_price_per_core_amount": "9", "extras.os": "linux", "extra.tier": "gold",
+           "lifecycle_status": "end-of-sale", "gpu_model": "", "empty": "  ", None: None, "zones": "z1|z2"}
+    assert unflatten(row) == {
+        "name": "s3.large", "price": {"amount": "0.1", "currency": "EUR"}, "labels": ["a", "b|c"],
+        "flexible": {"price_per_vcpu": {"amount": "0.01"}, "price_per_gib_memory": {"unit": "GiB-hour"}},
+        "extras": {"os": "linux", "tier": "gold"}, "lifecycle": {"status": "end-of-sale"}, "zones": ["z1", "z2"]}
+
+
+def test_a_column_given_whole_and_by_its_parts_is_refused_in_either_order() -> None:
+    for row in ({"price": "1", "price_amount": "1"}, {"price_amount": "1", "price": "1"},
+                {"extras": "x", "extras.a": "1"}):
+        with pytest.raises(ConfigError, match="is given both whole and by its parts"):
+            unflatten(row)
+
+
+def test_a_bad_row_of_a_csv_price_book_names_file_line_and_field(tmp_path: Path) -> None:
+    book = tmp_path / "book.csv"
+    book.write_text("name,price_amount,price_currency,price_unit\ns3.large,0.1,EUR,hour\ns3.small,0.1,EUR,fortnight\n")
+    with pytest.raises(ConfigError) as err:
+        PriceBook.load([book])
+    assert (err.value.source, err.value.line, err.value.field) == (str(book), 3, "price.unit")
+    assert f"{book}:3" in str(err.value) and "price.unit" in str(err.value)

@@ -15,6 +15,7 @@ and CSV ones do.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections.abc import Callable, Iterator
@@ -51,22 +52,28 @@ def _slot(out: dict[str, Any], *names: str) -> dict[str, Any]:
     return out
 
 
-def _nest(out: dict[str, Any], key: str, value: Any) -> bool:
-    """Put ``value`` at the nested place a prefixed column names; ``False`` when it names none."""
+@functools.lru_cache(maxsize=1024)
+def _column(key: str) -> tuple[str, str, tuple[str, ...]]:
+    """How a column is read, worked out once per column name rather than once per cell: its
+    name stripped, what it is (``extras``, ``list``, ``nested``, ``plain``) and, for extras and
+    prefixed columns, its place (``price_amount`` → ``("price", "amount")``; an unknown
+    ``flexible_price_per_…`` has none and is dropped)."""
+    name = key.strip()
+    if name.startswith(("extras.", "extra.")):
+        return name, "extras", ("extras", name.split(".", 1)[1])
+    if name in _LIST_COLUMNS:
+        return name, "list", ()
     for prefix in _NESTED_PREFIXES:
-        if not key.startswith(prefix + "_") or key == prefix:
+        if not name.startswith(prefix + "_"):
             continue
-        sub = key[len(prefix) + 1:]
+        sub = name[len(prefix) + 1:]
         if prefix == "flexible" and sub.startswith("price_per_"):
             # flexible_price_per_vcpu_amount → flexible.price_per_vcpu.amount
-            for part in ("price_per_vcpu", "price_per_gib_memory"):
-                if sub.startswith(part + "_"):
-                    _slot(out, "flexible", part)[sub[len(part) + 1:]] = value
-                    break
-            return True
-        _slot(out, prefix)[sub] = value
-        return True
-    return False
+            part = next((part for part in ("price_per_vcpu", "price_per_gib_memory") if sub.startswith(part + "_")),
+                        None)
+            return name, "nested", ("flexible", part, sub[len(part) + 1:]) if part else ()
+        return name, "nested", (prefix, sub)
+    return name, "plain", ()
 
 
 def unflatten(row: dict[str, Any]) -> dict[str, Any]:
@@ -74,19 +81,24 @@ def unflatten(row: dict[str, Any]) -> dict[str, Any]:
     column given both whole and by its parts (``price`` and ``price_amount``) is a ConfigError."""
     out: dict[str, Any] = {}
     for key, value in row.items():
-        if key is None or value is None or (isinstance(value, str) and value.strip() == ""):
+        if key is None or value is None:
             continue
-        key = key.strip()
         if isinstance(value, str):
             value = value.strip()
-        if key.startswith(("extras.", "extra.")):
-            _slot(out, "extras")[key.split(".", 1)[1]] = value
-        elif key in _LIST_COLUMNS and isinstance(value, str):
-            out[key] = _split(value)
-        elif key in out and isinstance(out[key], dict):
-            raise ConfigError(f"column {key!r} is given both whole and by its parts")
-        elif not _nest(out, key, value):
-            out[key] = value
+            if not value:
+                continue
+        name, how, place = _column(key)
+        if how == "extras":
+            _slot(out, "extras")[place[1]] = value
+        elif how == "list" and isinstance(value, str):
+            out[name] = _split(value)
+        elif name in out and isinstance(out[name], dict):
+            raise ConfigError(f"column {name!r} is given both whole and by its parts")
+        elif how == "nested":
+            if place:
+                _slot(out, *place[:-1])[place[-1]] = value
+        else:
+            out[name] = value
     return out
 
 
