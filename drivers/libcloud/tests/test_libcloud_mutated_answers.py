@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.wrappers import Request, Response
 
+from cloudcat import open_catalog
 from cloudcat.errors import BackendError
 from cloudcat.models import Item, Kind
 from cloudcat.testing import MockHandle, mock
@@ -357,3 +358,46 @@ def test_a_control_character_in_a_flavor_name_drops_that_flavor_with_a_warning(p
     assert outcome.warnings and all(w.startswith("lc: list_sizes(eu-west-0): size ") for w in outcome.warnings)
     assert all(w.endswith(": name: 'evil\\x01name' holds control characters; size dropped") for w in outcome.warnings)
     assert {i.region for i in outcome.items} == {"eu-west-1"}  # every flavor of the mutated answer, and only them
+
+
+# -- in a refresh -------------------------------------------------------------------------------------
+def test_a_refresh_reports_the_backend_failed_naming_the_request_and_reads_the_others(
+        platforms: Platforms, tmp_path: Any) -> None:
+    azure = platforms.azure.platform
+    assert isinstance(azure, MutatingAzure)
+    config = {"backends": {"bleu": {"driver": "libcloud", "options": platforms.options("azure")},
+                           "fe": {"driver": "libcloud", "options": platforms.options("openstack")}},
+              "brands": {"b": {"backend": "bleu", "operator": "B"}, "f": {"backend": "fe", "operator": "F"}},
+              "store": str(tmp_path / "c.db")}
+    azure.hits, azure.answers, azure.mutation = 0, 0, Mutation("/vmsizes", "value", {"x": 1})
+    try:
+        with open_catalog(config) as catalog:
+            result = catalog.refresh()
+            assert result.snapshot is not None
+            offers = list(catalog.offers(snapshot=result.snapshot.id))
+    finally:
+        azure.mutation = None
+    assert azure.hits >= 1
+    statuses = {s.backend: s for s in result.statuses}
+    assert statuses["fe"].status == "ok" and any(o.backend == "fe" for o in offers)
+    assert statuses["bleu"].status == "failed"
+    error = str(statuses["bleu"].error)  # the regions are read side by side: either may fail first
+    assert "list_sizes(france" in error and "/vmSizes: unexpected answer (" in error
+
+
+def test_a_refresh_keeps_the_sizes_it_can_map(platforms: Platforms, tmp_path: Any) -> None:
+    openstack = platforms.openstack.platform
+    assert isinstance(openstack, MutatingOpenStack)
+    config = {"backends": {"fe": {"driver": "libcloud", "options": platforms.options("openstack")}},
+              "brands": {"f": {"backend": "fe", "operator": "F"}}, "store": str(tmp_path / "c.db")}
+    openstack.hits, openstack.answers, openstack.mutation = 0, 0, Mutation("/flavors/detail", "ram", 2**63, 0)
+    try:
+        with open_catalog(config) as catalog:
+            result = catalog.refresh()
+            assert result.snapshot is not None
+            regions = {o.region for o in catalog.offers(snapshot=result.snapshot.id) if o.kind == Kind.COMPUTE}
+    finally:
+        openstack.mutation = None
+    assert openstack.hits >= 1
+    assert [s.status for s in result.statuses] == ["ok"]
+    assert len(regions) == 1  # the sizes of the mutated answer (either region's, read side by side) left out

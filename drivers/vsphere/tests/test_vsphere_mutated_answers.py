@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.wrappers import Request, Response
 
+from cloudcat import open_catalog
 from cloudcat.errors import BackendError
 from cloudcat.models import Item, Kind
 from cloudcat.testing import MockHandle, mock
@@ -374,3 +375,44 @@ def test_a_cut_short_soap_answer_names_the_call(vcenter: MockHandle) -> None:
     outcome = read_mutated(vcenter, Mutation("PbmRetrieveContent", "tag:name", TRUNCATED), Kind.STORAGE)
     assert outcome.error is not None
     assert str(outcome.error).startswith("vc: PbmRetrieveContent: malformed answer (ExpatError: ")
+
+
+# -- in a refresh -------------------------------------------------------------------------------------
+def test_a_refresh_reports_the_backend_failed_naming_the_property_and_reads_the_others(
+        vcenter: MockHandle, tmp_path: Any) -> None:
+    platform = vcenter.platform
+    assert isinstance(platform, MutatingVcenter)
+    with mock("vsphere") as plain:
+        config = {"backends": {"vc": {"driver": "vsphere", "options": {**vcenter.backend["options"], "retries": 0}},
+                               "plain": plain.backend}, "store": str(tmp_path / "c.db")}
+        platform.hits, platform.answers = 0, 0
+        platform.mutation = Mutation("RetrievePropertiesEx", "tag:numCpuThreads", "inf")
+        try:
+            with open_catalog(config) as catalog:
+                result = catalog.refresh()
+        finally:
+            platform.mutation = None
+    statuses = {s.backend: s for s in result.statuses}
+    assert statuses["plain"].status == "ok" and statuses["plain"].items > 0
+    assert statuses["vc"].status == "failed"
+    assert "RetrievePropertiesEx: ClusterComputeResource domain-c14 summary.numCpuThreads: malformed value (" \
+        in str(statuses["vc"].error)
+
+
+def test_a_refresh_keeps_what_it_can_map(vcenter: MockHandle, tmp_path: Any) -> None:
+    platform = vcenter.platform
+    assert isinstance(platform, MutatingVcenter)
+    config = {"backends": {"vc": {"driver": "vsphere", "options": {**vcenter.backend["options"], "retries": 0}}},
+              "brands": {"private": {"backend": "vc", "operator": "Us"}}, "store": str(tmp_path / "c.db")}
+    platform.hits, platform.answers = 0, 0
+    platform.mutation = Mutation("RetrievePropertiesEx", "prop:config.hardware.memoryMB", "-1", 0)
+    try:
+        with open_catalog(config) as catalog:
+            result = catalog.refresh()
+            assert result.snapshot is not None
+            names = {o.name for o in catalog.offers(snapshot=result.snapshot.id)}
+    finally:
+        platform.mutation = None
+    assert platform.hits >= 1
+    assert [s.status for s in result.statuses] == ["ok"]
+    assert "tpl-rhel-9.4" in names and "tpl-ubuntu-22.04" not in names
