@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -189,7 +189,7 @@ class PriceBook:
                     continue
             found.append(entry)
         if len(found) > 1:
-            found.sort(key=_ORDER)
+            found.sort(key=_Entry.order)
         return found
 
 
@@ -209,30 +209,48 @@ class _Entry:
     """A rule as the index holds it: when it applies, its place in the order rules apply, and
     whether being found by backend and name is matching it."""
 
-    __slots__ = ("_effect", "decided", "name_checked", "order", "rule", "since")
+    __slots__ = ("_effect", "decided", "name_checked", "pos", "rule", "since")
 
     def __init__(self, pos: int, rule: PriceRule, name_checked: bool) -> None:
         self.rule = rule
-        self.since = rule.effective_from()
-        self.order = (rule.exact, self.since or dt.date.min, pos)
+        self.pos = pos
+        priced = rule.price is not None or rule.price_per_vcpu is not None or rule.price_per_gib_memory is not None
+        self.since = rule.effective_from() if priced else None
         self.name_checked = name_checked
         # the index is keyed by the rule's backend: only brand, kind and region are left to check
         self.decided = name_checked and rule.brand is None and rule.kind is None and rule.region is None
         self._effect: _Effect | None = None
 
+    def order(self) -> tuple[bool, dt.date, int]:
+        """Where the rule comes among those that apply: patterns first, then exact names; then by
+        effective date; then in file order."""
+        return self.rule.name is not None, self.since or dt.date.min, self.pos
+
     def effect(self) -> _Effect:
         """What the rule does (worked out on first use: most rules of a large book meet few items)."""
         if self._effect is None:
-            rule = self.rule
-            self._effect = _Effect(
-                fields=_fields_set(rule), add=frozenset(label.lower() for label in rule.labels),
-                remove=frozenset(label.lower() for label in rule.remove_labels),
-                flexible={k: v for k, v in (("price_per_vcpu", rule.price_per_vcpu),
-                                            ("price_per_gib_memory", rule.price_per_gib_memory)) if v is not None})
+            self._effect = _effect(self.rule)
         return self._effect
 
 
-_ORDER = operator.attrgetter("order")
+def _effect(rule: PriceRule) -> _Effect:
+    fields: dict[str, Any] = {}  # the item fields it replaces outright (those it gives)
+    if rule.price is not None:
+        fields["price"] = rule.price
+    if rule.display_name is not None:
+        fields["display_name"] = rule.display_name
+    if rule.lifecycle is not None:
+        fields["lifecycle"] = rule.lifecycle
+    flexible: dict[str, Price] = {}
+    if rule.price_per_vcpu is not None:
+        flexible["price_per_vcpu"] = rule.price_per_vcpu
+    if rule.price_per_gib_memory is not None:
+        flexible["price_per_gib_memory"] = rule.price_per_gib_memory
+    return _Effect(fields, frozenset(map(str.lower, rule.labels)) if rule.labels else _NO_LABELS,
+                   frozenset(map(str.lower, rule.remove_labels)) if rule.remove_labels else _NO_LABELS, flexible)
+
+
+_NO_LABELS: frozenset[str] = frozenset()
 _GLOB = re.compile(r"[*?\[]")
 _KINDS = {kind.value: kind for kind in Kind}
 
@@ -272,19 +290,22 @@ class _RuleIndex:
                 tables.prefix.setdefault(prefix, []).append(_Entry(pos, rule, whole))
         for tables in self._tables.values():
             tables.lengths = sorted({len(prefix) for prefix in tables.prefix})
-        self._any = self._tables.get(None)
+        self._searched: dict[str, tuple[_Tables, ...]] = {}
 
     def candidates(self, backend: str, name: str) -> list[_Entry]:
         """Rules that may match an item named ``name`` from ``backend`` (to be checked in full)."""
         out: list[_Entry] = []
-        for tables in (self._tables.get(backend), self._any):
-            if tables is None:
-                continue
+        searched = self._searched.get(backend)
+        if searched is None:  # the backend's own rules, then those for any backend
+            searched = self._searched[backend] = tuple(
+                t for t in (self._tables.get(backend), self._tables.get(None)) if t is not None)
+        size = len(name)
+        for tables in searched:
             exact = tables.exact.get(name)
             if exact:
                 out += exact
             for length in tables.lengths:
-                if length > len(name):
+                if length > size:
                     break
                 found = tables.prefix.get(name[:length])
                 if found:
@@ -329,13 +350,26 @@ def _rule(data: dict[str, Any], source: str, line: int | None) -> PriceRule:
         msg = err["msg"].removeprefix("Value error, ")
         raise ConfigError(msg, source=source, line=line, field=field) from None
     # prices are a rule's only numbers
-    bad = next((f"{part}.{found}" for part in ("price", "price_per_vcpu", "price_per_gib_memory")
-                if (price := getattr(rule, part)) is not None and (found := bounds_violation(price)) is not None),
-               None)
-    if bad is not None:
-        raise ConfigError(f"value out of range (numbers must be finite and at most {MAX_NUMBER:.0e})",
-                          source=source, line=line, field=bad)
+    for part in _PRICE_PARTS:
+        price = getattr(rule, part)
+        if price is None or _plainly_sane(price.amount):
+            continue
+        found = bounds_violation(price)
+        if found is not None:
+            raise ConfigError(f"value out of range (numbers must be finite and at most {MAX_NUMBER:.0e})",
+                              source=source, line=line, field=f"{part}.{found}")
     return rule
+
+
+_PRICE_PARTS = ("price", "price_per_vcpu", "price_per_gib_memory")
+#: amounts below 10**15 (of at most this many digits before the point) are within bounds
+_PLAIN_DIGITS = len(str(MAX_NUMBER)) - 1
+
+
+def _plainly_sane(amount: Decimal) -> bool:
+    """Whether a price's amount (its only number) is decided within bounds at a glance: finite,
+    below :data:`MAX_NUMBER`. Others are left to :func:`bounds_violation`."""
+    return amount.is_finite() and amount.adjusted() < _PLAIN_DIGITS
 
 
 def _apply_to_data(data: dict[str, Any], matching: Sequence[_Entry]) -> dict[str, Any]:
@@ -351,12 +385,6 @@ def _apply_to_data(data: dict[str, Any], matching: Sequence[_Entry]) -> dict[str
     data["labels"] = sorted(labels)
     data["flexible"] = flexible
     return data
-
-
-def _fields_set(rule: PriceRule) -> dict[str, Any]:
-    """The item fields a rule replaces outright (those it gives)."""
-    return {name: value for name, value in (("price", rule.price), ("display_name", rule.display_name),
-                                            ("lifecycle", rule.lifecycle)) if value is not None}
 
 
 def _flexible_priced(flexible: FlexibleSizing | None, prices: Mapping[str, Price]) -> FlexibleSizing | None:
