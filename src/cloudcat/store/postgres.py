@@ -26,7 +26,7 @@ from ..errors import StoreError
 from . import lock as _lock
 from .dialect import POSTGRES
 from .schema import FILTER_COLUMNS
-from .sqlite import _SCHEMA, SCHEMA_VERSION, Store, _fill_filter_columns
+from .sqlite import _PARTIAL_SINCE_5, _SCHEMA, SCHEMA_VERSION, Store, _fill_filter_columns
 
 __all__ = ["PostgresStore"]
 
@@ -174,8 +174,12 @@ class PostgresStore(Store):
         try:
             # one process creates the schema; others wait here, then find it made
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('cloudcat-schema:' || current_schema()))")
-            if _version(conn) != SCHEMA_VERSION:
+            found = _version(conn)
+            if found != SCHEMA_VERSION:
                 conn.execute(_FUNCTIONS)
+                if found is not None and found < 5:  # made again holding open versions only
+                    for index in _PARTIAL_SINCE_5:
+                        conn.execute(f"DROP INDEX IF EXISTS {index}")
                 for statement in _postgres_schema():
                     conn.execute(statement)
                 conn.execute("DELETE FROM cloudcat_schema")

@@ -56,8 +56,13 @@ __all__ = ["Store", "StoredItem"]
 _T = TypeVar("_T")
 
 #: Schema version kept in ``PRAGMA user_version``. Version 3 keeps offers and items as versions
-#: (history as changes); older stores are rewritten into it when opened.
-SCHEMA_VERSION = 4
+#: (history as changes); older stores are rewritten into it when opened. Version 5 keeps only
+#: open versions in the current view's indexes (:data:`_PARTIAL_SINCE_5`, made again on upgrade).
+SCHEMA_VERSION = 5
+
+#: Indexes that hold every version before schema 5 and only the open ones since.
+_PARTIAL_SINCE_5 = ("items_by_backend", "offers_by_region_price", "offers_by_kind_price", "offers_by_brand",
+                    "offers_by_id", "offers_flexible")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -93,7 +98,7 @@ CREATE TABLE IF NOT EXISTS items (
     driver      TEXT NOT NULL,
     UNIQUE (key, until)
 );
-CREATE INDEX IF NOT EXISTS items_by_backend ON items (until, backend);
+CREATE INDEX IF NOT EXISTS items_by_backend ON items (until, backend) WHERE until = {OPEN};
 CREATE INDEX IF NOT EXISTS items_by_since ON items (since);
 CREATE TABLE IF NOT EXISTS offers (
     pk                  INTEGER PRIMARY KEY,
@@ -127,14 +132,19 @@ CREATE TABLE IF NOT EXISTS offers (
 );
 -- The current view (until = OPEN): cheapest-first listings read these indexes in order and stop
 -- at the limit: sizes ride along so that rows too small are skipped without reading the table.
+-- They hold the open versions only (a closed one leaves them), so history does not grow them.
 CREATE INDEX IF NOT EXISTS offers_by_region_price ON offers (
-    until, kind, region, price_amount IS NULL, price_amount, id, vcpus, memory_mib, flexible, brand);
+    until, kind, region, price_amount IS NULL, price_amount, id, vcpus, memory_mib, flexible, brand)
+    WHERE until = {OPEN};
 CREATE INDEX IF NOT EXISTS offers_by_kind_price ON offers (
-    until, kind, price_amount IS NULL, price_amount, id, vcpus, memory_mib, region, flexible, brand);
-CREATE INDEX IF NOT EXISTS offers_by_brand ON offers (until, brand, kind, region);
+    until, kind, price_amount IS NULL, price_amount, id, vcpus, memory_mib, region, flexible, brand)
+    WHERE until = {OPEN};
+CREATE INDEX IF NOT EXISTS offers_by_brand ON offers (until, brand, kind, region) WHERE until = {OPEN};
 -- Whole listings in id order (the default) stream from this index: no sort before the first row.
-CREATE INDEX IF NOT EXISTS offers_by_id ON offers (until, id);
-CREATE INDEX IF NOT EXISTS offers_flexible ON offers (until, kind, region) WHERE flexible = 1;
+CREATE INDEX IF NOT EXISTS offers_by_id ON offers (until, id) WHERE until = {OPEN};
+CREATE INDEX IF NOT EXISTS offers_flexible ON offers (until, kind, region) WHERE flexible = 1 AND until = {OPEN};
+-- Versions closed, by the snapshot that closed them (what a diff reads).
+CREATE INDEX IF NOT EXISTS offers_closed ON offers (until, since) WHERE until < {OPEN};
 -- Reads "as of" an older snapshot: the same order, with the version's range to check.
 CREATE INDEX IF NOT EXISTS offers_history ON offers (
     kind, region, price_amount IS NULL, price_amount, id, vcpus, memory_mib, flexible, brand, since, until);
@@ -697,7 +707,7 @@ class Store:
         # versions holding in lo but not hi, and in hi but not lo
         only_lo = self._fetch("compare snapshots",
                               f"SELECT o.id, o.digest, {data} FROM offers o WHERE o.until > ? AND o.until <= ? "
-                              f"AND o.since <= ?", (lo, hi, lo))
+                              f"AND o.until < {OPEN} AND o.since <= ?", (lo, hi, lo))
         only_hi = self._fetch("compare snapshots",
                               f"SELECT o.id, o.digest, {data} FROM offers o WHERE o.since > ? AND o.since <= ? "
                               f"AND o.until > ?", (lo, hi, hi))
@@ -734,6 +744,9 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> None:
         if 0 < version < 3:
             _rewrite_copies(conn)
         else:
+            if 0 < version < 5:
+                for index in _PARTIAL_SINCE_5:
+                    conn.execute(f"DROP INDEX IF EXISTS {index}")
             _create(conn)
         missing = _missing_filter_columns(conn)
         for column in missing:
