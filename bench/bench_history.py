@@ -116,6 +116,10 @@ def history(args: argparse.Namespace, location: Callable[[str], str]) -> None:
             write_s.append(time.perf_counter() - t)
             if n == 0:
                 one = store.size_bytes()
+            elif args.progress and (n + 1) % args.progress == 0:
+                print(f"  day {n + 1}: {store.size_bytes() / one:.2f}x the first snapshot's bytes, median write "
+                      f"{statistics.median(write_s) * 1000:.0f} ms, load average {os.getloadavg()[0]:.2f}",
+                      flush=True)
         size = store.size_bytes()
         ids = [s.id for s in store.snapshots()]
         a, b = ids[mid], ids[mid + 1]
@@ -151,6 +155,7 @@ def history(args: argparse.Namespace, location: Callable[[str], str]) -> None:
     line("as-of query in the year-long store", year_asof, floor_asof, "ms", 2)
     line("as-of get in the year-long store", year_get, floor_get, "ms", 2)
     line("current view query in the year-long store", year_now, floor_asof, "ms", 2)
+    print(f"  load average {os.getloadavg()[0]:.2f}")
 
 
 # -- concurrency -------------------------------------------------------------------------------------
@@ -277,12 +282,15 @@ def main() -> None:
     parser.add_argument("--change", type=float, default=0.01)
     parser.add_argument("--seconds", type=float, default=10.0, help="Length of each readers' run.")
     parser.add_argument("--postgres", default=None, help="Run on this PostgreSQL server (URL) instead of SQLite.")
+    parser.add_argument("--progress", type=int, default=0, metavar="DAYS",
+                        help="Print the bytes ratio so far every DAYS days.")
     parser.add_argument("--skip-history", action="store_true")
     parser.add_argument("--skip-concurrency", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cloudcat-bench-") as tmp:
         location = _locations(args.postgres, Path(tmp))
-        print(f"store: {'PostgreSQL' if args.postgres else 'SQLite'}; {os.cpu_count()} CPUs")
+        print(f"store: {'PostgreSQL' if args.postgres else 'SQLite'}; {os.cpu_count()} CPUs; "
+          f"load average {os.getloadavg()[0]:.2f}")
         if not args.skip_history:
             history(args, location)
         if not args.skip_concurrency:
