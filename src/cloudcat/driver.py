@@ -321,7 +321,7 @@ class BaseDriver(abc.ABC):
         self.list_regions()
 
     def http_session(self, session: requests.Session | None = None, *, pool_size: int = 10) -> requests.Session:
-        """``session`` (a new one when ``None``; a vendor SDK's, such as keystoneauth's) fitted by
+        """``session`` (a new one when ``None``; a vendor SDK's) fitted by
         :func:`cloudcat.http.fit_session`: its calls end at the backend's deadline, and
         :meth:`release_connections` (so :meth:`close` too) closes its connections, those of calls
         under way included. Keep using the session afterwards: it reconnects when next used."""

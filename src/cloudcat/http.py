@@ -16,7 +16,7 @@ writing its own:
 * :class:`Deadline`, :func:`within` and :func:`time_left`: the deadline of the backend a call
   works for, which the refresh sets around each of its tasks (a context variable, so the calls a
   driver runs side by side through :func:`cloudcat.driver.concurrently` carry it too);
-* :func:`fit_session`: a ``requests`` session (a vendor SDK's, such as keystoneauth's) whose calls
+* :func:`fit_session`: a ``requests`` session (a vendor SDK's too) whose calls
   end at that deadline: each socket timeout is capped at the time left, a body is read piece by
   piece checking it, and closing the session shuts the sockets of calls still under way, which
   wakes the threads blocked in them; :func:`close_idle` closes only the connections no call uses.
@@ -268,7 +268,7 @@ def time_left() -> float | None:
 
 
 def _deadline_error() -> BackendTimeoutError:
-    # not a requests exception: an SDK's retry loop (keystoneauth retries timeouts) lets it through
+    # not a requests exception: an SDK's retry loop (some retry timeouts) lets it through
     return BackendTimeoutError("deadline passed: the call was cut")
 
 
@@ -288,7 +288,7 @@ def _capped(timeout: Any, left: float) -> tuple[float | None, float | None] | An
 def fit_session(session: requests.Session | None = None, *, pool_size: int = 10) -> requests.Session:
     """``session`` (a new one when ``None``) with an adapter whose calls end at the deadline.
 
-    Mounted for ``http://`` and ``https://`` (replacing the adapters there, keystoneauth's included),
+    Mounted for ``http://`` and ``https://`` (replacing the adapters there, an SDK's included),
     it caps each socket timeout at :func:`time_left`, reads each body (unless the caller streams
     it) in pieces checking the deadline, and raises :class:`BackendTimeoutError` once the deadline
     has passed — not a ``requests`` exception, so an SDK does not retry it. Its pools keep at most
