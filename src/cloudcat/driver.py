@@ -333,11 +333,11 @@ class BaseDriver(abc.ABC):
         return fitted
 
     def release_connections(self, *, idle: bool = False) -> None:
-        """Close the connections this driver keeps between calls: those of the sessions made
-        through :meth:`http_session` (they reopen when next used, with the same login), the
-        connections of calls under way included; a driver that made none is closed (:meth:`close`;
-        every driver reconnects when next called). With ``idle``, only the connections no call
-        uses are closed now (the others as their calls end), and the driver is never closed.
+        """Close the connections of the sessions made through :meth:`http_session`, those of calls
+        under way included (they fail at once); they reopen when next used, with the same login.
+        With ``idle``, only the connections no call uses are closed now (the others go back to
+        their pool as their calls end). Nothing else is closed: a driver on other clients keeps
+        its connections (and logins) until :meth:`close`.
 
         The refresh calls it with ``idle`` once a backend's regions are listed and whenever one of
         its tasks ends with none of its tasks left waiting; then once the backend is read or has failed.
@@ -346,8 +346,6 @@ class BaseDriver(abc.ABC):
 
         with _SESSIONS_LOCK:
             sessions = list(self.__dict__.get("_http_sessions", []))
-        if not sessions and not idle:
-            self.close()
         for session in sessions:
             if idle:
                 close_idle(session)

@@ -4,8 +4,9 @@ Every task of a refresh — listing one backend's regions, then listing one kind
 runs on one :class:`TaskPool` whose size is the configured ``concurrency``, however many
 backends there are. The pool takes the tasks of the backends in the order they were given, so a
 few backends are being read at any time, not all of them; as soon as one is done with, its
-driver's connections are released (:meth:`cloudcat.driver.BaseDriver.release_connections`), so
-open sockets, like threads, follow the concurrency and not the number of backends.
+driver's connections are released (:meth:`cloudcat.driver.BaseDriver.release_connections`: those
+of the sessions it fitted through :mod:`cloudcat.http`), so open sockets, like threads, follow
+the concurrency and not the number of backends.
 
 Workers hand items over in batches through a bounded queue to the thread that runs the refresh,
 which appends them to one :class:`Spool` (a temporary file of JSON lines) per backend; composing
@@ -222,7 +223,7 @@ class BackendReader:
                     state.spool.close()
                     if not state.abandoned:  # (an abandoned driver is the catalog's to close)
                         # its tasks are over, or stop at their next call: its connections are
-                        # closed at once, by a worker (closing may log out), ahead of other tasks
+                        # closed at once, by a worker, ahead of other tasks
                         pool.submit(_release, state.name, state.driver, order=-1)
                     done[state.name] = (state.spool, status)
                     if progress is not None:
@@ -365,14 +366,13 @@ class BackendReader:
 
 
 def _release(name: str, driver: Driver, *, idle: bool = False) -> None:
-    """Close the connections of a driver (best effort): see :meth:`BaseDriver.release_connections`;
-    a driver without that method is closed, unless only ``idle`` connections were to be closed."""
+    """Close the connections of a driver (best effort): see :meth:`BaseDriver.release_connections`
+    (a driver without that method keeps its connections until the catalog closes it)."""
     release = getattr(driver, "release_connections", None)
+    if release is None:
+        return
     try:
-        if release is not None:
-            release(idle=idle)
-        elif not idle:
-            driver.close()
+        release(idle=idle)
     except Exception:  # closing is best effort
         log.debug("closing the connections of %s failed", name, exc_info=True)
 
