@@ -78,6 +78,46 @@ def test_a_changed_offer_costs_a_small_patch_and_each_snapshot_reads_its_version
     assert [o.id for o in store.query(OfferQuery(max_price="0.2")) if o.id == changed.id] == []
 
 
+def test_items_kept_as_json_are_stored_as_the_same_versions_as_models(store: Store) -> None:
+    as_json = [StoredItem.from_json(s.backend, s.driver, s.read_at, s.item.model_dump_json()) for s in stored_items()]
+    assert as_json == stored_items() and [s.json() for s in as_json] == [s.json() for s in stored_items()]
+    first = store.write_snapshot(items=as_json, offers=CATALOG, statuses=STATUSES, config_hash="h")
+    rows = count(store, "items")
+    # the same items as models a day later: the same JSON and digests, so no new version
+    store.write_snapshot(items=items_read(LATER), offers=reread(CATALOG, LATER), statuses=STATUSES, config_hash="h")
+    assert count(store, "items") == rows == len(stored_items())
+    assert list(store.items(first.id)) == stored_items()
+
+
+def test_a_first_snapshot_builds_the_indexes_and_later_ones_find_closed_versions(store: Store) -> None:
+    first = store.write_snapshot(items=stored_items(), offers=CATALOG, statuses=STATUSES, config_hash="h")
+    changed = [o.model_copy(update={"name": o.name + "-b"}) if i == 0 else o for i, o in enumerate(CATALOG)]
+    second = store.write_snapshot(items=stored_items(), offers=changed, statuses=STATUSES, config_hash="h")
+    assert store.diff(first.id, second.id).changed[0].field == "name"
+    assert by_id(store.query(OfferQuery(sort="price"))) == by_id(iter(changed))
+    assert by_id(store.query(OfferQuery(sort="price"), snapshot=first.id)) == by_id(iter(CATALOG))
+    assert list(store.items(second.id, "fe")) == [s for s in stored_items() if s.backend == "fe"]
+
+
+def test_a_store_of_schema_4_gets_indexes_of_open_versions_only(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    with Store(path) as s:
+        first = s.write_snapshot(items=stored_items(), offers=CATALOG, statuses=STATUSES, config_hash="h")
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        DROP INDEX offers_by_id; CREATE INDEX offers_by_id ON offers (until, id);
+        DROP INDEX items_by_backend; CREATE INDEX items_by_backend ON items (until, backend);
+        PRAGMA user_version = 4;
+    """)
+    conn.close()
+    with Store(path) as s:
+        indexes = dict(s._db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall())
+        assert s._db.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert "WHERE until = " in indexes["offers_by_id"] and "WHERE until = " in indexes["items_by_backend"]
+        assert s.latest() == first and by_id(s.query(OfferQuery())) == by_id(iter(CATALOG))
+        assert s._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
 def test_an_offer_removed_then_back_is_absent_in_between(store: Store) -> None:
     a = store.write_snapshot(items=[], offers=CATALOG, statuses=[], config_hash=None).id
     b = store.write_snapshot(items=[], offers=CATALOG[1:], statuses=[], config_hash=None).id
