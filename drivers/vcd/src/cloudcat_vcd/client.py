@@ -20,6 +20,7 @@ Secrets (password, API token, bearer tokens) never reach a message or a log line
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import json
 import logging
@@ -44,7 +45,7 @@ from cloudcat.errors import (
     UnavailableError,
     redact,
 )
-from cloudcat.http import HttpOptions, error_for_status, parse_retry_after
+from cloudcat.http import HttpOptions, error_for_status, parse_retry_after, time_left
 
 from .versions import ApiVersion, NoCommonVersion, choose_version, parse_versions
 
@@ -127,8 +128,8 @@ class VcdClient:
         self.page_size = page_size
         self.max_parallel = max(1, max_parallel)
         self._redact = redact
-        timeout = httpx.Timeout(http.timeout, connect=http.connect_timeout or http.timeout)
-        self._http = httpx.Client(base_url=self.url, verify=_tls(http.ssl_verify()), timeout=timeout)
+        self._timeout = httpx.Timeout(http.timeout, connect=http.connect_timeout or http.timeout)
+        self._http = httpx.Client(base_url=self.url, verify=_tls(http.ssl_verify()), timeout=self._timeout)
         self._lock = threading.RLock()
         self._version: ApiVersion | None = None
         self._token: str | None = None
@@ -284,8 +285,8 @@ class VcdClient:
         if token is not None:
             all_headers["Authorization"] = f"Bearer {token}"
         try:
-            response = self._http.request(method, path, params=dict(params or {}), headers=all_headers,
-                                          auth=httpx.BasicAuth(*basic) if basic else None, data=data)
+            response = self._exchange(method, path, params=params, headers=all_headers, basic=basic,
+                                      data=data, what=what)
         except httpx.TimeoutException as exc:
             raise BackendTimeoutError(f"{what}: no answer within the timeout ({type(exc).__name__})",
                                       backend=self.backend) from exc
@@ -299,6 +300,34 @@ class VcdClient:
         if response.status_code >= 400:
             self._raise_for(response, what)
         return response
+
+    def _exchange(self, method: str, path: str, *, params: Mapping[str, Any] | None,
+                  headers: Mapping[str, str], basic: tuple[str, str] | None, data: Mapping[str, str] | None,
+                  what: str) -> httpx.Response:
+        """Send and read one answer within the backend's deadline (:func:`cloudcat.http.time_left`):
+        each socket wait is capped at the time left and the body is read piece by piece, so a
+        server trickling its answer is cut at the deadline."""
+        left = time_left()
+        if left is not None and left <= 0:
+            raise BackendTimeoutError(f"{what}: the backend's deadline has passed", backend=self.backend)
+        timeout: Any = httpx.USE_CLIENT_DEFAULT
+        if left is not None:
+            cap = self._timeout
+            timeout = httpx.Timeout(min(cap.read or left, left), connect=min(cap.connect or left, left))
+        request = self._http.build_request(method, path, params=dict(params or {}), headers=headers,
+                                           data=data, timeout=timeout)
+        response = self._http.send(request, auth=httpx.BasicAuth(*basic) if basic else None, stream=True)
+        try:
+            body = bytearray()
+            for piece in response.iter_raw():
+                body += piece
+                if left is not None and time_left() == 0:
+                    raise BackendTimeoutError(f"{what}: the answer was still coming at the backend's deadline",
+                                              backend=self.backend)
+        finally:
+            response.close()
+        return httpx.Response(response.status_code, headers=response.headers, content=bytes(body),
+                              request=request, extensions=response.extensions)
 
     def _raise_for(self, response: httpx.Response, what: str) -> None:
         status = response.status_code
@@ -397,7 +426,8 @@ class VcdClient:
             try:
                 while True:
                     # keep ``workers`` pages in flight; a reader that stops early leaves few unread
-                    pending.extend(pool.submit(page, n) for n in _take(upcoming, workers - len(pending)))
+                    pending.extend(pool.submit(contextvars.copy_context().run, page, n)
+                                   for n in _take(upcoming, workers - len(pending)))
                     if not pending:
                         return
                     records, _ = pending.popleft().result()

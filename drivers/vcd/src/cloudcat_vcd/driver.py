@@ -45,6 +45,7 @@ least the region's VDC count.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import threading
@@ -185,7 +186,9 @@ class VcdDriver(BaseDriver):
         if workers <= 1:
             return [call(value) for value in inputs]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"vcd-{self.backend}") as pool:
-            return list(pool.map(call, inputs))
+            # each read runs in a copy of this thread's context: the backend's deadline goes along
+            futures = [pool.submit(contextvars.copy_context().run, call, value) for value in inputs]
+            return [future.result() for future in futures]
 
     def _both(self, first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
         """``first()`` and ``second()``, two reads that do not depend on each other, at once
@@ -193,7 +196,7 @@ class VcdDriver(BaseDriver):
         if self.options.max_parallel_requests <= 1:
             return first(), second()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"vcd-{self.backend}") as lane:
-            later = lane.submit(second)
+            later = lane.submit(contextvars.copy_context().run, second)
             return first(), later.result()
 
     # -- inventory ----------------------------------------------------------------------------
