@@ -376,9 +376,9 @@ def test_token_expiry_mid_refresh_gives_complete_data(tmp_path: Path, fe: MockHa
     assert cloudcat("refresh", "-c", str(config), cwd=tmp_path).returncode == 0
     reference = without_read_at(offers_json(config, "--offline"))
 
-    # tokens live 0.5 s; paged listings at 5 ms a request outlive several of them
-    ttl = 0.5
-    set_faults(fe, token_ttl=ttl, latency_ms=5, page_limit=10)
+    # tokens live 0.3 s; listings paged by 5 at 60 ms a request outlive several of them
+    ttl = 0.3
+    set_faults(fe, token_ttl=ttl, latency_ms=60, page_limit=5)
     issued = mock_state(fe)["tokens_issued"]
     run = cloudcat("refresh", "-c", str(config), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
