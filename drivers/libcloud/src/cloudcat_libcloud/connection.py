@@ -27,6 +27,8 @@ from libcloud.common import azure_arm as _common_azure
 from libcloud.common import base as _base
 from libcloud.compute.drivers import azure_arm as _compute_azure
 
+from cloudcat.http import fit_session
+
 from .errors import remember_request
 
 __all__ = ["ArmConnection", "AzureArmNodeDriver", "TlsConnection", "forget_tokens", "resolve_environment", "use_tls"]
@@ -48,6 +50,8 @@ class TlsConnection(_LibcloudConnection):  # type: ignore[misc]  # libcloud is u
     def __init__(self, host: str, port: int, secure: Any = None, *, verify: bool | str = True,
                  **kwargs: Any) -> None:
         super().__init__(host, port, secure=secure, **kwargs)
+        # its calls end at the backend's deadline (socket waits capped, bodies read piece by piece)
+        fit_session(self.session)
         self.verify = verify is not False
         self.ca_cert = verify if isinstance(verify, str) else None
 
