@@ -37,8 +37,8 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
-from pydantic import ValidationError
-
+from cloudcat.answers import SHAPE_ERRORS, AnswerValueError, printable, shown
+from cloudcat.answers import describe as _describe
 from cloudcat.errors import (
     AuthenticationError,
     BackendError,
@@ -53,10 +53,6 @@ __all__ = ["SHAPE_ERRORS", "AnswerValueError", "Reading", "amount", "backend_err
            "name", "printable", "remember_request", "shown", "whole_number"]
 
 log = logging.getLogger("cloudcat.drivers.libcloud")
-#: What mapping an answer of an unexpected shape raises (pydantic's ``ValidationError`` is a ``ValueError``,
-#: ``OverflowError`` an ``ArithmeticError``).
-SHAPE_ERRORS: tuple[type[Exception], ...] = (AttributeError, TypeError, ValueError, KeyError, IndexError,
-                                             ArithmeticError)
 
 
 class _LastRequest(threading.local):
@@ -146,36 +142,12 @@ def _first_line(exc: BaseException) -> str:
     return printable(text[0], 300) if text else type(exc).__name__
 
 
-# -- answers: the one place where their shape is judged ----------------------------------------------
-class AnswerValueError(ValueError):
-    """A value of an answer the driver cannot use; ``field`` names where it was."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(message)
-
-
-def printable(text: str, limit: int = 160) -> str:
-    """``text`` with control characters escaped, cut after ``limit`` characters."""
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit + 1])
-    return text if len(text) <= limit else f"{text[:limit]}…"
-
-
-def shown(value: Any, limit: int = 40) -> str:
-    """``value`` as a message shows it: text quoted, control characters escaped, long values cut."""
-    return printable(repr(value) if isinstance(value, str) else str(value), limit)
-
-
 def describe(exc: BaseException) -> str:
-    """One short line about ``exc``: what is wrong with the value, or the exception's type and first line."""
-    if isinstance(exc, AnswerValueError):
-        return printable(str(exc), 200)
-    if isinstance(exc, ValidationError) and exc.errors():
-        first = exc.errors()[0]
-        return f"item field {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-    return f"{type(exc).__name__}: {_first_line(exc)}"
+    """One short line about ``exc`` (see :func:`cloudcat.answers.describe`)."""
+    return _describe(exc, 300)
 
 
+# -- answers: the one place where their shape is judged ----------------------------------------------
 class Reading:
     """Where the driver maps what one call read: ``where`` (``list_sizes(francecentral)``) about
     ``subject`` (``size Standard_D2s_v5``, or ``""``). A shape error on the way (an

@@ -20,14 +20,10 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
+from cloudcat.answers import SHAPE_ERRORS
 from cloudcat.errors import UnavailableError
 
 __all__ = ["SHAPE_ERRORS", "Reading", "mapping", "sequence"]
-
-#: What reading an answer of an unexpected shape raises (pydantic's ``ValidationError`` is a
-#: ``ValueError``).
-SHAPE_ERRORS: tuple[type[BaseException], ...] = (AttributeError, TypeError, ValueError, KeyError, IndexError,
-                                                  OverflowError, ArithmeticError)
 
 
 class Reading:

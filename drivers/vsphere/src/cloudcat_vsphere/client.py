@@ -45,8 +45,7 @@ from pyexpat import ExpatError, ParserCreate
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar
 
-from pydantic import ValidationError
-
+from cloudcat.answers import SHAPE_ERRORS, AnswerValueError, describe, printable, shown
 from cloudcat.errors import (
     AuthenticationError,
     BackendError,
@@ -523,44 +522,10 @@ class VsphereClient:
 
 
 # -- answers: the one place where their shape is judged ----------------------------------------------
-#: What reading an answer of an unexpected shape raises (pydantic's ``ValidationError`` is a ``ValueError``,
-#: ``OverflowError`` an ``ArithmeticError``).
-SHAPE_ERRORS: tuple[type[Exception], ...] = (AttributeError, TypeError, ValueError, KeyError, IndexError,
-                                             ArithmeticError)
 #: What an answer that is not even well-formed raises.
 _SYNTAX_ERRORS = (ExpatError, xml.sax.SAXException, ET.ParseError, http.client.IncompleteRead)
 #: Bits of the XML integer types pyvmomi reads into ``int`` subclasses named after them (sign excluded).
 _INTEGER_BITS = {"byte": 7, "short": 15, "int": 31, "long": 63}
-
-
-class AnswerValueError(ValueError):
-    """A value of an answer the driver cannot use; ``field`` names where it was."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(message)
-
-
-def printable(text: str, limit: int = 160) -> str:
-    """``text`` with control characters escaped, cut after ``limit`` characters."""
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit + 1])
-    return text if len(text) <= limit else f"{text[:limit]}…"
-
-
-def shown(value: Any, limit: int = 40) -> str:
-    """``value`` as a message shows it: text quoted, control characters escaped, long values cut."""
-    return printable(repr(value) if isinstance(value, str) else str(value), limit)
-
-
-def describe(exc: BaseException) -> str:
-    """One short line about ``exc``: its type and first line, or the field pydantic refused."""
-    if isinstance(exc, AnswerValueError):
-        return printable(str(exc), 200)
-    if isinstance(exc, ValidationError) and exc.errors():
-        first = exc.errors()[0]
-        return f"item field {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {printable(lines[0])}" if lines else type(exc).__name__
 
 
 class Reading:

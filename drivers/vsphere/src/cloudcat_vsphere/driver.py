@@ -55,12 +55,13 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from cloudcat.answers import AnswerValueError, shown
 from cloudcat.driver import BaseDriver, Capabilities, LoadCache, import_sdk
 from cloudcat.errors import BackendNotFoundError
 from cloudcat.http import HttpOptions
 from cloudcat.models import MAX_INT, FlexibleSizing, Item, Kind, Region
 
-from .client import AnswerValueError, ObjectRecord, Reading, count, mapping, moid, sequence, shown
+from .client import ObjectRecord, Reading, count, mapping, moid, sequence
 from .client import name as name_of
 from .guests import guest_os
 
