@@ -246,7 +246,7 @@ _KILLED_WRITER = textwrap.dedent("""
 
     with Store(path) as store:
         if path.endswith(".db"):  # a small page cache: the rows written spill to the WAL
-            store._db.execute("PRAGMA cache_size = -2000")
+            store._write_cache_kib = 2000
         store.write_snapshot(items=[], offers=offers(), statuses=[], config_hash="second")
     sys.exit(3)  # never reached: the parent kills us while writing
 """)

@@ -194,6 +194,10 @@ class PostgresStore(Store):
             conn.execute("ROLLBACK")
             raise
 
+    @contextlib.contextmanager
+    def _write_cache(self) -> Iterator[None]:
+        yield  # the server sizes its own buffers
+
     def _after_write(self) -> None:
         # Closing a version rewrites its row (MVCC): the old copies are reclaimed now, so the
         # next snapshot reuses their space; fresh statistics keep the selective plans.

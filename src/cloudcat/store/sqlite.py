@@ -353,10 +353,7 @@ class Store:
         # WAL with synchronous=NORMAL survives any crash of the process; only a power
         # loss may roll back the last committed snapshot.
         conn.execute("PRAGMA synchronous = NORMAL")
-        # A snapshot's write touches every index of a large table: a page cache that holds them
-        # (up to 256 MB, taken only as pages are read) keeps it from reading them again; the
-        # temporary tables of a write are small and stay in memory.
-        conn.execute("PRAGMA cache_size = -262144")
+        # the temporary tables of a write are small and stay in memory
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.create_function("cc_decimal_le", 2, decimal_le, deterministic=True)
         conn.create_function("cc_text_in", 2, text_in, deterministic=True)
@@ -491,11 +488,26 @@ class Store:
         the previous snapshot's are not copied: the snapshot stores what changed.
         """
         created_at = dt.datetime.now(dt.UTC)
-        with self._lock:
+        with self._lock, self._write_cache():
             sid = self._transaction("write a snapshot", lambda db: _Writer(db, self._d).write(
                 created_at, items, offers, statuses, config_hash))
             self._after_write()
         return self.snapshot(sid)
+
+    #: KiB of page cache while a snapshot is written.
+    _write_cache_kib = 262144
+
+    @contextlib.contextmanager
+    def _write_cache(self) -> Iterator[None]:
+        """A snapshot's write touches every index of a large table: while it runs, a page cache
+        that holds them (up to 256 MB, taken only as pages are read) keeps it from reading them
+        again. Readers keep SQLite's default (2 MB), so a whole listing stays small in memory."""
+        self._db.execute(f"PRAGMA cache_size = -{int(self._write_cache_kib)}")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA cache_size = -2000")
 
     def _after_write(self) -> None:
         db = self._db
