@@ -10,11 +10,15 @@ the cause through :func:`describe`. A value the driver checks itself and cannot 
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from types import TracebackType
+from typing import Any, Self
 
 from pydantic import ValidationError
 
-__all__ = ["SHAPE_ERRORS", "AnswerValueError", "describe", "printable", "shown"]
+from .errors import UnavailableError
+
+__all__ = ["SHAPE_ERRORS", "AnswerValueError", "Reading", "describe", "printable", "shown"]
 
 #: What mapping an answer of an unexpected shape raises (pydantic's ``ValidationError`` is a
 #: ``ValueError``, ``OverflowError`` an ``ArithmeticError``).
@@ -51,3 +55,53 @@ def describe(exc: BaseException, limit: int = 160) -> str:
         return f"item field {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {printable(lines[0], limit)}" if lines else type(exc).__name__
+
+
+class Reading:
+    """Where a driver maps what one call read: ``where`` (``list_sizes(region-1)``,
+    ``RetrievePropertiesEx``) about ``subject`` (``size big-2``, ``VirtualMachine vm-12``,
+    or ``""``). The driver names the field it reads as it goes (:meth:`at`; an
+    :class:`AnswerValueError` names its own). A shape error on the way (:data:`SHAPE_ERRORS`) leaves
+    as an :class:`~cloudcat.errors.UnavailableError` naming the call, the subject and the field, with
+    the original as ``__cause__``; given ``drop`` (what is left out: ``"item"``, ``"size"``), it is
+    logged on ``log`` as a warning and swallowed::
+
+        with Reading(f"list_sizes({region})", f"size {size.id}", backend, drop="size").at("vcpus"):
+            items.append(size_item(size))
+
+    ``joiner`` goes between the subject and the field; ``limit`` cuts the cause's first line.
+    """
+
+    def __init__(self, where: str, subject: str, backend: str, *, drop: str | None = None,
+                 joiner: str = ": ", log: logging.Logger | None = None, limit: int = 160) -> None:
+        self.where = where
+        self.subject = subject
+        self.backend = backend
+        self.drop = drop
+        self.field = "(answer)"
+        self._joiner = joiner
+        self._log = log or logging.getLogger("cloudcat.drivers")
+        self._limit = limit
+
+    def at(self, field: str) -> Self:
+        """Name the field the next lines read."""
+        self.field = field
+        return self
+
+    def message(self, exc: BaseException) -> str:
+        """``where: subject<joiner>field: what``."""
+        field = exc.field if isinstance(exc, AnswerValueError) else self.field
+        subject = f"{self.subject}{self._joiner}" if self.subject else ""
+        return f"{self.where}: {subject}{field}: {describe(exc, self._limit)}"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
+        if exc is None or not isinstance(exc, SHAPE_ERRORS):
+            return False
+        if self.drop:
+            self._log.warning("%s: %s; %s dropped", self.backend, self.message(exc), self.drop)
+            return True
+        raise UnavailableError(self.message(exc), backend=self.backend) from exc

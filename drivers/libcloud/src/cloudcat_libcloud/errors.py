@@ -34,10 +34,10 @@ import math
 import ssl
 import threading
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import Any
 
 from cloudcat.answers import SHAPE_ERRORS, AnswerValueError, printable, shown
+from cloudcat.answers import Reading as _Reading
 from cloudcat.answers import describe as _describe
 from cloudcat.errors import (
     AuthenticationError,
@@ -148,7 +148,7 @@ def describe(exc: BaseException) -> str:
 
 
 # -- answers: the one place where their shape is judged ----------------------------------------------
-class Reading:
+class Reading(_Reading):
     """Where the driver maps what one call read: ``where`` (``list_sizes(francecentral)``) about
     ``subject`` (``size Standard_D2s_v5``, or ``""``). A shape error on the way (an
     :class:`AnswerValueError` names its field; :meth:`at` names it for the others) leaves as an
@@ -160,34 +160,7 @@ class Reading:
     """
 
     def __init__(self, where: str, subject: str, backend: str, *, drop: str | None = None) -> None:
-        self.where = where
-        self.subject = subject
-        self.backend = backend
-        self.drop = drop
-        self.field = "(answer)"
-
-    def at(self, field: str) -> Reading:
-        """Name the field the next lines read."""
-        self.field = field
-        return self
-
-    def message(self, exc: BaseException) -> str:
-        """``where: subject: field: what``."""
-        field = exc.field if isinstance(exc, AnswerValueError) else self.field
-        subject = f"{self.subject}: " if self.subject else ""
-        return f"{self.where}: {subject}{field}: {describe(exc)}"
-
-    def __enter__(self) -> Reading:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
-        if exc is None or not isinstance(exc, SHAPE_ERRORS):
-            return False
-        if self.drop:
-            log.warning("%s: %s; %s dropped", self.backend, self.message(exc), self.drop)
-            return True
-        raise UnavailableError(self.message(exc), backend=self.backend) from exc
+        super().__init__(where, subject, backend, drop=drop, log=log, limit=300)
 
 
 def whole_number(value: Any, field: str) -> int | None:

@@ -42,10 +42,10 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pyexpat import ExpatError, ParserCreate
-from types import TracebackType
 from typing import Any, NoReturn, TypeVar
 
 from cloudcat.answers import SHAPE_ERRORS, AnswerValueError, describe, printable, shown
+from cloudcat.answers import Reading as _Reading
 from cloudcat.errors import (
     AuthenticationError,
     BackendError,
@@ -528,7 +528,7 @@ _SYNTAX_ERRORS = (ExpatError, xml.sax.SAXException, ET.ParseError, http.client.I
 _INTEGER_BITS = {"byte": 7, "short": 15, "int": 31, "long": 63}
 
 
-class Reading:
+class Reading(_Reading):
     """Where the driver reads one answer: ``call`` (``RetrievePropertiesEx``, ``GET /api/…``) about
     ``subject`` (``VirtualMachine vm-12``, or ``""``). The driver names the field it reads as it goes
     (:meth:`at`; an :class:`AnswerValueError` names its own); a shape error on the way leaves as an
@@ -542,34 +542,16 @@ class Reading:
     """
 
     def __init__(self, call: str, subject: str, backend: str, *, drop: bool = False) -> None:
-        self.call = call
-        self.subject = subject
-        self.backend = backend
-        self.drop = drop
-        self.field = "(answer)"
+        super().__init__(call, subject, backend, drop="item" if drop else None, joiner=" ", log=log)
 
-    def at(self, field: str) -> Reading:
-        """Name the field the next lines read."""
-        self.field = field
-        return self
+    @property
+    def call(self) -> str:
+        """The call read (``where``); the driver renames it for a template's own document."""
+        return self.where
 
-    def message(self, exc: BaseException) -> str:
-        """``call: subject field: what``."""
-        field = exc.field if isinstance(exc, AnswerValueError) else self.field
-        subject = f"{self.subject} " if self.subject else ""
-        return f"{self.call}: {subject}{field}: {describe(exc)}"
-
-    def __enter__(self) -> Reading:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
-        if exc is None or not isinstance(exc, SHAPE_ERRORS):
-            return False
-        if self.drop:
-            log.warning("%s: %s; item dropped", self.backend, self.message(exc))
-            return True
-        raise UnavailableError(self.message(exc), backend=self.backend) from exc
+    @call.setter
+    def call(self, value: str) -> None:
+        self.where = value
 
 
 def count(value: Any, field: str) -> int | None:
