@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -56,6 +56,7 @@ from cloudcat.http import (
     within,
 )
 from cloudcat.models import Item, Kind, Region
+from cloudcat.testing import wait_until
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
 
@@ -502,15 +503,6 @@ def slow() -> Iterator[Any]:
     server.server_close()
 
 
-def _until(condition: Callable[[], object], seconds: float) -> bool:
-    end = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 @pytest.mark.parametrize("path", ["/trickle", "/stall"])
 def test_a_body_held_past_the_deadline_is_cut_there(slow: Any, path: str) -> None:
     session = fit_session()
@@ -519,7 +511,7 @@ def test_a_body_held_past_the_deadline_is_cut_there(slow: Any, path: str) -> Non
         session.get(slow.url + path, timeout=30)
     assert time.monotonic() - start < 0.6 + 0.5
     # the server sees the connection closed (its next write fails), not 60 s later
-    assert _until(lambda: slow.closed, 1.0)
+    assert wait_until(lambda: slow.closed, 1.0)
 
 
 def test_closing_the_session_wakes_a_call_under_way(slow: Any) -> None:
@@ -534,7 +526,7 @@ def test_closing_the_session_wakes_a_call_under_way(slow: Any) -> None:
 
     caller = threading.Thread(target=call)
     caller.start()
-    assert _until(lambda: slow.requests, 2)
+    assert wait_until(lambda: slow.requests, 2)
     time.sleep(0.2)  # inside the body
     closed = time.monotonic()
     session.close()
@@ -542,7 +534,7 @@ def test_closing_the_session_wakes_a_call_under_way(slow: Any) -> None:
     assert not caller.is_alive()
     [failure] = failures  # what requests raises for a body cut short
     assert isinstance(failure, requests.exceptions.ChunkedEncodingError | requests.exceptions.ConnectionError)
-    assert _until(lambda: slow.closed, 1.0) and slow.closed[0] - closed < 1.0
+    assert wait_until(lambda: slow.closed, 1.0) and slow.closed[0] - closed < 1.0
     assert session.get(slow.url + "/whole", timeout=5).content == BODY  # the session stays usable
 
 
@@ -591,12 +583,12 @@ def test_a_driver_releases_its_sessions(slow: Any) -> None:
 
     caller = threading.Thread(target=call)
     caller.start()
-    assert _until(lambda: len(slow.requests) == 3, 2)
+    assert wait_until(lambda: len(slow.requests) == 3, 2)
     time.sleep(0.2)
     driver.release_connections()  # those under way too
     caller.join(2)
     assert not caller.is_alive() and failures
-    assert _until(lambda: slow.closed, 1.0)
+    assert wait_until(lambda: slow.closed, 1.0)
     # the idle connection was closed (the second call opened another, which the third reused)
     assert len({client for _, client in slow.requests}) == 2
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from cloudcat.errors import ConfigError
 from cloudcat.models import Item, Kind
 from cloudcat.prices import PriceBook, PriceRule
 from cloudcat.refresh import TaskPool
+from cloudcat.testing import wait_until
 
 DATA = Path(__file__).parent / "data"
 
@@ -243,16 +244,6 @@ def test_price_out_of_range_in_a_price_book_names_file_and_line(tmp_path: Path) 
 
 
 # -- deadlines ---------------------------------------------------------------------------------------
-def wait_until(condition: Callable[[], object], seconds: float) -> bool:
-    """Whether ``condition()`` holds within ``seconds`` (polled)."""
-    end = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def workers_of(threads: set[threading.Thread]) -> list[threading.Thread]:
     """The refresh's worker threads still alive that were not among ``threads``."""
     return [t for t in threading.enumerate() if t not in threads and t.name.startswith("cloudcat-")]

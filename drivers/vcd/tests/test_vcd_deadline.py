@@ -10,20 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cloudcat
-from cloudcat.testing import mock
-
-
-def _wait_until(condition: Callable[[], object], seconds: float) -> bool:
-    end = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.02)
-    return True
+from cloudcat.testing import mock, wait_until
 
 
 def _vcd_threads(before: set[threading.Thread]) -> list[threading.Thread]:
@@ -49,6 +39,6 @@ def test_a_held_cloud_director_answer_is_cut_at_the_backend_deadline(tmp_path: P
 
             # the held request ends as the driver lets go of it, within a second or so of the
             # refresh's end, not after the 60 s hang; no worker or side thread stays in a call
-            assert _wait_until(held, 1.5), m.server.requests()
+            assert wait_until(held, 1.5), m.server.requests()
             assert time.monotonic() - ended < 2.0
-            assert _wait_until(lambda: not _vcd_threads(before), 3), _vcd_threads(before)
+            assert wait_until(lambda: not _vcd_threads(before), 3), _vcd_threads(before)

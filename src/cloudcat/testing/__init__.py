@@ -28,11 +28,11 @@ if TYPE_CHECKING:
     )
 
 __all__ = ["FaultControl", "FaultRule", "Faults", "MockHandle", "MockPlatform", "MockServer", "RequestRecord",
-           "json_response", "mock", "parse_rule", "start_mock"]
+           "json_response", "mock", "parse_rule", "start_mock", "wait_until"]
 
 # Imported on first use: the pytest plugin lives in this package and is loaded by every pytest run
 # of an environment where cloudcat is installed, so the mock server (werkzeug, pydantic) waits.
-_LAZY = {"FaultRule": "faults", "parse_rule": "faults"}
+_LAZY = {"FaultRule": "faults", "parse_rule": "faults", "wait_until": "waiting"}
 
 
 def __getattr__(name: str) -> Any:
