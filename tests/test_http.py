@@ -478,6 +478,7 @@ class _Slow(BaseHTTPRequestHandler):
                 if body:
                     self.wfile.write(body[i:i + 1])
                     self.wfile.flush()
+                    server.sent += 1
                 elif select.select([self.connection], [], [], 0)[0] and not self.connection.recv(1):
                     raise ConnectionResetError  # the client closed its side
                 time.sleep(0.1)
@@ -495,6 +496,7 @@ def slow() -> Iterator[Any]:
     server.daemon_threads = True
     server.requests = []  # type: ignore[attr-defined]
     server.closed = []  # type: ignore[attr-defined]
+    server.sent = 0  # type: ignore[attr-defined]
     server.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -527,7 +529,7 @@ def test_closing_the_session_wakes_a_call_under_way(slow: Any) -> None:
     caller = threading.Thread(target=call)
     caller.start()
     assert wait_until(lambda: slow.requests, 2)
-    time.sleep(0.2)  # inside the body
+    assert wait_until(lambda: slow.sent >= 2, 2)  # inside the body
     closed = time.monotonic()
     session.close()
     caller.join(2)
