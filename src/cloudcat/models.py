@@ -20,7 +20,8 @@ import datetime as dt
 import math
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -365,20 +366,57 @@ def bounds_violation(value: BaseModel, path: str = "") -> str | None:
 
     Pydantic accepts such values (Python integers are unbounded, ``inf`` is a float); storage,
     JSON and price arithmetic do not, so the catalog checks this on what drivers read and on
-    what it reads back, and drops what fails.
+    what it reads back, and drops what fails. Fields whose type cannot hold a number (text,
+    enumerations, dates, lists of text) are not looked at.
     """
-    for name, field_value in value.__dict__.items():
+    fields = value.__dict__
+    for name in _number_fields(type(value)):
+        field_value = fields.get(name)
+        if field_value is None:
+            continue
         kind = type(field_value)
-        if kind in _PLAIN or (kind is int and -MAX_INT <= field_value <= MAX_INT) or (
+        if (kind is int and -MAX_INT <= field_value <= MAX_INT) or (
+                kind is float and -MAX_NUMBER <= field_value <= MAX_NUMBER) or (
                 not field_value and kind in _EMPTY_OK):
-            continue  # the common cases, decided without a call
+            continue  # the common cases, decided without a call (NaN fails both comparisons)
         found = _violation(field_value, f"{path}{name}")
         if found is not None:
             return found
     return None
 
 
-_PLAIN = frozenset({str, bool, type(None), dt.date, dt.datetime, Kind, LifecycleStatus, SaleStatus})
+_NUMBER_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {}
+
+
+def _number_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``model``, in order, whose declared type may hold a number somewhere."""
+    names = _NUMBER_FIELDS.get(model)
+    if names is None:
+        _NUMBER_FIELDS[model] = ("",)  # meanwhile: a model that holds itself holds numbers
+        names = _NUMBER_FIELDS[model] = tuple(
+            name for name, info in model.model_fields.items() if not _numberless(info.annotation))
+    return names
+
+
+def _numberless(annotation: Any) -> bool:
+    """Whether no value of this type can be or hold a number (text, flags, enumerations, dates)."""
+    if annotation in (str, bool, type(None), dt.date, dt.datetime):
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, StrEnum):
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return not _number_fields(annotation)
+    args = get_args(annotation)
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return all(isinstance(a, str) for a in args)
+    if origin is Annotated:
+        return _numberless(args[0])
+    if origin in (list, tuple, set, frozenset, dict, Union, UnionType):
+        return bool(args) and all(a is Ellipsis or _numberless(a) for a in args)
+    return False
+
+
 _EMPTY_OK = frozenset({list, dict, tuple})
 
 
