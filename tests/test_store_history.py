@@ -79,7 +79,8 @@ def test_a_changed_offer_costs_a_small_patch_and_each_snapshot_reads_its_version
 
 
 def test_items_kept_as_json_are_stored_as_the_same_versions_as_models(store: Store) -> None:
-    as_json = [StoredItem.from_json(s.backend, s.driver, s.read_at, s.item.model_dump_json()) for s in stored_items()]
+    as_json = [StoredItem.from_json(s.backend, s.driver, s.read_at, s.item.model_dump_json(exclude_none=True))
+               for s in stored_items()]
     assert as_json == stored_items() and [s.json() for s in as_json] == [s.json() for s in stored_items()]
     first = store.write_snapshot(items=as_json, offers=CATALOG, statuses=STATUSES, config_hash="h")
     rows = count(store, "items")
@@ -87,6 +88,40 @@ def test_items_kept_as_json_are_stored_as_the_same_versions_as_models(store: Sto
     store.write_snapshot(items=items_read(LATER), offers=reread(CATALOG, LATER), statuses=STATUSES, config_hash="h")
     assert count(store, "items") == rows == len(stored_items())
     assert list(store.items(first.id)) == stored_items()
+
+
+def test_offers_stored_with_their_null_fields_read_and_diff_as_the_same(tmp_path: Path) -> None:
+    """Offers and items are stored without their null fields; a store written when they were
+    stored with them reads the same offers and a diff across the two forms shows no change."""
+    from cloudcat.store.sqlite import _digest
+
+    path = tmp_path / "nulls.db"
+    with Store(path) as s:
+        first = s.write_snapshot(items=stored_items(), offers=CATALOG, statuses=STATUSES, config_hash="h")
+        data = s._db.execute("SELECT data FROM offers WHERE base_pk IS NULL").fetchone()[0]
+        assert "null" not in data and '"zone":' not in data
+    conn = sqlite3.connect(path)
+    with conn:  # rewritten as a store of the former form holds them
+        for pk, data, read_at in conn.execute("SELECT pk, data, read_at FROM offers").fetchall():
+            offer = Offer.model_validate_json(data[:-1] + ',"read_at":"2026-01-01T00:00:00Z"}')
+            full = offer.model_dump_json(exclude={"read_at"})
+            assert '"zone":null' in full
+            conn.execute("UPDATE offers SET data = ?, digest = ? WHERE pk = ?", (full, _digest(full, read_at), pk))
+    conn.close()
+    with Store(path) as s:
+        assert by_id(s.query(OfferQuery(), snapshot=first.id)) == by_id(iter(CATALOG))
+        second = s.write_snapshot(items=items_read(LATER), offers=reread(CATALOG, LATER), statuses=STATUSES,
+                                  config_hash="h")
+        diff = s.diff(first.id, second.id)
+        assert diff.empty and not diff.price_changes and not diff.lifecycle_changes
+        assert by_id(s.query(OfferQuery())) == by_id(iter(reread(CATALOG, LATER)))
+        # a real change across the two forms is reported in the offer's full JSON form
+        changed = [o.model_copy(update={"lifecycle": Lifecycle(status=LifecycleStatus.END_OF_SALE)})
+                   if i == 0 else o for i, o in enumerate(reread(CATALOG, LATER))]
+        third = s.write_snapshot(items=items_read(LATER), offers=changed, statuses=STATUSES, config_hash="h")
+        [change] = s.diff(first.id, third.id).changed
+        assert change.field == "lifecycle" and change.before == Lifecycle().model_dump(mode="json")
+        assert change.after == Lifecycle(status=LifecycleStatus.END_OF_SALE).model_dump(mode="json")
 
 
 def test_a_first_snapshot_builds_the_indexes_and_later_ones_find_closed_versions(store: Store) -> None:

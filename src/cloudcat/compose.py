@@ -103,6 +103,8 @@ class _Brand:
         self.today = today
         self.labels = {x.lower() for x in cfg.labels}
         self.seen: set[str] = set()
+        #: the lifecycle of an offer whose item says nothing of its own (most of them)
+        self.plain_lifecycle = _lifecycle(_AVAILABLE, cfg.lifecycle, today).model_dump()
 
 
 def _from_item(item: Item, backend: str, driver: str, read_at: dt.datetime | str, brand: _Brand,
@@ -126,16 +128,21 @@ def _from_records(source: ItemRecords, backend: str, brand: _Brand, prices: Pric
         kind = data["kind"]
         oid = f"{brand.name}/location/{name}" if kind == Kind.LOCATION.value else \
             f"{brand.name}/{kind}/{data.get('region') or '-'}/{name}"
-        own = Lifecycle.model_validate(data["lifecycle"]) if data.get("lifecycle") else _AVAILABLE
+        own = data.get("lifecycle")
+        if not own or own == _AVAILABLE_DATA:
+            lifecycle = brand.plain_lifecycle
+        else:
+            lifecycle = _lifecycle(Lifecycle.model_validate(own), brand.cfg.lifecycle, brand.today).model_dump()
         data.update(id=_unique(oid, backend, brand.seen), brand=brand.name, operator=brand.cfg.operator,
                     backend=backend, driver=source.driver, read_at=read_at,
-                    labels=_labels(data.get("labels") or [], brand.labels),
-                    lifecycle=_lifecycle(own, brand.cfg.lifecycle, brand.today).model_dump(),
+                    labels=_labels(data.get("labels") or [], brand.labels), lifecycle=lifecycle,
                     display_name=data.get("display_name") or name)
         yield Offer.model_validate(data)
 
 
 _AVAILABLE = Lifecycle()
+#: What an item that says nothing of its lifecycle stores (null fields left out)
+_AVAILABLE_DATA = {"status": LifecycleStatus.AVAILABLE.value}
 
 
 def _unique(oid: str, backend: str, seen: set[str]) -> str:

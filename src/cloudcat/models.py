@@ -264,6 +264,8 @@ class OfferSpec(_Model):
     @field_validator("labels", mode="after")
     @classmethod
     def _sorted_labels(cls, value: list[str]) -> list[str]:
+        if not value:
+            return value
         return sorted({label.strip().lower() for label in value if label.strip()})
 
 

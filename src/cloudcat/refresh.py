@@ -127,7 +127,7 @@ class Spool:
 
     def add(self, stored: StoredItem) -> None:
         """Append one item."""
-        self.add_lines(stored.read_at, [stored.item.model_dump_json()])
+        self.add_lines(stored.read_at, [stored.json()])
 
     def close(self) -> None:
         """Finish writing (reading stays possible)."""
@@ -325,7 +325,7 @@ class BackendReader:
                                  "(integers up to 2**53, finite numbers)", state.name, kind.value, item.name,
                                  region.name, bad)
                 continue
-            batch.append(item.model_dump_json())
+            batch.append(item.model_dump_json(exclude_none=True))
             count += 1
             if len(batch) >= BATCH:
                 self._emit(state, "items", (_now(), batch))

@@ -13,9 +13,9 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from ..models import LifecycleStatus, Price
+from ..models import LifecycleStatus, Offer, Price
 
 __all__ = [
     "OPEN",
@@ -129,9 +129,33 @@ class SnapshotDiff(BaseModel):
 
 
 def compare_offers(offer_id: str, before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:
-    """The reported fields that differ between two JSON forms of one offer."""
-    return [FieldChange(id=offer_id, field=name, before=before.get(name), after=after.get(name))
-            for name in DIFF_FIELDS if before.get(name) != after.get(name)]
+    """The reported fields that differ between two JSON forms of one offer, each value in the
+    offer's full JSON form (offers are stored without their null fields, and were stored with
+    them before: a member null in one and left out in the other is no change)."""
+    changes = []
+    for name in DIFF_FIELDS:
+        x, y = before.get(name), after.get(name)
+        if x != y:
+            x, y = _full(name, x), _full(name, y)
+            if x != y:
+                changes.append(FieldChange(id=offer_id, field=name, before=x, after=y))
+    return changes
+
+
+def _full(name: str, value: Any) -> Any:
+    """A field's JSON value as the offer model writes it (nested null members included)."""
+    if value is None:
+        return None
+    adapter = _ADAPTERS.get(name)
+    if adapter is None:
+        adapter = _ADAPTERS[name] = TypeAdapter(Offer.model_fields[name].annotation)
+    try:
+        return adapter.dump_python(adapter.validate_python(value), mode="json")
+    except ValidationError:  # stored before a model changed: shown as stored
+        return value
+
+
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {}
 
 
 def build_diff(a: int, b: int, pairs: Iterable[tuple[str, dict[str, Any] | None, dict[str, Any] | None]]

@@ -128,7 +128,7 @@ _FILTER_READS = tuple(FILTERS[name].value for name in FILTER_COLUMNS.values())
 def split_read_at(offer: Offer) -> tuple[str, str]:
     """An offer's JSON without ``read_at`` (kept per backend and snapshot, so that re-reading an
     unchanged offer stores nothing), and that ``read_at`` as its JSON string."""
-    return offer.model_dump_json(exclude=_READ_AT), _read_at_json(offer.read_at)
+    return offer.model_dump_json(exclude=_READ_AT, exclude_none=True), _read_at_json(offer.read_at)
 
 
 _READ_AT = {"read_at"}

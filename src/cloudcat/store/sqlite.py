@@ -184,7 +184,8 @@ class StoredItem:
     Made from a model (``StoredItem(backend=…, driver=…, read_at=…, item=…)``) or from the
     item's JSON as :meth:`Item.model_dump_json` wrote it (:meth:`from_json`, for items read back
     from a file or a store): then the model is built only if asked for, and the store writes that
-    JSON as it is.
+    JSON as it is. The JSON a model gives leaves out fields that are null (``exclude_none``),
+    as every stored item and offer does.
     """
 
     __slots__ = ("_item", "_json", "backend", "driver", "read_at")
@@ -217,10 +218,10 @@ class StoredItem:
         return self._item
 
     def json(self) -> str:
-        """The item's JSON, as :meth:`Item.model_dump_json` gives it."""
+        """The item's JSON, as :meth:`Item.model_dump_json` gives it without null fields."""
         if self._json is None:
             assert self._item is not None
-            self._json = self._item.model_dump_json()
+            self._json = self._item.model_dump_json(exclude_none=True)
         return self._json
 
     def __eq__(self, other: object) -> bool:
@@ -1013,9 +1014,11 @@ def _item_key(stored: StoredItem, item: Item | None, data: str) -> str:
 
 
 _STRING = r'"(?:[^"\\]|\\.)*"'
-#: The first fields of an item's JSON as pydantic writes them (in the model's order).
-_KEY_FIELDS = re.compile(rf'\{{"kind":({_STRING}),"name":({_STRING}),"display_name":(?:null|{_STRING}),'
-                         rf'"region":(null|{_STRING}),"zone":(null|{_STRING}),')
+#: The first fields of an item's JSON as pydantic writes them (in the model's order), null
+#: fields left out or not; what follows is none of them, so a field out of order is not missed.
+_KEY_FIELDS = re.compile(rf'\{{"kind":({_STRING}),"name":({_STRING}),(?:"display_name":(?:null|{_STRING}),)?'
+                         rf'(?:"region":(null|{_STRING}),)?(?:"zone":(null|{_STRING}),)?'
+                         r'(?!"(?:kind|name|display_name|region|zone)":)"')
 
 
 def _key_fields(data: str) -> tuple[str, str, str, str]:
@@ -1025,12 +1028,12 @@ def _key_fields(data: str) -> tuple[str, str, str, str]:
     if match is None:
         doc = json.loads(data)
         return doc["kind"], doc.get("region") or "", doc.get("zone") or "", doc["name"]
-    kind, name, region, zone = (_string(g) for g in match.groups())
+    kind, name, region, zone = (_string(g) for g in match.groups(""))
     return kind, region, zone, name
 
 
 def _string(text: str) -> str:
-    if text == "null":
+    if text in ("null", ""):
         return ""
     if "\\" in text:
         value: str = json.loads(text)

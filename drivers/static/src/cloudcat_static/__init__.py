@@ -74,7 +74,7 @@ class _Spill:
             span.append(0)
             self.odd.append(item)
             return
-        data = item.__pydantic_serializer__.to_json(item)
+        data = item.__pydantic_serializer__.to_json(item, exclude_none=True)
         self.file.write(data)
         span.append(self.size)
         span.append(len(data))
