@@ -148,7 +148,8 @@ def _full(name: str, value: Any) -> Any:
         return None
     adapter = _ADAPTERS.get(name)
     if adapter is None:
-        adapter = _ADAPTERS[name] = TypeAdapter(Offer.model_fields[name].annotation)
+        annotation: Any = Offer.model_fields[name].annotation
+        adapter = _ADAPTERS[name] = TypeAdapter(annotation)
     try:
         return adapter.dump_python(adapter.validate_python(value), mode="json")
     except ValidationError:  # stored before a model changed: shown as stored
