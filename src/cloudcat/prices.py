@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import functools
 import gc
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -30,7 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from .config import PriceBookRef
 from .errors import ConfigError
@@ -120,6 +121,7 @@ class PriceBook:
                 rules += _read_book(ref)
         finally:
             if collecting:
+                _age_new_objects()
                 gc.enable()
         return cls(rules)
 
@@ -160,11 +162,10 @@ class PriceBook:
         labels = set(item.labels)
         flexible = item.flexible
         for entry in entries:
-            effect = entry.effect()
-            update.update(effect.fields)
-            labels |= effect.add
-            labels -= effect.remove
-            flexible = _flexible_priced(flexible, effect.flexible)
+            _put_fields(update, entry.rule)
+            labels.update(entry.add)
+            labels.difference_update(entry.remove)
+            flexible = _flexible_priced(flexible, entry.pools)
         update["labels"] = sorted(labels)
         if flexible is not item.flexible:
             update["flexible"] = flexible
@@ -174,12 +175,17 @@ class PriceBook:
                   today: dt.date | None) -> list[_Entry]:
         """The index entries of the rules that apply, in the order they apply. ``key`` gives what
         rules match on besides the name; it is asked only when a rule found by name needs it."""
-        if not self.rules:
-            return []
-        candidates = self._index().candidates(backend, name)
+        index = self._indexed
+        if index is None or index.size != len(self.rules):
+            index = self._index()
+        candidates = index.candidates(backend, name)
         if not candidates:
-            return []
+            return candidates
         today = today or dt.date.today()
+        if len(candidates) == 1:  # most items: one rule, found by name, applies or not
+            only = candidates[0]
+            if only.decided:
+                return candidates if only.since is None or only.since <= today else []
         item: Item | ItemKey | None = None
         found: list[_Entry] = []
         for entry in candidates:
@@ -195,64 +201,65 @@ class PriceBook:
         return found
 
 
-class _Effect(NamedTuple):
-    """What a rule does to the items it applies to, worked out once per rule."""
+def _age_new_objects() -> None:
+    """Move the objects made while the collector was paused to its oldest generation.
 
-    #: the item fields it replaces outright
-    fields: dict[str, Any]
-    #: labels it adds and removes, lowercased
-    add: frozenset[str]
-    remove: frozenset[str]
-    #: the flexible pool prices it sets
-    flexible: dict[str, Price]
+    Otherwise they all wait in the youngest one, and the first collections after it resumes
+    walk every one of them (for a book of 10,000 rules, longer than applying the rules takes);
+    long-lived objects belong in the oldest generation, which is walked rarely. Freezing and
+    unfreezing moves them there without walking them; it is not done when something else keeps
+    objects frozen (a server that forks), as unfreezing would release those too.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
 
 
 class _Entry:
-    """A rule as the index holds it: when it applies, its place in the order rules apply, and
-    whether being found by backend and name is matching it."""
+    """A rule as the index holds it: when it applies, its place in the order rules apply,
+    whether being found by backend and name is matching it, what it does besides the fields it
+    gives (those are read from the rule: the labels it adds and removes, lowercased, and the
+    flexible pool prices it sets), and the next rule found by the same name or prefix (a chain
+    rather than a list each: the index makes few objects)."""
 
-    __slots__ = ("_effect", "decided", "name_checked", "pos", "rule", "since")
+    __slots__ = ("add", "decided", "name_checked", "next", "pools", "pos", "remove", "rule", "since")
 
     def __init__(self, pos: int, rule: PriceRule, name_checked: bool) -> None:
         self.rule = rule
         self.pos = pos
-        priced = rule.price is not None or rule.price_per_vcpu is not None or rule.price_per_gib_memory is not None
-        self.since = rule.effective_from() if priced else None
         self.name_checked = name_checked
         # the index is keyed by the rule's backend: only brand, kind and region are left to check
         self.decided = name_checked and rule.brand is None and rule.kind is None and rule.region is None
-        self._effect: _Effect | None = None
+        self.next: _Entry | None = None
+        labels, remove = rule.labels, rule.remove_labels
+        self.add = tuple(map(str.lower, labels)) if labels else ()
+        self.remove = tuple(map(str.lower, remove)) if remove else ()
+        price, per_vcpu, per_gib = rule.price, rule.price_per_vcpu, rule.price_per_gib_memory
+        if per_vcpu is None and per_gib is None:
+            self.since = None if price is None else price.effective_from
+            self.pools = _NO_POOLS
+        else:
+            self.since = rule.effective_from()
+            self.pools = {part: price for part, price in (("price_per_vcpu", per_vcpu),
+                                                          ("price_per_gib_memory", per_gib)) if price is not None}
 
     def order(self) -> tuple[bool, dt.date, int]:
         """Where the rule comes among those that apply: patterns first, then exact names; then by
         effective date; then in file order."""
         return self.rule.name is not None, self.since or dt.date.min, self.pos
 
-    def effect(self) -> _Effect:
-        """What the rule does (worked out on first use: most rules of a large book meet few items)."""
-        if self._effect is None:
-            self._effect = _effect(self.rule)
-        return self._effect
 
-
-def _effect(rule: PriceRule) -> _Effect:
-    fields: dict[str, Any] = {}  # the item fields it replaces outright (those it gives)
+def _put_fields(out: dict[str, Any], rule: PriceRule) -> None:
+    """The item fields ``rule`` gives, which replace the item's outright, put in ``out``."""
     if rule.price is not None:
-        fields["price"] = rule.price
+        out["price"] = rule.price
     if rule.display_name is not None:
-        fields["display_name"] = rule.display_name
+        out["display_name"] = rule.display_name
     if rule.lifecycle is not None:
-        fields["lifecycle"] = rule.lifecycle
-    flexible: dict[str, Price] = {}
-    if rule.price_per_vcpu is not None:
-        flexible["price_per_vcpu"] = rule.price_per_vcpu
-    if rule.price_per_gib_memory is not None:
-        flexible["price_per_gib_memory"] = rule.price_per_gib_memory
-    return _Effect(fields, frozenset(map(str.lower, rule.labels)) if rule.labels else _NO_LABELS,
-                   frozenset(map(str.lower, rule.remove_labels)) if rule.remove_labels else _NO_LABELS, flexible)
+        out["lifecycle"] = rule.lifecycle
 
 
-_NO_LABELS: frozenset[str] = frozenset()
+_NO_POOLS: dict[str, Price] = {}
 _GLOB = re.compile(r"[*?\[]")
 _KINDS = {kind.value: kind for kind in Kind}
 
@@ -264,13 +271,14 @@ def _item_key(data: Mapping[str, Any]) -> ItemKey:
 
 class _Tables:
     """One backend's rules (or those for any backend): exact names hashed, patterns by the
-    literal prefix before their first wildcard, and the lengths those prefixes have."""
+    literal prefix before their first wildcard, and the lengths those prefixes have. Each holds
+    the first rule found so; the others follow it in file order (:attr:`_Entry.next`)."""
 
     __slots__ = ("exact", "lengths", "prefix")
 
     def __init__(self) -> None:
-        self.exact: dict[str, list[_Entry]] = {}
-        self.prefix: dict[str, list[_Entry]] = {}
+        self.exact: dict[str, _Entry] = {}
+        self.prefix: dict[str, _Entry] = {}
         self.lengths: list[int] = []
 
 
@@ -280,16 +288,21 @@ class _RuleIndex:
     def __init__(self, rules: Sequence[PriceRule]) -> None:
         self.size = len(rules)
         self._tables: dict[str | None, _Tables] = {}
-        for pos, rule in enumerate(rules):
+        # made last to first, each put before those found by the same name or prefix: chains in file order
+        for pos in range(len(rules) - 1, -1, -1):
+            rule = rules[pos]
             tables = self._tables.get(rule.backend) or self._tables.setdefault(rule.backend, _Tables())
             if rule.name is not None:
-                tables.exact.setdefault(rule.name, []).append(_Entry(pos, rule, True))
+                table, key, entry = tables.exact, rule.name, _Entry(pos, rule, True)
             elif rule.pattern is not None:
                 glob = _GLOB.search(rule.pattern)
-                prefix = rule.pattern[:glob.start()] if glob else rule.pattern
+                key = rule.pattern[:glob.start()] if glob else rule.pattern
                 # `prefix*` matches whatever begins with the prefix: finding it by prefix is matching it
-                whole = rule.pattern == prefix + "*"
-                tables.prefix.setdefault(prefix, []).append(_Entry(pos, rule, whole))
+                table, entry = tables.prefix, _Entry(pos, rule, rule.pattern == key + "*")
+            else:
+                continue
+            entry.next = table.get(key)
+            table[key] = entry
         for tables in self._tables.values():
             tables.lengths = sorted({len(prefix) for prefix in tables.prefix})
         self._searched: dict[str, tuple[_Tables, ...]] = {}
@@ -303,15 +316,17 @@ class _RuleIndex:
                 t for t in (self._tables.get(backend), self._tables.get(None)) if t is not None)
         size = len(name)
         for tables in searched:
-            exact = tables.exact.get(name)
-            if exact:
-                out += exact
+            entry = tables.exact.get(name)
+            while entry is not None:
+                out.append(entry)
+                entry = entry.next
             for length in tables.lengths:
                 if length > size:
                     break
-                found = tables.prefix.get(name[:length])
-                if found:
-                    out += found
+                entry = tables.prefix.get(name[:length])
+                while entry is not None:
+                    out.append(entry)
+                    entry = entry.next
         return out
 
 
@@ -332,28 +347,60 @@ def _read_book(ref: PriceBookRef | str | Path) -> list[PriceRule]:
     """The rules of one price book file, in file order."""
     if not isinstance(ref, PriceBookRef):
         ref = PriceBookRef(path=Path(ref))
-    rules: list[PriceRule] = []
+    rows: list[tuple[str, int | None, dict[str, Any]]] = []
     names: dict[str, str] = {}
-    for source, line, row in read_records(ref.path):
-        file_name = names.get(source) or names.setdefault(source, Path(source).name)
-        data = _rule_data(row, ref, file_name)
-        data.setdefault("source", f"{source}:{line}" if line else source)
-        rules.append(_rule(data, source, line))
-    return rules
+    try:
+        for source, line, row in read_records(ref.path):
+            file_name = names.get(source) or names.setdefault(source, Path(source).name)
+            data = _rule_data(row, ref, file_name)
+            data.setdefault("source", f"{source}:{line}" if line else source)
+            rows.append((source, line, data))
+    except ConfigError:
+        _rules_one_by_one(rows)  # a bad rule before the unreadable row is the error, as it is read first
+        raise
+    return _rules(rows)
 
 
-def _rule_data(row: Mapping[str, Any], ref: PriceBookRef, file_name: str) -> dict[str, Any]:
-    """A price book row as a rule's fields: the book's backend, prices' source filled in."""
-    data: dict[str, Any] = dict(row)
+def _rule_data(row: dict[str, Any], ref: PriceBookRef, file_name: str) -> dict[str, Any]:
+    """A price book row (read for this, and so changed in place) as a rule's fields: the book's
+    backend, prices' source filled in."""
+    data = row
     if "id" in data and "driver" in data:
         # a row of an `offers --format csv` export: the rule's columns, not the offer's own
         data = {k: v for k, v in data.items() if k in PriceRule.model_fields}
     if ref.backend and not data.get("backend"):
         data["backend"] = ref.backend
-    for part in ("price", "price_per_vcpu", "price_per_gib_memory"):
-        if data.get(part) and isinstance(data[part], dict):
-            data[part].setdefault("source", file_name)
+    for part in _PRICE_PARTS:
+        price = data.get(part)
+        if price and isinstance(price, dict):
+            price.setdefault("source", file_name)
     return data
+
+
+@functools.cache
+def _rule_list() -> TypeAdapter[list[PriceRule]]:
+    """Validates a whole book's rules in one call (built on first use: it takes a moment)."""
+    return TypeAdapter(list[PriceRule])
+
+
+def _rules(rows: Sequence[tuple[str, int | None, dict[str, Any]]]) -> list[PriceRule]:
+    """The rules of a book's rows, checked as :func:`_rule` checks each, with the same errors.
+
+    The rows are validated in one call (pydantic's own loop, many times faster than a call a
+    row); when that fails they are read again one by one, which finds and reports the first bad
+    row as reading them one by one always did.
+    """
+    try:
+        rules = _rule_list().validate_python([data for _, _, data in rows])
+    except ValidationError:
+        return _rules_one_by_one(rows)
+    for rule, (source, line, _) in zip(rules, rows, strict=True):
+        _check_bounds(rule, source, line)
+    return rules
+
+
+def _rules_one_by_one(rows: Iterable[tuple[str, int | None, dict[str, Any]]]) -> list[PriceRule]:
+    return [_rule(data, source, line) for source, line, data in rows]
 
 
 def _rule(data: dict[str, Any], source: str, line: int | None) -> PriceRule:
@@ -365,7 +412,13 @@ def _rule(data: dict[str, Any], source: str, line: int | None) -> PriceRule:
         field = ".".join(str(p) for p in err["loc"]) or None
         msg = err["msg"].removeprefix("Value error, ")
         raise ConfigError(msg, source=source, line=line, field=field) from None
-    # prices are a rule's only numbers
+    _check_bounds(rule, source, line)
+    return rule
+
+
+def _check_bounds(rule: PriceRule, source: str, line: int | None) -> None:
+    """An error naming the file, line and field when a price of ``rule`` (a rule's only numbers)
+    is beyond bounds."""
     for part in _PRICE_PARTS:
         price = getattr(rule, part)
         if price is None or _plainly_sane(price.amount):
@@ -374,7 +427,6 @@ def _rule(data: dict[str, Any], source: str, line: int | None) -> PriceRule:
         if found is not None:
             raise ConfigError(f"value out of range (numbers must be finite and at most {MAX_NUMBER:.0e})",
                               source=source, line=line, field=f"{part}.{found}")
-    return rule
 
 
 _PRICE_PARTS = ("price", "price_per_vcpu", "price_per_gib_memory")
@@ -392,12 +444,19 @@ def _apply_to_data(data: dict[str, Any], matching: Sequence[_Entry]) -> dict[str
     labels = set(data.get("labels") or ())
     flexible = data.get("flexible")
     for entry in matching:
-        effect = entry.effect()
-        data.update(effect.fields)
-        labels |= effect.add
-        labels -= effect.remove
+        rule = entry.rule  # the fields it gives, as _put_fields puts them (inline: once an item)
+        if rule.price is not None:
+            data["price"] = rule.price
+        if rule.display_name is not None:
+            data["display_name"] = rule.display_name
+        if rule.lifecycle is not None:
+            data["lifecycle"] = rule.lifecycle
+        if entry.add:
+            labels.update(entry.add)
+        if entry.remove:
+            labels.difference_update(entry.remove)
         if flexible is not None:
-            flexible = {**flexible, **effect.flexible}
+            flexible = {**flexible, **entry.pools}
     data["labels"] = sorted(labels)
     data["flexible"] = flexible
     return data

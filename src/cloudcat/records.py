@@ -87,43 +87,88 @@ def unflatten(row: dict[str, Any]) -> dict[str, Any]:
             value = value.strip()
             if not value:
                 continue
-        name, how, place = _column(key)
-        if how == "extras":
-            _slot(out, "extras")[place[1]] = value
-        elif how == "list" and isinstance(value, str):
-            out[name] = _split(value)
-        elif name in out and isinstance(out[name], dict):
-            raise ConfigError(f"column {name!r} is given both whole and by its parts")
-        elif how == "nested":
-            if place:
-                _slot(out, *place[:-1])[place[-1]] = value
-        else:
+        _put(out, _column(key), value)
+    return out
+
+
+def _put(out: dict[str, Any], column: tuple[str, str, tuple[str, ...]], value: Any) -> None:
+    """Put one non-empty cell of a flat row where its ``column`` (see :func:`_column`) says."""
+    name, how, place = column
+    if how == "skipped":
+        return
+    if how == "extras":
+        _slot(out, "extras")[place[1]] = value
+    elif how == "list" and isinstance(value, str):
+        out[name] = _split(value)
+    elif name in out and isinstance(out[name], dict):
+        raise ConfigError(f"column {name!r} is given both whole and by its parts")
+    elif how == "nested":
+        if place:
+            _slot(out, *place[:-1])[place[-1]] = value
+    else:
+        out[name] = value
+
+
+_SKIPPED = ("", "skipped", ())
+
+
+def _unflatten_cells(columns: list[tuple[str, str, tuple[str, ...]]], cells: list[str]) -> dict[str, Any]:
+    """:func:`unflatten` of a CSV row given as its cells, in the order of the header's ``columns``
+    (each worked out once per file): plain columns and ``prefix_part`` ones, most of any book,
+    are put in place here rather than through :func:`_put`."""
+    out: dict[str, Any] = {}
+    for column, value in zip(columns, cells, strict=False):  # a short row lacks its last cells
+        value = value.strip()
+        if not value:
+            continue
+        name, how, place = column
+        if how == "plain" and name not in out:
             out[name] = value
+        elif how == "nested" and len(place) == 2 and name not in out:
+            sub = out.get(place[0])
+            if sub is None:
+                out[place[0]] = {place[1]: value}
+            elif isinstance(sub, dict):
+                sub[place[1]] = value
+            else:
+                raise ConfigError(f"column {place[0]!r} is given both whole and by its parts")
+        else:
+            _put(out, column, value)
     return out
 
 
 def _csv_records(path: Path, text: str, list_key: str, keyed_only: bool) -> Iterator[Record]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    # the cells of each row against the header's columns, worked out once (as csv.DictReader
+    # reads it: blank lines skipped, missing cells absent, extra cells an error)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    source = str(path)
     try:
-        header = reader.fieldnames
+        header = next(reader, None)
         if not header:
             return
         named = [h.strip() for h in header]
         twice = sorted({h for h in named if h and named.count(h) > 1})
         if twice:
             raise ConfigError(f"column(s) {', '.join(map(repr, twice))} named twice in the header",
-                              source=str(path), line=1)
-        for row in reader:
-            if None in row:  # DictReader's key for cells beyond the header
-                raise ConfigError(f"{len(header) + len(row[None])} cells, the header names {len(header)} "
-                                  "columns", source=str(path), line=reader.line_num)
+                              source=source, line=1)
+        # a name the header gives twice as is (only blank ones pass the check above) is, as a
+        # csv.DictReader key, the last cell of that name: the others are skipped
+        last = {h: i for i, h in enumerate(header)}
+        columns = [_column(h) if last[h] == i else _SKIPPED for i, h in enumerate(header)]
+        width = len(header)
+        for cells in reader:
+            if len(cells) > width:
+                raise ConfigError(f"{len(cells)} cells, the header names {width} columns", source=source,
+                                  line=reader.line_num)
+            if not cells:
+                continue
             try:
-                record = unflatten(row)
+                record = _unflatten_cells(columns, cells)
             except ConfigError as exc:
-                raise ConfigError(exc.detail, source=str(path), line=reader.line_num) from None
-            yield str(path), reader.line_num, record
+                raise ConfigError(exc.detail, source=source, line=reader.line_num) from None
+            yield source, reader.line_num, record
     except csv.Error as exc:
-        raise ConfigError(f"invalid CSV: {exc}", source=str(path), line=reader.line_num or None) from None
+        raise ConfigError(f"invalid CSV: {exc}", source=source, line=reader.line_num or None) from None
 
 
 def _json_value(text: str, path: Path, line: int | None = None) -> Any:

@@ -1,0 +1,176 @@
+"""Reading price books fast must read them exactly as before.
+
+A CSV row is read a run of columns at a time (not a cell at a time) and a book's rules are
+validated in one call (not a call a row); what comes out, and the error a bad book gives (file,
+line, field, message), must be what ``csv.DictReader`` + :func:`unflatten` and a
+``PriceRule.model_validate`` a row give.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cloudcat.errors import ConfigError
+from cloudcat.prices import PriceBook, PriceRule
+from cloudcat.records import read_records, unflatten
+
+#: columns of every kind: plain, list, nested by prefix, nested two deep, dropped, extras, blank,
+#: and a group's whole next to its parts
+COLUMNS = ["name", " backend ", "pattern", "labels", "zones", "price_amount", "price_currency", "price_unit",
+           "gpu_model", "lifecycle_status", "flexible_vcpus_max", "flexible_price_per_vcpu_amount",
+           "flexible_price_per_core_amount", "extras.os", "extra.tier", "extra.os", "", " ", "price", "extras"]
+CELLS = ["", "  ", "a", " b ", "x;y", "p|q", "0.5", "EUR", "hour"]
+
+
+def as_before(text: str) -> list[tuple[int, dict[str, Any]]] | str:
+    """What csv.DictReader and :func:`unflatten` made of a CSV text: each row with its line, or
+    the error."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    out: list[tuple[int, dict[str, Any]]] = []
+    for row in reader:
+        if None in row:
+            return f"{len(reader.fieldnames or ()) + len(row[None])} cells"
+        try:
+            out.append((reader.line_num, unflatten(row)))
+        except ConfigError as exc:
+            return f"{reader.line_num}: {exc.detail}"
+    return out
+
+
+def as_now(path: Path) -> list[tuple[int, dict[str, Any]]] | str:
+    out: list[tuple[int, dict[str, Any]]] = []
+    try:
+        for _, line, row in read_records(path):
+            assert line is not None
+            out.append((line, row))
+    except ConfigError as exc:
+        if "cells, the header" in exc.detail:
+            return exc.detail.split(",")[0]
+        return f"{exc.line}: {exc.detail}"
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(COLUMNS), min_size=1, max_size=8, unique_by=str.strip),
+       st.lists(st.lists(st.sampled_from(CELLS), max_size=9), max_size=5))
+def test_csv_rows_read_as_csv_dictreader_and_unflatten_read_them(header: list[str], rows: list[list[str]]) -> None:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    text = buffer.getvalue()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "book.csv"
+        path.write_text(text, newline="")
+        now = as_now(path)
+    before = as_before(text)
+    assert now == before
+    if isinstance(now, list):  # the same keys in the same order: pydantic reports errors in that order
+        assert [list(row) for _, row in now] == [list(row) for _, row in before]  # type: ignore[union-attr]
+
+
+def _rows_one_by_one(path: Path) -> list[PriceRule] | tuple[str, int | None, str | None, str]:
+    """A book's rules as a ``PriceRule.model_validate`` a row made them, or the error."""
+    try:
+        return PriceBook.load([path]).rules
+    except ConfigError as exc:
+        return exc.source or "", exc.line, exc.field, exc.detail
+
+
+GOOD = {"backend": "fe", "name": "s3.large", "price_amount": "0.1", "price_currency": "EUR", "price_unit": "hour"}
+#: a change to one row of the book, and the error it makes (or none)
+BAD = [
+    ({}, None),
+    ({"price_unit": "fortnight"}, ("price.unit", "Input should be 'hour', 'month', 'year', 'one-time', "
+                                                 "'GiB-month', 'GiB-hour', 'vcpu-hour' or 'vcpu-month'")),
+    ({"price_currency": "XYZ"}, ("price.currency", "'XYZ' is not an ISO 4217 currency code (EUR, USD, CHF…)")),
+    ({"price_amount": "-1"}, ("price.amount", "Input should be greater than or equal to 0")),
+    ({"price_amount": "1e20"}, ("price.amount", "value out of range (numbers must be finite and at most 1e+15)")),
+    ({"price_amount": "NaN"}, ("price.amount", "Input should be a finite number")),
+    ({"name": "", "pattern": ""}, (None, "a price book rule needs 'name' or 'pattern'")),
+    ({"colour": "red"}, ("colour", "Extra inputs are not permitted")),
+    ({"kind": "bicycle"}, ("kind", "Input should be 'compute', 'image', 'storage', 'network' or 'location'")),
+]
+
+
+@pytest.mark.parametrize(("change", "error"), BAD)
+@pytest.mark.parametrize("where", [0, 2, 4])
+def test_a_bad_row_anywhere_in_a_book_names_its_file_line_and_field(
+        tmp_path: Path, change: dict[str, str], error: tuple[str | None, str] | None, where: int) -> None:
+    rows = [dict(GOOD, name=f"s{i}") for i in range(5)]
+    rows[where].update(change)
+    header = [*GOOD, "pattern", "kind", "colour"]
+    book = tmp_path / "book.csv"
+    with book.open("w", newline="") as out:
+        writer = csv.DictWriter(out, header)
+        writer.writeheader()
+        writer.writerows(rows)
+    if error is None:
+        rules = PriceBook.load([book]).rules
+        assert [rule.name for rule in rules] == [f"s{i}" for i in range(5)]
+        assert [rule.source for rule in rules] == [f"{book}:{i + 2}" for i in range(5)]
+        assert all(rule.price is not None and rule.price.source == "book.csv" for rule in rules)
+        return
+    with pytest.raises(ConfigError) as err:
+        PriceBook.load([book])
+    assert (err.value.source, err.value.line, err.value.field, err.value.detail) == (str(book), where + 2, *error)
+
+
+def test_the_first_bad_row_is_the_error_when_several_are_bad(tmp_path: Path) -> None:
+    book = tmp_path / "book.csv"
+    book.write_text("name,price_amount,price_currency,price_unit\n"
+                    "a,0.1,EUR,hour\n"
+                    "b,1e20,EUR,hour\n"  # out of range: found after validation
+                    "c,0.1,XYZ,hour\n"  # invalid: found by validation
+                    "d,0.1,EUR,hour\n")
+    with pytest.raises(ConfigError) as err:
+        PriceBook.load([book])
+    assert (err.value.line, err.value.field) == (3, "price.amount")
+
+
+def test_a_bad_rule_before_an_unreadable_row_is_the_error(tmp_path: Path) -> None:
+    """Rows were checked as they were read: a bad rule is reported before a later row that cannot
+    be read at all."""
+    book = tmp_path / "book.csv"
+    book.write_text("name,price_amount,price_currency,price_unit\n"
+                    "a,0.1,EUR,fortnight\n"
+                    "b,0.1,EUR,hour,extra\n")
+    with pytest.raises(ConfigError) as err:
+        PriceBook.load([book])
+    assert (err.value.line, err.value.field) == (2, "price.unit")
+    book.write_text("name,price_amount,price_currency,price_unit\na,0.1,EUR,hour\nb,0.1,EUR,hour,extra\n")
+    with pytest.raises(ConfigError) as err:
+        PriceBook.load([book])
+    assert err.value.line == 3 and "5 cells, the header names 4 columns" in err.value.detail
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json", ".jsonl"])
+def test_books_in_every_format_are_read_alike(tmp_path: Path, suffix: str) -> None:
+    import json
+
+    import yaml
+
+    rules = [{"backend": "fe", "name": "s3.large", "price": {"amount": "0.1", "currency": "eur", "unit": "hour"},
+              "labels": ["Eco"]},
+             {"backend": "fe", "pattern": "g1.*", "lifecycle": {"status": "end-of-sale"}}]
+    book = tmp_path / f"book{suffix}"
+    if suffix == ".yaml":
+        book.write_text(yaml.safe_dump({"items": rules}))
+    elif suffix == ".json":
+        book.write_text(json.dumps({"items": rules}, indent=1))
+    else:
+        book.write_text("".join(json.dumps(rule) + "\n" for rule in rules))
+    loaded = PriceBook.load([book]).rules
+    expected = [PriceRule.model_validate({**rule, "price": {**rule["price"], "source": book.name}} if "price" in rule
+                                         else rule) for rule in rules]
+    assert [rule.model_dump(exclude={"source"}) for rule in loaded] == [rule.model_dump(exclude={"source"})
+                                                                        for rule in expected]
+    assert all(rule.source and rule.source.startswith(f"{book}:") for rule in loaded)
