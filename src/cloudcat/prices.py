@@ -182,23 +182,28 @@ class PriceBook:
         if not candidates:
             return candidates
         today = today or dt.date.today()
-        if len(candidates) == 1:  # most items: one rule, found by name, applies or not
-            only = candidates[0]
-            if only.decided:
-                return candidates if only.since is None or only.since <= today else []
-        item: Item | ItemKey | None = None
-        found: list[_Entry] = []
-        for entry in candidates:
-            if entry.since is not None and entry.since > today:
+        if len(candidates) == 1 and candidates[0].decided:  # most items: one rule, found by name
+            since = candidates[0].since
+            return candidates if since is None or since <= today else []
+        return _select(candidates, backend, key, brand, today)
+
+
+def _select(candidates: list[_Entry], backend: str, key: Callable[[], Item | ItemKey], brand: str | None,
+            today: dt.date) -> list[_Entry]:
+    """Of the rules found by an item's name, those that apply, in the order they apply."""
+    item: Item | ItemKey | None = None
+    found: list[_Entry] = []
+    for entry in candidates:
+        if entry.since is not None and entry.since > today:
+            continue
+        if not entry.decided:
+            item = item or key()
+            if not _matches(entry.rule, backend, item, brand, entry.name_checked):
                 continue
-            if not entry.decided:
-                item = item or key()
-                if not _matches(entry.rule, backend, item, brand, entry.name_checked):
-                    continue
-            found.append(entry)
-        if len(found) > 1:
-            found.sort(key=_Entry.order)
-        return found
+        found.append(entry)
+    if len(found) > 1:
+        found.sort(key=_Entry.order)
+    return found
 
 
 def _age_new_objects() -> None:
@@ -320,10 +325,11 @@ class _RuleIndex:
             while entry is not None:
                 out.append(entry)
                 entry = entry.next
+            found = tables.prefix.get
             for length in tables.lengths:
                 if length > size:
                     break
-                entry = tables.prefix.get(name[:length])
+                entry = found(name[:length])
                 while entry is not None:
                     out.append(entry)
                     entry = entry.next
@@ -347,29 +353,30 @@ def _read_book(ref: PriceBookRef | str | Path) -> list[PriceRule]:
     """The rules of one price book file, in file order."""
     if not isinstance(ref, PriceBookRef):
         ref = PriceBookRef(path=Path(ref))
-    rows: list[tuple[str, int | None, dict[str, Any]]] = []
-    names: dict[str, str] = {}
+    file_name, backend = Path(ref.path).name, ref.backend
+    rows: list[dict[str, Any]] = []
+    places: list[tuple[str, int | None]] = []
     try:
         for source, line, row in read_records(ref.path):
-            file_name = names.get(source) or names.setdefault(source, Path(source).name)
-            data = _rule_data(row, ref, file_name)
+            data = _rule_data(row, backend, file_name)
             data.setdefault("source", f"{source}:{line}" if line else source)
-            rows.append((source, line, data))
+            rows.append(data)
+            places.append((source, line))
     except ConfigError:
-        _rules_one_by_one(rows)  # a bad rule before the unreadable row is the error, as it is read first
+        _rules_one_by_one(rows, places)  # a bad rule before the unreadable row is the error, as it is read first
         raise
-    return _rules(rows)
+    return _rules(rows, places)
 
 
-def _rule_data(row: dict[str, Any], ref: PriceBookRef, file_name: str) -> dict[str, Any]:
+def _rule_data(row: dict[str, Any], backend: str | None, file_name: str) -> dict[str, Any]:
     """A price book row (read for this, and so changed in place) as a rule's fields: the book's
-    backend, prices' source filled in."""
+    ``backend``, prices' source filled in."""
     data = row
     if "id" in data and "driver" in data:
         # a row of an `offers --format csv` export: the rule's columns, not the offer's own
         data = {k: v for k, v in data.items() if k in PriceRule.model_fields}
-    if ref.backend and not data.get("backend"):
-        data["backend"] = ref.backend
+    if backend and not data.get("backend"):
+        data["backend"] = backend
     for part in _PRICE_PARTS:
         price = data.get(part)
         if price and isinstance(price, dict):
@@ -383,24 +390,28 @@ def _rule_list() -> TypeAdapter[list[PriceRule]]:
     return TypeAdapter(list[PriceRule])
 
 
-def _rules(rows: Sequence[tuple[str, int | None, dict[str, Any]]]) -> list[PriceRule]:
-    """The rules of a book's rows, checked as :func:`_rule` checks each, with the same errors.
+def _rules(rows: list[dict[str, Any]], places: list[tuple[str, int | None]]) -> list[PriceRule]:
+    """The rules of a book's ``rows`` (read at ``places``: file and line), checked as
+    :func:`_rule` checks each, with the same errors.
 
-    The rows are validated in one call (pydantic's own loop, many times faster than a call a
-    row); when that fails they are read again one by one, which finds and reports the first bad
-    row as reading them one by one always did.
+    The rows are validated in one call (pydantic's own loop, much faster than a call a row);
+    when that fails they are read again one by one, which finds and reports the first bad row as
+    reading them one by one always did.
     """
     try:
-        rules = _rule_list().validate_python([data for _, _, data in rows])
+        rules = _rule_list().validate_python(rows)
     except ValidationError:
-        return _rules_one_by_one(rows)
-    for rule, (source, line, _) in zip(rules, rows, strict=True):
+        return _rules_one_by_one(rows, places)
+    for rule, (source, line) in zip(rules, places, strict=True):
+        if rule.price is not None and _plainly_sane(rule.price.amount) and rule.price_per_vcpu is None and \
+                rule.price_per_gib_memory is None:
+            continue  # the common case, decided without a call
         _check_bounds(rule, source, line)
     return rules
 
 
-def _rules_one_by_one(rows: Iterable[tuple[str, int | None, dict[str, Any]]]) -> list[PriceRule]:
-    return [_rule(data, source, line) for source, line, data in rows]
+def _rules_one_by_one(rows: list[dict[str, Any]], places: list[tuple[str, int | None]]) -> list[PriceRule]:
+    return [_rule(data, source, line) for data, (source, line) in zip(rows, places, strict=True)]
 
 
 def _rule(data: dict[str, Any], source: str, line: int | None) -> PriceRule:

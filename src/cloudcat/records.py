@@ -137,6 +137,18 @@ def _unflatten_cells(columns: list[tuple[str, str, tuple[str, ...]]], cells: lis
     return out
 
 
+def _header_columns(header: list[str], source: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """How each column of a CSV header is read (:func:`_column`); a name given twice is an error."""
+    named = [h.strip() for h in header]
+    twice = sorted({h for h in named if h and named.count(h) > 1})
+    if twice:
+        raise ConfigError(f"column(s) {', '.join(map(repr, twice))} named twice in the header", source=source, line=1)
+    # a name the header gives twice as is (only blank ones pass the check above) is, as a
+    # csv.DictReader key, the last cell of that name: the others are skipped
+    last = {h: i for i, h in enumerate(header)}
+    return [_column(h) if last[h] == i else _SKIPPED for i, h in enumerate(header)]
+
+
 def _csv_records(path: Path, text: str, list_key: str, keyed_only: bool) -> Iterator[Record]:
     # the cells of each row against the header's columns, worked out once (as csv.DictReader
     # reads it: blank lines skipped, missing cells absent, extra cells an error)
@@ -146,15 +158,7 @@ def _csv_records(path: Path, text: str, list_key: str, keyed_only: bool) -> Iter
         header = next(reader, None)
         if not header:
             return
-        named = [h.strip() for h in header]
-        twice = sorted({h for h in named if h and named.count(h) > 1})
-        if twice:
-            raise ConfigError(f"column(s) {', '.join(map(repr, twice))} named twice in the header",
-                              source=source, line=1)
-        # a name the header gives twice as is (only blank ones pass the check above) is, as a
-        # csv.DictReader key, the last cell of that name: the others are skipped
-        last = {h: i for i, h in enumerate(header)}
-        columns = [_column(h) if last[h] == i else _SKIPPED for i, h in enumerate(header)]
+        columns = _header_columns(header, source)
         width = len(header)
         for cells in reader:
             if len(cells) > width:
