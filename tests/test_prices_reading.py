@@ -9,6 +9,7 @@ line, field, message), must be what ``csv.DictReader`` + :func:`unflatten` and a
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import tempfile
 from pathlib import Path
@@ -174,3 +175,34 @@ def test_books_in_every_format_are_read_alike(tmp_path: Path, suffix: str) -> No
     assert [rule.model_dump(exclude={"source"}) for rule in loaded] == [rule.model_dump(exclude={"source"})
                                                                         for rule in expected]
     assert all(rule.source and rule.source.startswith(f"{book}:") for rule in loaded)
+
+
+def _book_of(tmp_path: Path, count: int) -> Path:
+    book = tmp_path / "big.csv"
+    book.write_text("backend,name,price_amount,price_currency,price_unit\n"
+                    + "".join(f"fe,s{i},0.{i:04},EUR,hour\n" for i in range(count)))
+    return book
+
+
+def test_reading_a_book_leaves_its_rules_out_of_the_collectors_youngest_generation(tmp_path: Path) -> None:
+    """The collector is paused while a book is read; the rules read are then moved where
+    long-lived objects go, so that the next collection does not walk each of them."""
+    book = _book_of(tmp_path, 2000)
+    assert gc.isenabled()
+    rules = PriceBook.load([book]).rules
+    assert gc.isenabled() and len(rules) == 2000
+    read = {id(rule) for rule in rules} | {id(rule.price) for rule in rules}
+    young = [obj for generation in (0, 1) for obj in gc.get_objects(generation) if id(obj) in read]
+    assert not young
+
+
+def test_objects_frozen_by_the_program_stay_frozen_when_a_book_is_read(tmp_path: Path) -> None:
+    book = _book_of(tmp_path, 10)
+    gc.freeze()  # as a server does before it forks
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        PriceBook.load([book])
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
