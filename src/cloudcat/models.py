@@ -25,6 +25,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .iso import check_country, check_currency
+
 __all__ = [
     "MAX_INT",
     "MAX_NUMBER",
@@ -111,8 +113,6 @@ class Price(_Model):
     @field_validator("currency", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
-        from .iso import check_currency
-
         return check_currency(value) if isinstance(value, str) else value
 
 
@@ -203,8 +203,6 @@ class Region(_Model):
     @field_validator("country", mode="before")
     @classmethod
     def _iso_country(cls, value: object) -> object:
-        from .iso import check_country
-
         return check_country(value) if isinstance(value, str) else value
 
 
