@@ -196,6 +196,45 @@ OUT_OF_RANGE = [
 FINE = {"kind": "compute", "name": "fine", "vcpus": 2, "memory_mib": 4096}
 
 
+#: A value out of range for each field of an item that can hold a number, and the path reported.
+EVERY_NUMBER_FIELD = [
+    ({"vcpus": 2**60}, "vcpus"), ({"memory_mib": 2**60}, "memory_mib"), ({"disk_gib": float("inf")}, "disk_gib"),
+    ({"min_disk_gib": 1e300}, "min_disk_gib"), ({"min_memory_mib": 2**54}, "min_memory_mib"),
+    ({"iops": 2**64}, "iops"), ({"throughput_mbps": float("inf")}, "throughput_mbps"),
+    ({"min_size_gib": 1e16}, "min_size_gib"), ({"max_size_gib": 1e300}, "max_size_gib"),
+    ({"bandwidth_mbps": 1e20}, "bandwidth_mbps"), ({"gpu": {"count": 2**60}}, "gpu.count"),
+    ({"gpu": {"count": 1, "memory_mib": 2**60}}, "gpu.memory_mib"),
+    ({"price": {"amount": Decimal("1e40"), "currency": "EUR", "unit": "hour"}}, "price.amount"),
+    ({"flexible": {"vcpus_min": 1, "vcpus_max": 2**60, "memory_mib_min": 1, "memory_mib_max": 2}},
+     "flexible.vcpus_max"),
+    ({"flexible": {"vcpus_min": 1, "vcpus_max": 2, "memory_mib_min": 1, "memory_mib_max": 2,
+                   "price_per_vcpu": {"amount": Decimal("1e999999999"), "currency": "EUR", "unit": "vcpu-hour"}}},
+     "flexible.price_per_vcpu.amount"),
+    ({"extras": {"a": [1, {"b": float("inf")}]}}, "extras.a[1].b"),
+]
+
+
+@pytest.mark.parametrize(("fields", "path"), EVERY_NUMBER_FIELD)
+def test_every_field_that_can_hold_a_number_is_checked(fields: dict[str, Any], path: str) -> None:
+    from cloudcat.models import Offer, bounds_violation
+
+    item = Item.model_validate({"kind": "compute", "name": "x", **fields})
+    assert bounds_violation(item) == path
+    offer = Offer.model_validate({**item.model_dump(), "id": "b/compute/-/x", "brand": "b", "backend": "k",
+                                  "driver": "d", "read_at": datetime.datetime.now(datetime.UTC)})
+    assert bounds_violation(offer) == path
+    sane = Item.model_validate({"kind": "compute", "name": "x", "vcpus": 2, "disk_gib": 1.5,
+                                "extras": {"a": [1, {"b": 2.5}]}, "lifecycle": {"status": "end-of-sale"}})
+    assert bounds_violation(sane) is None
+
+
+def test_the_fields_checked_are_every_field_whose_type_can_hold_a_number() -> None:
+    from cloudcat.models import _number_fields
+
+    numbered = {f.split(".")[0] for _, f in EVERY_NUMBER_FIELD}
+    assert set(_number_fields(Item)) == numbered  # text, enumerations, dates and lifecycles are not read
+
+
 def test_numbers_out_of_range_in_a_file_drop_only_those_items(tmp_path: Path,
                                                               caplog: pytest.LogCaptureFixture) -> None:
     config = static_config(tmp_path)
