@@ -455,13 +455,7 @@ def _apply_to_data(data: dict[str, Any], matching: Sequence[_Entry]) -> dict[str
     labels = set(data.get("labels") or ())
     flexible = data.get("flexible")
     for entry in matching:
-        rule = entry.rule  # the fields it gives, as _put_fields puts them (inline: once an item)
-        if rule.price is not None:
-            data["price"] = rule.price
-        if rule.display_name is not None:
-            data["display_name"] = rule.display_name
-        if rule.lifecycle is not None:
-            data["lifecycle"] = rule.lifecycle
+        _put_fields(data, entry.rule)
         if entry.add:
             labels.update(entry.add)
         if entry.remove:
