@@ -90,6 +90,21 @@ def test_items_kept_as_json_are_stored_as_the_same_versions_as_models(store: Sto
     assert list(store.items(first.id)) == stored_items()
 
 
+def test_the_seen_tables_of_a_write_are_left_empty_with_no_pages(store: Store) -> None:
+    """A store written to snapshot after snapshot on one connection: the temporary tables that
+    mark what a write saw again are emptied without leaving rows behind (a server never vacuums
+    temporary tables, and a later write would scan what was left)."""
+    for day in range(3):
+        store.write_snapshot(items=items_read(LATER + dt.timedelta(days=day)),
+                             offers=reread(CATALOG, LATER + dt.timedelta(days=day)), statuses=STATUSES,
+                             config_hash="h")
+    for table in ("offers", "items"):
+        if isinstance(store._db, sqlite3.Connection):
+            assert store._db.execute(f"SELECT count(*) FROM temp.seen_{table}").fetchone()[0] == 0
+        else:
+            assert store._db.execute(f"SELECT pg_relation_size('pg_temp.seen_{table}')").fetchone()[0] == 0
+
+
 def test_offers_stored_with_their_null_fields_read_and_diff_as_the_same(tmp_path: Path) -> None:
     """Offers and items are stored without their null fields; a store written when they were
     stored with them reads the same offers and a diff across the two forms shows no change."""

@@ -863,9 +863,12 @@ class _Writer:
 
     def versions(self, sid: int, items: Iterable[StoredItem], offers: Iterable[Offer]) -> None:
         db = self.db
+        # emptied with TRUNCATE on a server: nothing vacuums temporary tables, and rows deleted
+        # snapshot after snapshot on one connection would make every later write scan them
+        clear = "DELETE FROM" if self.d.name == SQLITE.name else "TRUNCATE"
         for table in _SEEN_TABLES:
             db.execute(f"CREATE TEMP TABLE IF NOT EXISTS seen_{table} (pk {self.d.pk_type} PRIMARY KEY)")
-            db.execute(f"DELETE FROM {self.d.temp}seen_{table}")
+            db.execute(f"{clear} {self.d.temp}seen_{table}")
         deferred = self.defer_indexes()
         for batch in batched(self._item_versions(sid, items), _WRITE_BATCH):
             self._store("items", "key", sid, batch)
@@ -876,9 +879,9 @@ class _Writer:
             count += len(batch)
         for table in _SEEN_TABLES:  # what this snapshot did not see again no longer holds
             if table not in self.empty:
-                db.execute(f"UPDATE {table} SET until = ? WHERE until = {OPEN} AND since < ? "
-                           f"AND pk NOT IN (SELECT pk FROM {self.d.temp}seen_{table})", (sid, sid))
-            db.execute(f"DELETE FROM {self.d.temp}seen_{table}")
+                db.execute(f"UPDATE {table} SET until = ? WHERE until = {OPEN} AND since < ? AND NOT EXISTS "
+                           f"(SELECT 1 FROM {self.d.temp}seen_{table} s WHERE s.pk = {table}.pk)", (sid, sid))
+            db.execute(f"{clear} {self.d.temp}seen_{table}")
         for statement in deferred:
             db.execute(statement)
         db.execute("UPDATE snapshots SET offers = ? WHERE id = ?", (count, sid))
