@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import cloudcat
-from cloudcat.testing import mock
+from cloudcat.testing import mock, wait_until
 
 
 def test_a_held_azure_answer_is_cut_at_the_backend_deadline(tmp_path: Path) -> None:
@@ -27,8 +27,6 @@ def test_a_held_azure_answer_is_cut_at_the_backend_deadline(tmp_path: Path) -> N
 
             # the held request ends as the client lets go of it, about when the refresh ends,
             # not after the 60 s hang
-            deadline = time.monotonic() + 2.0
-            while not [r for r in m.server.requests() if r.fault == "hang"] and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert [r for r in m.server.requests() if r.fault == "hang"], m.server.requests()
+            assert wait_until(lambda: [r for r in m.server.requests() if r.fault == "hang"], 2.0), \
+                m.server.requests()
             assert time.monotonic() - ended < 2.5
