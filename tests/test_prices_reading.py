@@ -102,6 +102,13 @@ BAD = [
 ]
 
 
+def load_error(book: Path) -> ConfigError:
+    """The error reading ``book`` as a price book gives."""
+    with pytest.raises(ConfigError) as info:
+        PriceBook.load([book])
+    return info.value
+
+
 @pytest.mark.parametrize(("change", "error"), BAD)
 @pytest.mark.parametrize("where", [0, 2, 4])
 def test_a_bad_row_anywhere_in_a_book_names_its_file_line_and_field(
@@ -120,9 +127,8 @@ def test_a_bad_row_anywhere_in_a_book_names_its_file_line_and_field(
         assert [rule.source for rule in rules] == [f"{book}:{i + 2}" for i in range(5)]
         assert all(rule.price is not None and rule.price.source == "book.csv" for rule in rules)
         return
-    with pytest.raises(ConfigError) as err:
-        PriceBook.load([book])
-    assert (err.value.source, err.value.line, err.value.field, err.value.detail) == (str(book), where + 2, *error)
+    err = load_error(book)
+    assert (err.source, err.line, err.field, err.detail) == (str(book), where + 2, *error)
 
 
 def test_the_first_bad_row_is_the_error_when_several_are_bad(tmp_path: Path) -> None:
@@ -132,9 +138,8 @@ def test_the_first_bad_row_is_the_error_when_several_are_bad(tmp_path: Path) -> 
                     "b,1e20,EUR,hour\n"  # out of range: found after validation
                     "c,0.1,XYZ,hour\n"  # invalid: found by validation
                     "d,0.1,EUR,hour\n")
-    with pytest.raises(ConfigError) as err:
-        PriceBook.load([book])
-    assert (err.value.line, err.value.field) == (3, "price.amount")
+    err = load_error(book)
+    assert (err.line, err.field) == (3, "price.amount")
 
 
 def test_a_bad_rule_before_an_unreadable_row_is_the_error(tmp_path: Path) -> None:
@@ -144,13 +149,11 @@ def test_a_bad_rule_before_an_unreadable_row_is_the_error(tmp_path: Path) -> Non
     book.write_text("name,price_amount,price_currency,price_unit\n"
                     "a,0.1,EUR,fortnight\n"
                     "b,0.1,EUR,hour,extra\n")
-    with pytest.raises(ConfigError) as err:
-        PriceBook.load([book])
-    assert (err.value.line, err.value.field) == (2, "price.unit")
+    err = load_error(book)
+    assert (err.line, err.field) == (2, "price.unit")
     book.write_text("name,price_amount,price_currency,price_unit\na,0.1,EUR,hour\nb,0.1,EUR,hour,extra\n")
-    with pytest.raises(ConfigError) as err:
-        PriceBook.load([book])
-    assert err.value.line == 3 and "5 cells, the header names 4 columns" in err.value.detail
+    err = load_error(book)
+    assert err.line == 3 and "5 cells, the header names 4 columns" in err.detail
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".json", ".jsonl"])
