@@ -14,7 +14,8 @@ It reports the reader runs and failures (target: 0 failures), the readers' media
 during the refreshes as ratios to the idle baseline, both refreshes' durations, and whether the
 second one waited for the first (it ends last and takes at least as long as the first).
 
-Part 2, ``--backends`` (100) backends pointing at one mocked OpenStack (``cloudcat mock serve``,
+Part 2, ``--backends`` (100) backends pointing at one mocked OpenStack, or Cloud Director with
+``--platform vcd`` (``cloudcat mock serve``,
 its own process, so its threads and sockets are not counted) read by one ``Catalog.refresh()``
 in this process, while a sampler records every 10 ms the live threads and the open sockets
 (``socket:`` entries under ``/proc/self/fd``). Peaks are printed against the configured
@@ -24,7 +25,7 @@ whoever starts extra ones shows (``cloudcat-task``: the refresh's workers, ``clo
 :func:`cloudcat.driver.concurrently`).
 
     uv run python bench/bench_concurrency.py [--items 30000] [--readers 8] [--backends 100] [--quick]
-        [--concurrency 16] [--part readers|backends]
+        [--concurrency 16] [--part readers|backends] [--platform openstack|vcd]
 
 ``--quick`` uses 5,000 offers, 4 readers and 30 backends.
 """
@@ -210,10 +211,14 @@ def thread_groups(names: list[str]) -> str:
     return ", ".join(f"{name or '?'} {count}" for name, count in groups.most_common())
 
 
-def part_backends(backends: int, concurrency: int) -> None:
+#: The mocked platform each backend of part 2 reads, and its fixture.
+PLATFORMS = {"openstack": "flexible-engine", "vcd": "cloud-avenue"}
+
+
+def part_backends(backends: int, concurrency: int, platform: str = "openstack") -> None:
     import cloudcat
 
-    server = subprocess.Popen([*CLI, "mock", "serve", "openstack", "--fixture", "flexible-engine"],
+    server = subprocess.Popen([*CLI, "mock", "serve", platform, "--fixture", PLATFORMS[platform]],
                               stdout=subprocess.PIPE, text=True, env=ENV)
     try:
         assert server.stdout is not None
@@ -251,7 +256,7 @@ def part_backends(backends: int, concurrency: int) -> None:
         server.wait()
     failed = len(result.failed)
     offers = result.snapshot.offers if result.snapshot else 0
-    print(f"\n{backends} backends on one mocked OpenStack (mock in its own process), concurrency {concurrency}:")
+    print(f"\n{backends} backends on one mocked {platform} (mock in its own process), concurrency {concurrency}:")
     print(f"  refresh {took:.1f} s, {offers:,} offers, {failed} backend(s) failed")
     print(f"  peak threads {peaks[0]} (concurrency + {peaks[0] - concurrency}; {threads0} before, "
           f"{threads1} after, {threads2} once the catalog is closed)")
@@ -270,13 +275,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--quick", action="store_true", help="5,000 offers, 4 readers, 30 backends")
     parser.add_argument("--part", choices=["readers", "backends"], help="run this part only (default: both)")
+    parser.add_argument("--platform", choices=sorted(PLATFORMS), default="openstack",
+                        help="what the backends of part 2 are (default: openstack)")
     args = parser.parse_args()
     if args.quick:
         args.items, args.readers, args.backends = 5_000, 4, 30
     if args.part in (None, "readers"):
         part_readers(args.items, args.readers)
     if args.part in (None, "backends"):
-        part_backends(args.backends, args.concurrency)
+        part_backends(args.backends, args.concurrency, args.platform)
 
 
 if __name__ == "__main__":

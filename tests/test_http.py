@@ -636,3 +636,86 @@ def test_concurrently_raises_the_first_failure_once_all_ended() -> None:
     assert sorted(ended) == [0, 1, 2]
     # nested calls never wait for a thread: they run in their caller when none is free
     assert concurrently(*(lambda: concurrently(*(lambda: 1 for _ in range(5))) for _ in range(5))) == [[1] * 5] * 5
+
+
+def test_concurrently_runs_at_most_the_calls_asked_at_once() -> None:
+    running: list[int] = []
+    peak: list[int] = []
+    lock = threading.Lock()
+
+    def call(i: int) -> int:
+        with lock:
+            running.append(i)
+            peak.append(len(running))
+        time.sleep(0.01)
+        with lock:
+            running.remove(i)
+        return i
+
+    assert concurrently(*(lambda i=i: call(i) for i in range(12)), at_most=3) == list(range(12))
+    assert max(peak) == 3  # three at once, never more
+    assert concurrently(*(lambda i=i: call(i) for i in range(4)), at_most=1) == list(range(4))
+    assert peak[-4:] == [1, 1, 1, 1]
+
+
+def test_concurrently_works_through_the_calls_while_one_of_them_is_slow() -> None:
+    """A slow call holds one thread; the caller and the side threads share out the others (a
+    thread given a fixed share would leave its calls waiting behind the slow one)."""
+    others_done = threading.Event()
+    done: list[int] = []
+    lock = threading.Lock()
+
+    def slow() -> bool:
+        return others_done.wait(10)  # released once every other call ended, wherever it ran
+
+    def quick(i: int) -> int:
+        time.sleep(0.005)
+        with lock:
+            done.append(i)
+            if len(done) == 40:
+                others_done.set()
+        return i
+
+    for slow_first in (True, False):
+        done.clear()
+        others_done.clear()
+        calls = [lambda i=i: quick(i) for i in range(40)]
+        calls.insert(0 if slow_first else 20, slow)
+        results = concurrently(*calls)
+        assert (results[0] if slow_first else results[20]) is True, "the slow call waited for calls queued behind it"
+        assert sorted(done) == list(range(40))
+
+
+def test_a_side_thread_freed_by_one_caller_helps_another() -> None:
+    """Side threads are not handed to one caller for good: a thread done with one caller's calls
+    takes the next caller's."""
+    first_started = threading.Event()
+    release_first = threading.Event()
+    ran_on: list[str] = []
+
+    def hold() -> None:
+        first_started.set()
+        release_first.wait(10)
+
+    def first_caller() -> None:
+        concurrently(lambda: release_first.wait(10), *[hold] * SIDE_THREADS)
+
+    holder = threading.Thread(target=first_caller)
+    holder.start()
+    try:
+        assert first_started.wait(5)
+        assert wait_until(lambda: sum(t.name == "cloudcat-side" for t in threading.enumerate()) == SIDE_THREADS, 5)
+        # every side thread is busy: the second caller starts alone, then gets help once they are freed
+
+        def record(i: int) -> int:
+            if i == 0:
+                release_first.set()
+                time.sleep(0.2)  # meanwhile the freed side threads take the calls after this one
+            ran_on.append(threading.current_thread().name)
+            return i
+
+        assert concurrently(*(lambda i=i: record(i) for i in range(16))) == list(range(16))
+    finally:
+        release_first.set()
+        holder.join(10)
+    assert "cloudcat-side" in ran_on

@@ -40,6 +40,7 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent import futures
 from concurrent.futures import Future
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
@@ -186,47 +187,117 @@ class LoadCache:
             return value
 
 
-#: Threads :func:`concurrently` may add, for the whole process (a refresh's tasks share them).
-SIDE_THREADS = 4
-_side_threads = threading.BoundedSemaphore(SIDE_THREADS)
+#: Threads :func:`concurrently` may add, for the whole process (a refresh's tasks share them):
+#: with the process's main thread, a refresh runs on at most its ``concurrency`` + 8 threads.
+SIDE_THREADS = 7
 
 
-def concurrently(*calls: Callable[[], Any]) -> list[Any]:
-    """The results of independent calls (requests of one listing that do not depend on each
-    other), run at once where a side thread is free; the first failure, in order, is raised once
-    every call has ended.
+class _Group:
+    """The calls of one :func:`concurrently`: which is next, how many run, their results."""
 
-    The caller runs the first call, and any for which none of the :data:`SIDE_THREADS` shared
-    side threads is free, itself: however many tasks call this, the threads it adds stay bounded,
-    and a call never waits for a thread (nested calls cannot deadlock). Each call runs in a copy of
-    the caller's context, so the backend's deadline (:func:`cloudcat.http.within`) carries over.
-    """
-    futures: list[Future[Any]] = [Future() for _ in calls]
-    inline: list[int] = []
-    for index, call in enumerate(calls):
-        if index > 0 and _side_threads.acquire(blocking=False):
-            context = contextvars.copy_context()
-            threading.Thread(target=_run_side, args=(futures[index], context, call), name="cloudcat-side",
-                             daemon=True).start()
+    __slots__ = ("at_most", "calls", "context", "futures", "next", "running")
+
+    def __init__(self, calls: Sequence[Callable[[], Any]], at_most: int, context: contextvars.Context) -> None:
+        self.calls = calls
+        self.futures: list[Future[Any]] = [Future() for _ in calls]
+        self.at_most = at_most
+        self.context = context
+        self.next = 0
+        self.running = 0
+
+
+class _SideThreads:
+    """The side threads of the process and the groups of calls they help with, oldest first.
+
+    A side thread takes the next call of the oldest group that has one left and runs fewer than
+    its ``at_most`` calls, and ends when there is none; threads are started (up to
+    :data:`SIDE_THREADS`) when a group comes with calls to spare."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._groups: list[_Group] = []
+        self._threads = 0
+
+    def run(self, group: _Group) -> list[Any]:
+        spare = min(len(group.calls), group.at_most) - 1
+        with self._lock:
+            if spare > 0:
+                self._groups.append(group)
+            start = min(spare, self._size - self._threads)
+            self._threads += max(0, start)
+        for _ in range(start):
+            threading.Thread(target=self._work, name="cloudcat-side", daemon=True).start()
+        while True:  # the caller works through its own calls too
+            index = self._take(group)
+            if index is not None:
+                self._call(group, index)
+            elif group.next < len(group.calls):  # ``at_most`` run elsewhere: wait for one to end
+                futures.wait([f for f in group.futures[:group.next] if not f.done()],
+                             return_when=futures.FIRST_COMPLETED)
+            else:
+                return [future.result() for future in group.futures]
+
+    def _take(self, group: _Group) -> int | None:
+        with self._lock:
+            return self._next_of(group)
+
+    def _next_of(self, group: _Group) -> int | None:
+        """The next call of ``group`` (counted as running), if any is left; the lock is held."""
+        if group.next >= len(group.calls) or group.running >= group.at_most:
+            return None
+        index = group.next
+        group.next += 1
+        group.running += 1
+        if group.next == len(group.calls) and group in self._groups:
+            self._groups.remove(group)
+        return index
+
+    def _call(self, group: _Group, index: int) -> None:
+        future = group.futures[index]
+        try:
+            result = group.context.copy().run(group.calls[index])
+        except BaseException as exc:  # handed to the caller through the future
+            self._ended(group)
+            future.set_exception(exc)
         else:
-            inline.append(index)
-    for index in inline:
-        _run(futures[index], calls[index])
-    return [future.result() for future in futures]
+            self._ended(group)
+            future.set_result(result)
+
+    def _ended(self, group: _Group) -> None:
+        """One call of ``group`` ended (before its future says so: a caller waiting on it finds
+        room for its next call)."""
+        with self._lock:
+            group.running -= 1
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                found = next(((g, i) for g in list(self._groups) if (i := self._next_of(g)) is not None), None)
+                if found is None:
+                    self._threads -= 1
+                    return
+            self._call(*found)
 
 
-def _run(future: Future[Any], call: Callable[[], Any]) -> None:
-    try:
-        future.set_result(call())
-    except BaseException as exc:  # handed to the caller through the future
-        future.set_exception(exc)
+_side = _SideThreads(SIDE_THREADS)
 
 
-def _run_side(future: Future[Any], context: contextvars.Context, call: Callable[[], Any]) -> None:
-    try:
-        context.run(_run, future, call)
-    finally:
-        _side_threads.release()
+def concurrently(*calls: Callable[[], Any], at_most: int | None = None) -> list[Any]:
+    """The results of independent calls (requests of one listing that do not depend on each
+    other), in order, run at once where side threads are free; the first failure, in order, is
+    raised once every call has ended.
+
+    The caller works through its calls, and the side threads of the process (at most
+    :data:`SIDE_THREADS`, shared by every caller) help, each taking the next call of the oldest
+    caller that has one left; at most ``at_most`` of these calls run at once. However many tasks
+    call this, the threads it adds stay bounded; a caller never waits for a thread (nested calls
+    cannot deadlock), and a side thread freed by one caller helps the next. Each call runs in a
+    copy of the caller's context, so the backend's deadline (:func:`cloudcat.http.within`)
+    carries over.
+    """
+    limit = len(calls) if at_most is None else max(1, at_most)
+    return _side.run(_Group(calls, limit, contextvars.copy_context()))
 
 
 class BaseDriver(abc.ABC):

@@ -9,16 +9,21 @@ gives what was asked.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from cloudcat_vcd.driver import VcdDriver
 from cloudcat_vcd.mock import VcdMock
 
+import cloudcat
+from cloudcat.driver import SIDE_THREADS
 from cloudcat.models import Kind
-from cloudcat.testing import mock
+from cloudcat.testing import mock, wait_until
 from cloudcat.testing.mockserver import RequestRecord, load_fixture_file
 
 LATENCY_MS = 100.0
@@ -66,7 +71,7 @@ def org32() -> Iterator[Any]:
         yield m
 
 
-@pytest.mark.parametrize("parallel", [8, 32])
+@pytest.mark.parametrize("parallel", [4, 8, 32])
 def test_compute_of_32_vdcs_costs_a_few_round_trips(org32: Any, parallel: int) -> None:
     m = org32
     unhurried, _ = compute(m, max_parallel_requests=parallel)
@@ -87,8 +92,11 @@ def test_compute_of_32_vdcs_costs_a_few_round_trips(org32: Any, parallel: int) -
     documents = count(record, containing="/api/vdc/") - vdcs
     policies = count(record, ending="/computePolicies")
     assert (vdcs, documents, policies) == (32, 32, 32)  # every Cloud Avenue VDC: metadata, then its document
-    # each thread reads a VDC's metadata then its document; the policies go alongside, on their own threads
-    critical = PREAMBLE + 2 * math.ceil(vdcs / parallel)
+    # each thread reads a VDC's metadata then its document, at most `parallel` at once; the policies
+    # go alongside; this thread and the process's side threads share the 96 requests
+    threads = SIDE_THREADS + 1
+    critical = PREAMBLE + max(2 * math.ceil(vdcs / min(parallel, threads)),
+                              math.ceil((vdcs + documents + policies) / threads))
     sequential = PREAMBLE + vdcs + documents + policies
     assert within(seconds, critical, unhurried, sequential), (seconds, unhurried, critical, sequential)
 
@@ -135,3 +143,47 @@ def test_a_server_without_the_2_0_0_policy_api_is_found_out_once() -> None:
     assert count(record, containing="/cloudapi/2.0.0/") == 1
     assert count(record, containing="/cloudapi/1.0.0/vdcs/") == 8
     assert all(item.extras.get("compute_policy_api") in (None, "1.0.0") for item in items)
+
+
+def test_many_cloud_director_backends_read_at_once_keep_threads_and_sockets_bounded(tmp_path: Path) -> None:
+    """Twelve backends read by one refresh of concurrency 4: the reads side by side of every
+    backend share the process's side threads, so the threads follow the concurrency, not the
+    backends (the mock's own threads, serving connections, are not counted)."""
+    concurrency, backends = 4, 12
+    with mock(VcdMock, "cloud-avenue") as m:
+        config = {"backends": {f"c{i:02}": m.backend for i in range(backends)},
+                  "brands": {f"c{i:02}": {"backend": f"c{i:02}"} for i in range(backends)},
+                  "concurrency": concurrency, "store": str(tmp_path / "c.db")}
+        peak: list[str] = []
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.005):
+                ours = [t.name for t in threading.enumerate() if t.name.startswith(("cloudcat-", "vcd-"))]
+                if len(ours) > len(peak):
+                    peak[:] = ours
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            with cloudcat.open_catalog(config) as catalog:
+                result = catalog.refresh()
+                # each backend's connections were closed once it was read, not kept until the catalog closes
+                port = urlsplit(m.backend["options"]["url"]).port
+                assert wait_until(lambda: not connected_to(port), 5), len(connected_to(port))
+        finally:
+            done.set()
+            sampler.join(5)
+    assert result.exit_code == 0 and not result.failed
+    assert result.snapshot is not None and result.snapshot.offers == 12 * 33
+    assert "cloudcat-side" in peak  # the reads went side by side
+    assert len(peak) <= concurrency + SIDE_THREADS, sorted(peak)
+
+
+def connected_to(port: int | None) -> list[str]:
+    """Established TCP connections to ``port`` on the loopback (the clients' side), as the kernel
+    lists them."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    # local address, remote address (hex ip:port), state (01: established)
+    return [line for line in lines
+            if (fields := line.split())[3] == "01" and fields[2] == f"0100007F:{port or 0:04X}"]

@@ -32,7 +32,7 @@ Round trips are what a slow cloud costs, so none is spent on version discovery: 
 ``auth_url`` logs in directly, and each service's endpoint is the token's catalog URL with the
 version cloudcat speaks appended where it names none. The zones of the catalog's regions are read
 while Keystone lists its regions; a read's independent requests run side by side
-(:func:`cloudcat.driver.concurrently`), the longest chain on the task's own thread. openstacksdk,
+(:func:`cloudcat.driver.concurrently`), the longest chain first. openstacksdk,
 slow to import, is loaded only for a clouds.yaml entry or the OS_* variables; inline ``auth``
 needs keystoneauth alone. Every answer is parsed in one place (:func:`parse_answer`): one of the
 wrong shape is an :class:`~cloudcat.errors.UnavailableError` naming the request and the field
@@ -69,7 +69,6 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from cloudcat.driver import (
-    SIDE_THREADS,
     BaseDriver,
     Capabilities,
     DriverOptions,
@@ -525,7 +524,7 @@ class OpenStackDriver(BaseDriver):
                 if (name := endpoint.get("region_id") or endpoint.get("region"))))
             # the zones of the catalog's regions are read while Keystone lists its regions (for their order)
             first = self._narrowed(in_catalog)
-            keystone, *found = _concurrently(self._keystone_regions,
+            keystone, *found = concurrently(self._keystone_regions,
                                              *(lambda n=n: self._compute_zones(n) for n in first))
             early = dict(zip(first, found, strict=True))
             names = self._narrowed([r for r in keystone if not in_catalog or r in in_catalog] or in_catalog)
@@ -577,7 +576,7 @@ class OpenStackDriver(BaseDriver):
         # the longest chain first: this thread walks the flavor pages; ECS and the prices need one
         # side thread beside it, or come after it when none is free (the region's storage task
         # reads the prices first, so they are then usually there)
-        flavors, (ecs_specs, all_prices) = _concurrently(
+        flavors, (ecs_specs, all_prices) = concurrently(
             lambda: self._flavor_listing(region),
             lambda: (self._ecs_extra_specs(region), self._region_prices(region)))
         prices = all_prices.get("flavor", {})
@@ -649,7 +648,7 @@ class OpenStackDriver(BaseDriver):
         """Public and shared images, active ones, in pages of Glance's largest (its default is 25)."""
         seen: set[str] = set()
         items = []
-        listings = _concurrently(*(
+        listings = concurrently(*(
             lambda v=v: self._listing(region, "image", "/images", _ImagePage,
                                       {"visibility": v, "limit": str(GLANCE_MAX_LIMIT)})
             for v in ("public", "shared")))
@@ -684,7 +683,7 @@ class OpenStackDriver(BaseDriver):
             except (ksa.Forbidden, ksa.NotFound):
                 return None  # Cinder's default policy: QoS specs are for administrators
             found: dict[str, dict[str, str]] = {}
-            for part in _concurrently(*(lambda q=q: qos_of(q) for q in specs)):
+            for part in concurrently(*(lambda q=q: qos_of(q) for q in specs)):
                 found.update(part)
             return found
 
@@ -693,7 +692,7 @@ class OpenStackDriver(BaseDriver):
 
         # the prices first: the compute task of the region, walking its flavor pages meanwhile,
         # then finds them read; the rest (a few requests) on one side thread, or after them
-        all_prices, (types, zones, qos_map) = _concurrently(
+        all_prices, (types, zones, qos_map) = concurrently(
             lambda: self._region_prices(region), lambda: (all_types(), zone_names(), qos_by_type()))
         if qos_map is None:
             log.info("%s: QoS specs in %s are not readable with this user's role (Cinder keeps them for "
@@ -743,10 +742,10 @@ class OpenStackDriver(BaseDriver):
             answer = self._get(region, "rating", root + "/mappings", _HashmapMappings, {"field_id": fld.field_id})
             return service, answer.mappings
 
-        fields = [pair for part in _concurrently(*(lambda s=s: fields_of(s) for s in services)) for pair in part]
+        fields = [pair for part in concurrently(*(lambda s=s: fields_of(s) for s in services)) for pair in part]
         out: dict[str, dict[str, Price]] = {"flavor": {}, "volume": {}}
         source = f"cloudkitty hashmap ({self.backend}, {region})"
-        for service, mappings in _concurrently(*(lambda s=s, f=f: mappings_of(s, f) for s, f in fields)):
+        for service, mappings in concurrently(*(lambda s=s, f=f: mappings_of(s, f) for s, f in fields)):
             kind, _, unit = wanted[service]
             for m in mappings:
                 if m.type != "flat" or m.tenant_id not in (None, "", self._project_id()):
@@ -1139,22 +1138,6 @@ def _bound_token_renewal(auth: Any, requests_session: Any) -> None:
     requests_session.hooks.setdefault("response", []).append(note_refusal)
     auth.get_auth_ref = renewed
     auth.invalidate = invalidated
-
-
-def _concurrently(*calls: Callable[[], Any]) -> list[Any]:
-    """Results of independent calls, run at once (requests of one listing that do not depend
-    on each other); the first failure is raised.
-
-    They run on the few side threads every task of a refresh shares (:func:`cloudcat.driver.concurrently`),
-    dealt out in as many lanes as this thread and those side threads make: with seven calls and
-    four side threads, no lane runs more than two, where handing each call to the next free
-    thread leaves this one running three."""
-    lanes = [calls[i::SIDE_THREADS + 1] for i in range(min(len(calls), SIDE_THREADS + 1))]
-    done = concurrently(*(lambda lane=lane: [call() for call in lane] for lane in lanes))
-    out: list[Any] = [None] * len(calls)
-    for i, results in enumerate(done):
-        out[i::SIDE_THREADS + 1] = results
-    return out
 
 
 def zone_sale_status(specs: Mapping[str, str], zones: Sequence[str]) -> dict[str, str]:

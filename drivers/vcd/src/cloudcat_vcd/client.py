@@ -7,7 +7,8 @@ It speaks the two APIs a tenant reads its catalog through:
 * the OpenAPI under ``/cloudapi`` (sessions, compute policies, networks), JSON.
 
 A listing asks for ``page_size`` records a page (128, the most either API serves); once the first
-page tells how many there are, the others are read side by side (``max_parallel`` at a time) and
+page tells how many there are, the others are read side by side (``max_parallel`` at a time, on
+the side threads a refresh shares) and
 handed out in order, so a long listing costs two round trips, not one per page.
 
 Every failure becomes a :mod:`cloudcat.errors` type (:func:`cloudcat.http.error_for_status`) with
@@ -20,8 +21,8 @@ Secrets (password, API token, bearer tokens) never reach a message or a log line
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
+import itertools
 import json
 import logging
 import re
@@ -29,15 +30,14 @@ import ssl
 import threading
 import weakref
 import xml.etree.ElementTree as ET
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import certifi
 import httpx
 
+from cloudcat.driver import concurrently
 from cloudcat.errors import (
     AuthenticationError,
     BackendError,
@@ -243,6 +243,20 @@ class VcdClient:
                                   headers={"Authorization": f"Bearer {token}", "Accept": self._accept()})
         self._http.close()
 
+    def release_connections(self, *, idle: bool = False) -> None:
+        """Close this client's connections; they reopen when next used, in the same session.
+        With ``idle``, only those no request uses (a request about to take one opens another)."""
+        for transport in (self._http._transport, *self._http._mounts.values()):
+            pool = getattr(transport, "_pool", None)  # httpx's HTTPTransport over an httpcore pool
+            if pool is None:
+                continue
+            if not idle:
+                pool.close()
+                continue
+            for connection in list(pool.connections):
+                if connection.is_idle():
+                    connection.close()
+
     # -- requests -----------------------------------------------------------------------------
     def get_json(self, path: str, params: Mapping[str, Any] | None = None,
                  accept: str = "application/*+json") -> Any:
@@ -405,38 +419,21 @@ class VcdClient:
     def _pages(self, page: Callable[[int], tuple[list[dict[str, Any]], int]]) -> Iterator[dict[str, Any]]:
         """The records of every page: ``page(n)`` reads page ``n`` (and, for page 1, the page count).
 
-        Pages after the first are read side by side, at most ``max_parallel`` in flight, and
-        handed out in order; an empty page ends the listing (a server that announced too many).
+        Pages after the first are read side by side, ``max_parallel`` at a time, on this thread
+        and the side threads a refresh shares (:func:`cloudcat.driver.concurrently`), and handed
+        out in order; an empty page ends the listing (a server that announced too many).
         """
         first, count = page(1)
         yield from first
         if not first or count < 2:
             return
-        workers = min(self.max_parallel, count - 1)
-        if workers == 1:
-            for number in range(2, count + 1):
-                records, _ = page(number)
+        upcoming = iter(range(2, count + 1))
+        while numbers := list(itertools.islice(upcoming, self.max_parallel)):
+            for records, _ in concurrently(*(functools.partial(page, n) for n in numbers),
+                                           at_most=self.max_parallel):
                 if not records:
                     return
                 yield from records
-            return
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"vcd-{self.backend}-pages") as pool:
-            pending: deque[Future[tuple[list[dict[str, Any]], int]]] = deque()
-            upcoming = iter(range(2, count + 1))
-            try:
-                while True:
-                    # keep ``workers`` pages in flight; a reader that stops early leaves few unread
-                    pending.extend(pool.submit(contextvars.copy_context().run, page, n)
-                                   for n in _take(upcoming, workers - len(pending)))
-                    if not pending:
-                        return
-                    records, _ = pending.popleft().result()
-                    if not records:
-                        return
-                    yield from records
-            finally:
-                for future in pending:
-                    future.cancel()
 
     def _page_count(self, what: str, page_count: Any, total: Any, size: Any, first: int) -> int:
         if isinstance(page_count, int) and page_count >= 0:
@@ -462,11 +459,6 @@ def _default_tls() -> ssl.SSLContext:
 
 def _tls(verify: bool | ssl.SSLContext) -> bool | ssl.SSLContext:
     return _default_tls() if verify is True else verify
-
-
-def _take(numbers: Iterator[int], n: int) -> list[int]:
-    """The next ``n`` numbers (fewer at the end)."""
-    return [number for _, number in zip(range(max(0, n)), numbers, strict=False)]
 
 
 def _as_int(value: Any) -> int | None:

@@ -35,29 +35,30 @@ the Cloud Director site the session reports. Each region is a ``location`` item 
   tier-0 classes of service (``VRF_STANDARD`` 300 Mbps…) with their bandwidth.
 
 **Round trips.** Reads that do not depend on one another go side by side, at most
-``max_parallel_requests`` at a time: each VDC's metadata (then, on Cloud Avenue, its document)
+``max_parallel_requests`` at a time, on the task's thread and the side threads every task of a
+refresh shares (:data:`cloudcat.driver.SIDE_THREADS`: eight requests at once in all, so that many
+backends read at once add no threads): each VDC's metadata (then, on Cloud Avenue, its document)
 and compute policies, the compute policies alongside the VDC details, template VMs alongside
 templates, edge gateways alongside networks, template documents, and a listing's pages after the
 first (128 records a page). A compute read thus waits for the version, the login, the VDC query
-and ``2 * ceil(VDCs / max_parallel_requests)`` requests: the 5-request floor once the option is at
-least the region's VDC count.
+and about ``(3 * VDCs) / 8`` more (the VDC details and policies, eight at a time, when no
+other read holds the side threads).
 """
 
 from __future__ import annotations
 
-import contextvars
+import functools
 import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
-from cloudcat.driver import BaseDriver, Capabilities, LoadCache, import_sdk
+from cloudcat.driver import BaseDriver, Capabilities, LoadCache, concurrently, import_sdk
 from cloudcat.errors import BackendNotFoundError
 from cloudcat.http import HttpOptions
 from cloudcat.models import FlexibleSizing, Gpu, Item, Kind, Region
@@ -92,7 +93,8 @@ class VcdOptions(HttpOptions):
     max_parallel_requests: int = Field(
         default=8, ge=1, le=64,
         description="Requests one read sends side by side: per-VDC details and compute policies, vApp "
-                    "template documents, and the pages after the first of a listing (1: one after another).")
+                    "template documents, and the pages after the first of a listing (1: one after another). "
+                    "The side threads are shared by the whole process, so no read sends more than 8 at once.")
     query_format: Literal["json", "xml"] = Field(default="json", description="Wire format of /api/query.")
     cache_seconds: float = Field(default=60.0, ge=0, description="How long listings are reused across calls.")
 
@@ -165,6 +167,16 @@ class VcdDriver(BaseDriver):
     def __enter__(self) -> VcdDriver:
         return self
 
+    def release_connections(self, *, idle: bool = False) -> None:
+        """Close the connections of the Cloud Director client (see
+        :meth:`~cloudcat.driver.BaseDriver.release_connections`): the session stays, and the
+        connections reopen when next used. The refresh calls it once the backend is read, so
+        however many backends it reads, the sockets follow its concurrency."""
+        super().release_connections(idle=idle)
+        client = self._client
+        if client is not None:
+            client.release_connections(idle=idle)
+
     def close(self) -> None:
         """Log out and close connections."""
         with self._client_lock:
@@ -177,27 +189,25 @@ class VcdDriver(BaseDriver):
         return self._memo.get(key, load, self.options.cache_seconds)
 
     def _side_by_side(self, call: Callable[[T], U], inputs: Sequence[T]) -> list[U]:
-        """``call`` on each input, on at most ``max_parallel_requests`` threads; results in input order.
+        """``call`` on each input, at most ``max_parallel_requests`` at a time; results in input order.
 
         The reads of an org's VDCs (or templates) do not depend on one another: run side by side,
-        32 VDCs cost a few round trips instead of 32 (the HTTP client is thread-safe).
+        32 VDCs cost a few round trips instead of 32 (the HTTP client is thread-safe). They run on
+        this thread and the side threads a whole refresh shares (:func:`cloudcat.driver.concurrently`),
+        so however many backends and tasks read at once, the threads stay bounded.
         """
-        workers = min(self.options.max_parallel_requests, len(inputs))
-        if workers <= 1:
+        if self.options.max_parallel_requests <= 1 or len(inputs) <= 1:
             return [call(value) for value in inputs]
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"vcd-{self.backend}") as pool:
-            # each read runs in a copy of this thread's context: the backend's deadline goes along
-            futures = [pool.submit(contextvars.copy_context().run, call, value) for value in inputs]
-            return [future.result() for future in futures]
+        return concurrently(*(functools.partial(call, value) for value in inputs),
+                            at_most=self.options.max_parallel_requests)
 
     def _both(self, first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
         """``first()`` and ``second()``, two reads that do not depend on each other, at once
         (one after the other when ``max_parallel_requests`` is 1)."""
         if self.options.max_parallel_requests <= 1:
             return first(), second()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"vcd-{self.backend}") as lane:
-            later = lane.submit(contextvars.copy_context().run, second)
-            return first(), later.result()
+        one, two = concurrently(first, second)
+        return one, two
 
     # -- inventory ----------------------------------------------------------------------------
     def _site(self) -> tuple[str, str | None]:
