@@ -39,6 +39,7 @@ from cloudcat.testing import (
     mock,
     parse_rule,
     start_mock,
+    wait_until,
 )
 
 FLAVORS = "/compute/v2.1/flavors/detail"
@@ -51,6 +52,8 @@ def test_the_text_form_of_a_rule() -> None:
     assert parse_rule("/api/query hang hang-s=5") == FaultRule(path="/api/query", action="hang", hang_s=5)
     assert parse_rule("post /v3/auth/tokens reset always").times is None
     assert parse_rule("* re:/flavors/[0-9]+$ 503 message='down for maintenance'").message == "down for maintenance"
+    assert parse_rule("POST /sdk trickle always trickle-ms=200") == FaultRule(
+        method="POST", path="/sdk", action="trickle", times=None, trickle_ms=200)
 
 
 @pytest.mark.parametrize(("text", "problem"), [
@@ -211,6 +214,40 @@ def test_a_hang_is_bounded() -> None:
         with pytest.raises(requests.ConnectionError):
             requests.get(m.url + "/identity/v3", timeout=10)
         assert 0.3 <= time.monotonic() - started < 5
+
+
+def test_a_trickle_sends_the_whole_answer_a_byte_at_a_time(cloud: MockHandle) -> None:
+    whole = httpx.get(cloud.url + "/identity/v3")
+    cloud.faults.plan("GET /identity/v3 trickle trickle-ms=5")
+    started = time.monotonic()
+    # each read gets its byte well within the read timeout: the client waits for all of them
+    trickled = httpx.get(cloud.url + "/identity/v3", timeout=1.0)
+    took = time.monotonic() - started
+    assert (trickled.status_code, trickled.json()) == (whole.status_code, whole.json())
+    assert took >= len(whole.content) * 0.005
+    assert [r.fault for r in cloud.requests] == [None, "trickle"]
+
+
+def test_a_trickle_ends_when_the_client_goes_or_the_mock_stops() -> None:
+    m = start_mock("openstack", "flexible-engine", fault_plan=["GET /identity/v3 trickle always trickle-ms=200"])
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up between two bytes
+        httpx.get(m.url + "/identity/v3", timeout=httpx.Timeout(5, read=0.1))
+    seen: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            httpx.get(m.url + "/identity/v3", timeout=60)
+        except httpx.HTTPError as exc:
+            seen.append(exc)
+
+    waiting = threading.Thread(target=wait)
+    waiting.start()
+    assert wait_until(lambda: len(m.requests) == 2, 5)
+    started = time.monotonic()
+    m.stop()
+    waiting.join(10)
+    assert time.monotonic() - started < 3
+    assert not waiting.is_alive() and seen  # the answer was cut short: the client knows
 
 
 def test_a_hanging_mock_still_stops() -> None:

@@ -23,6 +23,7 @@ import itertools
 import logging
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from .config import Config, load_config, secret_values
 from .driver import Driver
 from .errors import CloudcatError, ConfigError, DriverError, OfferNotFoundError
 from .filters import OfferFilters
+from .http import Deadline, within
 from .models import BackendStatus, Brand, LifecycleStatus, Offer, SnapshotInfo, bounds_violation
 from .prices import PriceBook
 from .query import OfferQuery, SortOrder
@@ -280,12 +282,14 @@ class Catalog:
 
     def _abandon(self, backend: str) -> None:
         """Forget the driver of a backend that passed its deadline, and close it on the side (a
-        driver stuck in a call may never let go; closing its connections cuts what it waits on)."""
+        driver stuck in a call may never let go; closing its connections cuts what it waits on).
+        Closing gets :data:`ABANDONED_CLOSE_S` seconds: what it asks the backend (a logout) runs
+        under that deadline, as the backend's own calls did."""
         with self._lock:
             stuck = self._drivers.pop(backend, None)
         if stuck is not None:
-            threading.Thread(target=_close_quietly, args=(stuck,), name=f"cloudcat-close-{backend}",
-                             daemon=True).start()
+            threading.Thread(target=_close_within, args=(stuck, time.monotonic() + ABANDONED_CLOSE_S),
+                             name=f"cloudcat-close-{backend}", daemon=True).start()
 
     def _write(self, spools: Sequence[Spool], statuses: Sequence[BackendStatus], book: PriceBook, *,
                today: dt.date, store: Store | None = None) -> SnapshotInfo:
@@ -542,6 +546,15 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+#: Seconds the driver of a backend that passed its deadline gets to close (log out).
+ABANDONED_CLOSE_S = 2.0
+
+
+def _close_within(driver: Driver, at: float) -> None:
+    with within(Deadline(at)):
+        _close_quietly(driver)
 
 
 def _close_quietly(driver: Driver) -> None:

@@ -2,8 +2,9 @@
 
 A :class:`FaultRule` names requests (a method and a path pattern) and what they get instead of
 the platform's answer: an HTTP status (with ``Retry-After`` on 429 and 503 when asked), a
-connection reset, a hang, or a cut body. A :class:`FaultPlan` holds the rules of one mock and
-hands out, for each request, the rule that fires (the first matching one with shots left).
+connection reset, a hang, the answer sent a byte at a time (a trickle), or a cut body. A
+:class:`FaultPlan` holds the rules of one mock and hands out, for each request, the rule that
+fires (the first matching one with shots left).
 
 Rules are written in Python (``FaultRule(method="GET", path="/flavors/detail", status=429,
 times=2, retry_after=1)``) or as one line of text, the form ``cloudcat mock serve --fault`` and
@@ -14,6 +15,7 @@ the control endpoint accept::
     GET /compute/v2.1/flavors/detail 429 x2 retry-after=1
     POST /v3/auth/tokens reset
     /api/query hang x1 hang-s=5
+    POST /sdk trickle always trickle-ms=200
     * re:/flavors/[0-9]+$ 503 always message='down for maintenance'
 
 ``METHOD`` (``GET``, ``POST``… or ``*``) is optional: every method when left out. ``PATH`` is a glob (``*``, ``?``,
@@ -21,9 +23,9 @@ the control endpoint accept::
 ``/compute/v2.1/flavors/detail`` (or ``flavors/detail``) hits it in every region
 (``/fr1/compute/v2.1/flavors/detail``); ``re:`` starts a regular
 expression searched in the path instead. ``ACTION`` is an HTTP status (400 to 599), ``reset``,
-``hang`` or ``malformed``. ``xN`` fires the rule N times (default once), ``always`` until the
+``hang``, ``trickle`` or ``malformed``. ``xN`` fires the rule N times (default once), ``always`` until the
 plan is cleared. Options are the fields of :class:`FaultRule` with dashes: ``retry-after=1``,
-``retry-after-date=true``, ``skip=1``, ``hang-s=5``, ``message=…``.
+``retry-after-date=true``, ``skip=1``, ``hang-s=5``, ``trickle-ms=200``, ``message=…``.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 __all__ = ["FaultAction", "FaultPlan", "FaultRule", "parse_rule", "retry_after_header", "validation_message"]
 
-FaultAction = Literal["status", "reset", "hang", "malformed"]
-_ACTIONS: frozenset[str] = frozenset({"reset", "hang", "malformed"})
+FaultAction = Literal["status", "reset", "hang", "trickle", "malformed"]
+_ACTIONS: frozenset[str] = frozenset({"reset", "hang", "trickle", "malformed"})
 _METHODS = frozenset({"*", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 _COUNT = re.compile(r"x(\d+)")
 
@@ -57,7 +59,8 @@ class FaultRule(BaseModel):
     path: str = Field(default="*", description="Glob matched against the path or its end at a '/', "
                                                "or 're:' and a regular expression searched in the path.")
     action: FaultAction = Field(default="status", description="Answer 'status', reset the connection, "
-                                                              "hang, or cut the platform's answer in half.")
+                                                              "hang, send the platform's answer a byte at a "
+                                                              "time (trickle), or cut it in half.")
     status: int = Field(default=503, ge=400, le=599, description="Status of a 'status' fault.")
     times: int | None = Field(default=1, ge=1, description="How many requests it fails; None: until cleared.")
     skip: int = Field(default=0, ge=0, description="Matching requests let through before it fires.")
@@ -65,6 +68,8 @@ class FaultRule(BaseModel):
     retry_after_date: bool = Field(default=False, description="Send Retry-After as an HTTP date.")
     hang_s: float = Field(default=30.0, gt=0, le=600, description="Longest a 'hang' holds a request "
                                                                   "(it ends sooner when the client gives up).")
+    trickle_ms: float = Field(default=100.0, gt=0, le=10_000, description="Pause before each byte of a 'trickle' "
+                                                                          "answer (it stops when the client goes).")
     message: str | None = Field(default=None, description="Message of a 'status' fault's error document.")
 
     @model_validator(mode="before")
@@ -92,7 +97,7 @@ class FaultRule(BaseModel):
         return fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, "*/" + pattern.lstrip("/"))
 
     def label(self) -> str:
-        """How the request record names this fault: ``429``, ``reset``, ``hang``, ``malformed``."""
+        """How the request record names this fault: ``429``, ``reset``, ``hang``, ``trickle``, ``malformed``."""
         return str(self.status) if self.action == "status" else self.action
 
     def text(self) -> str:
@@ -100,7 +105,7 @@ class FaultRule(BaseModel):
         parts = [self.method, shlex.quote(self.path), self.label(),
                  "always" if self.times is None else f"x{self.times}"]
         defaults = FaultRule()
-        for name in ("skip", "retry_after", "retry_after_date", "hang_s", "message"):
+        for name in ("skip", "retry_after", "retry_after_date", "hang_s", "trickle_ms", "message"):
             value = getattr(self, name)
             if value != getattr(defaults, name):
                 shown = str(value).lower() if isinstance(value, bool) else str(value)
@@ -147,7 +152,7 @@ def _parse_fields(text: str) -> dict[str, Any]:
     elif action.isdigit():
         fields["status"] = int(action)
     else:
-        raise ValueError(f"fault rule {text!r}: the action is a status (400-599), reset, hang or malformed, "
+        raise ValueError(f"fault rule {text!r}: the action is a status (400-599), reset, hang, trickle or malformed, "
                          f"not {action!r}")
     for word in words:
         count = _COUNT.fullmatch(word)

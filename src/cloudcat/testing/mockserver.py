@@ -48,7 +48,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..errors import ConfigError
 from .faults import FaultAction, FaultPlan, FaultRule, parse_rule, retry_after_header, validation_message
-from .serving import ABORT, CONNECTION, ConnectionRegistry, client_gone, handler_for
+from .serving import ABORT, CONNECTION, TRICKLE, ConnectionRegistry, client_gone, handler_for
 
 __all__ = [
     "FaultControl",
@@ -94,7 +94,7 @@ class RequestRecord:
 
     ``status`` is 0 when no answer was sent (a ``reset`` or ``hang`` fault); ``fault`` names the
     injected fault (``"429"``, ``"503"``, ``"reset"``, ``"hang"``, ``"malformed"``,
-    ``"token-expired"``), ``None`` for the platform's own answer; ``client`` is the client's
+    ``"token-expired"``, ``"trickle"``), ``None`` for the platform's own answer; ``client`` is the client's
     ``host:port``, one per connection (two requests with the same ``client`` shared a connection).
     """
 
@@ -567,6 +567,9 @@ class MockServer:
             self._hang(request.environ, rule.hang_s)
             request.environ[ABORT] = "close"
             return None
+        if rule.action == "trickle":
+            request.environ[TRICKLE] = (rule.trickle_ms / 1000, self._stopping)
+            return self._dispatch(request)
         if rule.action == "malformed":
             return self.platform.malform(self._dispatch(request))
         return self._status_fault(rule.status, rule.message, rule.retry_after, rule.retry_after_date)

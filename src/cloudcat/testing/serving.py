@@ -28,12 +28,15 @@ from typing import Any, ClassVar
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wsgi import LimitedStream
 
-__all__ = ["ABORT", "CONNECTION", "ConnectionRegistry", "KeepAliveHandler", "client_gone"]
+__all__ = ["ABORT", "CONNECTION", "TRICKLE", "ConnectionRegistry", "KeepAliveHandler", "client_gone"]
 
 log = logging.getLogger("cloudcat.mock")
 
 #: Environ key: set to ``"reset"`` or ``"close"`` to drop the connection instead of answering.
 ABORT = "cloudcat.abort"
+#: Environ key: ``(pause_s, stopping)`` to send the answer's body one byte at a time, ``pause_s``
+#: before each, until it is sent, the client goes or ``stopping`` (a :class:`threading.Event`) is set.
+TRICKLE = "cloudcat.trickle"
 #: Environ key: the client's socket.
 CONNECTION = "cloudcat.connection"
 
@@ -122,9 +125,10 @@ class KeepAliveHandler(WSGIRequestHandler):
         if abort:
             self._abort(str(abort))
             return
-        self._answer(status, headers, payload)
+        self._answer(status, headers, payload, environ.get(TRICKLE))
 
-    def _answer(self, status: str, headers: list[tuple[str, str]], payload: bytes) -> None:
+    def _answer(self, status: str, headers: list[tuple[str, str]], payload: bytes,
+                trickle: tuple[float, threading.Event] | None = None) -> None:
         code_text, _, reason = status.partition(" ")
         code = int(code_text)
         if any(k.lower() == "connection" and v.lower().strip() == "close" for k, v in headers):
@@ -140,8 +144,21 @@ class KeepAliveHandler(WSGIRequestHandler):
             self.send_header("Content-Length", length)
         self.send_header("Connection", "close" if self.close_connection else "keep-alive")
         self.end_headers()
-        if self.command != "HEAD" and code not in _NO_BODY:
+        if self.command == "HEAD" or code in _NO_BODY:
+            return
+        if trickle is None:
             self.wfile.write(payload)
+            return
+        pause, stopping = trickle
+        for i in range(len(payload)):
+            if stopping.wait(pause):
+                self.close_connection = True
+                return
+            try:
+                self.wfile.write(payload[i:i + 1])
+            except OSError:  # the client went
+                self.close_connection = True
+                return
 
     def _abort(self, how: str) -> None:
         self.close_connection = True

@@ -55,7 +55,7 @@ from cloudcat.errors import (
     PermissionDeniedError,
     UnavailableError,
 )
-from cloudcat.http import RetryPolicy, error_for_status, parse_retry_after
+from cloudcat.http import RetryPolicy, error_for_status, parse_retry_after, time_left
 from cloudcat.models import MAX_INT
 
 __all__ = ["SHAPE_ERRORS", "AnswerValueError", "Credentials", "ObjectRecord", "Reading", "VsphereClient", "count",
@@ -143,8 +143,60 @@ class _LastAnswer(threading.local):
 _SOAP_METHOD = re.compile(rb"<(?:[\w.-]+:)?Body[^>]*>\s*<(?:[\w.-]+:)?([\w.-]+)")
 
 
+def _socket_timeout(timeout: float | None) -> float | None:
+    """``timeout`` (the option) capped at the time left before the deadline the call runs under
+    (:func:`cloudcat.http.within`); a :class:`BackendTimeoutError` once that has passed."""
+    left = time_left()
+    if left is None:
+        return timeout
+    if left <= 0:
+        raise BackendTimeoutError("deadline passed: the call was cut")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineConnection(http.client.HTTPSConnection):
+    """An HTTPS connection whose every socket wait ends at the deadline (or the ``timeout`` given
+    it, whichever comes first), and whose answers are read a piece at a time: a vCenter that holds
+    an answer, or sends it a byte at a time, is cut at the deadline rather than kept waiting on."""
+
+    _option_timeout: float | None = None
+
+    def _capped(self) -> float | None:
+        if "_option_timeout" not in self.__dict__:
+            self._option_timeout = self.timeout if isinstance(self.timeout, int | float) else None
+        return _socket_timeout(self._option_timeout)
+
+    def connect(self) -> None:
+        self.timeout = self._capped()
+        super().connect()
+
+    def request(self, method: str, url: str, body: Any = None, headers: Any = None, **kwargs: Any) -> None:
+        if self.sock is not None:  # a kept-alive connection: its next waits under this call's deadline
+            self.sock.settimeout(self._capped())
+        super().request(method, url, body, headers or {}, **kwargs)
+
+    def getresponse(self) -> http.client.HTTPResponse:
+        if self.sock is not None:
+            self.sock.settimeout(self._capped())
+        return super().getresponse()
+
+    def read_body(self, response: http.client.HTTPResponse) -> bytes:
+        """The whole body of ``response``, one socket read at a time, each under the deadline."""
+        pieces: list[bytes] = []
+        while True:
+            if self.sock is not None:
+                self.sock.settimeout(self._capped())
+            piece = response.read1(_PIECE)
+            if not piece:
+                return b"".join(pieces)
+            pieces.append(piece)
+
+
+_PIECE = 65536
+
+
 def _recording_connection(answer: _LastAnswer) -> type[http.client.HTTPSConnection]:
-    class RecordingConnection(http.client.HTTPSConnection):
+    class RecordingConnection(_DeadlineConnection):
         """pyvmomi's connection, remembering what it asked and read: pyvmomi's own errors keep no headers,
         and say neither the call nor where in the answer they stopped."""
 
@@ -159,7 +211,7 @@ def _recording_connection(answer: _LastAnswer) -> type[http.client.HTTPSConnecti
             response = super().getresponse()
             answer.status, answer.retry_after = response.status, response.getheader("Retry-After")
             answer.encoding = (response.getheader("Content-Encoding") or "identity").lower()
-            answer.body = response.read()
+            answer.body = self.read_body(response)
             # pyvmomi reads the answer after this: hand it the same bytes again
             response.fp = io.BytesIO(answer.body)  # type: ignore[assignment]
             response.length, response.chunked = len(answer.body), False
@@ -218,6 +270,9 @@ class VsphereClient:
             return BackendError(f"vCenter fault {type(exc).__name__}: {self._redact(_fault_text(exc))}",
                                 backend=backend)
         if isinstance(exc, socket.timeout | TimeoutError):
+            left = time_left()
+            if left is not None and left < self.timeout:  # the wait was cut at the deadline
+                return BackendTimeoutError("deadline passed: the call was cut", backend=backend)
             return BackendTimeoutError(f"vCenter did not answer within {self.timeout:g} s", backend=backend)
         if isinstance(exc, ssl.SSLCertVerificationError):
             return BackendError(f"TLS verification of {self.credentials.host} failed ({exc.verify_message}); "
@@ -261,12 +316,12 @@ class VsphereClient:
 
     # -- plain HTTP (version documents, REST) ---------------------------------------------------
     def _http(self, method: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any, bytes]:
-        conn = http.client.HTTPSConnection(self.credentials.host, self.credentials.port, context=self._ssl,
-                                           timeout=self.timeout)
+        conn = _DeadlineConnection(self.credentials.host, self.credentials.port, context=self._ssl,
+                                   timeout=self.timeout)
         try:
             conn.request(method, path, headers=headers or {})
             response = conn.getresponse()
-            return response.status, response.headers, response.read()
+            return response.status, response.headers, conn.read_body(response)
         finally:
             conn.close()
 
