@@ -658,6 +658,20 @@ def test_concurrently_runs_at_most_the_calls_asked_at_once() -> None:
     assert peak[-4:] == [1, 1, 1, 1]
 
 
+def test_concurrently_starts_no_call_once_the_deadline_passed() -> None:
+    ran: list[int] = []
+
+    def call(i: int) -> int:
+        ran.append(i)
+        time.sleep(0.2)
+        return i
+
+    with within(Deadline(time.monotonic() + 0.3)), pytest.raises(BackendTimeoutError, match="not started"):
+        concurrently(*(lambda i=i: call(i) for i in range(6)), at_most=1)  # one at a time: 1.2 s in all
+    assert ran[:1] == [0] and len(ran) <= 2  # those begun before the deadline ran; no other did
+    assert concurrently(lambda: 1, lambda: 2) == [1, 2]  # no deadline: every call runs
+
+
 def test_concurrently_works_through_the_calls_while_one_of_them_is_slow() -> None:
     """A slow call holds one thread; the caller and the side threads share out the others (a
     thread given a fixed share would leave its calls waiting behind the slow one)."""

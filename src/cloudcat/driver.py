@@ -47,12 +47,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_chec
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import ConfigError, MissingDependencyError, NotSupportedError, redact
+from .errors import BackendTimeoutError, ConfigError, MissingDependencyError, NotSupportedError, redact
 from .models import Item, Kind, Region
 from .secrets import find_secrets, mask_secrets
 
 if TYPE_CHECKING:
     import requests
+
+    from .http import Deadline
 
 __all__ = [
     "BaseDriver",
@@ -195,13 +197,15 @@ SIDE_THREADS = 7
 class _Group:
     """The calls of one :func:`concurrently`: which is next, how many run, their results."""
 
-    __slots__ = ("at_most", "calls", "context", "futures", "next", "running")
+    __slots__ = ("at_most", "calls", "context", "deadline", "futures", "next", "running")
 
-    def __init__(self, calls: Sequence[Callable[[], Any]], at_most: int, context: contextvars.Context) -> None:
+    def __init__(self, calls: Sequence[Callable[[], Any]], at_most: int, context: contextvars.Context,
+                 deadline: Deadline | None) -> None:
         self.calls = calls
         self.futures: list[Future[Any]] = [Future() for _ in calls]
         self.at_most = at_most
         self.context = context
+        self.deadline = deadline
         self.next = 0
         self.running = 0
 
@@ -256,6 +260,8 @@ class _SideThreads:
     def _call(self, group: _Group, index: int) -> None:
         future = group.futures[index]
         try:
+            if group.deadline is not None and group.deadline.passed():  # the backend is done with
+                raise BackendTimeoutError("deadline passed: the call was not started")
             result = group.context.copy().run(group.calls[index])
         except BaseException as exc:  # handed to the caller through the future
             self._ended(group)
@@ -294,10 +300,13 @@ def concurrently(*calls: Callable[[], Any], at_most: int | None = None) -> list[
     call this, the threads it adds stay bounded; a caller never waits for a thread (nested calls
     cannot deadlock), and a side thread freed by one caller helps the next. Each call runs in a
     copy of the caller's context, so the backend's deadline (:func:`cloudcat.http.within`)
-    carries over.
+    carries over; once it has passed, the calls not started yet are not started (each is a
+    :class:`~cloudcat.errors.BackendTimeoutError`).
     """
+    from .http import current_deadline  # (that module imports this one)
+
     limit = len(calls) if at_most is None else max(1, at_most)
-    return _side.run(_Group(calls, limit, contextvars.copy_context()))
+    return _side.run(_Group(calls, limit, contextvars.copy_context(), current_deadline()))
 
 
 class BaseDriver(abc.ABC):
