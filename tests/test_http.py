@@ -658,6 +658,24 @@ def test_concurrently_runs_at_most_the_calls_asked_at_once() -> None:
     assert peak[-4:] == [1, 1, 1, 1]
 
 
+def test_concurrently_runs_every_call_when_no_thread_can_be_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    start = threading.Thread.start
+
+    def refused(thread: threading.Thread) -> None:
+        if thread.name == "cloudcat-side":
+            raise RuntimeError("can't start new thread")  # what the system says at its thread limit
+        start(thread)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(threading.Thread, "start", refused)
+        ran_on = concurrently(*(lambda: threading.current_thread().name for _ in range(5)))
+    assert ran_on == [threading.current_thread().name] * 5  # the caller ran them all
+    # the refused threads were not counted as running: every side thread can start again
+    gate = threading.Barrier(SIDE_THREADS + 1, timeout=10)
+    assert len(set(concurrently(*(lambda: (gate.wait(), threading.get_ident())[1]
+                                  for _ in range(SIDE_THREADS + 1))))) == SIDE_THREADS + 1
+
+
 def test_concurrently_starts_no_call_once_the_deadline_passed() -> None:
     ran: list[int] = []
 

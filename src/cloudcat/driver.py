@@ -230,8 +230,13 @@ class _SideThreads:
                 self._groups.append(group)
             start = min(spare, self._size - self._threads)
             self._threads += max(0, start)
-        for _ in range(start):
-            threading.Thread(target=self._work, name="cloudcat-side", daemon=True).start()
+        for started in range(max(0, start)):
+            try:
+                threading.Thread(target=self._work, name="cloudcat-side", daemon=True).start()
+            except RuntimeError:  # the system refuses another thread: the caller and those started do the work
+                with self._lock:
+                    self._threads -= start - started
+                break
         while True:  # the caller works through its own calls too
             index = self._take(group)
             if index is not None:
