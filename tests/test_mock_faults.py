@@ -208,6 +208,16 @@ def test_a_hang_is_a_timeout_for_the_client_and_ends_when_it_gives_up(cloud: Moc
     assert time.monotonic() - started < 3
 
 
+@pytest.mark.parametrize("platform", ["openstack", "vsphere"])  # over HTTP, and over TLS
+def test_a_hang_holds_a_request_with_a_body_too(platform: str) -> None:
+    with mock(platform) as m:
+        m.faults.plan("POST /sdk hang hang-s=30")
+        with pytest.raises(httpx.ReadTimeout):  # held until the client gives up, not cut at once
+            httpx.post(m.url.rstrip("/") + "/sdk", content=b"<soapenv:Envelope/>" * 50, timeout=0.5,
+                       verify=ssl.create_default_context(cafile=m.backend["options"].get("verify")))
+        assert wait_until(lambda: [(r.status, r.fault) for r in m.requests] == [(0, "hang")], 3), m.requests
+
+
 def test_a_hang_is_bounded() -> None:
     with mock("openstack", "flexible-engine", fault_plan=["GET /identity/v3 hang hang-s=0.3"]) as m:
         started = time.monotonic()

@@ -23,7 +23,7 @@ def _ours(before: set[threading.Thread]) -> list[str]:
     return [t.name for t in threading.enumerate() if t not in before and t.name.startswith("cloudcat-")]
 
 
-@pytest.mark.parametrize("fault", ["held", "trickled"])
+@pytest.mark.parametrize("fault", ["held", "hung", "trickled"])
 def test_a_slow_vcenter_is_cut_at_the_backend_deadline(tmp_path: Path, fault: str) -> None:
     with mock("vsphere") as m:
         config = {"backends": {"vc": {**m.backend, "deadline": 3,
@@ -31,6 +31,8 @@ def test_a_slow_vcenter_is_cut_at_the_backend_deadline(tmp_path: Path, fault: st
                   "brands": {"vc": {"backend": "vc"}}, "store": str(tmp_path / "c.db")}
         if fault == "held":
             m.server.set_faults(latency_ms=60_000)  # every answer held a minute
+        elif fault == "hung":
+            m.faults.plan(method="POST", path="re:^/sdk$", action="hang", hang_s=60, times=100)  # never answered
         else:
             m.faults.plan(method="POST", path="re:^/sdk$", action="trickle", times=100)  # a byte at a time
         before = set(threading.enumerate())
@@ -44,5 +46,6 @@ def test_a_slow_vcenter_is_cut_at_the_backend_deadline(tmp_path: Path, fault: st
             # no task, side or closing thread stays in a call: each socket wait ended at the deadline
             assert wait_until(lambda: not _ours(before), 3), _ours(before)
             assert time.monotonic() - ended < 4
-        if fault == "trickled":
-            assert any(r.fault == "trickle" for r in m.server.requests())
+        if fault != "held":  # the mock lets go of a request once its client closed the connection
+            injected = {"hung": "hang", "trickled": "trickle"}[fault]
+            assert wait_until(lambda: any(r.fault == injected for r in m.server.requests()), 2), m.server.requests()

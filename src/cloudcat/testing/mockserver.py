@@ -564,6 +564,9 @@ class MockServer:
             request.environ[ABORT] = "reset"
             return None
         if rule.action == "hang":
+            # the request's body is read first: bytes of it left unread would look like a client
+            # that sent something more, which ends a hang (a POST's hang then ended at once)
+            request.get_data()
             self._hang(request.environ, rule.hang_s)
             request.environ[ABORT] = "close"
             return None

@@ -176,20 +176,32 @@ class _DeadlineConnection(http.client.HTTPSConnection):
         super().request(method, url, body, headers or {}, **kwargs)
 
     def getresponse(self) -> http.client.HTTPResponse:
-        if self.sock is not None:
-            self.sock.settimeout(self._capped())
-        return super().getresponse()
+        with self._closed_when_cut():
+            if self.sock is not None:
+                self.sock.settimeout(self._capped())
+            return super().getresponse()
 
     def read_body(self, response: http.client.HTTPResponse) -> bytes:
         """The whole body of ``response``, one socket read at a time, each under the deadline."""
         pieces: list[bytes] = []
-        while True:
-            if self.sock is not None:
-                self.sock.settimeout(self._capped())
-            piece = response.read1(_PIECE)
-            if not piece:
-                return b"".join(pieces)
-            pieces.append(piece)
+        with self._closed_when_cut():
+            while True:
+                if self.sock is not None:
+                    self.sock.settimeout(self._capped())
+                piece = response.read1(_PIECE)
+                if not piece:
+                    return b"".join(pieces)
+                pieces.append(piece)
+
+    @contextlib.contextmanager
+    def _closed_when_cut(self) -> Iterator[None]:
+        """Close the connection when a wait is cut (timed out, or the deadline passed): an answer
+        read in part leaves it unusable, and closing it tells the server at once."""
+        try:
+            yield
+        except (TimeoutError, BackendTimeoutError):
+            self.close()
+            raise
 
 
 _PIECE = 65536
