@@ -676,7 +676,7 @@ def mock_list() -> None:
 @click.option("--fault", "fault_plan", multiple=True, metavar="RULE",
               help="A fault plan rule, repeatable: '[METHOD] PATH ACTION [xN|always] [key=value ...]', e.g. "
                    "'GET /compute/v2.1/flavors/detail 429 x2 retry-after=1', 'POST /v3/auth/tokens reset', "
-                   "'/api/query hang hang-s=5'. ACTION: a status, reset, hang or malformed (docs/mocks.md).")
+                   "'/api/query hang hang-s=5'. ACTION: a status, reset, hang, trickle or malformed (docs/mocks.md).")
 @click.option("--allow-remote", is_flag=True, help="Allow binding a non-loopback address.")
 @_guard
 def mock_serve(platform: str, host: str, port: int, fixture: str | None, latency_ms: float,
