@@ -227,7 +227,7 @@ class _Entry:
     flexible pool prices it sets), and the next rule found by the same name or prefix (a chain
     rather than a list each: the index makes few objects)."""
 
-    __slots__ = ("add", "decided", "name_checked", "next", "pools", "pos", "remove", "rule", "since")
+    __slots__ = ("add", "decided", "fields", "name_checked", "next", "pools", "pos", "remove", "rule", "since")
 
     def __init__(self, pos: int, rule: PriceRule, name_checked: bool) -> None:
         self.rule = rule
@@ -239,6 +239,9 @@ class _Entry:
         labels, remove = rule.labels, rule.remove_labels
         self.add = tuple(map(str.lower, labels)) if labels else ()
         self.remove = tuple(map(str.lower, remove)) if remove else ()
+        #: the item fields the rule replaces outright (read once here, not for every item)
+        self.fields: dict[str, Any] = {}
+        _put_fields(self.fields, rule)
         price, per_vcpu, per_gib = rule.price, rule.price_per_vcpu, rule.price_per_gib_memory
         if per_vcpu is None and per_gib is None:
             self.since = None if price is None else price.effective_from
@@ -452,18 +455,21 @@ def _plainly_sane(amount: Decimal) -> bool:
 
 
 def _apply_to_data(data: dict[str, Any], matching: Sequence[_Entry]) -> dict[str, Any]:
-    labels = set(data.get("labels") or ())
+    labels: set[str] | None = None  # the item's own (sorted and unique already) unless a rule changes them
     flexible = data.get("flexible")
     for entry in matching:
-        _put_fields(data, entry.rule)
-        if entry.add:
+        data.update(entry.fields)
+        if entry.add or entry.remove:
+            if labels is None:
+                labels = set(data.get("labels") or ())
             labels.update(entry.add)
-        if entry.remove:
             labels.difference_update(entry.remove)
-        if flexible is not None:
+        if flexible is not None and entry.pools:
             flexible = {**flexible, **entry.pools}
-    data["labels"] = sorted(labels)
-    data["flexible"] = flexible
+    if labels is not None:
+        data["labels"] = sorted(labels)
+    if flexible is not None:
+        data["flexible"] = flexible
     return data
 
 
