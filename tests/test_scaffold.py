@@ -160,7 +160,7 @@ def test_installed_plugins_pass_the_kit(plugin_env: dict[str, Path]) -> None:
         ran = {name for name, state in tests.items() if state == "passed"}
         # the checks that need a mock, the entry points and the catalog all ran for real
         assert {"test_paging", "test_unavailable", "test_rate_limited", "test_authentication", "test_timeout",
-                "test_token_renewal",
+                "test_token_renewal", "test_deadline",
                 "test_secrets_errors", "test_lazy_import", "test_offers_validate", "test_offer_ids",
                 "test_offer_ids_stable", "test_capability_declared[prices]"} <= ran, cls
 

@@ -19,6 +19,7 @@ from cloudcat.errors import (
     RateLimitedError,
     UnavailableError,
 )
+from cloudcat.http import time_left
 from cloudcat.models import Item, Kind, Price, Region
 
 
@@ -54,11 +55,20 @@ class GoodDriver(BaseDriver):
                 self._client = httpx.Client(base_url=self.options.url, timeout=self.options.timeout)
             return self._client
 
+    def _timeout(self) -> float:
+        """The ``timeout`` option, capped at the time left before the backend's deadline."""
+        left = time_left()
+        if left is None:
+            return self.options.timeout
+        if left <= 0:
+            raise BackendTimeoutError("deadline passed", backend=self.backend)
+        return min(self.options.timeout, left)
+
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
         httpx = import_sdk("httpx", "httpx")
         client = self._http()
         try:
-            response = client.request(method, path, **kwargs)
+            response = client.request(method, path, timeout=self._timeout(), **kwargs)
         except httpx.TimeoutException as exc:
             raise BackendTimeoutError(f"no answer from {self.options.url} within "
                                       f"{self.options.timeout:g} s", backend=self.backend) from exc
@@ -179,7 +189,7 @@ class RawExceptionDriver(GoodDriver):
     name = "kit-raw-exception"
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._http().request(method, path, **kwargs)
+        response = self._http().request(method, path, timeout=self._timeout(), **kwargs)
         response.raise_for_status()
         return response.json()
 
@@ -239,3 +249,12 @@ class PlainPasswordDriver(GoodDriver):
         with self._lock:
             self._token = str(data["token"])
             return self._token
+
+
+class DeadlineIgnoredDriver(GoodDriver):
+    """Waits as long as its ``timeout`` option says, whatever the deadline its calls run under."""
+
+    name = "kit-deadline-ignored"
+
+    def _timeout(self) -> float:
+        return self.options.timeout

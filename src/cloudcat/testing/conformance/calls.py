@@ -26,8 +26,12 @@ def fail(message: str) -> NoReturn:
     pytest.fail(message, pytrace=False)
 
 
-def run_bounded(fn: Callable[[], T], seconds: float, what: str) -> T:
-    """Run ``fn`` in a thread; fail the check when it has not returned within ``seconds``."""
+_BOUND = "the driver must bound every backend call by its `timeout` option and give up retrying"
+
+
+def run_bounded(fn: Callable[[], T], seconds: float, what: str, why: str = _BOUND) -> T:
+    """Run ``fn`` in a thread; fail the check when it has not returned within ``seconds``
+    (the message says ``why`` that is wrong)."""
     outcome: dict[str, Any] = {}
 
     def target() -> None:
@@ -40,8 +44,7 @@ def run_bounded(fn: Callable[[], T], seconds: float, what: str) -> T:
     thread.start()
     thread.join(seconds)
     if thread.is_alive():
-        fail(f"{what} did not return within {seconds:g} s: the driver must bound every backend call "
-             "by its `timeout` option and give up retrying")
+        fail(f"{what} did not return within {seconds:g} s: {why}")
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]  # type: ignore[no-any-return]
@@ -58,10 +61,10 @@ def describe(exc: BaseException) -> str:
 
 
 def expect_error(call: Callable[[], object], expected: type[CloudcatError], fault: str,
-                 deadline: float) -> CloudcatError:
+                 deadline: float, why: str = _BOUND) -> CloudcatError:
     """Run ``call`` under a fault; return the cloudcat error it raised, fail otherwise."""
     try:
-        run_bounded(call, deadline, f"the driver, under {fault},")
+        run_bounded(call, deadline, f"the driver, under {fault},", why)
     except expected as exc:
         return exc
     except CloudcatError as exc:

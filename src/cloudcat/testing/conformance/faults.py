@@ -13,6 +13,7 @@ from ...errors import (
     RateLimitedError,
     UnavailableError,
 )
+from ...http import Deadline, within
 from ..mockserver import MockHandle
 from .calls import describe, expect_error, fail, run_bounded, touch_backend
 from .fixtures import KitFixtures
@@ -23,8 +24,8 @@ __all__ = ["FaultChecks"]
 
 class FaultChecks(KitFixtures):
     """``test_unavailable``, ``test_malformed``, ``test_rate_limited``, ``test_authentication``,
-    ``test_token_renewal``, ``test_timeout``: each needs a mock, whose faults it sets and the
-    ``fault_mock`` fixture restores."""
+    ``test_token_renewal``, ``test_timeout``, ``test_deadline``: each needs a mock, whose faults it
+    sets and the ``fault_mock`` fixture restores."""
 
     @requires("mock")
     def test_unavailable(self, fault_mock: MockHandle, make_driver: Callable[..., BaseDriver]) -> None:
@@ -103,3 +104,30 @@ class FaultChecks(KitFixtures):
         if elapsed >= self.timeout_latency_ms / 1000 * 3:
             fail(f"BackendTimeoutError came after {elapsed:.1f} s; the timeout of "
                  f"{self.timeout_option:g} s was not honoured")
+
+    @requires("mock")
+    def test_deadline(self, fault_mock: MockHandle, make_driver: Callable[..., BaseDriver]) -> None:
+        """A backend slower than the deadline its calls run under (:func:`cloudcat.http.within`,
+        which a refresh sets from ``backend_deadline``) → BackendTimeoutError at that deadline,
+        however long the ``timeout`` option: every wait is capped at :func:`cloudcat.http.time_left`."""
+        latency = self.deadline_latency_ms
+        fault_mock.server.set_faults(latency_ms=latency)
+        drv = make_driver(timeout=latency / 1000 * 2)  # the option alone would wait for each answer
+        seconds = self.deadline_seconds
+
+        def call() -> None:
+            with within(Deadline(time.monotonic() + seconds)):
+                touch_backend(drv)
+
+        started = time.monotonic()
+        expect_error(call, BackendTimeoutError, f"latency {latency:g} ms and a deadline of {seconds:g} s",
+                     seconds + _DEADLINE_GRACE,
+                     "the driver must end every backend call at the deadline it runs under (cap each wait at "
+                     "cloudcat.http.time_left(), or make its HTTP session with BaseDriver.http_session)")
+        elapsed = time.monotonic() - started
+        if elapsed < seconds * 0.5:
+            fail(f"BackendTimeoutError came after {elapsed:.2f} s, before the deadline of {seconds:g} s")
+
+
+#: Seconds past the deadline a driver may take to give up (the error's way back, a close).
+_DEADLINE_GRACE = 5.0

@@ -40,6 +40,10 @@ class KitFixtures:
     #: ``timeout`` option used by the timeout check, and the latency the mock then adds.
     timeout_option: ClassVar[float] = 0.5
     timeout_latency_ms: ClassVar[float] = 3000.0
+    #: Deadline (seconds) the deadline check's calls run under, and the latency the mock then adds
+    #: (the ``timeout`` option is set above that latency: only the deadline can end the calls).
+    deadline_seconds: ClassVar[float] = 1.0
+    deadline_latency_ms: ClassVar[float] = 20000.0
     #: Retry-After (seconds) the mock sends in the rate-limit check.
     retry_after: ClassVar[float] = 1.0
     #: Token lifetime (seconds) the mock is given in the token-renewal check.
