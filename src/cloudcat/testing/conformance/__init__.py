@@ -28,7 +28,8 @@ What is checked, one module per topic:
 * :mod:`~.capabilities`: capabilities matching what items carry; complete listings under a page
   size of 1;
 * :mod:`~.faults`: backend failures surfacing as cloudcat errors (unavailable, malformed, rate
-  limited with retry-after, authentication, expired tokens renewed, timeout honoured);
+  limited with retry-after, authentication, expired tokens renewed, timeout honoured, calls
+  ended at the deadline they run under);
 * :mod:`~.secrets`: secrets typed ``SecretStr`` and absent from reprs, logs and errors;
 * :mod:`~.imports`: the driver module importable without its SDK;
 * :mod:`~.offers`: through :func:`cloudcat.open_catalog`, offers that validate, with unique ids
