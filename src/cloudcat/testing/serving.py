@@ -148,8 +148,12 @@ class KeepAliveHandler(WSGIRequestHandler):
             return
         if trickle is None:
             self.wfile.write(payload)
-            return
-        pause, stopping = trickle
+        else:
+            self._trickle(payload, *trickle)
+
+    def _trickle(self, payload: bytes, pause: float, stopping: threading.Event) -> None:
+        """Send ``payload`` a byte at a time, ``pause`` before each, until the client goes or the
+        server stops (the connection is then closed after it)."""
         for i in range(len(payload)):
             if stopping.wait(pause):
                 self.close_connection = True
