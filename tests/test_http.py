@@ -742,7 +742,8 @@ def test_a_side_thread_freed_by_one_caller_helps_another() -> None:
         def record(i: int) -> int:
             if i == 0:
                 release_first.set()
-                time.sleep(0.2)  # meanwhile the freed side threads take the calls after this one
+                # while this call runs, the freed side threads take the calls after it
+                assert wait_until(lambda: "cloudcat-side" in ran_on, 5), ran_on
             ran_on.append(threading.current_thread().name)
             return i
 
