@@ -8,8 +8,8 @@ It speaks the two APIs a tenant reads its catalog through:
 
 A listing asks for ``page_size`` records a page (128, the most either API serves); once the first
 page tells how many there are, the others are read side by side (``max_parallel`` at a time, on
-the side threads a refresh shares) and
-handed out in order, so a long listing costs two round trips, not one per page.
+the side threads a refresh shares) and handed out in order, so a long listing costs two round
+trips, not one per page.
 
 Every failure becomes a :mod:`cloudcat.errors` type (:func:`cloudcat.http.error_for_status`) with
 the endpoint in its message and the original exception as ``__cause__``. 429s (``Retry-After``
