@@ -641,20 +641,26 @@ def test_concurrently_raises_the_first_failure_once_all_ended() -> None:
 def test_concurrently_runs_at_most_the_calls_asked_at_once() -> None:
     running: list[int] = []
     peak: list[int] = []
-    lock = threading.Lock()
+    started = [0]
+    changed = threading.Condition()
 
-    def call(i: int) -> int:
-        with lock:
+    def call(i: int, calls: int, at_most: int) -> int:
+        with changed:
             running.append(i)
+            started[0] += 1
             peak.append(len(running))
-        time.sleep(0.01)
-        with lock:
+            changed.notify_all()
+            # each call stays until `at_most` run together (or every call has begun): more at
+            # once would show in `peak`, fewer would keep them waiting
+            assert changed.wait_for(lambda: len(running) >= at_most or started[0] == calls, 5), running
             running.remove(i)
+            changed.notify_all()
         return i
 
-    assert concurrently(*(lambda i=i: call(i) for i in range(12)), at_most=3) == list(range(12))
+    assert concurrently(*(lambda i=i: call(i, 12, 3) for i in range(12)), at_most=3) == list(range(12))
     assert max(peak) == 3  # three at once, never more
-    assert concurrently(*(lambda i=i: call(i) for i in range(4)), at_most=1) == list(range(4))
+    started[0] = 0
+    assert concurrently(*(lambda i=i: call(i, 4, 1) for i in range(4)), at_most=1) == list(range(4))
     assert peak[-4:] == [1, 1, 1, 1]
 
 
@@ -678,15 +684,16 @@ def test_concurrently_runs_every_call_when_no_thread_can_be_started(monkeypatch:
 
 def test_concurrently_starts_no_call_once_the_deadline_passed() -> None:
     ran: list[int] = []
+    deadline = Deadline(time.monotonic() + 0.3)
 
     def call(i: int) -> int:
         ran.append(i)
-        time.sleep(0.2)
+        assert wait_until(deadline.passed, 5)  # the first call outlives the deadline
         return i
 
-    with within(Deadline(time.monotonic() + 0.3)), pytest.raises(BackendTimeoutError, match="not started"):
-        concurrently(*(lambda i=i: call(i) for i in range(6)), at_most=1)  # one at a time: 1.2 s in all
-    assert ran[:1] == [0] and len(ran) <= 2  # those begun before the deadline ran; no other did
+    with within(deadline), pytest.raises(BackendTimeoutError, match="not started"):
+        concurrently(*(lambda i=i: call(i) for i in range(6)), at_most=1)  # one at a time
+    assert ran == [0]  # the call begun before the deadline ran; no other did
     assert concurrently(lambda: 1, lambda: 2) == [1, 2]  # no deadline: every call runs
 
 
@@ -701,7 +708,7 @@ def test_concurrently_works_through_the_calls_while_one_of_them_is_slow() -> Non
         return others_done.wait(10)  # released once every other call ended, wherever it ran
 
     def quick(i: int) -> int:
-        time.sleep(0.005)
+        time.sleep(0.005)  # work that keeps a thread busy: no thread is free again at once
         with lock:
             done.append(i)
             if len(done) == 40:
