@@ -229,20 +229,27 @@ class _Entry:
 
     __slots__ = ("add", "decided", "fields", "name_checked", "next", "pools", "pos", "remove", "rule", "since")
 
+    fields: Mapping[str, Any]
+
     def __init__(self, pos: int, rule: PriceRule, name_checked: bool) -> None:
+        # the rule's fields read from its __dict__: a model's attributes go through its
+        # __getattr__ hook, which costs more than the rest of making an entry
+        given = rule.__dict__
         self.rule = rule
         self.pos = pos
         self.name_checked = name_checked
         # the index is keyed by the rule's backend: only brand, kind and region are left to check
-        self.decided = name_checked and rule.brand is None and rule.kind is None and rule.region is None
+        self.decided = name_checked and given["brand"] is None and given["kind"] is None and given["region"] is None
         self.next: _Entry | None = None
-        labels, remove = rule.labels, rule.remove_labels
+        labels, remove = given["labels"], given["remove_labels"]
         self.add = tuple(map(str.lower, labels)) if labels else ()
         self.remove = tuple(map(str.lower, remove)) if remove else ()
+        price, per_vcpu, per_gib = given["price"], given["price_per_vcpu"], given["price_per_gib_memory"]
         #: the item fields the rule replaces outright (read once here, not for every item)
-        self.fields: dict[str, Any] = {}
-        _put_fields(self.fields, rule)
-        price, per_vcpu, per_gib = rule.price, rule.price_per_vcpu, rule.price_per_gib_memory
+        self.fields: Mapping[str, Any] = _NO_FIELDS
+        if price is not None or given["display_name"] is not None or given["lifecycle"] is not None:
+            self.fields = {}
+            _put_fields(self.fields, rule)
         if per_vcpu is None and per_gib is None:
             self.since = None if price is None else price.effective_from
             self.pools = _NO_POOLS
@@ -268,6 +275,7 @@ def _put_fields(out: dict[str, Any], rule: PriceRule) -> None:
 
 
 _NO_POOLS: dict[str, Price] = {}
+_NO_FIELDS: Mapping[str, Any] = {}
 _GLOB = re.compile(r"[*?\[]")
 _KINDS = {kind.value: kind for kind in Kind}
 
@@ -299,14 +307,16 @@ class _RuleIndex:
         # made last to first, each put before those found by the same name or prefix: chains in file order
         for pos in range(len(rules) - 1, -1, -1):
             rule = rules[pos]
-            tables = self._tables.get(rule.backend) or self._tables.setdefault(rule.backend, _Tables())
-            if rule.name is not None:
-                table, key, entry = tables.exact, rule.name, _Entry(pos, rule, True)
-            elif rule.pattern is not None:
-                glob = _GLOB.search(rule.pattern)
-                key = rule.pattern[:glob.start()] if glob else rule.pattern
+            given = rule.__dict__  # (see _Entry)
+            backend, name, pattern = given["backend"], given["name"], given["pattern"]
+            tables = self._tables.get(backend) or self._tables.setdefault(backend, _Tables())
+            if name is not None:
+                table, key, entry = tables.exact, name, _Entry(pos, rule, True)
+            elif pattern is not None:
+                glob = _GLOB.search(pattern)
+                key = pattern[:glob.start()] if glob else pattern
                 # `prefix*` matches whatever begins with the prefix: finding it by prefix is matching it
-                table, entry = tables.prefix, _Entry(pos, rule, rule.pattern == key + "*")
+                table, entry = tables.prefix, _Entry(pos, rule, pattern == key + "*")
             else:
                 continue
             entry.next = table.get(key)
@@ -406,9 +416,10 @@ def _rules(rows: list[dict[str, Any]], places: list[tuple[str, int | None]]) -> 
     except ValidationError:
         return _rules_one_by_one(rows, places)
     for rule, (source, line) in zip(rules, places, strict=True):
-        if rule.price is not None and _plainly_sane(rule.price.amount) and rule.price_per_vcpu is None and \
+        price = rule.price
+        if (price is None or _plainly_sane(price.amount)) and rule.price_per_vcpu is None and \
                 rule.price_per_gib_memory is None:
-            continue  # the common case, decided without a call
+            continue  # the common cases (one price, or none), decided without a call
         _check_bounds(rule, source, line)
     return rules
 
