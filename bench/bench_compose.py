@@ -5,6 +5,9 @@ Two measures, each against what it should be compared with:
 * **price books**: ``Catalog.refresh()`` of a static backend of 10,000 items under one brand,
   with no price book and with a book of 10,000 rules (exact names and patterns). Target: the
   rules add at most 10 %. Rules are found through indexes, so the cost follows items + rules.
+  Times on a shared machine vary from run to run by more than the 10 % looked for; with
+  ``--instructions`` (needs valgrind) each side also runs once under callgrind, which counts
+  the instructions of the refresh alone: a figure the machine's load does not change.
 * **large refresh**: ``cloudcat refresh`` as a process over a static JSON Lines file of
   ``--items`` items (1,000,000 for the goal; 200,000 by default to stay short), read by a
   driver that makes them one at a time (the pipeline's own cost) and by the static driver from a
@@ -14,6 +17,7 @@ Two measures, each against what it should be compared with:
   peak RSS (memory must not grow with the catalog).
 
     uv run python bench/bench_compose.py [--items 200000] [--rules 10000] [--runs 3] [--skip-large] [--skip-books]
+                                         [--instructions]
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ import argparse
 import csv
 import json
 import os
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -104,6 +110,52 @@ def _reading_cpu(book: Path) -> float:
     start = time.process_time()
     cloudcat.prices.PriceBook.load([book])
     return time.process_time() - start
+
+
+def instructions(tmp: Path, items: int, rules: int) -> None:
+    """Instructions of one refresh with no book and with the book, each counted by callgrind in a
+    process of its own (both at once, one a core), after a warm-up refresh as :func:`price_books` does."""
+    missing = [tool for tool in ("valgrind", "callgrind_control") if shutil.which(tool) is None]
+    if missing:
+        raise SystemExit(f"--instructions needs {' and '.join(missing)} (apt-get install valgrind)")
+    tmp.mkdir(exist_ok=True)
+    data = tmp / "items.jsonl"
+    write_items(data, items)
+    book = tmp / "rules.csv"
+    write_rules(book, rules, items)
+    runs = {side: subprocess.Popen(
+        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={tmp / f'cg-{side}.out'}",
+         sys.executable, __file__, "--count-refresh", side, str(tmp)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for side in ("none", "rules")}
+    counts: dict[str, int] = {}
+    for side, proc in runs.items():
+        _, err = proc.communicate()
+        found = re.search(r"Collected : (\d+)", err)
+        if proc.returncode != 0 or found is None:
+            raise SystemExit(f"counting the {side} refresh failed ({proc.returncode}): {err[-2000:]}")
+        counts[side] = int(found.group(1))
+    print(f"refresh of {items} items, no price book (instructions): {counts['none'] / 1e6:9.1f} M")
+    print(f"refresh of {items} items, {rules} rules (instructions): {counts['rules'] / 1e6:9.1f} M")
+    print(f"added by the rules (instructions)              : {100 * (counts['rules'] / counts['none'] - 1):6.1f} %"
+          "  (target <= 10 %)")
+
+
+def count_refresh(side: str, tmp: Path) -> None:
+    """In a process run by callgrind: a warm-up refresh with the book, then one refresh (``side``:
+    with the book or without) with callgrind counting it alone."""
+    data, book = tmp / "items.jsonl", tmp / "rules.csv"
+    timed_refresh(tmp, data, book, f"warm-up-{side}")
+
+    def counting(on: bool) -> None:
+        subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
+                       capture_output=True, check=True)
+
+    with cloudcat.open_catalog(config(tmp, data, tmp / f"counted-{side}.db", book if side == "rules" else None)) \
+            as catalog:
+        counting(True)
+        result = catalog.refresh()
+        counting(False)
+        assert result.exit_code == 0
 
 
 FLOOR = textwrap.dedent('''
@@ -205,10 +257,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--skip-books", action="store_true", help="only the large refresh")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count the instructions of each price book side (valgrind)")
+    parser.add_argument("--count-refresh", nargs=2, metavar=("SIDE", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.count_refresh:
+        count_refresh(args.count_refresh[0], Path(args.count_refresh[1]))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_books:
             price_books(Path(tmp), args.book_items, args.rules, args.runs)
+            if args.instructions:
+                instructions(Path(tmp) / "counted", args.book_items, args.rules)
         if not args.skip_large:
             large_refresh(Path(tmp), args.items)
 
