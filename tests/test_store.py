@@ -4,6 +4,7 @@ particular to SQLite files."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -505,3 +506,22 @@ def test_diff_lists_added_removed_price_and_lifecycle_changes(filled: Store) -> 
         ("acme/storage/eu-west-0/silver", LifecycleStatus.END_OF_SALE, LifecycleStatus.END_OF_LIFE)]
     empty = filled.diff(b, b)
     assert not (empty.added or empty.removed or empty.price_changes or empty.lifecycle_changes)
+
+
+def test_the_stored_json_of_an_offer_is_its_model_dump_without_read_at() -> None:
+    # versions are compared by the digest of this JSON: it must stay what pydantic's
+    # model_dump_json gives, snapshot after snapshot, whatever the offer holds
+    from cloudcat.store.schema import split_read_at
+
+    varied = [
+        offer("s3.large.2", vcpus=2, memory_mib=8192, price=eur("0.0736"), labels=["hds", "secnumcloud"]),
+        offer("gpu", vcpus=8, memory_mib=65536, gpu=Gpu(model="A100", count=0.5), disk_gib=1e-5,
+              extras={"ratio": 1e16, "nested": {"list": [1, 2.5, None, "é\u2028\x1f"]}}),
+        offer("pool", flexible=POOL, lifecycle=Lifecycle(status=LifecycleStatus.END_OF_SALE)),
+        offer("Ubuntu 22.04 «LTS»", kind=Kind.IMAGE, region=None, os_family="ubuntu", min_disk_gib=10.0),
+    ]
+    for each in varied:
+        data, read_at = split_read_at(each)
+        assert data == each.model_dump_json(exclude={"read_at"}, exclude_none=True)
+        assert read_at == "2025-03-01T12:00:00Z"
+        assert Offer.model_validate({**json.loads(data), "read_at": read_at}) == each

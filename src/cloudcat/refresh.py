@@ -325,7 +325,8 @@ class BackendReader:
                                  "(integers up to 2**53, finite numbers)", state.name, kind.value, item.name,
                                  region.name, bad)
                 continue
-            batch.append(item.model_dump_json(exclude_none=True))
+            # what model_dump_json gives, without its wrapper's cost (a microsecond an item)
+            batch.append(item.__pydantic_serializer__.to_json(item, exclude_none=True).decode())
             count += 1
             if len(batch) >= BATCH:
                 self._emit(state, "items", (_now(), batch))
