@@ -8,6 +8,8 @@ few expressions that differ, and the PostgreSQL connection turns ``?`` into ``%s
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["POSTGRES", "SQLITE", "Dialect"]
 
@@ -36,10 +38,20 @@ class Dialect:
     pk_type: str
     #: whether reads merge patches in SQL (else the versions' parts are merged in Python).
     patch_in_sql: bool = True
+    #: whether a list of values goes as one array parameter rather than one ``?`` a value.
+    array_params: bool = False
 
     def patch(self, target: str, patch: str) -> str:
         """SQL: ``patch`` merged onto ``target`` (both JSON text)."""
         return f"{self.patch_function}({target}, {patch})"
+
+    def in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """SQL: ``column`` is one of ``values``; and its parameters. An array parameter keeps
+        the statement's text the same whatever the count: PostgreSQL's client would otherwise
+        parse a statement of thousands of ``?`` again at every call (it caches short ones only)."""
+        if self.array_params:
+            return f"{column} = ANY(?)", [list(values)]
+        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
 
     def with_read_at(self, doc: str, read_at: str) -> str:
         """SQL: the JSON ``doc`` with its ``read_at`` set to the text ``read_at``."""
@@ -54,4 +66,4 @@ SQLITE = Dialect(name="sqlite", patch_function="json_patch", read_at_function="j
 POSTGRES = Dialect(name="postgresql", patch_function="cc_json_patch", read_at_function="cc_with_read_at",
                    temp="pg_temp.", no_index="", no_limit=None, index_hints=False,
                    begin_write=("BEGIN", "LOCK TABLE snapshots IN EXCLUSIVE MODE"), pk_type="BIGINT",
-                   patch_in_sql=False)
+                   patch_in_sql=False, array_params=True)

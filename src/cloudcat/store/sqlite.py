@@ -954,10 +954,10 @@ class _Writer:
         db = self.db
         current: dict[str, tuple[int, bytes, int | None]] = {}
         for part in batched((row[0] for row in batch), _LOOKUP_BATCH):
+            among, params = self.d.in_list(key_column, part)
             current.update((r[0], r[1:]) for r in db.execute(
-                f"SELECT {key_column}, pk, digest, base_pk FROM {table} WHERE until = {OPEN} "
-                f"AND {key_column} IN ({', '.join('?' * len(part))})", part))
-        unchanged: list[tuple[int]] = []
+                f"SELECT {key_column}, pk, digest, base_pk FROM {table} WHERE until = {OPEN} AND {among}", params))
+        unchanged: list[int] = []
         changed: list[tuple[_Row, int, int]] = []  # row, old pk, base pk
         rows: list[tuple[_Row, int | None, str]] = []
         for row in batch:
@@ -965,17 +965,25 @@ class _Writer:
             if old is None:
                 rows.append((row, None, row[1]))
             elif old[1] == row[3]:
-                unchanged.append((old[0],))
+                unchanged.append(old[0])
             else:
                 changed.append((row, old[0], old[2] or old[0]))
-        db.executemany(f"INSERT INTO {self.d.temp}seen_{table} (pk) VALUES (?)", unchanged)
+        self._seen(table, unchanged)
         if changed:
             db.executemany(f"UPDATE {table} SET until = ? WHERE pk = ?", [(sid, old) for _, old, _ in changed])
-            bases = {r[0]: r[1] for r in db.execute(
-                f"SELECT pk, data FROM {table} WHERE pk IN ({', '.join('?' * len(changed))})",
-                [base for _, _, base in changed])}
+            among, params = self.d.in_list("pk", [base for _, _, base in changed])
+            bases = {r[0]: r[1] for r in db.execute(f"SELECT pk, data FROM {table} WHERE {among}", params)}
             rows += [(row, *_patched(row[1], base, bases[base])) for row, _, base in changed]
         self._insert(table, sid, rows)
+
+    def _seen(self, table: str, pks: list[int]) -> None:
+        """Note versions this snapshot saw again unchanged (one statement on a server)."""
+        if not pks:
+            return
+        if self.d.array_params:
+            self.db.execute(f"INSERT INTO {self.d.temp}seen_{table} (pk) SELECT unnest(CAST(? AS BIGINT[]))", [pks])
+        else:
+            self.db.executemany(f"INSERT INTO {self.d.temp}seen_{table} (pk) VALUES (?)", [(pk,) for pk in pks])
 
     def _insert(self, table: str, sid: int, rows: list[tuple[_Row, int | None, str]]) -> None:
         db = self.db
