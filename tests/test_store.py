@@ -157,6 +157,26 @@ def test_write_snapshot_round_trip(filled: Store) -> None:
     assert filled.get("acme/compute/eu-west-0/nope") is None
 
 
+#: Text that a bulk load's own escaping (PostgreSQL's COPY) must carry exactly.
+AWKWARD = ["tab\there", "new\nline", "back\\slash", "\\N", "quote\"s", "crlf\r\n", "ünï€😀", "semi;colon|pipe"]
+
+
+def test_awkward_text_round_trips_through_offers_and_items(store: Store) -> None:
+    offers = [offer(f"o{n}-{text}", region=f"r-{text}", backend=f"b{text}", labels=[f"l-{text}-l", "plain"],
+                    zones=[f"z-{text}-z"], display_name=text, extras={text: [text]}) for n, text in enumerate(AWKWARD)]
+    items = [StoredItem(backend=f"b{text}", driver="static", read_at=READ_AT,
+                        item=Item(kind=Kind.COMPUTE, name=f"i{n}-{text}", region=f"r-{text}", extras={"k": text}))
+             for n, text in enumerate(AWKWARD)]
+    info = store.write_snapshot(items=items, offers=offers, statuses=[], config_hash=None)
+    assert sorted(store.query(OfferQuery()), key=lambda o: o.id) == sorted(offers, key=lambda o: o.id)
+    for each in offers:
+        assert store.get(each.id) == each
+    assert sorted((s.backend, s.item) for s in store.items(info.id)) == sorted((s.backend, s.item) for s in items)
+    for text in AWKWARD:  # the side tables hold the text too: labels and zones are filtered on exactly
+        assert [o.display_name for o in store.query(OfferQuery(labels=[f"l-{text.lower()}-l"]))] == [text]
+        assert [o.display_name for o in store.query(OfferQuery(zone=f"z-{text}-z"))] == [text]
+
+
 def test_a_second_snapshot_becomes_the_latest_and_the_first_stays(filled: Store) -> None:
     first = filled.latest()
     assert first is not None

@@ -40,6 +40,8 @@ class Dialect:
     patch_in_sql: bool = True
     #: whether a list of values goes as one array parameter rather than one ``?`` a value.
     array_params: bool = False
+    #: whether many rows are inserted with COPY (the connection's ``copy_rows``).
+    bulk_copy: bool = False
 
     def patch(self, target: str, patch: str) -> str:
         """SQL: ``patch`` merged onto ``target`` (both JSON text)."""
@@ -66,4 +68,4 @@ SQLITE = Dialect(name="sqlite", patch_function="json_patch", read_at_function="j
 POSTGRES = Dialect(name="postgresql", patch_function="cc_json_patch", read_at_function="cc_with_read_at",
                    temp="pg_temp.", no_index="", no_limit=None, index_hints=False,
                    begin_write=("BEGIN", "LOCK TABLE snapshots IN EXCLUSIVE MODE"), pk_type="BIGINT",
-                   patch_in_sql=False, array_params=True)
+                   patch_in_sql=False, array_params=True, bulk_copy=True)

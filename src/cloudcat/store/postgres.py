@@ -117,6 +117,12 @@ class _Connection:
             with self.conn.cursor() as cursor:
                 cursor.executemany(_placeholders(sql), rows)
 
+    def copy_rows(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """Insert ``rows`` with one COPY."""
+        with self.conn.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
     def close(self) -> None:
         self.conn.close()
 

@@ -993,23 +993,30 @@ class _Writer:
         # which lets labels and zones refer to their offer without a round trip per row.
         first = (db.execute(f"SELECT max(pk) FROM {table}").fetchone()[0] or 0) + 1
         if table == "items":
-            db.executemany(
-                "INSERT INTO items (pk, since, until, key, digest, base_pk, data, read_at, backend, driver) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(first + n, sid, OPEN, row[0], row[3], base, data, row[2], *row[4])
-                 for n, (row, base, data) in enumerate(rows)])
+            self._rows("items", _ITEM_COLUMNS, [(first + n, sid, OPEN, row[0], row[3], base, data, row[2], *row[4])
+                                                 for n, (row, base, data) in enumerate(rows)])
             return
         offers: list[Offer] = [row[4] for row, _, _ in rows]
-        db.executemany(f"INSERT INTO offers ({', '.join(OFFER_COLUMNS)}) "
-                       f"VALUES ({', '.join('?' * len(OFFER_COLUMNS))})",
-                       [(first + n, sid, OPEN, row[0], row[3], base, data, row[2], *offer_values(offers[n]))
-                        for n, (row, base, data) in enumerate(rows)])
-        db.executemany("INSERT INTO offer_labels (offer_pk, label) VALUES (?, ?)",
-                       [(first + n, label) for n, offer in enumerate(offers) for label in offer.labels])
-        db.executemany("INSERT INTO offer_zones (offer_pk, zone) VALUES (?, ?)",
-                       [(first + n, zone) for n, offer in enumerate(offers) for zone in offer_zones(offer)])
+        self._rows("offers", OFFER_COLUMNS, [(first + n, sid, OPEN, row[0], row[3], base, data, row[2],
+                                              *offer_values(offers[n])) for n, (row, base, data) in enumerate(rows)])
+        self._rows("offer_labels", ("offer_pk", "label"),
+                   [(first + n, label) for n, offer in enumerate(offers) for label in offer.labels])
+        self._rows("offer_zones", ("offer_pk", "zone"),
+                   [(first + n, zone) for n, offer in enumerate(offers) for zone in offer_zones(offer)])
+
+    def _rows(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """Insert ``rows``: one statement a row on SQLite, a COPY on a server (several times faster
+        than a statement a row, even pipelined)."""
+        if not rows:
+            return
+        if self.d.bulk_copy:
+            self.db.copy_rows(table, columns, rows)
+        else:
+            self.db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                                rows)
 
 
+_ITEM_COLUMNS = ("pk", "since", "until", "key", "digest", "base_pk", "data", "read_at", "backend", "driver")
 #: Rows compared and written at a time, and keys looked up in one query (SQLite takes up to
 #: 32,766 parameters, PostgreSQL 65,535).
 _WRITE_BATCH = 10_000
