@@ -167,7 +167,12 @@ def test_awkward_text_round_trips_through_offers_and_items(store: Store) -> None
     items = [StoredItem(backend=f"b{text}", driver="static", read_at=READ_AT,
                         item=Item(kind=Kind.COMPUTE, name=f"i{n}-{text}", region=f"r-{text}", extras={"k": text}))
              for n, text in enumerate(AWKWARD)]
+    first = store.write_snapshot(items=items, offers=offers, statuses=[], config_hash=None)
+    # read again unchanged: each version is found by its id or key (a server gets them as one parameter)
     info = store.write_snapshot(items=items, offers=offers, statuses=[], config_hash=None)
+    assert store.diff(first.id, info.id).empty
+    for table, count in (("offers", len(offers)), ("items", len(items))):  # no new version
+        assert store._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == count
     assert sorted(store.query(OfferQuery()), key=lambda o: o.id) == sorted(offers, key=lambda o: o.id)
     for each in offers:
         assert store.get(each.id) == each

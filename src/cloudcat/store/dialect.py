@@ -8,10 +8,16 @@ few expressions that differ, and the PostgreSQL connection turns ``?`` into ``%s
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-__all__ = ["POSTGRES", "SQLITE", "Dialect"]
+__all__ = ["POSTGRES", "SQLITE", "Dialect", "int_array"]
+
+
+def int_array(values: Sequence[int]) -> str:
+    """An array literal of integers (``{1,2,3}``) for a ``BIGINT[]`` parameter."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,13 +53,18 @@ class Dialect:
         """SQL: ``patch`` merged onto ``target`` (both JSON text)."""
         return f"{self.patch_function}({target}, {patch})"
 
-    def in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
-        """SQL: ``column`` is one of ``values``; and its parameters. An array parameter keeps
-        the statement's text the same whatever the count: PostgreSQL's client would otherwise
-        parse a statement of thousands of ``?`` again at every call (it caches short ones only)."""
-        if self.array_params:
-            return f"{column} = ANY(?)", [list(values)]
-        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+    def in_list(self, column: str, values: Sequence[str] | Sequence[int]) -> tuple[str, list[Any]]:
+        """SQL: ``column`` (text, or integers) is one of ``values``; and its parameters.
+
+        On a server the list is one parameter, so the statement's text stays the same whatever
+        the count (its client caches short statements only, and would parse one of thousands of
+        ``?`` again at every call), written as JSON (text) or an array literal (integers) in one
+        call rather than element by element by the client's array adapter."""
+        if not self.array_params:
+            return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+        if values and isinstance(values[0], int):
+            return f"{column} = ANY(CAST(? AS BIGINT[]))", [int_array(cast(Sequence[int], values))]
+        return f"{column} = ANY(ARRAY(SELECT json_array_elements_text(CAST(? AS json))))", [json.dumps(values)]
 
     def with_read_at(self, doc: str, read_at: str) -> str:
         """SQL: the JSON ``doc`` with its ``read_at`` set to the text ``read_at``."""

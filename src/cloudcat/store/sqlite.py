@@ -39,7 +39,7 @@ from ..filters import FILTERS, offer_zones
 from ..models import BackendStatus, Item, Offer, SnapshotInfo
 from ..query import OfferQuery, select, sort_key
 from . import lock as _lock
-from .dialect import SQLITE, Dialect
+from .dialect import SQLITE, Dialect, int_array
 from .history import OPEN, SnapshotDiff, apply_patch, build_diff, merge_patch, retained
 from .schema import (
     FILTER_COLUMNS,
@@ -981,7 +981,8 @@ class _Writer:
         if not pks:
             return
         if self.d.array_params:
-            self.db.execute(f"INSERT INTO {self.d.temp}seen_{table} (pk) SELECT unnest(CAST(? AS BIGINT[]))", [pks])
+            self.db.execute(f"INSERT INTO {self.d.temp}seen_{table} (pk) SELECT unnest(CAST(? AS BIGINT[]))",
+                            [int_array(pks)])
         else:
             self.db.executemany(f"INSERT INTO {self.d.temp}seen_{table} (pk) VALUES (?)", [(pk,) for pk in pks])
 
