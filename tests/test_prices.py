@@ -9,6 +9,7 @@ item does.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -100,20 +101,33 @@ def as_json(item: Item) -> dict[str, Any]:
     return Item.model_validate(item.model_dump()).model_dump(mode="json")
 
 
+def book_of(rules: list[PriceRule], how: str) -> PriceBook:
+    """A book of ``rules``: made of the models, or read from a JSON Lines file of them (a book
+    read keeps each rule as the data it checked, and makes models only when asked)."""
+    if how == "made":
+        return PriceBook(rules)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "book.jsonl"
+        path.write_text("".join(rule.model_dump_json() + "\n" for rule in rules))
+        return PriceBook.load([path])
+
+
+@pytest.mark.parametrize("how", ["made", "read"])
 @settings(max_examples=200, deadline=None)
 @given(books, items, backends, brands)
 def test_the_index_finds_what_a_scan_finds_in_the_documented_order(
-        rules: list[PriceRule], item: Item, backend: str, brand: str | None) -> None:
-    book = PriceBook(rules)
+        how: str, rules: list[PriceRule], item: Item, backend: str, brand: str | None) -> None:
+    book = book_of(rules, how)
     assert book.matching(backend, item, brand=brand, today=TODAY) == scanned(rules, backend, item, brand)
     assert book.may_apply(backend, item.name) or not scanned(rules, backend, item, brand)
 
 
+@pytest.mark.parametrize("how", ["made", "read"])
 @settings(max_examples=200, deadline=None)
 @given(books, items, backends, brands)
 def test_applying_rules_to_an_item_or_to_its_data_gives_the_same_item(
-        rules: list[PriceRule], item: Item, backend: str, brand: str | None) -> None:
-    book = PriceBook(rules)
+        how: str, rules: list[PriceRule], item: Item, backend: str, brand: str | None) -> None:
+    book = book_of(rules, how)
     expected = as_json(applied_in_order(scanned(rules, backend, item, brand), item))
     assert as_json(book.apply(backend, item, brand=brand, today=TODAY)) == expected
     data = book.apply_data(backend, item.model_dump(mode="json"), brand=brand, today=TODAY)

@@ -123,11 +123,11 @@ class Catalog:
         """The configured price books (read on first use)."""
         if self._prices is None:
             book = PriceBook.load(self.config.price_books)
-            for rule in book.rules:
-                if rule.backend is not None and rule.backend not in self.config.backends:
-                    file, _, line = (rule.source or "").rpartition(":")
-                    raise ConfigError(f"price book rule names backend {rule.backend!r}, which is not configured "
-                                      f"(configured: {', '.join(self.config.backends)})", source=file or rule.source,
+            for backend, source in book.backends().items():
+                if backend not in self.config.backends:
+                    file, _, line = (source or "").rpartition(":")
+                    raise ConfigError(f"price book rule names backend {backend!r}, which is not configured "
+                                      f"(configured: {', '.join(self.config.backends)})", source=file or source,
                                       line=int(line) if line.isdigit() else None, field="backend")
             self._prices = book
         return self._prices

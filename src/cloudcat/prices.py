@@ -26,12 +26,14 @@ import fnmatch
 import functools
 import gc
 import re
+import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple, cast
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator, with_config
+from typing_extensions import TypedDict
 
 from .config import PriceBookRef
 from .errors import ConfigError
@@ -105,35 +107,66 @@ class PriceBook:
     """Rules from one or more price book files, applied in order."""
 
     def __init__(self, rules: Sequence[PriceRule] = ()) -> None:
-        self.rules = list(rules)
+        self._rules: list[PriceRule] | None = list(rules)
+        #: a loaded book's rules as checked data (each a mapping of the fields it gives), made
+        #: into :class:`PriceRule` models only when :attr:`rules` is asked for
+        self._rows: Sequence[Mapping[str, Any]] = ()
         self._indexed: _RuleIndex | None = None
+
+    @property
+    def rules(self) -> list[PriceRule]:
+        """The rules, in the order they were read (a list that can be changed in place)."""
+        if self._rules is None:
+            self._rules = [PriceRule.model_validate(row) for row in self._rows]
+        return self._rules
+
+    @rules.setter
+    def rules(self, rules: Sequence[PriceRule]) -> None:
+        self._rules = list(rules)
 
     @classmethod
     def load(cls, refs: Iterable[PriceBookRef | str | Path]) -> PriceBook:
         """Read price book files; errors name the file, line and field."""
-        rules: list[PriceRule] = []
+        rows: list[Mapping[str, Any]] = []
         # tens of thousands of small objects and no cycles: the cyclic collector's passes over
         # them would cost more than it frees (reference counting frees the rest)
         collecting = gc.isenabled()
         gc.disable()
         try:
             for ref in refs:
-                rules += _read_book(ref)
+                rows += _read_book(ref)
         finally:
             if collecting:
                 _age_new_objects()
                 gc.enable()
-        return cls(rules)
+        book = cls()
+        book._rules, book._rows = None, rows
+        return book
+
+    def backends(self) -> dict[str, str | None]:
+        """The backends rules name, each with where the first rule naming it comes from."""
+        named: dict[str, str | None] = {}
+        for row in self._given():
+            backend = row.get("backend")
+            if backend is not None and backend not in named:
+                named[backend] = row.get("source")
+        return named
+
+    def _given(self) -> Sequence[Mapping[str, Any]]:
+        """Each rule's fields (read from a model's ``__dict__``: its attributes go through its
+        ``__getattr__`` hook)."""
+        return self._rows if self._rules is None else [rule.__dict__ for rule in self._rules]
 
     def _index(self) -> _RuleIndex:
-        if self._indexed is None or self._indexed.size != len(self.rules):
-            self._indexed = _RuleIndex(self.rules)
+        size = len(self._rows) if self._rules is None else len(self._rules)
+        if self._indexed is None or self._indexed.size != size:
+            self._indexed = _RuleIndex(self._given())
         return self._indexed
 
     def may_apply(self, backend: str, name: str) -> bool:
         """Whether any rule could apply to an item named ``name`` from ``backend`` (when not, the
         item is left as it is, and need not even be built)."""
-        return bool(self.rules) and bool(self._index().candidates(backend, name))
+        return bool(self._index().size) and bool(self._index().candidates(backend, name))
 
     def matching(self, backend: str, item: Item | ItemKey, *, brand: str | None = None,
                  today: dt.date | None = None) -> list[PriceRule]:
@@ -143,7 +176,9 @@ class PriceBook:
         Rules are found through indexes (exact names by hash, patterns by their literal prefix),
         so the cost grows with the rules that could match, not with the size of the book.
         """
-        return [entry.rule for entry in self._applying(backend, item.name, lambda: item, brand, today)]
+        entries = self._applying(backend, item.name, lambda: item, brand, today)
+        rules = self.rules
+        return [rules[entry.pos] for entry in entries]
 
     def apply_data(self, backend: str, data: dict[str, Any], *, brand: str | None = None,
                    today: dt.date | None = None) -> dict[str, Any]:
@@ -162,7 +197,7 @@ class PriceBook:
         labels = set(item.labels)
         flexible = item.flexible
         for entry in entries:
-            _put_fields(update, entry.rule)
+            update.update(entry.fields)
             labels.update(entry.add)
             labels.difference_update(entry.remove)
             flexible = _flexible_priced(flexible, entry.pools)
@@ -176,7 +211,7 @@ class PriceBook:
         """The index entries of the rules that apply, in the order they apply. ``key`` gives what
         rules match on besides the name; it is asked only when a rule found by name needs it."""
         index = self._indexed
-        if index is None or index.size != len(self.rules):
+        if index is None or index.size != (len(self._rows) if self._rules is None else len(self._rules)):
             index = self._index()
         candidates = index.candidates(backend, name)
         if not candidates:
@@ -198,7 +233,7 @@ def _select(candidates: list[_Entry], backend: str, key: Callable[[], Item | Ite
             continue
         if not entry.decided:
             item = item or key()
-            if not _matches(entry.rule, backend, item, brand, entry.name_checked):
+            if not _matches(entry.given, backend, item, brand, entry.name_checked):
                 continue
         found.append(entry)
     if len(found) > 1:
@@ -222,56 +257,61 @@ def _age_new_objects() -> None:
 
 class _Entry:
     """A rule as the index holds it: when it applies, its place in the order rules apply,
-    whether being found by backend and name is matching it, what it does besides the fields it
-    gives (those are read from the rule: the labels it adds and removes, lowercased, and the
-    flexible pool prices it sets), and the next rule found by the same name or prefix (a chain
-    rather than a list each: the index makes few objects)."""
+    whether being found by backend and name is matching it, what it does (the item fields it
+    replaces, the labels it adds and removes, lowercased, and the flexible pool prices it sets),
+    and the next rule found by the same name or prefix (a chain rather than a list each: the
+    index makes few objects)."""
 
-    __slots__ = ("add", "decided", "fields", "name_checked", "next", "pools", "pos", "remove", "rule", "since")
+    __slots__ = ("add", "decided", "exact", "fields", "given", "name_checked", "next", "pools", "pos", "remove",
+                 "since")
 
     fields: Mapping[str, Any]
 
-    def __init__(self, pos: int, rule: PriceRule, name_checked: bool) -> None:
-        # the rule's fields read from its __dict__: a model's attributes go through its
-        # __getattr__ hook, which costs more than the rest of making an entry
-        given = rule.__dict__
-        self.rule = rule
+    def __init__(self, pos: int, given: Mapping[str, Any], exact: bool, name_checked: bool,
+                 after: _Entry | None) -> None:
+        get = given.get
+        self.given = given
         self.pos = pos
+        self.exact = exact
         self.name_checked = name_checked
+        self.next = after
         # the index is keyed by the rule's backend: only brand, kind and region are left to check
-        self.decided = name_checked and given["brand"] is None and given["kind"] is None and given["region"] is None
-        self.next: _Entry | None = None
-        labels, remove = given["labels"], given["remove_labels"]
+        self.decided = name_checked and get("brand") is None and get("kind") is None and get("region") is None
+        labels, remove = get("labels"), get("remove_labels")
         self.add = tuple(map(str.lower, labels)) if labels else ()
         self.remove = tuple(map(str.lower, remove)) if remove else ()
-        price, per_vcpu, per_gib = given["price"], given["price_per_vcpu"], given["price_per_gib_memory"]
-        #: the item fields the rule replaces outright (read once here, not for every item)
-        self.fields: Mapping[str, Any] = _NO_FIELDS
-        if price is not None or given["display_name"] is not None or given["lifecycle"] is not None:
-            self.fields = {}
-            _put_fields(self.fields, rule)
+        price, display_name, lifecycle = get("price"), get("display_name"), get("lifecycle")
+        #: the item fields the rule replaces outright
+        self.fields = _NO_FIELDS if price is None else {"price": price}
+        if display_name is not None or lifecycle is not None:
+            self.fields = _fields(price, display_name, lifecycle)
+        per_vcpu, per_gib = get("price_per_vcpu"), get("price_per_gib_memory")
         if per_vcpu is None and per_gib is None:
             self.since = None if price is None else price.effective_from
             self.pools = _NO_POOLS
         else:
-            self.since = rule.effective_from()
-            self.pools = {part: price for part, price in (("price_per_vcpu", per_vcpu),
-                                                          ("price_per_gib_memory", per_gib)) if price is not None}
+            self.since, self.pools = _pools(price, per_vcpu, per_gib)
 
     def order(self) -> tuple[bool, dt.date, int]:
         """Where the rule comes among those that apply: patterns first, then exact names; then by
         effective date; then in file order."""
-        return self.rule.name is not None, self.since or dt.date.min, self.pos
+        return self.exact, self.since or dt.date.min, self.pos
 
 
-def _put_fields(out: dict[str, Any], rule: PriceRule) -> None:
-    """The item fields ``rule`` gives, which replace the item's outright, put in ``out``."""
-    if rule.price is not None:
-        out["price"] = rule.price
-    if rule.display_name is not None:
-        out["display_name"] = rule.display_name
-    if rule.lifecycle is not None:
-        out["lifecycle"] = rule.lifecycle
+def _fields(price: Price | None, display_name: str | None, lifecycle: Lifecycle | None) -> dict[str, Any]:
+    """The item fields a rule giving these replaces outright."""
+    return {key: value for key, value in (("price", price), ("display_name", display_name),
+                                          ("lifecycle", lifecycle)) if value is not None}
+
+
+def _pools(price: Price | None, per_vcpu: Price | None, per_gib: Price | None) -> tuple[dt.date | None,
+                                                                                         dict[str, Price]]:
+    """When a rule giving these prices applies (the latest of their dates) and the flexible pool
+    prices it sets."""
+    dates = [p.effective_from for p in (price, per_vcpu, per_gib) if p is not None and p.effective_from]
+    return max(dates) if dates else None, {part: price for part, price in (("price_per_vcpu", per_vcpu),
+                                                                           ("price_per_gib_memory", per_gib))
+                                           if price is not None}
 
 
 _NO_POOLS: dict[str, Price] = {}
@@ -301,26 +341,24 @@ class _Tables:
 class _RuleIndex:
     """Rules by backend, then exact name (hashed) or the literal prefix of their pattern."""
 
-    def __init__(self, rules: Sequence[PriceRule]) -> None:
+    def __init__(self, rules: Sequence[Mapping[str, Any]]) -> None:
         self.size = len(rules)
         self._tables: dict[str | None, _Tables] = {}
         # made last to first, each put before those found by the same name or prefix: chains in file order
         for pos in range(len(rules) - 1, -1, -1):
-            rule = rules[pos]
-            given = rule.__dict__  # (see _Entry)
-            backend, name, pattern = given["backend"], given["name"], given["pattern"]
+            given = rules[pos]
+            get = given.get
+            backend, name, pattern = get("backend"), get("name"), get("pattern")
             tables = self._tables.get(backend) or self._tables.setdefault(backend, _Tables())
             if name is not None:
-                table, key, entry = tables.exact, name, _Entry(pos, rule, True)
+                exact = tables.exact
+                exact[name] = _Entry(pos, given, True, True, exact.get(name))
             elif pattern is not None:
                 glob = _GLOB.search(pattern)
                 key = pattern[:glob.start()] if glob else pattern
+                prefix = tables.prefix
                 # `prefix*` matches whatever begins with the prefix: finding it by prefix is matching it
-                table, entry = tables.prefix, _Entry(pos, rule, pattern == key + "*")
-            else:
-                continue
-            entry.next = table.get(key)
-            table[key] = entry
+                prefix[key] = _Entry(pos, given, False, pattern == key + "*", prefix.get(key))
         for tables in self._tables.values():
             tables.lengths = sorted({len(prefix) for prefix in tables.prefix})
         self._searched: dict[str, tuple[_Tables, ...]] = {}
@@ -349,21 +387,30 @@ class _RuleIndex:
         return out
 
 
-def _matches(rule: PriceRule, backend: str, item: Item | ItemKey, brand: str | None, name_checked: bool) -> bool:
-    """:meth:`PriceRule.matches`, without matching the name again when the index did."""
-    if not name_checked:
-        return rule.matches(backend, item, brand)
-    if rule.backend is not None and rule.backend != backend:
+def _matches(given: Mapping[str, Any], backend: str, item: Item | ItemKey, brand: str | None,
+             name_checked: bool) -> bool:
+    """:meth:`PriceRule.matches` of the rule whose fields are ``given``, without matching the name
+    again when the index did."""
+    get = given.get
+    rule_backend, rule_brand, kind, region = get("backend"), get("brand"), get("kind"), get("region")
+    if rule_backend is not None and rule_backend != backend:
         return False
-    if rule.brand is not None and brand is not None and rule.brand != brand:
+    if rule_brand is not None and brand is not None and rule_brand != brand:
         return False
-    if rule.kind is not None and rule.kind != item.kind:
+    if kind is not None and kind != item.kind:
         return False
-    return rule.region is None or fnmatch.fnmatchcase(item.region or "", rule.region)
+    if region is not None and not fnmatch.fnmatchcase(item.region or "", region):
+        return False
+    if name_checked:
+        return True
+    name, pattern = get("name"), get("pattern")
+    if name is not None:
+        return bool(name == item.name)
+    return pattern is not None and fnmatch.fnmatchcase(item.name, pattern)
 
 
-def _read_book(ref: PriceBookRef | str | Path) -> list[PriceRule]:
-    """The rules of one price book file, in file order."""
+def _read_book(ref: PriceBookRef | str | Path) -> Sequence[Mapping[str, Any]]:
+    """The rules of one price book file, in file order, as checked data (see :func:`_rules`)."""
     if not isinstance(ref, PriceBookRef):
         ref = PriceBookRef(path=Path(ref))
     file_name, backend = Path(ref.path).name, ref.backend
@@ -397,31 +444,54 @@ def _rule_data(row: dict[str, Any], backend: str | None, file_name: str) -> dict
     return data
 
 
+def _row_type() -> Any:
+    """The fields of a :class:`PriceRule` as a TypedDict: what a book's row is checked against.
+
+    Validated so, a row is a dict of the fields it gives, which costs less to make than a model
+    with every field (most rows give four or five of fourteen), and the index reads it as it is.
+    Made from the model's own fields (their types and constraints), so both check alike; the
+    model's own check (a name or a pattern) is :func:`_rules`'s.
+    """
+    fields = {name: Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+              for name, info in PriceRule.model_fields.items()}
+    make: Any = TypedDict  # a TypedDict made at run time, which type checkers do not follow
+    return with_config(ConfigDict(extra="forbid"))(make("_RuleRow", fields, total=False))
+
+
 @functools.cache
-def _rule_list() -> TypeAdapter[list[PriceRule]]:
-    """Validates a whole book's rules in one call (built on first use: it takes a moment)."""
-    return TypeAdapter(list[PriceRule])
+def _rule_list() -> TypeAdapter[list[dict[str, Any]]]:
+    """Validates a whole book's rows in one call (built on first use: it takes a moment)."""
+    adapter: TypeAdapter[list[dict[str, Any]]] = TypeAdapter(cast(Any, types.GenericAlias(list, (_row_type(),))))
+    return adapter
 
 
-def _rules(rows: list[dict[str, Any]], places: list[tuple[str, int | None]]) -> list[PriceRule]:
-    """The rules of a book's ``rows`` (read at ``places``: file and line), checked as
-    :func:`_rule` checks each, with the same errors.
+def _rules(rows: list[dict[str, Any]], places: list[tuple[str, int | None]]) -> Sequence[Mapping[str, Any]]:
+    """The rules of a book's ``rows`` (read at ``places``: file and line) as checked data (each
+    row's fields, validated as :class:`PriceRule` validates them), checked as :func:`_rule`
+    checks each, with the same errors.
 
     The rows are validated in one call (pydantic's own loop, much faster than a call a row);
-    when that fails they are read again one by one, which finds and reports the first bad row as
-    reading them one by one always did.
+    when that fails, or a row names no item, they are read again one by one, which finds and
+    reports the first bad row as reading them one by one always did.
     """
     try:
-        rules = _rule_list().validate_python(rows)
+        checked: list[dict[str, Any]] = _rule_list().validate_python(rows)
     except ValidationError:
-        return _rules_one_by_one(rows, places)
-    for rule, (source, line) in zip(rules, places, strict=True):
-        price = rule.price
-        if (price is None or _plainly_sane(price.amount)) and rule.price_per_vcpu is None and \
-                rule.price_per_gib_memory is None:
+        return _rows_of(_rules_one_by_one(rows, places))
+    for row, (source, line) in zip(checked, places, strict=True):
+        get = row.get
+        if get("name") is None and get("pattern") is None:
+            return _rows_of(_rules_one_by_one(rows, places))
+        price = get("price")
+        if (price is None or _plainly_sane(price.amount)) and get("price_per_vcpu") is None and \
+                get("price_per_gib_memory") is None:
             continue  # the common cases (one price, or none), decided without a call
-        _check_bounds(rule, source, line)
-    return rules
+        _check_bounds(row, source, line)
+    return checked
+
+
+def _rows_of(rules: list[PriceRule]) -> list[Mapping[str, Any]]:
+    return [rule.__dict__ for rule in rules]
 
 
 def _rules_one_by_one(rows: list[dict[str, Any]], places: list[tuple[str, int | None]]) -> list[PriceRule]:
@@ -437,15 +507,15 @@ def _rule(data: dict[str, Any], source: str, line: int | None) -> PriceRule:
         field = ".".join(str(p) for p in err["loc"]) or None
         msg = err["msg"].removeprefix("Value error, ")
         raise ConfigError(msg, source=source, line=line, field=field) from None
-    _check_bounds(rule, source, line)
+    _check_bounds(rule.__dict__, source, line)
     return rule
 
 
-def _check_bounds(rule: PriceRule, source: str, line: int | None) -> None:
-    """An error naming the file, line and field when a price of ``rule`` (a rule's only numbers)
-    is beyond bounds."""
+def _check_bounds(given: Mapping[str, Any], source: str, line: int | None) -> None:
+    """An error naming the file, line and field when a price of the rule whose fields are
+    ``given`` (a rule's only numbers) is beyond bounds."""
     for part in _PRICE_PARTS:
-        price = getattr(rule, part)
+        price = given.get(part)
         if price is None or _plainly_sane(price.amount):
             continue
         found = bounds_violation(price)
