@@ -222,3 +222,30 @@ def test_objects_frozen_by_the_program_stay_frozen_when_a_book_is_read(tmp_path:
         assert gc.get_freeze_count() >= frozen
     finally:
         gc.unfreeze()
+
+
+def test_a_rule_naming_a_backend_not_configured_is_an_error_naming_its_file_and_line(tmp_path: Path) -> None:
+    import cloudcat
+
+    book = tmp_path / "book.csv"
+    book.write_text("backend,name,price_amount,price_currency,price_unit\n"
+                    "fe,a,0.1,EUR,hour\n"
+                    "fe,b,0.1,EUR,hour\n"
+                    "ghost,c,0.1,EUR,hour\n"
+                    "ghost,d,0.1,EUR,hour\n")
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"kind": "compute", "name": "a", "vcpus": 1, "memory_mib": 1024}\n')
+    config = {"backends": {"fe": {"driver": "static", "options": {"paths": [str(items)]}}},
+              "price_books": [str(book)], "store": str(tmp_path / "store.db")}
+    with cloudcat.open_catalog(config) as catalog, pytest.raises(ConfigError) as info:
+        catalog.refresh()
+    err = info.value
+    assert (err.source, err.line, err.field) == (str(book), 4, "backend")
+    assert "'ghost'" in err.detail and "configured: fe" in err.detail
+
+
+def test_a_rule_keeps_the_source_its_row_gives_and_others_say_where_they_were_read(tmp_path: Path) -> None:
+    book = tmp_path / "book.jsonl"
+    book.write_text('{"name": "a", "source": "tariff 2026, page 3"}\n\n{"name": "b"}\n')
+    loaded = PriceBook.load([book])
+    assert [rule.source for rule in loaded.rules] == ["tariff 2026, page 3", f"{book}:3"]

@@ -111,13 +111,17 @@ class PriceBook:
         #: a loaded book's rules as checked data (each a mapping of the fields it gives), made
         #: into :class:`PriceRule` models only when :attr:`rules` is asked for
         self._rows: Sequence[Mapping[str, Any]] = ()
+        #: where each row was read (file, line): its rule's ``source`` unless the row gives one
+        self._places: Sequence[tuple[str, int | None]] = ()
         self._indexed: _RuleIndex | None = None
 
     @property
     def rules(self) -> list[PriceRule]:
         """The rules, in the order they were read (a list that can be changed in place)."""
         if self._rules is None:
-            self._rules = [PriceRule.model_validate(row) for row in self._rows]
+            self._rules = [PriceRule.model_validate(row if row.get("source") is not None else
+                                                    {**row, "source": _where(*self._places[pos])})
+                           for pos, row in enumerate(self._rows)]
         return self._rules
 
     @rules.setter
@@ -128,28 +132,33 @@ class PriceBook:
     def load(cls, refs: Iterable[PriceBookRef | str | Path]) -> PriceBook:
         """Read price book files; errors name the file, line and field."""
         rows: list[Mapping[str, Any]] = []
+        places: list[tuple[str, int | None]] = []
         # tens of thousands of small objects and no cycles: the cyclic collector's passes over
         # them would cost more than it frees (reference counting frees the rest)
         collecting = gc.isenabled()
         gc.disable()
         try:
             for ref in refs:
-                rows += _read_book(ref)
+                read, where = _read_book(ref)
+                rows += read
+                places += where
         finally:
             if collecting:
                 _age_new_objects()
                 gc.enable()
         book = cls()
-        book._rules, book._rows = None, rows
+        book._rules, book._rows, book._places = None, rows, places
         return book
 
     def backends(self) -> dict[str, str | None]:
         """The backends rules name, each with where the first rule naming it comes from."""
         named: dict[str, str | None] = {}
-        for row in self._given():
+        for pos, row in enumerate(self._given()):
             backend = row.get("backend")
             if backend is not None and backend not in named:
-                named[backend] = row.get("source")
+                source = row.get("source")
+                named[backend] = source if source is not None or self._rules is not None else \
+                    _where(*self._places[pos])
         return named
 
     def _given(self) -> Sequence[Mapping[str, Any]]:
@@ -266,6 +275,8 @@ class _Entry:
                  "since")
 
     fields: Mapping[str, Any]
+    add: tuple[str, ...]
+    remove: tuple[str, ...]
 
     def __init__(self, pos: int, given: Mapping[str, Any], exact: bool, name_checked: bool,
                  after: _Entry | None) -> None:
@@ -275,19 +286,23 @@ class _Entry:
         self.exact = exact
         self.name_checked = name_checked
         self.next = after
-        # the index is keyed by the rule's backend: only brand, kind and region are left to check
-        self.decided = name_checked and get("brand") is None and get("kind") is None and get("region") is None
-        labels, remove = get("labels"), get("remove_labels")
+        price, labels = get("price"), get("labels")
         self.add = tuple(map(str.lower, labels)) if labels else ()
-        self.remove = tuple(map(str.lower, remove)) if remove else ()
-        price, display_name, lifecycle = get("price"), get("display_name"), get("lifecycle")
         #: the item fields the rule replaces outright
         self.fields = _NO_FIELDS if price is None else {"price": price}
+        self.since = None if price is None else price.effective_from
+        if given.keys() <= _PLAIN_ROW:  # most rows of a book read (keys of the fields given): a price, labels
+            self.decided, self.remove, self.pools = name_checked, (), _NO_POOLS
+            return
+        # the index is keyed by the rule's backend: only brand, kind and region are left to check
+        self.decided = name_checked and get("brand") is None and get("kind") is None and get("region") is None
+        remove = get("remove_labels")
+        self.remove = tuple(map(str.lower, remove)) if remove else ()
+        display_name, lifecycle = get("display_name"), get("lifecycle")
         if display_name is not None or lifecycle is not None:
             self.fields = _fields(price, display_name, lifecycle)
         per_vcpu, per_gib = get("price_per_vcpu"), get("price_per_gib_memory")
         if per_vcpu is None and per_gib is None:
-            self.since = None if price is None else price.effective_from
             self.pools = _NO_POOLS
         else:
             self.since, self.pools = _pools(price, per_vcpu, per_gib)
@@ -315,6 +330,8 @@ def _pools(price: Price | None, per_vcpu: Price | None, per_gib: Price | None) -
 
 
 _NO_POOLS: dict[str, Price] = {}
+#: the fields of a rule that only finds items by backend and name or pattern, and prices or labels them
+_PLAIN_ROW = frozenset({"backend", "name", "pattern", "price", "labels", "source"})
 _NO_FIELDS: Mapping[str, Any] = {}
 _GLOB = re.compile(r"[*?\[]")
 _KINDS = {kind.value: kind for kind in Kind}
@@ -409,8 +426,14 @@ def _matches(given: Mapping[str, Any], backend: str, item: Item | ItemKey, brand
     return pattern is not None and fnmatch.fnmatchcase(item.name, pattern)
 
 
-def _read_book(ref: PriceBookRef | str | Path) -> Sequence[Mapping[str, Any]]:
-    """The rules of one price book file, in file order, as checked data (see :func:`_rules`)."""
+def _where(source: str, line: int | None) -> str:
+    """A rule's ``source``: the file and line it was read at."""
+    return f"{source}:{line}" if line else source
+
+
+def _read_book(ref: PriceBookRef | str | Path) -> tuple[Sequence[Mapping[str, Any]], list[tuple[str, int | None]]]:
+    """The rules of one price book file, in file order, as checked data (see :func:`_rules`),
+    and where each was read."""
     if not isinstance(ref, PriceBookRef):
         ref = PriceBookRef(path=Path(ref))
     file_name, backend = Path(ref.path).name, ref.backend
@@ -418,14 +441,12 @@ def _read_book(ref: PriceBookRef | str | Path) -> Sequence[Mapping[str, Any]]:
     places: list[tuple[str, int | None]] = []
     try:
         for source, line, row in read_records(ref.path):
-            data = _rule_data(row, backend, file_name)
-            data.setdefault("source", f"{source}:{line}" if line else source)
-            rows.append(data)
+            rows.append(_rule_data(row, backend, file_name))
             places.append((source, line))
     except ConfigError:
         _rules_one_by_one(rows, places)  # a bad rule before the unreadable row is the error, as it is read first
         raise
-    return _rules(rows, places)
+    return _rules(rows, places), places
 
 
 def _rule_data(row: dict[str, Any], backend: str | None, file_name: str) -> dict[str, Any]:
@@ -437,10 +458,14 @@ def _rule_data(row: dict[str, Any], backend: str | None, file_name: str) -> dict
         data = {k: v for k, v in data.items() if k in PriceRule.model_fields}
     if backend and not data.get("backend"):
         data["backend"] = backend
-    for part in _PRICE_PARTS:
-        price = data.get(part)
-        if price and isinstance(price, dict):
-            price.setdefault("source", file_name)
+    price = data.get("price")
+    if price and isinstance(price, dict):
+        price.setdefault("source", file_name)
+    if "price_per_vcpu" in data or "price_per_gib_memory" in data:  # flexible pools' prices (fewer rows)
+        for part in _PRICE_PARTS[1:]:
+            price = data.get(part)
+            if price and isinstance(price, dict):
+                price.setdefault("source", file_name)
     return data
 
 
