@@ -21,6 +21,7 @@ rule wins; a rule with ``effective_from`` in the future is not applied yet.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import fnmatch
 import functools
@@ -193,7 +194,17 @@ class PriceBook:
                    today: dt.date | None = None) -> dict[str, Any]:
         """:meth:`apply` on an item's JSON data (as ``Item.model_dump(mode="json")``), updated in
         place and returned: the same rules with the same effect, without building the item."""
-        entries = self._applying(backend, data["name"], lambda: _item_key(data), brand, today)
+        index = self._indexed
+        if index is None or index.size != (len(self._rows) if self._rules is None else len(self._rules)):
+            index = self._index()
+        entries = index.candidates(backend, data["name"])
+        if not entries:
+            return data
+        entry = entries[0]
+        if len(entries) == 1 and entry.decided:  # most items: one rule, found by name (as _applying)
+            since = entry.since
+            return _apply_entry(data, entry) if since is None or since <= (today or dt.date.today()) else data
+        entries = _select(entries, backend, lambda: _item_key(data), brand, today or dt.date.today())
         return _apply_to_data(data, entries) if entries else data
 
     def apply(self, backend: str, item: Item, *, brand: str | None = None,
@@ -503,15 +514,18 @@ def _rules(rows: list[dict[str, Any]], places: list[tuple[str, int | None]]) -> 
         checked: list[dict[str, Any]] = _rule_list().validate_python(rows)
     except ValidationError:
         return _rows_of(_rules_one_by_one(rows, places))
-    for row, (source, line) in zip(checked, places, strict=True):
+    plain_digits = _PLAIN_DIGITS
+    for pos, row in enumerate(checked):
         get = row.get
         if get("name") is None and get("pattern") is None:
             return _rows_of(_rules_one_by_one(rows, places))
         price = get("price")
-        if (price is None or _plainly_sane(price.amount)) and get("price_per_vcpu") is None and \
-                get("price_per_gib_memory") is None:
-            continue  # the common cases (one price, or none), decided without a call
-        _check_bounds(row, source, line)
+        if "price_per_vcpu" in row or "price_per_gib_memory" in row:
+            _check_bounds(row, *places[pos])
+        elif price is not None:  # the common case (one price), decided without a call (as _plainly_sane)
+            amount = price.amount
+            if not (amount.is_finite() and amount.adjusted() < plain_digits):
+                _check_bounds(row, *places[pos])
     return checked
 
 
@@ -558,6 +572,26 @@ def _plainly_sane(amount: Decimal) -> bool:
     """Whether a price's amount (its only number) is decided within bounds at a glance: finite,
     below :data:`MAX_NUMBER`. Others are left to :func:`bounds_violation`."""
     return amount.is_finite() and amount.adjusted() < _PLAIN_DIGITS
+
+
+def _apply_entry(data: dict[str, Any], entry: _Entry) -> dict[str, Any]:
+    """:func:`_apply_to_data` of one rule."""
+    data.update(entry.fields)
+    add, remove = entry.add, entry.remove
+    if add or remove:
+        labels = data.get("labels") or ()  # sorted and unique already
+        if len(add) == 1 and not remove:
+            if add[0] not in labels:
+                labels = list(labels)
+                bisect.insort(labels, add[0])
+                data["labels"] = labels
+        else:
+            data["labels"] = sorted({*labels, *add}.difference(remove))
+    if entry.pools:
+        flexible = data.get("flexible")
+        if flexible is not None:
+            data["flexible"] = {**flexible, **entry.pools}
+    return data
 
 
 def _apply_to_data(data: dict[str, Any], matching: Sequence[_Entry]) -> dict[str, Any]:

@@ -151,14 +151,10 @@ def _row_maker(columns: list[tuple[str, str, tuple[str, ...]]]) -> Callable[[lis
     if not _written_alike(columns, groups):
         return general
     names = tuple(place[1] if how == "nested" and place else name for name, how, place in columns)
-    scope: dict[str, Any] = {"names": names, "groups": tuple(groups), "split": _split}
+    scope: dict[str, Any] = {"names": names, "groups": tuple(groups), "split": _split, "width": len(columns),
+                             "general": general}
     exec(compile("\n".join(_row_code(columns, groups)), "<csv row>", "exec"), scope)  # (see above)
-    made: Callable[[list[str]], dict[str, Any]] = scope["make"]
-    width = len(columns)
-
-    def make(cells: list[str]) -> dict[str, Any]:
-        return made(cells) if len(cells) == width else general(cells)  # a short row: its last cells absent
-
+    make: Callable[[list[str]], dict[str, Any]] = scope["make"]
     return make
 
 
@@ -172,7 +168,10 @@ def _written_alike(columns: list[tuple[str, str, tuple[str, ...]]], groups: list
 
 def _row_code(columns: list[tuple[str, str, tuple[str, ...]]], groups: list[str]) -> list[str]:
     """The lines of a function ``make(cells)`` that reads a row of ``columns`` (see :func:`_row_maker`)."""
-    lines = ["def make(cells):", " out = {}"]
+    lines = ["def make(cells):",
+             " if len(cells) != width:",  # a short row: its last cells absent
+             "  return general(cells)",
+             " out = {}"]
     lines += [f" g{k} = None" for k in range(len(groups))]
     for i, (_, how, place) in enumerate(columns):
         if how == "skipped" or (how == "nested" and not place):
