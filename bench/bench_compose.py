@@ -126,6 +126,8 @@ def instructions(tmp: Path, items: int, rules: int) -> None:
     runs = {side: subprocess.Popen(
         ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={tmp / f'cg-{side}.out'}",
          sys.executable, __file__, "--count-refresh", side, str(tmp)],
+        # one string hashing for both sides: dictionaries then probe alike from run to run
+        env={**os.environ, "PYTHONHASHSEED": "0"},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for side in ("none", "rules")}
     counts: dict[str, int] = {}
     for side, proc in runs.items():
