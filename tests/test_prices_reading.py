@@ -88,6 +88,22 @@ def test_full_rows_read_as_csv_dictreader_and_unflatten_read_them(data: st.DataO
     test_csv_rows_read_as_csv_dictreader_and_unflatten_read_them.hypothesis.inner_test(header, rows)  # type: ignore[attr-defined]
 
 
+def test_header_names_that_look_like_code_are_read_as_names(tmp_path: Path) -> None:
+    """Rows are read by code written for their header; the header's text is never part of that
+    code (names are taken from a tuple by position), whatever it holds."""
+    header = ["name", "x')\nimport os\nos._exit(3)#", '"; raise SystemExit #', "price_a'b", "labels",
+              "price_amount", "{names}", "\\", "naïve\u2028col", "cells[0]"]
+    row = ["s3", "a", "b", "c", "x;y", "0.5", "d", "e", "f", "g"]
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerows([header, row, row[:3]])
+    path = tmp_path / "odd.csv"
+    path.write_text(buffer.getvalue(), newline="")
+    now = as_now(path)
+    assert now == as_before(buffer.getvalue())
+    assert isinstance(now, list) and now[0][1]["x')\nimport os\nos._exit(3)#"] == "a"
+    assert now[0][1]["price"] == {"a'b": "c", "amount": "0.5"} and now[0][1]["labels"] == ["x", "y"]
+
+
 def _rows_one_by_one(path: Path) -> list[PriceRule] | tuple[str, int | None, str | None, str]:
     """A book's rules as a ``PriceRule.model_validate`` a row made them, or the error."""
     try:
