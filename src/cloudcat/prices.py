@@ -389,7 +389,9 @@ class _RuleIndex:
                 prefix[key] = _Entry(pos, given, False, pattern == key + "*", prefix.get(key))
         for tables in self._tables.values():
             tables.lengths = sorted({len(prefix) for prefix in tables.prefix})
-        self._searched: dict[str, tuple[_Tables, ...]] = {}
+        #: per backend: the exact names, prefixes and prefix lengths of its own rules, then of
+        #: those for any backend
+        self._searched: dict[str, tuple[tuple[dict[str, _Entry], dict[str, _Entry], list[int]], ...]] = {}
 
     def candidates(self, backend: str, name: str) -> list[_Entry]:
         """Rules that may match an item named ``name`` from ``backend`` (to be checked in full)."""
@@ -397,18 +399,20 @@ class _RuleIndex:
         searched = self._searched.get(backend)
         if searched is None:  # the backend's own rules, then those for any backend
             searched = self._searched[backend] = tuple(
-                t for t in (self._tables.get(backend), self._tables.get(None)) if t is not None)
-        size = len(name)
-        for tables in searched:
-            entry = tables.exact.get(name)
+                (t.exact, t.prefix, t.lengths) for t in (self._tables.get(backend), self._tables.get(None))
+                if t is not None)
+        for exact, prefix, lengths in searched:
+            entry = exact.get(name)
             while entry is not None:
                 out.append(entry)
                 entry = entry.next
-            found = tables.prefix.get
-            for length in tables.lengths:
+            if not lengths:
+                continue
+            size = len(name)
+            for length in lengths:
                 if length > size:
                     break
-                entry = found(name[:length])
+                entry = prefix.get(name[:length])
                 while entry is not None:
                     out.append(entry)
                     entry = entry.next
