@@ -193,3 +193,14 @@ def test_a_bad_row_of_a_csv_price_book_names_file_line_and_field(tmp_path: Path)
         PriceBook.load([book])
     assert (err.value.source, err.value.line, err.value.field) == (str(book), 3, "price.unit")
     assert f"{book}:3" in str(err.value) and "price.unit" in str(err.value)
+
+
+def test_the_backends_rules_name_each_come_with_the_first_rule_naming_it() -> None:
+    book = PriceBook([PriceRule(pattern="*", labels=["x"], source="a.csv:2"),
+                      PriceRule(backend="fe", name="s3", source="a.csv:3"),
+                      PriceRule(backend="cav", pattern="v*", source="a.csv:4"),
+                      PriceRule(backend="fe", name="s6", source="a.csv:5")])
+    assert book.backends() == {"fe": "a.csv:3", "cav": "a.csv:4"}
+    book.rules.append(PriceRule(backend="bleu", name="d2", source="b.csv:2"))  # the list is the book's
+    assert book.backends()["bleu"] == "b.csv:2"
+    assert book.may_apply("bleu", "d2") and not book.may_apply("bleu", "d3")
