@@ -203,4 +203,5 @@ def test_the_backends_rules_name_each_come_with_the_first_rule_naming_it() -> No
     assert book.backends() == {"fe": "a.csv:3", "cav": "a.csv:4"}
     book.rules.append(PriceRule(backend="bleu", name="d2", source="b.csv:2"))  # the list is the book's
     assert book.backends()["bleu"] == "b.csv:2"
-    assert book.may_apply("bleu", "d2") and not book.may_apply("bleu", "d3")
+    found = book.matching("bleu", Item(kind=Kind.COMPUTE, name="d2"), today=TODAY)
+    assert [(rule.pattern, rule.name) for rule in found] == [("*", None), (None, "d2")]
