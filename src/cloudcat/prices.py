@@ -168,15 +168,17 @@ class PriceBook:
         return self._rows if self._rules is None else [rule.__dict__ for rule in self._rules]
 
     def _index(self) -> _RuleIndex:
-        size = len(self._rows) if self._rules is None else len(self._rules)
-        if self._indexed is None or self._indexed.size != size:
-            self._indexed = _RuleIndex(self._given())
-        return self._indexed
+        """The index of the rules, made again when rules were added to or taken from :attr:`rules`."""
+        index = self._indexed
+        if index is None or index.size != (len(self._rows) if self._rules is None else len(self._rules)):
+            index = self._indexed = _RuleIndex(self._given())
+        return index
 
     def may_apply(self, backend: str, name: str) -> bool:
         """Whether any rule could apply to an item named ``name`` from ``backend`` (when not, the
         item is left as it is, and need not even be built)."""
-        return bool(self._index().size) and bool(self._index().candidates(backend, name))
+        index = self._index()
+        return bool(index.size) and bool(index.candidates(backend, name))
 
     def matching(self, backend: str, item: Item | ItemKey, *, brand: str | None = None,
                  today: dt.date | None = None) -> list[PriceRule]:
@@ -194,9 +196,7 @@ class PriceBook:
                    today: dt.date | None = None) -> dict[str, Any]:
         """:meth:`apply` on an item's JSON data (as ``Item.model_dump(mode="json")``), updated in
         place and returned: the same rules with the same effect, without building the item."""
-        index = self._indexed
-        if index is None or index.size != (len(self._rows) if self._rules is None else len(self._rules)):
-            index = self._index()
+        index = self._index()
         entries = index.candidates(backend, data["name"])
         if not entries:
             return data
@@ -230,9 +230,7 @@ class PriceBook:
                   today: dt.date | None) -> list[_Entry]:
         """The index entries of the rules that apply, in the order they apply. ``key`` gives what
         rules match on besides the name; it is asked only when a rule found by name needs it."""
-        index = self._indexed
-        if index is None or index.size != (len(self._rows) if self._rules is None else len(self._rules)):
-            index = self._index()
+        index = self._index()
         candidates = index.candidates(backend, name)
         if not candidates:
             return candidates
