@@ -52,7 +52,7 @@ ITEM_FIELDS = set(Item.model_fields)
 
 
 def catalog(count: int) -> tuple[list[Offer], list[Item]]:
-    offers = [Offer.model_validate_json(full) for _, _, _, full in _rows(count, 1, 1, seed=3)]
+    offers = [Offer.model_validate_json(full) for _, full in _rows(count, 1, 1, seed=3)]
     items = [Item.model_validate({k: v for k, v in o.model_dump().items() if k in ITEM_FIELDS}) for o in offers]
     return offers, items
 

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from cloudcat.filters import list_text
 from cloudcat.models import Kind
 from cloudcat.query import OfferQuery
 from cloudcat.store import FILTER_COLUMNS, OFFER_COLUMNS, SEARCH_SEPARATOR, Store
@@ -41,7 +42,7 @@ from cloudcat.store.history import OPEN
 from cloudcat.store.schema import digest
 
 #: Bump when the generated data changes, so cached databases are rebuilt.
-DATA_VERSION = 4
+DATA_VERSION = 5
 CACHE = Path(__file__).resolve().parent / ".cache"
 
 BRANDS = {  # brand: (operator, backend, currency)
@@ -71,10 +72,9 @@ SELECTIVE = OfferQuery(kind=[Kind.COMPUTE], region=["eu-west-0"], min_vcpus=4, m
 POOLS = SELECTIVE.replace(brand=["cloud-avenue"], min_vcpus=2, min_memory_mib=65536)
 
 
-def _rows(count: int, snapshot_id: int, first_pk: int, seed: int = 7) -> Iterator[
-        tuple[tuple[Any, ...], list[tuple[int, str]], list[tuple[int, str]], str]]:
-    """Offer rows (in ``OFFER_COLUMNS`` order: versions holding from ``snapshot_id`` on), their
-    labels and zones, and the offer's JSON, built without pydantic."""
+def _rows(count: int, snapshot_id: int, first_pk: int, seed: int = 7) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Offer rows (in ``OFFER_COLUMNS`` order: versions holding from ``snapshot_id`` on) and the
+    offer's JSON, built without pydantic."""
     rng = random.Random(seed)
     kinds = [k for k, w in KIND_WEIGHTS for _ in range(w)]
     brands = list(BRANDS)
@@ -142,14 +142,14 @@ def _rows(count: int, snapshot_id: int, first_pk: int, seed: int = 7) -> Iterato
         full = json.dumps(doc, separators=(",", ":"))
         data = json.dumps({k: v for k, v in doc.items() if k != "read_at"}, separators=(",", ":"))
         filters = {"os_family": doc.get("os_family"), "storage_class": doc.get("storage_class"),
-                   "iops": doc.get("iops")}
+                   "iops": doc.get("iops"), "zone_list": list_text(zones), "label_list": list_text(labels)}
         row = (pk, snapshot_id, OPEN, offer_id, digest(data, None), None, data, None,
                brand, kind.value, region, None, name, search, vcpus, memory, gpu,
                float(amount) if amount is not None else None, amount.rstrip("0").rstrip(".") if amount else None,
                currency if amount else None, unit if amount else None, status, backend,
                1 if flexible else 0, 64 if flexible else None, 262144 if flexible else None,
                *(filters.get(c) for c in FILTER_COLUMNS))
-        yield row, [(pk, label) for label in labels], [(pk, z) for z in zones], full
+        yield row, full
 
 
 def build(path: Path, count: int) -> None:
@@ -172,20 +172,12 @@ def build(path: Path, count: int) -> None:
                      [(sid, backend, READ_AT) for _, backend, _ in BRANDS.values()])
     insert = f"INSERT INTO offers ({', '.join(OFFER_COLUMNS)}) VALUES ({', '.join('?' * len(OFFER_COLUMNS))})"
     rows: list[tuple[Any, ...]] = []
-    labels: list[tuple[int, str]] = []
-    zones: list[tuple[int, str]] = []
-    for row, row_labels, row_zones, _ in _rows(count, sid, 1):
+    for row, _ in _rows(count, sid, 1):
         rows.append(row)
-        labels += row_labels
-        zones += row_zones
         if len(rows) == 20000:
             conn.executemany(insert, rows)
-            conn.executemany("INSERT INTO offer_labels VALUES (?, ?)", labels)
-            conn.executemany("INSERT INTO offer_zones VALUES (?, ?)", zones)
-            rows, labels, zones = [], [], []
+            rows = []
     conn.executemany(insert, rows)
-    conn.executemany("INSERT INTO offer_labels VALUES (?, ?)", labels)
-    conn.executemany("INSERT INTO offer_zones VALUES (?, ?)", zones)
     for _, sql in indexes:
         conn.execute(sql)
     conn.execute("COMMIT")
@@ -216,18 +208,9 @@ def build_postgres(url: str, count: int) -> str:
         for _, backend, _ in BRANDS.values():
             conn.execute("INSERT INTO reads (snapshot_id, what, backend, read_at) VALUES (%s, 'offer', %s, %s)",
                          (sid, backend, READ_AT))
-        with conn.cursor() as cur:
-            labels: list[tuple[int, str]] = []
-            zones: list[tuple[int, str]] = []
-            with cur.copy(f"COPY offers ({', '.join(OFFER_COLUMNS)}) FROM STDIN") as copy:
-                for row, row_labels, row_zones, _ in _rows(count, sid, 1):
-                    copy.write_row(row)
-                    labels += row_labels
-                    zones += row_zones
-            for table, column, rows in (("offer_labels", "label", labels), ("offer_zones", "zone", zones)):
-                with cur.copy(f"COPY {table} (offer_pk, {column}) FROM STDIN") as copy:
-                    for side in rows:
-                        copy.write_row(side)
+        with conn.cursor() as cur, cur.copy(f"COPY offers ({', '.join(OFFER_COLUMNS)}) FROM STDIN") as copy:
+            for row, _ in _rows(count, sid, 1):
+                copy.write_row(row)
         for name, sql in indexes:
             if not name.endswith("_key"):
                 conn.execute(sql)
@@ -286,7 +269,7 @@ def write_and_diff(count: int) -> tuple[float, float, int]:
 
     from cloudcat.models import LifecycleStatus, Offer, Price
 
-    offers = [Offer.model_validate_json(full) for _, _, _, full in _rows(count, 1, 1, seed=11)]
+    offers = [Offer.model_validate_json(full) for _, full in _rows(count, 1, 1, seed=11)]
     changed: list[Offer] = []
     for n, o in enumerate(offers):
         if n % 20 == 0:

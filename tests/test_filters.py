@@ -13,12 +13,14 @@ from pathlib import Path
 import click
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_catalog import make_config, write_config
 
 import cloudcat
 from cloudcat.cli import cli
 from cloudcat.errors import ConfigError
-from cloudcat.filters import FILTERS, Flag, filters_schema
+from cloudcat.filters import FILTERS, Flag, filters_schema, list_needle, list_text
 from cloudcat.reference import filters_reference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,3 +147,64 @@ def test_logical_offer_is_a_stored_query(tmp_path: Path) -> None:
     assert offer.extras["resolved"]["offer"] == query[0].id
     assert (offer.vcpus, offer.memory_mib) == (query[0].vcpus, query[0].memory_mib)
     assert yaml.safe_dump(offer.extras["resolved"]["reason"])  # a readable sentence
+
+
+# A list field is one text column (labels, zones): a value's needle is found in a list's text
+# exactly when the list holds the value, whatever separators or escapes the values contain.
+_NASTY = st.text(alphabet="a01\x1e\x1f\\", min_size=0, max_size=5)
+
+
+@given(values=st.lists(_NASTY, max_size=5), wanted=_NASTY)
+def test_a_listed_value_is_found_exactly_when_it_is_in_the_list(values: list[str], wanted: str) -> None:
+    text = list_text(values)
+    assert (text is not None and list_needle(wanted) in text) == (wanted in values)
+
+
+@settings(max_examples=40, deadline=None)
+@given(lists=st.lists(st.lists(_NASTY.filter(str.strip), max_size=3), min_size=1, max_size=4),
+       wanted=st.lists(_NASTY.filter(str.strip), min_size=1, max_size=2))
+def test_labels_and_zones_filters_give_in_sql_what_they_give_in_memory(
+        tmp_path_factory: pytest.TempPathFactory, lists: list[list[str]], wanted: list[str]) -> None:
+    import datetime as dt
+
+    from cloudcat.models import Offer
+    from cloudcat.query import OfferQuery
+    from cloudcat.store import Store
+
+    offers = [Offer.model_validate({"kind": "compute", "name": f"f{n}", "region": "r", "labels": values,
+                                    "zones": values, "id": f"b/compute/r/f{n}", "brand": "b", "backend": "x",
+                                    "driver": "static", "read_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)})
+              for n, values in enumerate(lists)]
+    with Store(tmp_path_factory.mktemp("lists") / "s.db") as store:
+        store.write_snapshot(items=[], offers=offers, statuses=[], config_hash=None)
+        for name in ("labels", "any_label", "zone"):
+            q = OfferQuery(**{name: wanted})  # type: ignore[misc]
+            want = q.get(name)
+            expected = {o.id for o in offers if FILTERS[name].matches(o, want)}
+            assert {o.id for o in store.query(q)} == expected, name
+
+
+@settings(max_examples=40, deadline=None)
+@given(names=st.lists(st.tuples(st.text(alphabet="aB/\x1f", min_size=1, max_size=4),
+                                st.none() | st.text(alphabet="aB/\x1f", max_size=4),
+                                st.text(alphabet="aB/\x1f", max_size=3)), min_size=1, max_size=4),
+       wanted=st.text(alphabet="aB/", min_size=1, max_size=3))
+def test_the_text_filter_gives_in_sql_what_it_gives_in_memory(
+        tmp_path_factory: pytest.TempPathFactory, names: list[tuple[str, str | None, str]], wanted: str) -> None:
+    """The store keeps the name and display name for the text filter only when the id does not
+    hold them already: what is found is the same."""
+    import datetime as dt
+
+    from cloudcat.models import Offer
+    from cloudcat.query import OfferQuery
+    from cloudcat.store import Store
+
+    offers = [Offer.model_validate({"kind": "compute", "name": name.strip() or "n", "display_name": display,
+                                    "region": "r", "id": f"b/{n}{tail}", "brand": "b", "backend": "x",
+                                    "driver": "static", "read_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)})
+              for n, (name, display, tail) in enumerate(names)]
+    with Store(tmp_path_factory.mktemp("text") / "s.db") as store:
+        store.write_snapshot(items=[], offers=offers, statuses=[], config_hash=None)
+        q = OfferQuery(text=wanted)
+        expected = {o.id for o in offers if FILTERS["text"].matches(o, q.get("text"))}
+        assert {o.id for o in store.query(q)} == expected

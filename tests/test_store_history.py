@@ -22,6 +22,7 @@ from cloudcat.models import Kind, Lifecycle, LifecycleStatus, Offer
 from cloudcat.query import OfferQuery
 from cloudcat.store import RefreshLockedError, Store, StoredItem
 from cloudcat.store.history import apply_patch, merge_patch, retained
+from cloudcat.store.sqlite import SCHEMA_VERSION
 
 LATER = READ_AT + dt.timedelta(days=1)
 
@@ -50,10 +51,12 @@ def by_id(offers: Iterator[Offer]) -> list[Offer]:
 
 def test_reading_everything_again_unchanged_stores_no_offer_or_item(store: Store) -> None:
     first = store.write_snapshot(items=stored_items(), offers=CATALOG, statuses=STATUSES, config_hash="h")
-    rows = (count(store, "offers"), count(store, "items"), count(store, "offer_labels"))
+    rows = (count(store, "offers"), count(store, "items"))
+    reads = count(store, "reads")
     second = store.write_snapshot(items=items_read(LATER), offers=reread(CATALOG, LATER), statuses=STATUSES,
                                   config_hash="h")
-    assert (count(store, "offers"), count(store, "items"), count(store, "offer_labels")) == rows
+    assert (count(store, "offers"), count(store, "items")) == rows
+    assert count(store, "reads") == 2 * reads  # only when each backend was read again
     # each snapshot still reads as written, down to when each backend was read
     assert by_id(store.query(OfferQuery(), snapshot=first.id)) == by_id(iter(CATALOG))
     assert by_id(store.query(OfferQuery())) == by_id(iter(reread(CATALOG, LATER)))
@@ -162,10 +165,52 @@ def test_a_store_of_schema_4_gets_indexes_of_open_versions_only(tmp_path: Path) 
     conn.close()
     with Store(path) as s:
         indexes = dict(s._db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall())
-        assert s._db.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert s._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert "WHERE until = " in indexes["offers_by_id"] and "WHERE until = " in indexes["items_by_backend"]
         assert s.latest() == first and by_id(s.query(OfferQuery())) == by_id(iter(CATALOG))
         assert s._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _as_schema_5(store: Store) -> None:
+    """Turn a store back into schema 5: labels and zones in side tables of a row per value."""
+    db = store._db
+    postgres = type(store).__name__ == "PostgresStore"
+    rows = db.execute("SELECT pk, data FROM offers WHERE base_pk IS NULL").fetchall()
+    for column in ("zone_list", "label_list"):
+        db.execute(f"ALTER TABLE offers DROP COLUMN {column}")
+    db.execute("CREATE TABLE offer_labels (offer_pk INTEGER NOT NULL, label TEXT NOT NULL)")
+    db.execute("CREATE TABLE offer_zones (offer_pk INTEGER NOT NULL, zone TEXT NOT NULL)")
+    for pk, data in rows:
+        o = Offer.model_validate_json(data if "read_at" in data else data[:-1] + ',"read_at":"2026-01-01T00:00:00Z"}')
+        db.executemany("INSERT INTO offer_labels VALUES (?, ?)", [(pk, label) for label in o.labels])
+        db.executemany("INSERT INTO offer_zones VALUES (?, ?)", [(pk, zone) for zone in o.zones])
+    if postgres:
+        db.execute("UPDATE cloudcat_schema SET version = 5")
+    else:
+        db.execute("PRAGMA user_version = 5")
+
+
+def test_a_store_of_schema_5_gets_labels_and_zones_in_columns(new_store_location: Callable[[], str]) -> None:
+    """Schema 6 keeps labels and zones on the offer's row; an older store gains the columns,
+    filled from its offers (closed versions too), and loses its side tables."""
+    location = new_store_location()
+    changed = [o.model_copy(update={"labels": ["hds", "iso27001"]}) if i == 0 else o for i, o in enumerate(CATALOG)]
+    with Store(location) as s:
+        first = s.write_snapshot(items=[], offers=CATALOG, statuses=[], config_hash=None).id
+        s.write_snapshot(items=[], offers=changed, statuses=[], config_hash=None)
+        _as_schema_5(s)
+    with Store(location) as s:
+        assert {o.id for o in s.query(OfferQuery(labels=["iso27001"]))} == {CATALOG[0].id}
+        assert {o.id for o in s.query(OfferQuery(labels=["hds"]))} == {CATALOG[0].id, CATALOG[1].id}
+        assert {o.id for o in s.query(OfferQuery(labels=["hds", "secnumcloud"]))} == {CATALOG[1].id}
+        assert {o.id for o in s.query(OfferQuery(any_label=["iso27001", "secnumcloud"]))} == {
+            CATALOG[0].id, CATALOG[1].id}
+        assert {o.id for o in s.query(OfferQuery(zone="eu-west-0a"))} == {CATALOG[0].id}
+        assert not list(s.query(OfferQuery(labels=["iso27001"]), snapshot=first))  # its version then
+        assert by_id(s.query(OfferQuery(), snapshot=first)) == by_id(iter(CATALOG))
+        for table in ("offer_labels", "offer_zones"):
+            with pytest.raises(Exception, match=table):
+                s._db.execute(f"SELECT count(*) FROM {table}").fetchall()
 
 
 def test_an_offer_removed_then_back_is_absent_in_between(store: Store) -> None:

@@ -44,12 +44,16 @@ __all__ = [
     "OneOf",
     "Text",
     "filters_schema",
+    "list_needle",
+    "list_text",
     "reference_table",
     "validate_filters",
 ]
 
 #: Separates the lower-cased id, name and display name in the store's ``search`` column.
 SEARCH_SEPARATOR = "\x1f"
+#: Separates the values of a list field in its store column (:func:`list_text`).
+LIST_SEPARATOR = "\x1f"
 
 Accessor = Callable[[Offer], Any]
 
@@ -73,6 +77,31 @@ def _attr(path: str) -> Accessor:
     return read
 
 
+def list_text(values: Sequence[str] | None) -> str | None:
+    """A list as one text column: each value between two ``\\x1f`` (``\\x1f`` and ``\\x1e`` within
+    a value written ``\\x1e1`` and ``\\x1e0``), so that :func:`list_needle` of a value is found in
+    it exactly when the value is in the list; ``None`` for an empty list."""
+    if not values:
+        return None
+    return LIST_SEPARATOR + LIST_SEPARATOR.join(map(_escaped, values)) + LIST_SEPARATOR
+
+
+def list_needle(value: str) -> str:
+    """What :func:`list_text` of a list holding ``value`` contains, and of no other list."""
+    return LIST_SEPARATOR + _escaped(value) + LIST_SEPARATOR
+
+
+def _escaped(value: str) -> str:
+    if "\x1e" in value or LIST_SEPARATOR in value:
+        return value.replace("\x1e", "\x1e0").replace(LIST_SEPARATOR, "\x1e1")
+    return value
+
+
+def _listed(column: str, values: Sequence[str], params: list[Any], joined: str) -> str:
+    params.extend(list_needle(v) for v in values)
+    return "(" + joined.join([f"instr({column}, ?) > 0"] * len(values)) + ")"
+
+
 def _in_clause(column: str, values: Sequence[Any], params: list[Any]) -> str:
     if not values:
         return "0"
@@ -86,8 +115,8 @@ class Filter(abc.ABC):
 
     ``field`` names the offer field tested (dotted for nested fields), ``help`` is the text shown
     in the CLI and the docs, ``cli`` the option's name when it differs from the filter's (without
-    dashes) and ``short`` its one-letter form. ``column`` is the store column holding the field
-    (with ``table``: the value column of a side table of ``(offer_pk, value)`` rows, for list fields). ``sized`` marks
+    dashes) and ``short`` its one-letter form. ``column`` is the store column holding the field;
+    ``listed`` marks a list field, which the column holds as :func:`list_text`. ``sized`` marks
     filters on size or price, which a flexible offer only has once sized to the query.
     """
 
@@ -97,7 +126,7 @@ class Filter(abc.ABC):
     cli: str | None = None
     short: str | None = None
     column: str | None = None
-    table: str | None = None
+    listed: bool = False
     sized: bool = False
     read: Accessor | None = None
 
@@ -108,9 +137,15 @@ class Filter(abc.ABC):
             object.__setattr__(self, "read", _attr(self.field))
 
     def value(self, offer: Offer) -> Any:
-        """The offer's value for this filter, normalised as the store keeps it."""
+        """The offer's value for this filter, normalised (a list for a list field)."""
         assert self.read is not None
         return self.read(offer)
+
+    def stored(self, offer: Offer) -> Any:
+        """The value as the store's column holds it (:func:`list_text` of a list field)."""
+        assert self.read is not None
+        value = self.read(offer)
+        return list_text(value) if self.listed else value
 
     @abc.abstractmethod
     def validate(self, raw: object) -> Any:
@@ -197,9 +232,8 @@ class OneOf(Filter):
         return value in wanted
 
     def sql(self, wanted: list[str], params: list[Any]) -> str:
-        if self.table is not None:
-            listed = _in_clause(f"t.{self.column}", wanted, params)
-            return f"EXISTS (SELECT 1 FROM {self.table} t WHERE t.offer_pk = o.pk AND {listed})"
+        if self.listed:
+            return _listed(f"o.{self.column}", wanted, params, " OR ") if wanted else "0"
         return _in_clause(f"o.{self.column}", wanted, params)
 
     def json_schema(self) -> dict[str, Any]:
@@ -222,9 +256,7 @@ class AllOf(OneOf):
         return set(wanted).issubset(self.value(offer) or ())
 
     def sql(self, wanted: list[str], params: list[Any]) -> str:
-        params.extend(wanted)
-        one = f"EXISTS (SELECT 1 FROM {self.table} t WHERE t.offer_pk = o.pk AND t.{self.column} = ?)"
-        return " AND ".join([one] * len(wanted)) or "1"
+        return _listed(f"o.{self.column}", wanted, params, " AND ") if wanted else "1"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -375,17 +407,17 @@ class OfferFilters(TypedDict, total=False):
         field="kind", column="kind", short="k", choices=Kind, help="What the offer is.")]
     region: Annotated[str | Sequence[str], OneOf(field="region", column="region", short="r", help="Region.")]
     zone: Annotated[str | Sequence[str], OneOf(
-        field="zones", table="offer_zones", column="zone", read=offer_zones,
+        field="zones", column="zone_list", listed=True, read=offer_zones,
         help="Availability zone the offer is in or can be ordered in.")]
     country: Annotated[str | Sequence[str], OneOf(
         field="country", column="country", normalize=str.upper, read=lambda o: _upper(o.country),
         help="ISO 3166-1 alpha-2 country of the region (FR, DE…).")]
     labels: Annotated[str | Sequence[str], AllOf(
-        field="labels", table="offer_labels", column="label", cli="label", short="l", normalize=_label,
+        field="labels", column="label_list", listed=True, cli="label", short="l", normalize=_label,
         read=_labels,
         help="Label the offer must carry (every one given).")]
     any_label: Annotated[str | Sequence[str], AnyOf(
-        field="labels", table="offer_labels", column="label", normalize=_label, read=_labels,
+        field="labels", column="label_list", listed=True, normalize=_label, read=_labels,
         help="Labels of which the offer must carry at least one.")]
     family: Annotated[str | Sequence[str], OneOf(
         field="family", column="family", help="Family or series (a flavor family, a VM series, a service class).")]

@@ -26,7 +26,7 @@ from ..errors import StoreError
 from . import lock as _lock
 from .dialect import POSTGRES
 from .schema import FILTER_COLUMNS
-from .sqlite import _PARTIAL_SINCE_5, _SCHEMA, SCHEMA_VERSION, Store, _fill_filter_columns
+from .sqlite import _PARTIAL_SINCE_5, _SCHEMA, _SIDE_TABLES_BEFORE_6, SCHEMA_VERSION, Store, _fill_filter_columns
 
 __all__ = ["PostgresStore"]
 
@@ -195,6 +195,8 @@ class PostgresStore(Store):
                 conn.execute(f"ALTER TABLE offers ADD COLUMN {column} {_filter_type(column)}")
             if missing:
                 _fill_filter_columns(conn, POSTGRES, missing)
+            for table in _SIDE_TABLES_BEFORE_6:  # (their values are in the columns, from the offers)
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -4,7 +4,8 @@ an offer or an item becomes a row.
 Offers are versions (see :mod:`cloudcat.store.history`): ``since``/``until`` bound the snapshots
 a version holds in, ``digest`` tells whether a new read changed it, ``base_pk``/``data`` hold its
 JSON (full, or a merge patch against ``base_pk``). Every declared filter reads its own column
-(:data:`FILTER_COLUMNS`) or a side table keyed by the version's ``pk``.
+(:data:`FILTER_COLUMNS`); a list field (labels, zones) is one column too
+(:func:`cloudcat.filters.list_text`), so a changed version is one row, not one per value.
 """
 
 from __future__ import annotations
@@ -43,12 +44,12 @@ _INDEXED_COLUMNS: tuple[str, ...] = (
     "flex_memory_mib_max",
 )
 
-#: Columns that hold a declared filter's value as :meth:`cloudcat.filters.Filter.value` gives it;
+#: Columns that hold a declared filter's value as :meth:`cloudcat.filters.Filter.stored` gives it;
 #: a filter declared with a new column gets it here, and stores opened later gain it (filled
 #: from the stored offers).
 FILTER_COLUMNS: dict[str, str] = {
     f.column: name for name, f in FILTERS.items()
-    if f.column is not None and f.table is None and f.column not in VERSION_COLUMNS + _INDEXED_COLUMNS
+    if f.column is not None and f.column not in VERSION_COLUMNS + _INDEXED_COLUMNS
 }
 
 #: Columns of ``offers`` in the order a row is written: the version's own, then
@@ -97,8 +98,15 @@ def text_in(search: str | None, needle: str) -> bool:
 
 
 def search_text(offer: Offer) -> str:
-    """The lowercased fields the ``text`` filter searches, joined by :data:`SEARCH_SEPARATOR`."""
-    return SEARCH_SEPARATOR.join((offer.id.lower(), offer.name.lower(), (offer.display_name or "").lower()))
+    """The lowercased fields the ``text`` filter searches, joined by :data:`SEARCH_SEPARATOR`:
+    the id, then the name and the display name unless the id holds them already (as it holds
+    the name it is made of), since a text found in those is found in the id."""
+    ident = offer.id.lower()
+    name = offer.name.lower()
+    display = (offer.display_name or "").lower()
+    if name in ident and display in ident:
+        return ident
+    return SEARCH_SEPARATOR.join([ident, *(f for f in (name, display) if f not in ident)])
 
 
 def offer_values(offer: Offer) -> tuple[Any, ...]:
@@ -121,8 +129,8 @@ def offer_values(offer: Offer) -> tuple[Any, ...]:
     )
 
 
-#: How each filter column is read from an offer (:meth:`cloudcat.filters.Filter.value`).
-_FILTER_READS = tuple(FILTERS[name].value for name in FILTER_COLUMNS.values())
+#: How each filter column is read from an offer (:meth:`cloudcat.filters.Filter.stored`).
+_FILTER_READS = tuple(FILTERS[name].stored for name in FILTER_COLUMNS.values())
 
 
 def split_read_at(offer: Offer) -> tuple[str, str]:

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from ..errors import StoreError
-from ..filters import FILTERS, offer_zones
+from ..filters import FILTERS
 from ..models import BackendStatus, Item, Offer, SnapshotInfo
 from ..query import OfferQuery, select, sort_key
 from . import lock as _lock
@@ -58,7 +58,12 @@ _T = TypeVar("_T")
 #: Schema version kept in ``PRAGMA user_version``. Version 3 keeps offers and items as versions
 #: (history as changes); older stores are rewritten into it when opened. Version 5 keeps only
 #: open versions in the current view's indexes (:data:`_PARTIAL_SINCE_5`, made again on upgrade).
-SCHEMA_VERSION = 5
+#: Version 6 keeps an offer's labels and zones in columns of its row (:func:`~cloudcat.filters.list_text`)
+#: rather than in side tables of a row per value, which every changed version copied.
+SCHEMA_VERSION = 6
+
+#: Side tables of a row per label and per zone, before schema 6.
+_SIDE_TABLES_BEFORE_6 = ("offer_labels", "offer_zones")
 
 #: Indexes that hold every version before schema 5 and only the open ones since.
 _PARTIAL_SINCE_5 = ("items_by_backend", "offers_by_region_price", "offers_by_kind_price", "offers_by_brand",
@@ -150,16 +155,6 @@ CREATE INDEX IF NOT EXISTS offers_history ON offers (
     kind, region, price_amount IS NULL, price_amount, id, vcpus, memory_mib, flexible, brand, since, until);
 CREATE INDEX IF NOT EXISTS offers_flexible_history ON offers (kind, region, since, until) WHERE flexible = 1;
 CREATE INDEX IF NOT EXISTS offers_by_since ON offers (since);
-CREATE TABLE IF NOT EXISTS offer_labels (
-    offer_pk INTEGER NOT NULL REFERENCES offers(pk) ON DELETE CASCADE,
-    label    TEXT NOT NULL,
-    PRIMARY KEY (offer_pk, label)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS offer_zones (
-    offer_pk INTEGER NOT NULL REFERENCES offers(pk) ON DELETE CASCADE,
-    zone     TEXT NOT NULL,
-    PRIMARY KEY (offer_pk, zone)
-) WITHOUT ROWID;
 """
 
 _ORDER_BY: dict[str, str] = {
@@ -766,6 +761,8 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> None:
             conn.execute(f"ALTER TABLE offers ADD COLUMN {column}")
         if missing:
             _fill_filter_columns(conn, SQLITE, missing)
+        for table in _SIDE_TABLES_BEFORE_6:  # (their values are in the columns, from the offers)
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
@@ -778,7 +775,7 @@ def _fill_filter_columns(conn: Any, d: Dialect, missing: list[str]) -> None:
     rows = conn.execute(f"SELECT o.pk, {_json(d, 'offers', 'o')} FROM offers o").fetchall()
     for batch in batched(rows):
         conn.executemany(f"UPDATE offers SET {sets} WHERE pk = ?", [
-            (*(FILTERS[FILTER_COLUMNS[c]].value(o) for c in missing), pk)
+            (*(FILTERS[FILTER_COLUMNS[c]].stored(o) for c in missing), pk)
             for pk, o in ((pk, Offer.model_validate(_with_read_at(data))) for pk, data in batch)])
 
 
@@ -1000,10 +997,6 @@ class _Writer:
         offers: list[Offer] = [row[4] for row, _, _ in rows]
         self._rows("offers", OFFER_COLUMNS, [(first + n, sid, OPEN, row[0], row[3], base, data, row[2],
                                               *offer_values(offers[n])) for n, (row, base, data) in enumerate(rows)])
-        self._rows("offer_labels", ("offer_pk", "label"),
-                   [(first + n, label) for n, offer in enumerate(offers) for label in offer.labels])
-        self._rows("offer_zones", ("offer_pk", "zone"),
-                   [(first + n, zone) for n, offer in enumerate(offers) for zone in offer_zones(offer)])
 
     def _rows(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         """Insert ``rows``: one statement a row on SQLite, a COPY on a server (several times faster
