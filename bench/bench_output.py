@@ -34,6 +34,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from cloudcat.store.sqlite import SCHEMA_VERSION
+
 CACHE = Path(__file__).parent / ".cache" / "output"
 FLOOR = textwrap.dedent("""
     import json, sys
@@ -55,7 +57,8 @@ def cloudcat_bin() -> str:
 def build(items: int, rebuild: bool) -> Path:
     """The cached catalog of ``items`` offers; the directory holding its configuration."""
     root = CACHE / str(items)
-    if (root / "done").exists() and not rebuild:
+    done = root / "done"  # holds the store's schema version: a store of an older one is made again
+    if done.exists() and done.read_text() == str(SCHEMA_VERSION) and not rebuild:
         return root
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
@@ -73,7 +76,7 @@ def build(items: int, rebuild: bool) -> Path:
     started = time.monotonic()
     subprocess.run([cloudcat_bin(), "refresh"], cwd=root, check=True, stdout=subprocess.DEVNULL)
     print(f"stored {items:,} offers in {time.monotonic() - started:.1f} s (once; cached)")
-    (root / "done").write_text("")
+    done.write_text(str(SCHEMA_VERSION))
     return root
 
 
