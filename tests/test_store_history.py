@@ -190,9 +190,11 @@ def _as_schema_5(store: Store) -> None:
         db.execute("PRAGMA user_version = 5")
 
 
-def test_a_store_of_schema_5_gets_labels_and_zones_in_columns(new_store_location: Callable[[], str]) -> None:
+def test_a_store_of_schema_5_gets_labels_and_zones_in_columns(new_store_location: Callable[[], str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Schema 6 keeps labels and zones on the offer's row; an older store gains the columns,
-    filled from its offers (closed versions too), and loses its side tables."""
+    filled from its offers (closed versions too, a few at a time), and loses its side tables."""
+    monkeypatch.setattr("cloudcat.store.sqlite._FILL_BATCH", 3)  # several batches of this small store
     location = new_store_location()
     changed = [o.model_copy(update={"labels": ["hds", "iso27001"]}) if i == 0 else o for i, o in enumerate(CATALOG)]
     with Store(location) as s:

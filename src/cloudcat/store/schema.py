@@ -106,7 +106,11 @@ def search_text(offer: Offer) -> str:
     display = (offer.display_name or "").lower()
     if name in ident and display in ident:
         return ident
-    return SEARCH_SEPARATOR.join([ident, *(f for f in (name, display) if f not in ident)])
+    parts = [ident]
+    for field in (name, display):
+        if field not in ident and field not in parts:
+            parts.append(field)
+    return SEARCH_SEPARATOR.join(parts)
 
 
 def offer_values(offer: Offer) -> tuple[Any, ...]:

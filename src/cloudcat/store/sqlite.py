@@ -770,10 +770,21 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> None:
         raise
 
 
+#: Versions read at a time to fill new filter columns.
+_FILL_BATCH = 5000
+
+
 def _fill_filter_columns(conn: Any, d: Dialect, missing: list[str]) -> None:
+    """Fill new filter columns from every version's offer, a batch of versions at a time (so
+    that a large store is upgraded in bounded memory)."""
     sets = ", ".join(f"{c} = ?" for c in missing)
-    rows = conn.execute(f"SELECT o.pk, {_json(d, 'offers', 'o')} FROM offers o").fetchall()
-    for batch in batched(rows):
+    after = 0
+    while True:
+        batch = conn.execute(f"SELECT o.pk, {_json(d, 'offers', 'o')} FROM offers o WHERE o.pk > ? "
+                             "ORDER BY o.pk LIMIT ?", (after, _FILL_BATCH)).fetchall()
+        if not batch:
+            return
+        after = batch[-1][0]
         conn.executemany(f"UPDATE offers SET {sets} WHERE pk = ?", [
             (*(FILTERS[FILTER_COLUMNS[c]].stored(o) for c in missing), pk)
             for pk, o in ((pk, Offer.model_validate(_with_read_at(data))) for pk, data in batch)])
