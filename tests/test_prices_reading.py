@@ -182,6 +182,31 @@ def test_a_bad_rule_before_an_unreadable_row_is_the_error(tmp_path: Path) -> Non
     assert err.line == 3 and "5 cells, the header names 4 columns" in err.detail
 
 
+@pytest.mark.parametrize(("name", "text", "line", "field"), [
+    ("book.csv", "name,price_amount,price_currency,price_unit,labels\na,0.1,EUR,hour,\nb,0.1,EUR,hour,x\x00y\n",
+     3, "labels[0]"),
+    ("book.json", '[{"name": "a"},\n {"name": "b", "display_name": "B\\u0000"}]', 2, "display_name"),
+    ("book.jsonl", '{"name": "a"}\n{"name": "b", "labels": ["ok", "\\u0000"]}\n', 2, "labels[1]"),
+    ("book.yaml", '- name: a\n- name: "b\\0"\n', 2, "name"),
+    ("book.yaml", '- name: a\n- name: b\n  display_name: "\\x00"\n', 2, "display_name"),
+])
+def test_a_nul_character_in_a_book_is_an_error_naming_its_line_and_field(
+        tmp_path: Path, name: str, text: str, line: int, field: str) -> None:
+    """No store keeps a NUL in a text: a book giving one (as itself or escaped) is refused
+    rather than fail the snapshot its offers would go to."""
+    book = tmp_path / name
+    book.write_text(text)
+    err = load_error(book)
+    assert (err.source, err.line, err.field) == (str(book), line, field)
+    assert "NUL" in err.detail
+
+
+def test_text_that_only_looks_like_an_escaped_nul_is_read_as_it_is(tmp_path: Path) -> None:
+    book = tmp_path / "book.csv"
+    book.write_text("name,display_name,price_amount,price_currency,price_unit\na,C:\\0 \\u0000,0.1,EUR,hour\n")
+    assert PriceBook.load([book]).rules[0].display_name == "C:\\0 \\u0000"
+
+
 @pytest.mark.parametrize("suffix", [".yaml", ".json", ".jsonl"])
 def test_books_in_every_format_are_read_alike(tmp_path: Path, suffix: str) -> None:
     import json

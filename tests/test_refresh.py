@@ -255,6 +255,37 @@ def test_numbers_out_of_range_in_a_file_drop_only_those_items(tmp_path: Path,
     assert "storage item 'fast'" in warned and "field iops" in warned
 
 
+#: Items holding a NUL character somewhere in their text, and the field reported.
+WITH_NUL = [
+    ({"name": "nul\x00name"}, "name"), ({"name": "nul-label", "labels": ["ok", "x\x00y"]}, "labels[1]"),
+    ({"name": "nul-zone", "zones": ["eu-west-0a", "\x00"]}, "zones[1]"),
+    ({"name": "nul-extra", "extras": {"a": [1, {"b": "c\x00"}]}}, "extras.a[1].b"),
+    ({"name": "nul-key", "extras": {"k\x00": 1}}, "extras.k\x00"),
+]
+
+
+def test_text_holding_a_nul_drops_only_those_items_on_every_store(tmp_path: Path, new_store_location: Any,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """No PostgreSQL text (nor its JSON) keeps a NUL: the items holding one are dropped with a
+    warning naming backend, item and field, and the snapshot holds the rest, on either store. A
+    text holding a backslash and "u0000" (how JSON writes a NUL) is kept as it is."""
+    config = {**static_config(tmp_path), "store": new_store_location()}
+    fe = yaml.safe_load((tmp_path / "fe.yaml").read_text())
+    fe["items"] += [{"kind": "compute", "region": "eu-west-0", "vcpus": 2, "memory_mib": 2048, **row}
+                    for row, _ in WITH_NUL]
+    fe["items"].append({"kind": "compute", "region": "eu-west-0", "name": "not-a-nul\\u0000"})
+    (tmp_path / "fe.yaml").write_text(json.dumps(fe))  # (YAML would escape the NULs its own way)
+    with cloudcat.open_catalog(config) as catalog:
+        result = catalog.refresh()
+        assert result.exit_code == 0, result.statuses
+        names = {o.name for o in catalog.offers(offline=True)}
+    assert "s3.large.2" in names and "STD-PAYG-ONE-ROOM" in names and "not-a-nul\\u0000" in names
+    assert not [n for n in names if "\x00" in n or n.startswith("nul")]
+    warned = "\n".join(r.getMessage() for r in caplog.records)
+    for row, field in WITH_NUL:
+        assert f"compute item {row['name']!r} in region eu-west-0 dropped: field {field} holds a NUL" in warned
+
+
 def test_numbers_out_of_range_from_a_server_drop_only_those_items(tmp_path: Path, test_drivers: Path,
                                                                   server: _Server) -> None:
     # JSON as Python writes it: integers of any size, Infinity

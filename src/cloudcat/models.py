@@ -49,6 +49,7 @@ __all__ = [
     "SaleStatus",
     "SnapshotInfo",
     "bounds_violation",
+    "nul_violation",
 ]
 
 JsonValue = Any
@@ -429,6 +430,29 @@ def _violation(value: object, path: str) -> str | None:
         return next((f for i, v in enumerate(value) if (f := _violation(v, f"{path}[{i}]")) is not None), None)
     if isinstance(value, dict):
         return next((f for k, v in value.items() if (f := _violation(v, f"{path}.{k}")) is not None), None)
+    return None
+
+
+def nul_violation(value: object, path: str = "") -> str | None:
+    """The dotted path of the first text in ``value`` (a model, searched through nested models,
+    lists and mappings, keys included) holding a NUL character; ``None`` when none does.
+
+    No text column of PostgreSQL keeps one (nor does its JSON type), so the catalog drops an
+    item read with one rather than fail the snapshot that would hold it."""
+    if isinstance(value, str):
+        return path.lstrip(".") if "\x00" in value else None
+    if isinstance(value, BaseModel):
+        value = value.__dict__
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}"
+            if isinstance(key, str) and "\x00" in key:
+                return where.lstrip(".")
+            found = nul_violation(item, where)
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        return next((f for i, v in enumerate(value) if (f := nul_violation(v, f"{path}[{i}]")) is not None), None)
     return None
 
 

@@ -353,12 +353,15 @@ _READERS: dict[str, Callable[[Path, str, str, bool], Iterator[Record]]] = {
 }
 
 
-def read_records(path: str | Path, *, list_key: str = "items", keyed_only: bool = False) -> Iterator[Record]:
+def read_records(path: str | Path, *, list_key: str = "items", keyed_only: bool = False,
+                 refuse_nul: bool = False) -> Iterator[Record]:
     """Rows of a ``.csv``, ``.jsonl``, ``.json`` or ``.yaml``/``.yml`` file.
 
     YAML and JSON files hold a list, or a mapping whose ``list_key`` is the list. CSV rows are
     :func:`unflatten`-ed. Errors name the file and the line. With ``keyed_only``, only a
-    mapping's ``list_key`` is read (CSV, JSON Lines and bare lists give nothing).
+    mapping's ``list_key`` is read (CSV, JSON Lines and bare lists give nothing). With
+    ``refuse_nul``, a row holding a NUL character in a text (which no store keeps) is an error
+    naming its line and field.
     """
     p = Path(path)
     text = read_text(p)
@@ -369,4 +372,24 @@ def read_records(path: str | Path, *, list_key: str = "items", keyed_only: bool 
     if reader is None:
         raise ConfigError(f"unsupported file type {suffix!r} (use .csv, .jsonl, .json or .yaml)",
                           source=str(p))
-    yield from reader(p, text, list_key, keyed_only)
+    rows = reader(p, text, list_key, keyed_only)
+    if refuse_nul and _may_hold_nul(text):
+        rows = _without_nul(rows)
+    yield from rows
+
+
+def _may_hold_nul(text: str) -> bool:
+    """Whether a file's text may give a NUL character: as itself, or written as JSON or YAML
+    escape it (a glance at the text, so that files without one are not searched row by row)."""
+    return "\x00" in text or "\\u0000" in text or "\\x00" in text or "\\0" in text or "\\U00000000" in text
+
+
+def _without_nul(rows: Iterator[Record]) -> Iterator[Record]:
+    from .models import nul_violation
+
+    for source, line, row in rows:
+        field = nul_violation(row)
+        if field is not None:
+            raise ConfigError("a NUL character in a text (no store keeps one)", source=source, line=line,
+                              field=field)
+        yield source, line, row

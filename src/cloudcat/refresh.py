@@ -42,7 +42,7 @@ from pydantic import ValidationError
 from .driver import Driver
 from .errors import CloudcatError, redact
 from .http import Deadline, within
-from .models import BackendStatus, Kind, Region, bounds_violation
+from .models import BackendStatus, Kind, Region, bounds_violation, nul_violation
 from .store import StoredItem
 
 __all__ = ["BackendReader", "Spool", "TaskPool", "item_log"]
@@ -326,7 +326,14 @@ class BackendReader:
                                  region.name, bad)
                 continue
             # what model_dump_json gives, without its wrapper's cost (a microsecond an item)
-            batch.append(item.__pydantic_serializer__.to_json(item, exclude_none=True).decode())
+            line = item.__pydantic_serializer__.to_json(item, exclude_none=True).decode()
+            if "\\u0000" in line:  # JSON writes a NUL so (or a text holds those six characters)
+                bad = nul_violation(item)
+                if bad is not None:
+                    item_log.warning("backend %s: %s item %r in region %s dropped: field %s holds a NUL "
+                                     "character", state.name, kind.value, item.name, region.name, bad)
+                    continue
+            batch.append(line)
             count += 1
             if len(batch) >= BATCH:
                 self._emit(state, "items", (_now(), batch))
