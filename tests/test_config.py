@@ -262,3 +262,18 @@ def test_config_schema_still_rejects_invalid_configs(config_schema: dict[str, ob
     import jsonschema
 
     assert list(jsonschema.Draft202012Validator(config_schema).iter_errors(bad))
+
+
+@pytest.mark.parametrize(("text", "line", "field"), [
+    ('brands:\n  fe:\n    backend: fe\n    labels: [ok, "a\\0b"]\n', 4, "brands.fe.labels[1]"),
+    ('brands:\n  "f\\x00e":\n    backend: fe\n', 2, "brands.f\x00e"),
+    ('brands:\n  fe:\n    backend: fe\n    operator: "Orange\\u0000"\n', 4, "brands.fe.operator"),
+])
+def test_a_nul_character_in_the_configuration_names_its_line_and_field(tmp_path: Path, text: str, line: int,
+                                                                        field: str) -> None:
+    """Brand names, labels and operators go to the store, which keeps no NUL in a text."""
+    path = write(tmp_path, "backends:\n  fe:\n    driver: static\n" + text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert (info.value.line, info.value.field) == (line + 3, field)
+    assert "NUL" in str(info.value)

@@ -422,6 +422,10 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>",
         raise ConfigError("the configuration must be a mapping with backends, brands, price_books, store",
                           source=source, line=1)
     expanded = expand_env(dict(data), source=source, lines=lines)
+    nul = _nul_path(expanded)
+    if nul is not None:  # brand names, labels and the rest go to the store, which keeps none
+        raise ConfigError("a NUL character in a text (no store keeps one)", source=source,
+                          line=line_of(lines, nul), field=dotted(nul))
     _resolve_paths(expanded, base or Path.cwd())
     try:
         config = Config.model_validate(expanded)
@@ -431,6 +435,25 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>",
     config.source = source
     config._lines = lines
     return config
+
+
+def _nul_path(value: object, path: YamlPath = ()) -> YamlPath | None:
+    """Where the first text (or key) holding a NUL character is in a configuration's data."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                return (*path, key)
+            found = _nul_path(item, (*path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _nul_path(item, (*path, i))
+            if found is not None:
+                return found
+    return None
 
 
 def _check_references(config: Config, source: str, lines: Lines) -> None:
