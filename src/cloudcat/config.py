@@ -37,7 +37,7 @@ from typing import Any, NoReturn
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
-from .models import BrandData, Lifecycle, OperatorPeriod
+from .models import BrandData, Lifecycle, OperatorPeriod, nul_path
 from .secrets import find_secrets, mask_secrets
 from .yamlfile import Lines, YamlPath, dotted, expand_env, line_of, load_yaml
 
@@ -422,7 +422,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>",
         raise ConfigError("the configuration must be a mapping with backends, brands, price_books, store",
                           source=source, line=1)
     expanded = expand_env(dict(data), source=source, lines=lines)
-    nul = _nul_path(expanded)
+    nul = nul_path(expanded)
     if nul is not None:  # brand names, labels and the rest go to the store, which keeps none
         raise ConfigError("a NUL character in a text (no store keeps one)", source=source,
                           line=line_of(lines, nul), field=dotted(nul))
@@ -435,25 +435,6 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>",
     config.source = source
     config._lines = lines
     return config
-
-
-def _nul_path(value: object, path: YamlPath = ()) -> YamlPath | None:
-    """Where the first text (or key) holding a NUL character is in a configuration's data."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if isinstance(key, str) and "\x00" in key:
-                return (*path, key)
-            found = _nul_path(item, (*path, key))
-            if found is not None:
-                return found
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            found = _nul_path(item, (*path, i))
-            if found is not None:
-                return found
-    return None
 
 
 def _check_references(config: Config, source: str, lines: Lines) -> None:

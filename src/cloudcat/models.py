@@ -49,7 +49,7 @@ __all__ = [
     "SaleStatus",
     "SnapshotInfo",
     "bounds_violation",
-    "nul_violation",
+    "nul_path",
 ]
 
 JsonValue = Any
@@ -433,26 +433,30 @@ def _violation(value: object, path: str) -> str | None:
     return None
 
 
-def nul_violation(value: object, path: str = "") -> str | None:
-    """The dotted path of the first text in ``value`` (a model, searched through nested models,
-    lists and mappings, keys included) holding a NUL character; ``None`` when none does.
+def nul_path(value: object, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """Where the first text in ``value`` (a model, searched through nested models, lists and
+    mappings, keys included) holding a NUL character is: its path of keys and list positions
+    (:func:`cloudcat.yamlfile.dotted` writes it as users do); ``None`` when no text holds one.
 
-    No text column of PostgreSQL keeps one (nor does its JSON type), so the catalog drops an
-    item read with one rather than fail the snapshot that would hold it."""
+    No text column of PostgreSQL keeps one (nor does its JSON type): the catalog drops an item
+    read with one, and refuses a configuration or price book that gives one, rather than fail
+    the snapshot that would hold it."""
     if isinstance(value, str):
-        return path.lstrip(".") if "\x00" in value else None
+        return path if "\x00" in value else None
     if isinstance(value, BaseModel):
         value = value.__dict__
     if isinstance(value, dict):
         for key, item in value.items():
-            where = f"{path}.{key}"
             if isinstance(key, str) and "\x00" in key:
-                return where.lstrip(".")
-            found = nul_violation(item, where)
+                return (*path, key)
+            found = nul_path(item, (*path, key))
             if found is not None:
                 return found
     elif isinstance(value, (list, tuple)):
-        return next((f for i, v in enumerate(value) if (f := nul_violation(v, f"{path}[{i}]")) is not None), None)
+        for i, item in enumerate(value):
+            found = nul_path(item, (*path, i))
+            if found is not None:
+                return found
     return None
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .yamlfile import MAX_DEPTH, YamlPath, parse_yaml, read_text
+from .yamlfile import MAX_DEPTH, YamlPath, dotted, parse_yaml, read_text
 
 __all__ = ["Record", "read_records", "unflatten"]
 
@@ -385,11 +385,11 @@ def _may_hold_nul(text: str) -> bool:
 
 
 def _without_nul(rows: Iterator[Record]) -> Iterator[Record]:
-    from .models import nul_violation
+    from .models import nul_path
 
     for source, line, row in rows:
-        field = nul_violation(row)
-        if field is not None:
+        where = nul_path(row)
+        if where is not None:
             raise ConfigError("a NUL character in a text (no store keeps one)", source=source, line=line,
-                              field=field)
+                              field=dotted(where))
         yield source, line, row

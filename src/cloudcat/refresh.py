@@ -42,8 +42,9 @@ from pydantic import ValidationError
 from .driver import Driver
 from .errors import CloudcatError, redact
 from .http import Deadline, within
-from .models import BackendStatus, Kind, Region, bounds_violation, nul_violation
+from .models import BackendStatus, Kind, Region, bounds_violation, nul_path
 from .store import StoredItem
+from .yamlfile import dotted
 
 __all__ = ["BackendReader", "Spool", "TaskPool", "item_log"]
 
@@ -328,10 +329,10 @@ class BackendReader:
             # what model_dump_json gives, without its wrapper's cost (a microsecond an item)
             line = item.__pydantic_serializer__.to_json(item, exclude_none=True).decode()
             if "\\u0000" in line:  # JSON writes a NUL so (or a text holds those six characters)
-                bad = nul_violation(item)
-                if bad is not None:
+                where = nul_path(item)
+                if where is not None:
                     item_log.warning("backend %s: %s item %r in region %s dropped: field %s holds a NUL "
-                                     "character", state.name, kind.value, item.name, region.name, bad)
+                                     "character", state.name, kind.value, item.name, region.name, dotted(where))
                     continue
             batch.append(line)
             count += 1
