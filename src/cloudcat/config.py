@@ -37,7 +37,7 @@ from typing import Any, NoReturn
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
-from .models import BrandData, Lifecycle, OperatorPeriod, nul_path
+from .models import NUL_MESSAGE, BrandData, Lifecycle, OperatorPeriod, nul_path
 from .secrets import find_secrets, mask_secrets
 from .yamlfile import Lines, YamlPath, dotted, expand_env, line_of, load_yaml
 
@@ -424,7 +424,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>",
     expanded = expand_env(dict(data), source=source, lines=lines)
     nul = nul_path(expanded)
     if nul is not None:  # brand names, labels and the rest go to the store, which keeps none
-        raise ConfigError("a NUL character in a text (no store keeps one)", source=source,
+        raise ConfigError(NUL_MESSAGE, source=source,
                           line=line_of(lines, nul), field=dotted(nul))
     _resolve_paths(expanded, base or Path.cwd())
     try:

@@ -433,6 +433,10 @@ def _violation(value: object, path: str) -> str | None:
     return None
 
 
+#: What a configuration or price book giving a NUL character is told (:func:`nul_path` finds where).
+NUL_MESSAGE = "a NUL character in a text (no store keeps one)"
+
+
 def nul_path(value: object, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
     """Where the first text in ``value`` (a model, searched through nested models, lists and
     mappings, keys included) holding a NUL character is: its path of keys and list positions

@@ -385,11 +385,10 @@ def _may_hold_nul(text: str) -> bool:
 
 
 def _without_nul(rows: Iterator[Record]) -> Iterator[Record]:
-    from .models import nul_path
+    from .models import NUL_MESSAGE, nul_path
 
     for source, line, row in rows:
         where = nul_path(row)
         if where is not None:
-            raise ConfigError("a NUL character in a text (no store keeps one)", source=source, line=line,
-                              field=dotted(where))
+            raise ConfigError(NUL_MESSAGE, source=source, line=line, field=dotted(where))
         yield source, line, row
