@@ -418,7 +418,7 @@ def store_offer(draw: st.DrawFn) -> Offer:
     amount = draw(st.one_of(st.none(), st.decimals(0, 100, places=4, allow_nan=False, allow_infinity=False)))
     currency = draw(st.sampled_from(["EUR", "USD"]))
     return offer(
-        draw(st.text("abXé.-", min_size=1, max_size=5)),
+        draw(st.text("abXé.-\x1e\x1f0", min_size=1, max_size=5)),
         brand=draw(st.sampled_from(["acme", "orange"])), kind=kind,
         region=draw(st.sampled_from(["eu-west-0", "eu-west-1", None])),
         vcpus=(flex.vcpus_max if flex else draw(st.integers(1, 64))) if compute else None,
@@ -429,7 +429,7 @@ def store_offer(draw: st.DrawFn) -> Offer:
         labels=draw(st.lists(st.sampled_from(["hds", "secnumcloud", "gdpr-eu"]), max_size=2)),
         zone=draw(st.sampled_from([None, "eu-west-0b"])),
         zones=draw(st.lists(st.sampled_from(["eu-west-0a", "eu-west-0b"]), max_size=2)),
-        display_name=draw(st.one_of(st.none(), st.text("aXÉ ", max_size=4))),
+        display_name=draw(st.one_of(st.none(), st.text("aXÉ \x1e\x1f1", max_size=4))),
         lifecycle=Lifecycle(status=draw(st.sampled_from(list(LifecycleStatus)))),
         backend=draw(st.sampled_from(["fe", "cav"])),
         country=draw(st.sampled_from([None, "FR", "fr", "DE"])),
@@ -454,7 +454,7 @@ FILTERS: dict[str, st.SearchStrategy[Any]] = {
     "max_price": st.decimals(0, 100, places=4, allow_nan=False, allow_infinity=False),
     "currency": st.sampled_from(["EUR", "usd"]),
     "lifecycle": st.lists(st.sampled_from(list(LifecycleStatus)), min_size=1),
-    "text": st.text("abXÉ.", min_size=1, max_size=2),
+    "text": st.text("abXÉ.\x1e\x1f01", min_size=1, max_size=3).filter(str.strip),
     "backend": st.lists(st.sampled_from(["fe", "cav"]), min_size=1),
     "country": st.sampled_from(["FR", "fr", ["DE", "FR"]]),
     "any_label": st.lists(st.sampled_from(["HDS", "secnumcloud", "iso27001"]), min_size=1, max_size=2),
@@ -501,6 +501,25 @@ def test_store_query_agrees_with_the_pure_query(shared_store: Store, offers: lis
     if previous is not None:
         earlier = list(shared_store.query(OfferQuery(), snapshot=previous.id))
         assert len(earlier) == previous.offers
+
+
+
+#: Names and display names holding what the store's text column separates fields with (U+001F)
+#: and escapes with (U+001E, then a digit), next to plain ones holding those digits.
+_HOSTILE_TEXTS = [offer("a\x1fb"), offer("q\x1e", display_name="Q\x1e1"), offer("m0", display_name="x\x1fy"),
+                  offer("n1", display_name="Z"), offer("p\x1e\x1f")]
+
+
+@pytest.mark.parametrize("wanted", ["a\x1fb", "a\x1f", "\x1fb", "b", "q\x1e", "\x1e1", "0", "1", "e0", "\x1e0",
+                                    "1\x1e", "x\x1fy", "y", "z", "p\x1e\x1f", "0/q", "b\x1fq"])
+def test_the_text_filter_finds_the_store_separators_as_in_memory(store: Store, wanted: str) -> None:
+    """A text holding U+001F or U+001E is found in the fields holding it, and only there: never
+    across two fields, nor in what the store writes for those characters."""
+    store.write_snapshot(items=[], offers=_HOSTILE_TEXTS, statuses=[], config_hash=None)
+    q = OfferQuery(text=wanted)
+    expected = [o.id for o in _HOSTILE_TEXTS if DECLARED_FILTERS["text"].matches(o, q.get("text"))]
+    assert sorted(o.id for o in store.query(q)) == sorted(expected)
+    assert sorted(o.id for o in store.query(q)) == sorted(o.id for o in run(_HOSTILE_TEXTS, q))
 
 
 # -- diff ---------------------------------------------------------------------------------------

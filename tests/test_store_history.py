@@ -215,6 +215,42 @@ def test_a_store_of_schema_5_gets_labels_and_zones_in_columns(new_store_location
                 s._db.execute(f"SELECT count(*) FROM {table}").fetchall()
 
 
+
+def test_a_store_of_schema_6_finds_names_holding_the_separator(new_store_location: Callable[[], str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Schema 7 escapes U+001E and U+001F within the fields of the text filter's column; a store
+    of schema 6 kept them as they were (a U+001F then read as two fields): opened, the versions
+    holding them are written again, a patched version too, and the others are left as they are."""
+    from cloudcat.filters import SEARCH_SEPARATOR, search_fields
+
+    monkeypatch.setattr("cloudcat.store.sqlite._FILL_BATCH", 1)  # one version a batch
+    hostile = [offer("a\x1fb"), offer("q\x1e", display_name="Q\x1f1")]
+    location = new_store_location()
+    with Store(location) as s:
+        first = s.write_snapshot(items=[], offers=CATALOG + hostile, statuses=[], config_hash=None).id
+        changed = [hostile[0].model_copy(update={"labels": ["hds"]}), hostile[1]]
+        s.write_snapshot(items=[], offers=CATALOG + changed, statuses=[], config_hash=None)
+        db = s._db
+        plain = db.execute("SELECT pk, search FROM offers WHERE instr(search, ?) = 0 ORDER BY pk",
+                           ("\x1e",)).fetchall()
+        escaped = db.execute("SELECT pk, search FROM offers WHERE instr(search, ?) > 0", ("\x1e",)).fetchall()
+        assert len(escaped) == 3 and len(plain) == len(CATALOG)  # a patched version among them
+        db.executemany("UPDATE offers SET search = ? WHERE pk = ?",  # as schema 6 wrote them
+                       [(SEARCH_SEPARATOR.join(search_fields(text)), pk) for pk, text in escaped])
+        if type(s).__name__ == "PostgresStore":
+            db.execute("UPDATE cloudcat_schema SET version = 6")
+        else:
+            db.execute("PRAGMA user_version = 6")
+        assert not list(s.query(OfferQuery(text="a\x1fb")))
+    with Store(location) as s:
+        assert [o.id for o in s.query(OfferQuery(text="a\x1fb"))] == [hostile[0].id]
+        assert [o.id for o in s.query(OfferQuery(text="a\x1fb"), snapshot=first)] == [hostile[0].id]
+        assert [o.id for o in s.query(OfferQuery(text="\x1f1"))] == [hostile[1].id]
+        assert hostile[1].id not in {o.id for o in s.query(OfferQuery(text="11"))}  # \x1f1 written \x1e11
+        assert s._db.execute("SELECT pk, search FROM offers WHERE instr(search, ?) = 0 ORDER BY pk",
+                             ("\x1e",)).fetchall() == plain
+
+
 def test_an_offer_removed_then_back_is_absent_in_between(store: Store) -> None:
     a = store.write_snapshot(items=[], offers=CATALOG, statuses=[], config_hash=None).id
     b = store.write_snapshot(items=[], offers=CATALOG[1:], statuses=[], config_hash=None).id

@@ -47,11 +47,16 @@ __all__ = [
     "list_needle",
     "list_text",
     "reference_table",
+    "search_fields",
+    "search_join",
     "validate_filters",
 ]
 
-#: Separates the lower-cased id, name and display name in the store's ``search`` column.
+#: Separates the lower-cased id, name and display name in the store's ``search`` column
+#: (:func:`search_join`).
 SEARCH_SEPARATOR = "\x1f"
+#: Starts what the store's list and search columns write for U+001E and U+001F within a value.
+_ESCAPE = "\x1e"
 #: Separates the values of a list field in its store column (:func:`list_text`).
 LIST_SEPARATOR = "\x1f"
 
@@ -92,9 +97,22 @@ def list_needle(value: str) -> str:
 
 
 def _escaped(value: str) -> str:
-    if "\x1e" in value or LIST_SEPARATOR in value:
-        return value.replace("\x1e", "\x1e0").replace(LIST_SEPARATOR, "\x1e1")
+    if _ESCAPE in value or LIST_SEPARATOR in value:
+        return value.replace(_ESCAPE, "\x1e0").replace(LIST_SEPARATOR, "\x1e1")
     return value
+
+
+def search_join(fields: Iterable[str]) -> str:
+    """Fields as the store's ``search`` column holds them: joined by :data:`SEARCH_SEPARATOR`,
+    each written as a list value is (U+001E and U+001F within it as ``\\x1e0`` and ``\\x1e1``),
+    so that a field holding the separator is not read as two (:func:`search_fields`)."""
+    return SEARCH_SEPARATOR.join(map(_escaped, fields))
+
+
+def search_fields(text: str) -> list[str]:
+    """The fields of a ``search`` column's text, as they were given to :func:`search_join`."""
+    return [part.replace("\x1e1", SEARCH_SEPARATOR).replace("\x1e0", _ESCAPE) if _ESCAPE in part else part
+            for part in text.split(SEARCH_SEPARATOR)]
 
 
 def _listed(column: str, values: Sequence[str], params: list[Any], joined: str) -> str:
@@ -359,12 +377,17 @@ class Text(Filter):
         return any(wanted in f.lower() for f in (offer.name, offer.display_name or "", offer.id))
 
     def sql(self, wanted: str, params: list[Any]) -> str:
-        params.append(wanted)
-        # instr() is exact on the lower-cased text; a needle holding the separator could straddle
-        # two fields, so it goes through the field-by-field function instead.
-        if SEARCH_SEPARATOR in wanted:
-            return f"cc_text_in(o.{self.column}, ?)"
-        return f"instr(o.{self.column}, ?) > 0"
+        column = f"o.{self.column}"
+        # A needle holding the separator or the escape could straddle two fields or an escape:
+        # it goes through the field-by-field function (cc_text_in), which reads the fields back.
+        if SEARCH_SEPARATOR in wanted or _ESCAPE in wanted:
+            params.append(wanted)
+            return f"cc_text_in({column}, ?)"
+        # Any other needle found in the lower-cased text is found in one field, as given, unless
+        # a field held an escaped character: the needle may then have met the digit after the
+        # escape, and only those few rows are read field by field.
+        params += [wanted, _ESCAPE, wanted]
+        return f"(instr({column}, ?) > 0 AND (instr({column}, ?) = 0 OR cc_text_in({column}, ?)))"
 
     def json_schema(self) -> dict[str, Any]:
         return {"type": "string", "minLength": 1}

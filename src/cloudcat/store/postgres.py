@@ -26,7 +26,15 @@ from ..errors import StoreError
 from . import lock as _lock
 from .dialect import POSTGRES
 from .schema import FILTER_COLUMNS
-from .sqlite import _PARTIAL_SINCE_5, _SCHEMA, _SIDE_TABLES_BEFORE_6, SCHEMA_VERSION, Store, _fill_filter_columns
+from .sqlite import (
+    _PARTIAL_SINCE_5,
+    _SCHEMA,
+    _SIDE_TABLES_BEFORE_6,
+    SCHEMA_VERSION,
+    Store,
+    _fill_filter_columns,
+    _refill_search,
+)
 
 __all__ = ["PostgresStore"]
 
@@ -35,7 +43,8 @@ CREATE OR REPLACE FUNCTION instr(text, text) RETURNS integer LANGUAGE sql IMMUTA
     AS $$ SELECT strpos($1, $2) $$;
 CREATE OR REPLACE FUNCTION cc_text_in(text, text) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT $1 IS NOT NULL AND EXISTS (
-        SELECT 1 FROM unnest(string_to_array($1, chr(31))) p WHERE strpos(p, $2) > 0) $$;
+        SELECT 1 FROM unnest(string_to_array($1, chr(31))) p
+        WHERE strpos(replace(replace(p, chr(30) || '1', chr(31)), chr(30) || '0', chr(30)), $2) > 0) $$;
 CREATE OR REPLACE FUNCTION cc_decimal_le(text, text) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT $1 IS NOT NULL AND $1::numeric <= $2::numeric $$;
 CREATE OR REPLACE FUNCTION cc_decimal_le(text, numeric) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -180,23 +189,7 @@ class PostgresStore(Store):
         try:
             # one process creates the schema; others wait here, then find it made
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('cloudcat-schema:' || current_schema()))")
-            found = _version(conn)
-            if found != SCHEMA_VERSION:
-                conn.execute(_FUNCTIONS)
-                if found is not None and found < 5:  # made again holding open versions only
-                    for index in _PARTIAL_SINCE_5:
-                        conn.execute(f"DROP INDEX IF EXISTS {index}")
-                for statement in _postgres_schema():
-                    conn.execute(statement)
-                conn.execute("DELETE FROM cloudcat_schema")
-                conn.execute("INSERT INTO cloudcat_schema (version) VALUES (?)", (SCHEMA_VERSION,))
-            missing = _missing_columns(conn)
-            for column in missing:
-                conn.execute(f"ALTER TABLE offers ADD COLUMN {column} {_filter_type(column)}")
-            if missing:
-                _fill_filter_columns(conn, POSTGRES, missing)
-            for table in _SIDE_TABLES_BEFORE_6:  # (their values are in the columns, from the offers)
-                conn.execute(f"DROP TABLE IF EXISTS {table}")
+            _upgrade(conn, _version(conn))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -260,6 +253,30 @@ def _version(conn: _Connection) -> int | None:
         return None
     row = conn.execute("SELECT max(version) FROM cloudcat_schema").fetchone()
     return None if row is None or row[0] is None else int(row[0])
+
+
+def _upgrade(conn: _Connection, found: int | None) -> None:
+    """Create the schema, or bring a store of schema ``found`` up to date (within the caller's
+    transaction): functions and indexes made again, columns of filters declared since added and
+    filled from the stored offers, the text filter's column written again where it changed."""
+    if found != SCHEMA_VERSION:
+        conn.execute(_FUNCTIONS)
+        if found is not None and found < 5:  # made again holding open versions only
+            for index in _PARTIAL_SINCE_5:
+                conn.execute(f"DROP INDEX IF EXISTS {index}")
+        for statement in _postgres_schema():
+            conn.execute(statement)
+        conn.execute("DELETE FROM cloudcat_schema")
+        conn.execute("INSERT INTO cloudcat_schema (version) VALUES (?)", (SCHEMA_VERSION,))
+    missing = _missing_columns(conn)
+    for column in missing:
+        conn.execute(f"ALTER TABLE offers ADD COLUMN {column} {_filter_type(column)}")
+    if missing:
+        _fill_filter_columns(conn, POSTGRES, missing)
+    if found is not None and found < 7:
+        _refill_search(conn, POSTGRES)
+    for table in _SIDE_TABLES_BEFORE_6:  # (their values are in the columns, from the offers)
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _missing_columns(conn: _Connection) -> list[str]:

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
 
-from ..filters import FILTERS, SEARCH_SEPARATOR
+from ..filters import FILTERS, SEARCH_SEPARATOR, search_fields, search_join
 from ..models import Offer
 
 __all__ = [
@@ -94,7 +94,7 @@ def text_in(search: str | None, needle: str) -> bool:
     """SQL function ``cc_text_in``: ``needle`` within one of the fields joined in ``search``."""
     if search is None:
         return False
-    return any(needle in part for part in search.split(SEARCH_SEPARATOR))
+    return any(needle in field for field in search_fields(search))
 
 
 def search_text(offer: Offer) -> str:
@@ -105,12 +105,12 @@ def search_text(offer: Offer) -> str:
     name = offer.name.lower()
     display = (offer.display_name or "").lower()
     if name in ident and display in ident:
-        return ident
+        return search_join((ident,))
     parts = [ident]
     for field in (name, display):
         if field not in ident and field not in parts:
             parts.append(field)
-    return SEARCH_SEPARATOR.join(parts)
+    return search_join(parts)
 
 
 def offer_values(offer: Offer) -> tuple[Any, ...]:

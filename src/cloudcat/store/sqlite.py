@@ -47,6 +47,7 @@ from .schema import (
     batched,
     decimal_le,
     offer_values,
+    search_text,
     split_read_at,
     text_in,
 )
@@ -59,8 +60,10 @@ _T = TypeVar("_T")
 #: (history as changes); older stores are rewritten into it when opened. Version 5 keeps only
 #: open versions in the current view's indexes (:data:`_PARTIAL_SINCE_5`, made again on upgrade).
 #: Version 6 keeps an offer's labels and zones in columns of its row (:func:`~cloudcat.filters.list_text`)
-#: rather than in side tables of a row per value, which every changed version copied.
-SCHEMA_VERSION = 6
+#: rather than in side tables of a row per value, which every changed version copied. Version 7
+#: writes U+001E and U+001F within a field of the ``search`` column as escapes
+#: (:func:`~cloudcat.filters.search_join`), where a U+001F read as two fields.
+SCHEMA_VERSION = 7
 
 #: Side tables of a row per label and per zone, before schema 6.
 _SIDE_TABLES_BEFORE_6 = ("offer_labels", "offer_zones")
@@ -761,6 +764,8 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> None:
             conn.execute(f"ALTER TABLE offers ADD COLUMN {column}")
         if missing:
             _fill_filter_columns(conn, SQLITE, missing)
+        if 3 <= version < 7:
+            _refill_search(conn, SQLITE)
         for table in _SIDE_TABLES_BEFORE_6:  # (their values are in the columns, from the offers)
             conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -788,6 +793,23 @@ def _fill_filter_columns(conn: Any, d: Dialect, missing: list[str]) -> None:
         conn.executemany(f"UPDATE offers SET {sets} WHERE pk = ?", [
             (*(FILTERS[FILTER_COLUMNS[c]].stored(o) for c in missing), pk)
             for pk, o in ((pk, Offer.model_validate(_with_read_at(data))) for pk, data in batch)])
+
+
+def _refill_search(conn: Any, d: Dialect) -> None:
+    """Write the ``search`` column again for the versions whose offer holds U+001E or U+001F
+    (stores before schema 7 kept them as they were, where a U+001F read as two fields): those
+    characters are in its JSON as escapes; other versions' columns are the same either way."""
+    full = _json(d, "offers", "o")
+    after = 0
+    while True:
+        batch = conn.execute(f"SELECT o.pk, {full} FROM offers o WHERE o.pk > ? AND (instr({full}, ?) > 0 "
+                             f"OR instr({full}, ?) > 0) ORDER BY o.pk LIMIT ?",
+                             (after, "\\u001e", "\\u001f", _FILL_BATCH)).fetchall()
+        if not batch:
+            return
+        after = batch[-1][0]
+        conn.executemany("UPDATE offers SET search = ? WHERE pk = ?", [
+            (search_text(Offer.model_validate(_with_read_at(data))), pk) for pk, data in batch])
 
 
 def _with_read_at(data: str) -> dict[str, Any]:
