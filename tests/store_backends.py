@@ -50,8 +50,11 @@ def postgres_server() -> Iterator[str]:
         as_user = ["runuser", "-u", "postgres", "--"]
     data, port = root / "data", _free_port()
     try:
+        # a database collating as people read (ICU, en-US: "a" < "B"), as a team's server may, where
+        # the store must still sort and compare as SQLite and Python do (code point order)
         subprocess.run([*as_user, _pg_bin("initdb"), "-D", str(data), "-U", "cloudcat", "--auth=trust",
-                        "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
+                        "-E", "UTF8", "--no-sync", "--locale-provider=icu", "--icu-locale=en-US"],
+                       check=True, capture_output=True)
         subprocess.run([*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w",
                         "-o", f"-k {root} -h 127.0.0.1 -p {port} -c fsync=off -c max_connections=200",
                         "start"], check=True, capture_output=True)
