@@ -4,7 +4,10 @@ Two measures, each against what it should be compared with:
 
 * **price books**: ``Catalog.refresh()`` of a static backend of 10,000 items under one brand,
   with no price book and with a book of 10,000 rules (exact names and patterns). Target: the
-  rules add at most 10 %. Rules are found through indexes, so the cost follows items + rules.
+  rules add at most 10 %. For comparison, a third side stores the same offers with no book,
+  the items carrying the prices and labels the book gives (what pricing costs when the
+  driver reads it: checked, spooled and stored with each item). Rules are found through
+  indexes, so the cost follows items + rules.
   Times on a shared machine vary from run to run by more than the 10 % looked for; with
   ``--instructions`` (needs valgrind) each side also runs once under callgrind, which counts
   the instructions of the refresh alone: a figure the machine's load does not change.
@@ -40,6 +43,7 @@ from pathlib import Path
 import yaml
 
 import cloudcat
+from cloudcat.prices import PriceBook
 
 
 def write_items(path: Path, count: int) -> None:
@@ -79,29 +83,46 @@ def timed_refresh(tmp: Path, data: Path, book: Path | None, name: str) -> tuple[
     return wall, cpu
 
 
+def write_priced(path: Path, data: Path, book: Path) -> None:
+    """The items of ``data`` as the book leaves them (its prices and labels applied), for a
+    refresh with no book that stores the same offers."""
+    prices = PriceBook.load([book])
+    with data.open(encoding="utf-8") as lines, path.open("w", encoding="utf-8") as out:
+        for line in lines:
+            item = prices.apply_data("big", json.loads(line))
+            price = item.get("price")
+            if price is not None:
+                item["price"] = price.model_dump(mode="json", exclude_none=True)
+            out.write(json.dumps(item) + "\n")
+
+
 def price_books(tmp: Path, items: int, rules: int, runs: int) -> None:
     data = tmp / "items.jsonl"
     write_items(data, items)
     book = tmp / "rules.csv"
     write_rules(book, rules, items)
+    priced = tmp / "priced.jsonl"
+    write_priced(priced, data, book)
     timed_refresh(tmp, data, book, "warm-up")  # imports, first-use caches, the files in the page cache
-    times: dict[str, list[tuple[float, float]]] = {"none": [], "rules": []}
-    # both sides interleaved, which one goes first alternating: a machine busy with something else
-    # for a while weighs on both alike; CPU time of this process is what the load disturbs least
+    times: dict[str, list[tuple[float, float]]] = {"none": [], "rules": [], "priced": []}
+    # the sides interleaved, their order turning: a machine busy with something else for a while
+    # weighs on all alike; CPU time of this process is what the load disturbs least
     for run in range(max(runs, 3)):
-        sides = [("none", None), ("rules", book)]
-        for label, used in sides if run % 2 == 0 else sides[::-1]:
-            times[label].append(timed_refresh(tmp, data, used, f"{label}-{run}"))
-        (nw, nc), (rw, rc) = times["none"][-1], times["rules"][-1]
-        print(f"  run {run + 1}: no book {nw:5.2f} s ({nc:5.2f} s CPU), {rules} rules {rw:5.2f} s ({rc:5.2f} s CPU)"
-              f"  load average {os.getloadavg()[0]:.2f}")
+        sides = [("none", data, None), ("rules", data, book), ("priced", priced, None)]
+        turn = run % len(sides)
+        for label, items_file, used in sides[turn:] + sides[:turn]:
+            times[label].append(timed_refresh(tmp, items_file, used, f"{label}-{run}"))
+        (nw, nc), (rw, rc), (pw, pc) = (times[side][-1] for side in ("none", "rules", "priced"))
+        print(f"  run {run + 1}: no book {nw:5.2f} s ({nc:5.2f} s CPU), {rules} rules {rw:5.2f} s ({rc:5.2f} s CPU), "
+              f"priced items {pw:5.2f} s ({pc:5.2f} s CPU)  load average {os.getloadavg()[0]:.2f}")
     loading = min(_reading_cpu(book) for _ in range(3))
     for what, i in (("wall", 0), ("CPU", 1)):
-        none = statistics.median(t[i] for t in times["none"])
-        ruled = statistics.median(t[i] for t in times["rules"])
+        none, ruled, already = (statistics.median(t[i] for t in times[side]) for side in ("none", "rules", "priced"))
         print(f"refresh of {items} items, no price book ({what:>4}) : {none:7.2f} s")
         print(f"refresh of {items} items, {rules} rules ({what:>4}) : {ruled:7.2f} s")
         print(f"added by the rules ({what:>4})                 : {100 * (ruled / none - 1):6.1f} %  (target <= 10 %)")
+        print(f"  the same offers, their prices and labels read from the items (no book) ({what:>4}): "
+              f"{already:5.2f} s ({100 * (already / none - 1):+.1f} %)")
     # the fastest run of each side is the one other work on the machine disturbed least
     none, ruled = min(t[1] for t in times["none"]), min(t[1] for t in times["rules"])
     print(f"added by the rules (CPU, fastest run of each)  : {100 * (ruled / none - 1):6.1f} %  "
@@ -112,7 +133,7 @@ def price_books(tmp: Path, items: int, rules: int, runs: int) -> None:
 def _reading_cpu(book: Path) -> float:
     """CPU seconds to read and check a price book (what a refresh from the command line does first)."""
     start = time.process_time()
-    cloudcat.prices.PriceBook.load([book])
+    PriceBook.load([book])
     return time.process_time() - start
 
 
