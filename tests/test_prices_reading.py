@@ -112,6 +112,7 @@ def _rows_one_by_one(path: Path) -> list[PriceRule] | tuple[str, int | None, str
         return exc.source or "", exc.line, exc.field, exc.detail
 
 
+_OUT_OF_RANGE = "value out of range (numbers must be finite, at most 1e+15, and zero or at least 1e-30)"
 GOOD = {"backend": "fe", "name": "s3.large", "price_amount": "0.1", "price_currency": "EUR", "price_unit": "hour"}
 #: a change to one row of the book, and the error it makes (or none)
 BAD = [
@@ -120,7 +121,11 @@ BAD = [
                                                  "'GiB-month', 'GiB-hour', 'vcpu-hour' or 'vcpu-month'")),
     ({"price_currency": "XYZ"}, ("price.currency", "'XYZ' is not an ISO 4217 currency code (EUR, USD, CHF…)")),
     ({"price_amount": "-1"}, ("price.amount", "Input should be greater than or equal to 0")),
-    ({"price_amount": "1e20"}, ("price.amount", "value out of range (numbers must be finite and at most 1e+15)")),
+    ({"price_amount": "1e20"}, ("price.amount", _OUT_OF_RANGE)),
+    # as an item read from a driver, which would be dropped: 1e-30 is the smallest
+    ({"price_amount": "0." + "0" * 40 + "1"}, ("price.amount", _OUT_OF_RANGE)),
+    ({"price_amount": "1e-30"}, None),
+    ({"price_amount": "0E-50"}, None),
     ({"price_amount": "NaN"}, ("price.amount", "Input should be a finite number")),
     ({"name": "", "pattern": ""}, (None, "a price book rule needs 'name' or 'pattern'")),
     ({"colour": "red"}, ("colour", "Extra inputs are not permitted")),

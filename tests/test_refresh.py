@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 import cloudcat
 from cloudcat import registry
@@ -226,6 +228,20 @@ def test_every_field_that_can_hold_a_number_is_checked(fields: dict[str, Any], p
     sane = Item.model_validate({"kind": "compute", "name": "x", "vcpus": 2, "disk_gib": 1.5,
                                 "extras": {"a": [1, {"b": 2.5}]}, "lifecycle": {"status": "end-of-sale"}})
     assert bounds_violation(sane) is None
+
+
+@given(amount=st.decimals(allow_nan=False, allow_infinity=True, min_value=0)
+       | st.builds(lambda d, e: Decimal(d).scaleb(e), st.integers(0, 10**6), st.integers(-60, 30)))
+def test_a_price_seen_plain_at_a_glance_is_one_the_full_check_accepts(amount: Decimal) -> None:
+    """The check at a glance (most prices) accepts a subset of what the full check accepts, and
+    an item's price is judged alike either way (1e-30 is the smallest amount other than 0)."""
+    from cloudcat.models import Price, _sane_number, bounds_violation, plain_amount
+
+    if plain_amount(amount):
+        assert _sane_number(amount)
+    price = Price.model_construct(amount=amount, currency="EUR", unit="hour")
+    item = Item.model_construct(kind=Kind.COMPUTE, name="x", price=price)
+    assert bounds_violation(item) == (None if _sane_number(amount) else "price.amount")
 
 
 def test_the_fields_checked_are_every_field_whose_type_can_hold_a_number() -> None:

@@ -25,11 +25,12 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .iso import check_country, check_currency
+from .iso import ISO_4217, check_country, check_currency
 
 __all__ = [
     "MAX_INT",
     "MAX_NUMBER",
+    "MIN_NONZERO",
     "Architecture",
     "BackendStatus",
     "Brand",
@@ -50,6 +51,7 @@ __all__ = [
     "SnapshotInfo",
     "bounds_violation",
     "nul_path",
+    "plain_amount",
 ]
 
 JsonValue = Any
@@ -114,7 +116,9 @@ class Price(_Model):
     @field_validator("currency", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
-        return check_currency(value) if isinstance(value, str) else value
+        if isinstance(value, str):  # most are written as the code itself, kept as it is
+            return value if value in ISO_4217 else check_currency(value)
+        return value
 
 
 class Gpu(_Model):
@@ -358,6 +362,8 @@ MAX_INT = 2**53
 MAX_NUMBER = 10**15
 #: Decimal exponents beyond this are refused before any arithmetic (``1e999999999``).
 _MAX_EXPONENT = 30
+#: The smallest decimal other than zero a field may hold (its exponent within bounds).
+MIN_NONZERO = Decimal(10) ** -_MAX_EXPONENT
 
 
 def bounds_violation(value: BaseModel, path: str = "") -> str | None:
@@ -378,7 +384,8 @@ def bounds_violation(value: BaseModel, path: str = "") -> str | None:
         kind = type(field_value)
         if (kind is int and -MAX_INT <= field_value <= MAX_INT) or (
                 kind is float and -MAX_NUMBER <= field_value <= MAX_NUMBER) or (
-                not field_value and kind in _EMPTY_OK):
+                not field_value and kind in _EMPTY_OK) or (
+                kind is Price and plain_amount(field_value.amount)):
             continue  # the common cases, decided without a call (NaN fails both comparisons)
         found = _violation(field_value, f"{path}{name}")
         if found is not None:
@@ -462,6 +469,17 @@ def nul_path(value: object, path: tuple[str | int, ...] = ()) -> tuple[str | int
             if found is not None:
                 return found
     return None
+
+
+def plain_amount(amount: Decimal) -> bool:
+    """Whether a decimal (a price's amount, its only number) is within bounds for a reason seen
+    at once, as most are: finite, below :data:`MAX_NUMBER`, its exponent within bounds. When
+    not, :func:`bounds_violation` decides (a subset of what it accepts: ``0E-50`` is left to it)."""
+    return amount.is_finite() and -_MAX_EXPONENT <= amount.adjusted() < _PLAIN_DIGITS
+
+
+#: Decimals of fewer digits before the point than this are below :data:`MAX_NUMBER`.
+_PLAIN_DIGITS = len(str(MAX_NUMBER)) - 1
 
 
 def _sane_number(value: int | float | Decimal) -> bool:

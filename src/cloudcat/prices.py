@@ -29,7 +29,6 @@ import gc
 import re
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple, cast
 
@@ -38,7 +37,17 @@ from typing_extensions import TypedDict
 
 from .config import PriceBookRef
 from .errors import ConfigError
-from .models import MAX_NUMBER, FlexibleSizing, Item, Kind, Lifecycle, Price, bounds_violation
+from .models import (
+    MAX_NUMBER,
+    MIN_NONZERO,
+    FlexibleSizing,
+    Item,
+    Kind,
+    Lifecycle,
+    Price,
+    bounds_violation,
+    plain_amount,
+)
 from .records import read_records
 
 __all__ = ["ItemKey", "PriceBook", "PriceRule"]
@@ -516,18 +525,15 @@ def _rules(rows: list[dict[str, Any]], places: list[tuple[str, int | None]]) -> 
         checked: list[dict[str, Any]] = _rule_list().validate_python(rows)
     except ValidationError:
         return _rows_of(_rules_one_by_one(rows, places))
-    plain_digits = _PLAIN_DIGITS
     for pos, row in enumerate(checked):
         get = row.get
         if get("name") is None and get("pattern") is None:
             return _rows_of(_rules_one_by_one(rows, places))
         price = get("price")
-        if "price_per_vcpu" in row or "price_per_gib_memory" in row:
+        # flexible pools' prices (fewer rows) are checked in full; one plain price, at a glance
+        if "price_per_vcpu" in row or "price_per_gib_memory" in row or (
+                price is not None and not plain_amount(price.amount)):
             _check_bounds(row, *places[pos])
-        elif price is not None:  # the common case (one price), decided without a call (as _plainly_sane)
-            amount = price.amount
-            if not (amount.is_finite() and amount.adjusted() < plain_digits):
-                _check_bounds(row, *places[pos])
     return checked
 
 
@@ -557,23 +563,15 @@ def _check_bounds(given: Mapping[str, Any], source: str, line: int | None) -> No
     ``given`` (a rule's only numbers) is beyond bounds."""
     for part in _PRICE_PARTS:
         price = given.get(part)
-        if price is None or _plainly_sane(price.amount):
+        if price is None or plain_amount(price.amount):
             continue
         found = bounds_violation(price)
         if found is not None:
-            raise ConfigError(f"value out of range (numbers must be finite and at most {MAX_NUMBER:.0e})",
-                              source=source, line=line, field=f"{part}.{found}")
+            raise ConfigError(f"value out of range (numbers must be finite, at most {MAX_NUMBER:.0e}, and zero "
+                              f"or at least {MIN_NONZERO:.0e})", source=source, line=line, field=f"{part}.{found}")
 
 
 _PRICE_PARTS = ("price", "price_per_vcpu", "price_per_gib_memory")
-#: amounts below 10**15 (of at most this many digits before the point) are within bounds
-_PLAIN_DIGITS = len(str(MAX_NUMBER)) - 1
-
-
-def _plainly_sane(amount: Decimal) -> bool:
-    """Whether a price's amount (its only number) is decided within bounds at a glance: finite,
-    below :data:`MAX_NUMBER`. Others are left to :func:`bounds_violation`."""
-    return amount.is_finite() and amount.adjusted() < _PLAIN_DIGITS
 
 
 def _apply_entry(data: dict[str, Any], entry: _Entry) -> dict[str, Any]:
