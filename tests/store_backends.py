@@ -8,6 +8,7 @@ import contextlib
 import glob
 import itertools
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -32,6 +33,16 @@ def _pg_bin(name: str) -> str:
     return candidates[-1]
 
 
+def _collating_as_people_read() -> list[str]:
+    """``initdb`` options for a database collating as people read (ICU, en-US: "a" < "B"), as a
+    team's server may, where the store must still sort and compare as SQLite and Python do (code
+    point order). ICU is chosen so from PostgreSQL 15 on (Debian's since bookworm); an older
+    server keeps the machine's locale."""
+    version = subprocess.run([_pg_bin("initdb"), "--version"], capture_output=True, text=True).stdout
+    major = re.search(r"\d+", version)
+    return ["--locale-provider=icu", "--icu-locale=en-US"] if major and int(major.group()) >= 15 else []
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -50,11 +61,8 @@ def postgres_server() -> Iterator[str]:
         as_user = ["runuser", "-u", "postgres", "--"]
     data, port = root / "data", _free_port()
     try:
-        # a database collating as people read (ICU, en-US: "a" < "B"), as a team's server may, where
-        # the store must still sort and compare as SQLite and Python do (code point order)
         subprocess.run([*as_user, _pg_bin("initdb"), "-D", str(data), "-U", "cloudcat", "--auth=trust",
-                        "-E", "UTF8", "--no-sync", "--locale-provider=icu", "--icu-locale=en-US"],
-                       check=True, capture_output=True)
+                        "-E", "UTF8", "--no-sync", *_collating_as_people_read()], check=True, capture_output=True)
         subprocess.run([*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w",
                         "-o", f"-k {root} -h 127.0.0.1 -p {port} -c fsync=off -c max_connections=200",
                         "start"], check=True, capture_output=True)
