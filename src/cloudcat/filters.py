@@ -55,8 +55,10 @@ __all__ = [
 #: Separates the lower-cased id, name and display name in the store's ``search`` column
 #: (:func:`search_join`).
 SEARCH_SEPARATOR = "\x1f"
-#: Starts what the store's list and search columns write for U+001E and U+001F within a value.
+#: Starts what the store's list and search columns write for U+001E and U+001F within a value:
+#: U+001E 0 and U+001E 1.
 _ESCAPE = "\x1e"
+_ESCAPED = {_ESCAPE: _ESCAPE + "0", "\x1f": _ESCAPE + "1"}
 #: Separates the values of a list field in its store column (:func:`list_text`).
 LIST_SEPARATOR = "\x1f"
 
@@ -98,7 +100,7 @@ def list_needle(value: str) -> str:
 
 def _escaped(value: str) -> str:
     if _ESCAPE in value or LIST_SEPARATOR in value:
-        return value.replace(_ESCAPE, "\x1e0").replace(LIST_SEPARATOR, "\x1e1")
+        return value.replace(_ESCAPE, _ESCAPED[_ESCAPE]).replace(LIST_SEPARATOR, _ESCAPED[LIST_SEPARATOR])
     return value
 
 
@@ -111,8 +113,9 @@ def search_join(fields: Iterable[str]) -> str:
 
 def search_fields(text: str) -> list[str]:
     """The fields of a ``search`` column's text, as they were given to :func:`search_join`."""
-    return [part.replace("\x1e1", SEARCH_SEPARATOR).replace("\x1e0", _ESCAPE) if _ESCAPE in part else part
-            for part in text.split(SEARCH_SEPARATOR)]
+    # the separator's first: an escape decoded first, then a 1 after it, would read as one
+    return [part.replace(_ESCAPED[SEARCH_SEPARATOR], SEARCH_SEPARATOR).replace(_ESCAPED[_ESCAPE], _ESCAPE)
+            if _ESCAPE in part else part for part in text.split(SEARCH_SEPARATOR)]
 
 
 def _listed(column: str, values: Sequence[str], params: list[Any], joined: str) -> str:

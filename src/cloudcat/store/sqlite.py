@@ -780,19 +780,8 @@ _FILL_BATCH = 5000
 
 
 def _fill_filter_columns(conn: Any, d: Dialect, missing: list[str]) -> None:
-    """Fill new filter columns from every version's offer, a batch of versions at a time (so
-    that a large store is upgraded in bounded memory)."""
-    sets = ", ".join(f"{c} = ?" for c in missing)
-    after = 0
-    while True:
-        batch = conn.execute(f"SELECT o.pk, {_json(d, 'offers', 'o')} FROM offers o WHERE o.pk > ? "
-                             "ORDER BY o.pk LIMIT ?", (after, _FILL_BATCH)).fetchall()
-        if not batch:
-            return
-        after = batch[-1][0]
-        conn.executemany(f"UPDATE offers SET {sets} WHERE pk = ?", [
-            (*(FILTERS[FILTER_COLUMNS[c]].stored(o) for c in missing), pk)
-            for pk, o in ((pk, Offer.model_validate(_with_read_at(data))) for pk, data in batch)])
+    """Fill new filter columns from every version's offer."""
+    _fill_columns(conn, d, {c: FILTERS[FILTER_COLUMNS[c]].stored for c in missing})
 
 
 def _refill_search(conn: Any, d: Dialect) -> None:
@@ -800,16 +789,27 @@ def _refill_search(conn: Any, d: Dialect) -> None:
     (stores before schema 7 kept them as they were, where a U+001F read as two fields): those
     characters are in its JSON as escapes; other versions' columns are the same either way."""
     full = _json(d, "offers", "o")
+    _fill_columns(conn, d, {"search": search_text}, f"instr({full}, ?) > 0 OR instr({full}, ?) > 0",
+                  ("\\u001e", "\\u001f"))
+
+
+def _fill_columns(conn: Any, d: Dialect, values: dict[str, Callable[[Offer], Any]], where: str = "TRUE",
+                  params: tuple[Any, ...] = ()) -> None:
+    """Write ``values`` (column: how it is read from an offer) for every version whose row meets
+    ``where`` (an SQL condition on ``offers o``, with its ``params``), read from its offer a batch
+    of versions at a time (so that a large store is upgraded in bounded memory)."""
+    sets = ", ".join(f"{c} = ?" for c in values)
+    reads = list(values.values())
     after = 0
     while True:
-        batch = conn.execute(f"SELECT o.pk, {full} FROM offers o WHERE o.pk > ? AND (instr({full}, ?) > 0 "
-                             f"OR instr({full}, ?) > 0) ORDER BY o.pk LIMIT ?",
-                             (after, "\\u001e", "\\u001f", _FILL_BATCH)).fetchall()
+        batch = conn.execute(f"SELECT o.pk, {_json(d, 'offers', 'o')} FROM offers o WHERE o.pk > ? AND ({where}) "
+                             "ORDER BY o.pk LIMIT ?", (after, *params, _FILL_BATCH)).fetchall()
         if not batch:
             return
         after = batch[-1][0]
-        conn.executemany("UPDATE offers SET search = ? WHERE pk = ?", [
-            (search_text(Offer.model_validate(_with_read_at(data))), pk) for pk, data in batch])
+        conn.executemany(f"UPDATE offers SET {sets} WHERE pk = ?", [
+            (*(read(o) for read in reads), pk)
+            for pk, o in ((pk, Offer.model_validate(_with_read_at(data))) for pk, data in batch)])
 
 
 def _with_read_at(data: str) -> dict[str, Any]:
