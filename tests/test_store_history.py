@@ -497,3 +497,42 @@ def test_a_catalog_on_a_team_store(tmp_path: Path, new_store_location: Callable[
     with cloudcat.open_catalog(make_config(tmp_path), store=location) as other:  # another machine
         assert other.snapshots() == [first.snapshot]
         assert by_id(iter(other.offers(brand="flexible-engine", offline=True))) == offers
+
+
+def test_a_refresh_reading_an_unchanged_backend_again_stores_no_new_version(
+        tmp_path: Path, new_store_location: Callable[[], str]) -> None:
+    """Through the whole refresh (several regions and kinds read as tasks side by side, a task's
+    items handed over in batches): every item of a backend carries the time its reading began, so
+    reading it again unchanged costs no row, and one changed item costs one version of each."""
+    import json
+
+    import cloudcat
+
+    def write(changed: str | None = None) -> None:
+        with (tmp_path / "items.jsonl").open("w", encoding="utf-8") as out:
+            for region in ("r0", "r1", "r2", "r3"):
+                for i in range(2500 if region == "r0" else 40):  # r0: more than one batch
+                    name = f"f{i}"
+                    out.write(json.dumps({"kind": "compute", "name": name, "region": region, "vcpus": 2,
+                                          "memory_mib": 4096 if (region, name) != changed else 8192}) + "\n")
+                out.write(json.dumps({"kind": "storage", "name": "SSD", "region": region}) + "\n")
+
+    write()
+    config = {"backends": {"files": {"driver": "static", "options": {"paths": [str(tmp_path / "items.jsonl")]}}},
+              "brands": {"b": {"backend": "files"}}}
+    location = new_store_location()
+    with cloudcat.open_catalog(config, store=location) as catalog:
+        first = catalog.refresh().snapshot
+        rows = (count(catalog.store, "offers"), count(catalog.store, "items"))
+        second = catalog.refresh().snapshot
+        assert first is not None and second is not None
+        assert (count(catalog.store, "offers"), count(catalog.store, "items")) == rows
+        read = {o.read_at for o in catalog.offers(offline=True)}
+        assert len(read) == 1 and read != {o.read_at for o in catalog.store.query(OfferQuery(), snapshot=first.id)}
+        assert [o.read_at for o in catalog.store.items(second.id)] and \
+            {s.read_at for s in catalog.store.items(second.id)} == read
+    write(changed=("r0", "f2400"))
+    with cloudcat.open_catalog(config, store=location) as catalog:  # the next day's run
+        catalog.refresh()
+        assert (count(catalog.store, "offers"), count(catalog.store, "items")) == (rows[0] + 1, rows[1] + 1)
+        assert catalog.get("b/compute/r0/f2400").memory_mib == 8192

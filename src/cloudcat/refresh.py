@@ -169,6 +169,9 @@ class _Backend:
     spool: Spool
     deadline: float
     started: float
+    #: when its reading began: the ``read_at`` of every item it gives in this refresh, so that an
+    #: unchanged item reads back the same whichever of its tasks (region, kind, page) gave it
+    read_at: dt.datetime = field(default_factory=lambda: _now())
     cancelled: threading.Event = field(default_factory=threading.Event)
     outstanding: int = -1  # tasks not finished; -1 until its regions are known
     abandoned: bool = False  # its deadline passed, its driver went to ``abandon``
@@ -286,6 +289,7 @@ class BackendReader:
                 continue
 
     def _regions(self, state: _Backend) -> None:
+        state.read_at = _now()  # its first task: its reading begins (set before its other tasks exist)
         try:
             with within(state.limit):
                 regions = list(state.driver.regions())
@@ -337,9 +341,9 @@ class BackendReader:
             batch.append(line)
             count += 1
             if len(batch) >= BATCH:
-                self._emit(state, "items", (_now(), batch))
+                self._emit(state, "items", (state.read_at, batch))
                 batch = []
-        self._emit(state, "items", (_now(), batch))
+        self._emit(state, "items", (state.read_at, batch))
         return count
 
     # -- outcomes ----------------------------------------------------------------------------------

@@ -282,6 +282,32 @@ def test_every_region_of_a_six_region_cloud(tmp_path: Path, served_six_regions: 
     assert len({o["region"] for o in priced}) == 6
 
 
+def test_refreshing_an_unchanged_cloud_again_stores_no_new_version(tmp_path: Path,
+                                                                   served_six_regions: dict[str, Any]) -> None:
+    """Six regions, every kind, CloudKitty on: read as tasks side by side, each handing its items
+    over on its own. Read again unchanged, the cloud costs a snapshot and no offer or item row."""
+    config = write_config(tmp_path, {"cw": served_six_regions["backend"]})
+
+    def rows() -> tuple[int, int]:
+        with sqlite3.connect(tmp_path / "catalog.db") as db:
+            return db.execute("SELECT count(*) FROM offers").fetchone()[0], \
+                db.execute("SELECT count(*) FROM items").fetchone()[0]
+
+    def refresh() -> None:
+        run = cloudcat("refresh", "-c", str(config), cwd=tmp_path)
+        assert run.returncode == 0, run.stderr
+
+    refresh()
+    first = rows()
+    refresh()
+    assert first[0] > 100 and rows() == first
+    assert len(snapshots_json(config)) == 2
+    same = cloudcat("diff", "-c", str(config), "--last", "--exit-code", cwd=tmp_path)
+    assert same.returncode == 0, same.stdout + same.stderr
+    read = {o["read_at"] for o in offers_json(config, "--offline")}
+    assert len(read) == 1  # when the backend's reading began, in the latest snapshot
+
+
 # -- fault isolation -------------------------------------------------------------------------------
 
 

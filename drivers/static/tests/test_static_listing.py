@@ -87,3 +87,26 @@ def test_many_small_groups_list_every_item(tmp_path: Path) -> None:
         assert list(driver.items(Kind.STORAGE, regions[0])) == []
     finally:
         driver.close()
+
+
+def test_a_catalog_refreshing_again_reads_files_changed_since(tmp_path: Path) -> None:
+    """A long-lived catalog (a service refreshing every day) sees what was written to its files
+    between two refreshes, even an edit that keeps the file's size."""
+    import os
+
+    import cloudcat
+
+    path = tmp_path / "items.jsonl"
+    _write(path, [_row(n, "eu-west-0", Kind.COMPUTE, 0) for n in range(3)])
+    config = {"backends": {"files": {"driver": "static", "options": {"paths": [str(path)]}}},
+              "brands": {"b": {"backend": "files"}}, "store": str(tmp_path / "catalog.db")}
+    with cloudcat.open_catalog(config) as catalog:
+        catalog.refresh()
+        assert catalog.get("b/compute/eu-west-0/compute-1").vcpus == 2
+        before = path.stat()
+        _write(path, [_row(n if n != 1 else 2, "eu-west-0", Kind.COMPUTE, 0) | {"name": f"compute-{n}"}
+                      for n in range(3)])
+        assert path.stat().st_size == before.st_size
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+        catalog.refresh()
+        assert catalog.get("b/compute/eu-west-0/compute-1").vcpus == 3

@@ -162,6 +162,7 @@ class StaticDriver(BaseDriver):
         super().__init__(options, backend=backend)
         self._lock = threading.Lock()
         self._loaded: tuple[list[Region], _Spill] | None = None
+        self._read_from: list[tuple[str, int, int]] = []  # the files read: path, mtime, size
 
     def _files(self) -> list[Path]:
         files: list[Path] = []
@@ -175,11 +176,23 @@ class StaticDriver(BaseDriver):
                                   field=f"backends.{self.backend}.options.paths")
         return files
 
-    def _load(self) -> tuple[list[Region], _Spill]:
+    def _load(self, *, again_if_changed: bool = False) -> tuple[list[Region], _Spill]:
         with self._lock:
+            if self._loaded is not None and again_if_changed and self._signature() != self._read_from:
+                self._loaded[1].close()
+                self._loaded = None
             if self._loaded is None:
+                self._read_from = self._signature()
                 self._loaded = self._read()
             return self._loaded
+
+    def _signature(self) -> list[tuple[str, int, int]]:
+        """What tells that the files changed: each one's path, modification time and size."""
+        signature = []
+        for path in self._files():
+            stat = path.stat()
+            signature.append((str(path), stat.st_mtime_ns, stat.st_size))
+        return signature
 
     def _read(self) -> tuple[list[Region], _Spill]:
         regions: dict[str, Region] = {}
@@ -214,8 +227,9 @@ class StaticDriver(BaseDriver):
         return list(regions.values()), spill
 
     def list_regions(self) -> Sequence[Region]:
-        """Regions declared in the files, or named by their items."""
-        return self._load()[0]
+        """Regions declared in the files, or named by their items (the files are read again
+        when they changed since: a refresh begins here)."""
+        return self._load(again_if_changed=True)[0]
 
     def list_items(self, kind: Kind, region: str) -> Iterable[Item]:
         """Items of ``kind`` in ``region`` from the files (read back one at a time)."""
