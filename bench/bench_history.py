@@ -11,6 +11,11 @@ Each figure is printed with a floor measured in the same run, and their ratio:
 * **as-of read**: the selective query (compute in one region, >= 4 vCPU, >= 16 GiB, cheapest
   first, 50) on a snapshot from mid-year, and ``get`` of one offer then. Floor: the same on a
   store holding that one snapshot. Target: at most 2x. The current view is shown the same way.
+* **whole refreshes**: the bytes above, as users store them: ``--refresh-days`` (default: ``--days``)
+  ``cloudcat refresh`` processes on a JSON Lines backend holding ``--offers`` items in 6 regions
+  and 2 kinds (read as tasks side by side, each handing its items over in batches), ``--change``
+  of them repriced in the file each day. Floor: the store after the first refresh. Target: at
+  most 3x after a year (fewer days print an estimate of the year at the later days' rate).
 * **concurrency**: a second refresh while one runs fails at once with ``wait=False`` and waits
   (then stores its snapshot) with ``wait=True``; 8 reader processes run the selective query while
   snapshots are written. Floor: the same readers while a process burns as much CPU as the writer,
@@ -28,10 +33,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import multiprocessing
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -275,6 +282,54 @@ def concurrency(args: argparse.Namespace, location: Callable[[str], str]) -> Non
         print("  FAILURES among readers")
 
 
+def write_backend(path: Path, count: int, prices: list[str]) -> None:
+    """``count`` items in 6 regions, compute and storage, one price each."""
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(count):
+            region = f"eu-west-{i % 6}"
+            row: dict[str, Any] = {"kind": "compute", "name": f"s{i}.large", "region": region, "vcpus": 1 + i % 32,
+                                   "memory_mib": 1024 * (1 + i % 64)} if i % 4 else \
+                {"kind": "storage", "name": f"vol-{i}", "region": region, "storage_class": "ssd", "iops": i}
+            row["price"] = {"amount": prices[i], "currency": "EUR", "unit": "hour"}
+            out.write(json.dumps(row) + "\n")
+
+
+def refreshes(args: argparse.Namespace, directory: Path) -> None:
+    import yaml
+
+    days = max(2, args.refresh_days)
+    data, store = directory / "backend.jsonl", directory / "refreshed.db"
+    config = directory / "cloudcat.yaml"
+    config.write_text(yaml.safe_dump({"backends": {"files": {"driver": "static", "options": {"paths": [str(data)]}}},
+                                      "brands": {"b": {"backend": "files"}}, "store": str(store)}))
+    rng = random.Random(11)
+    prices = [f"{0.01 + (i % 97) / 100:.4f}" for i in range(args.offers)]
+    sizes = []
+    started = time.perf_counter()
+    for n in range(days):
+        if n:
+            for i in rng.sample(range(args.offers), int(args.offers * args.change)):
+                prices[i] = f"{Decimal(prices[i]) * Decimal('1.01'):.4f}"
+        write_backend(data, args.offers, prices)
+        run = subprocess.run([sys.executable, "-m", "cloudcat.cli", "refresh", "--config", str(config)],
+                             capture_output=True, text=True)
+        if run.returncode:
+            raise SystemExit(f"refresh failed: {run.stderr[-2000:]}")
+        with Store(str(store)) as opened:
+            sizes.append(opened.size_bytes())
+        if args.progress and (n + 1) % args.progress == 0:
+            print(f"  refresh {n + 1}: {sizes[-1] / sizes[0]:.2f}x the first refresh's bytes", flush=True)
+    print(f"{days} whole refreshes (`cloudcat refresh` processes) of {args.offers:,} items in 6 regions and 2 kinds, "
+          f"{args.change:.0%} repriced a day: {time.perf_counter() - started:.0f} s")
+    line(f"bytes after {days} refreshes (floor: the first)", sizes[-1] / 1e6, sizes[0] / 1e6, "MB",
+         3 if days >= args.days else None)
+    if days < args.days:  # the rate of the later half: the indexes' pages fill up early on
+        half = days // 2
+        a_day = (sizes[-1] - sizes[half]) / (days - 1 - half)
+        estimate = sizes[-1] + a_day * (args.days - days)
+        line(f"bytes of {args.days} at the later half's rate (estimate)", estimate / 1e6, sizes[0] / 1e6, "MB", None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--offers", type=int, default=10_000)
@@ -284,7 +339,10 @@ def main() -> None:
     parser.add_argument("--postgres", default=None, help="Run on this PostgreSQL server (URL) instead of SQLite.")
     parser.add_argument("--progress", type=int, default=0, metavar="DAYS",
                         help="Print the bytes ratio so far every DAYS days.")
+    parser.add_argument("--refresh-days", type=int, default=None,
+                        help="Whole refreshes run for the bytes as users store them (default: --days).")
     parser.add_argument("--skip-history", action="store_true")
+    parser.add_argument("--skip-refreshes", action="store_true")
     parser.add_argument("--skip-concurrency", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cloudcat-bench-") as tmp:
@@ -293,6 +351,9 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.2f}")
         if not args.skip_history:
             history(args, location)
+        if not args.skip_refreshes and not args.postgres:
+            args.refresh_days = args.refresh_days or args.days
+            refreshes(args, Path(tmp))
         if not args.skip_concurrency:
             concurrency(args, location)
 
