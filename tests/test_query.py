@@ -12,7 +12,7 @@ from offer_factories import POOL, eur, offer
 from pydantic import ValidationError
 
 from cloudcat.errors import ConfigError
-from cloudcat.models import FlexibleSizing, Gpu, Kind, Lifecycle, LifecycleStatus, Offer, Price
+from cloudcat.models import FlexibleSizing, Gpu, Item, Kind, Lifecycle, LifecycleStatus, Offer, Price
 from cloudcat.query import SORTS, OfferQuery, matches, materialize, run, select, sort_key
 
 amounts = st.decimals(min_value=0, max_value=1000, places=4, allow_nan=False, allow_infinity=False)
@@ -254,3 +254,10 @@ def test_cheapest_fitting_offer_can_be_flexible() -> None:
     got = run([fixed_small, fixed_big, flex], OfferQuery(min_vcpus=4, min_memory_mib=16384, sort="price"))
     assert [o.name for o in got] == ["pool", "s3.xlarge.4"]
     assert got[0].price == eur("0.12")
+
+
+@given(st.lists(st.text(max_size=4), max_size=3))
+def test_item_labels_are_stripped_lowercased_deduplicated_and_sorted(labels: list[str]) -> None:
+    # one label or several: the same rule (one label takes a shorter path)
+    expected = sorted({label.strip().lower() for label in labels if label.strip()})
+    assert Item(kind=Kind.COMPUTE, name="n", labels=labels).labels == expected

@@ -269,6 +269,9 @@ class OfferSpec(_Model):
     def _sorted_labels(cls, value: list[str]) -> list[str]:
         if not value:
             return value
+        if len(value) == 1:  # most items carry one label: the same result without a set
+            label = value[0].strip().lower()
+            return [label] if label else []
         return sorted({label.strip().lower() for label in value if label.strip()})
 
 
