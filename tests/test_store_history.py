@@ -531,6 +531,7 @@ def test_a_refresh_reading_an_unchanged_backend_again_stores_no_new_version(
         assert len(read) == 1 and read != {o.read_at for o in catalog.store.query(OfferQuery(), snapshot=first.id)}
         assert [o.read_at for o in catalog.store.items(second.id)] and \
             {s.read_at for s in catalog.store.items(second.id)} == read
+        assert {b.read_at for b in second.backends} == read  # what `snapshots` and a plan say of it
     write(changed=("r0", "f2400"))
     with cloudcat.open_catalog(config, store=location) as catalog:  # the next day's run
         catalog.refresh()

@@ -345,7 +345,8 @@ class BackendStatus(_Model):
     error: str | None = None
     items: int = 0
     seconds: float = 0.0
-    read_at: dt.datetime | None = None
+    read_at: dt.datetime | None = Field(
+        default=None, description="When its reading began (the `read_at` of its offers); null when it failed.")
 
 
 class SnapshotInfo(_Model):

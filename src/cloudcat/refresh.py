@@ -352,7 +352,7 @@ class BackendReader:
 
     def _ok(self, state: _Backend) -> BackendStatus:
         status = BackendStatus(backend=state.name, driver=state.spool.driver, status="ok", items=state.spool.count,
-                               seconds=self._seconds(state), read_at=_now())
+                               seconds=self._seconds(state), read_at=state.read_at)
         log.info("backend %s: %d items in %.2fs", state.name, status.items, status.seconds)
         return status
 
