@@ -516,6 +516,27 @@ def test_offline_reads_under_another_config_write_nothing(tmp_path: Path) -> Non
         assert catalog.snapshots() == stored
 
 
+def test_a_read_under_changed_brands_composes_on_disk_and_leaves_nothing(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The offers composed for a read under changed brands go to a throwaway store in a temporary
+    folder (not memory, which a large catalog would fill), removed when the catalog closes."""
+    import tempfile
+
+    config = static_config(tmp_path)
+    with cloudcat.open_catalog(config) as catalog:
+        catalog.refresh()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    config["brands"]["cloud-avenue"]["operator"] = "Someone"
+    with cloudcat.open_catalog(config) as catalog:
+        assert {o.operator for o in catalog.offers(brand="cloud-avenue", offline=True)} == {"Someone"}
+        views = [p for p in scratch.iterdir() if p.name.startswith("cloudcat-view-")]
+        assert len(views) == 1 and (views[0] / "view.db").stat().st_size > 0
+        assert len(catalog.snapshots()) == 1
+    assert list(scratch.iterdir()) == []
+
+
 def test_the_first_offline_read_of_a_new_day_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = static_config(tmp_path)
     with cloudcat.open_catalog(config) as catalog:
@@ -627,6 +648,39 @@ def test_only_an_explicit_recompose_stores_the_new_composition(tmp_path: Path) -
         assert len(catalog.snapshots()) == 2 and stored.config_hash == catalog.config.fingerprint()
         assert {o.operator for o in catalog.offers(brand="cloud-avenue", offline=True)} == {"Someone"}
         assert catalog._composed is None  # the stored composition is read as it is
+
+
+def test_cloudcat_recompose_stores_a_relabel_without_reading_any_backend(tmp_path: Path) -> None:
+    config = static_config(tmp_path)
+    path = tmp_path / "cloudcat.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert run_cli("refresh", "--config", str(path)).returncode == 0
+    untouched = run_cli("recompose", "--config", str(path))
+    assert untouched.returncode == 0 and "nothing stored" in untouched.stdout
+    config["brands"]["cloud-avenue"]["operator"] = "Someone"
+    path.write_text(yaml.safe_dump(config))
+    for name in ("fe.yaml", "cav.yaml"):  # a backend read now would fail
+        (tmp_path / name).unlink()
+
+    def listed(*args: str) -> list[dict[str, Any]]:
+        run = run_cli(*args, "--config", str(path), "--format", "json")
+        assert run.returncode == 0, run.stderr
+        rows: list[dict[str, Any]] = json.loads(run.stdout)
+        return rows
+
+    composed = listed("offers", "--offline", "--brand", "cloud-avenue")
+    assert composed and {o["operator"] for o in composed} == {"Someone"}
+    assert len(listed("snapshots")) == 1  # that read stored nothing
+    with cloudcat.open_catalog(path) as catalog, catalog.store.lock_refresh():
+        refused = run_cli("recompose", "--config", str(path), "--no-wait")
+    assert refused.returncode == 1 and "another refresh is running since" in refused.stderr
+    run = run_cli("recompose", "--config", str(path))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("snapshot 2: ") and "recomposed" in run.stdout
+    snapshots = listed("snapshots")
+    assert [s["id"] for s in snapshots] == [1, 2] and snapshots[1]["config_hash"] != snapshots[0]["config_hash"]
+    assert listed("offers", "--offline", "--brand", "cloud-avenue") == composed
+    assert "nothing stored" in run_cli("recompose", "--config", str(path)).stdout
 
 
 def test_progress_hears_of_each_region_and_kind(tmp_path: Path) -> None:

@@ -98,8 +98,8 @@ class Catalog:
         self._drivers: dict[str, Driver] = {}
         self._lock = threading.Lock()
         # the latest snapshot composed under the current brands and price books, when they differ
-        # from those it was stored with: ((snapshot id, fingerprint), in-memory store, its snapshot id)
-        self._composed: tuple[tuple[int, str], Store, int] | None = None
+        # from those it was stored with: ((snapshot id, fingerprint), throwaway store, its snapshot id)
+        self._composed: tuple[tuple[int, str], _View, int] | None = None
         #: Progress of the refreshes the catalog starts by itself (no snapshot yet, a stale one),
         #: called like the ``progress`` of :meth:`refresh`.
         self.refresh_progress: Callable[[BackendStatus], None] | None = None
@@ -243,13 +243,17 @@ class Catalog:
                 # every backend read this time failed: keep the previous snapshot as the latest
                 return RefreshResult(snapshot=None, statuses=statuses)
             snapshot = self._write(spools, statuses, book, today=dt.date.today())
-            retention = self.config.retention
-            if retention is not None:
-                pruned = self.store.prune(keep_last=retention.keep_last, keep_daily=retention.keep_daily,
-                                          keep_monthly=retention.keep_monthly)
-                if pruned:
-                    log.info("retention: removed snapshot(s) %s", ", ".join(map(str, pruned)))
+            self._retain()
         return RefreshResult(snapshot=snapshot, statuses=statuses)
+
+    def _retain(self) -> None:
+        """Prune what the configuration's ``retention`` does not keep (after a snapshot is stored)."""
+        retention = self.config.retention
+        if retention is not None:
+            pruned = self.store.prune(keep_last=retention.keep_last, keep_daily=retention.keep_daily,
+                                      keep_monthly=retention.keep_monthly)
+            if pruned:
+                log.info("retention: removed snapshot(s) %s", ", ".join(map(str, pruned)))
 
     def _gather(self, selected: Sequence[str], outcomes: Mapping[str, tuple[Spool, BackendStatus]],
                 previous: SnapshotInfo | None, tmp: Path) -> tuple[list[Spool], list[BackendStatus]]:
@@ -347,14 +351,21 @@ class Catalog:
         if self._composed is None or self._composed[0] != key:
             if self._composed is not None:
                 self._composed[1].close()
-            view = Store(":memory:")
-            info = self._compose_into(view, snap)
+                self._composed = None
+            log.info("brands or price books changed since snapshot %d: its items are composed for this read "
+                     "(nothing is stored; `cloudcat recompose` stores that composition)", snap.id)
+            view = _View()
+            try:
+                info = self._compose_into(view.store, snap)
+            except BaseException:
+                view.close()
+                raise
             self._composed = (key, view, info.id)
-        return self._composed[1], self._composed[2]
+        return self._composed[1].store, self._composed[2]
 
     def _compose_into(self, target: Store, snap: SnapshotInfo) -> SnapshotInfo:
         """``snap``'s items composed under the current brands and price books, as of the day they
-        were read, written to ``target`` (a throwaway in-memory store for reads)."""
+        were read, written to ``target`` (a throwaway store for reads: :class:`_View`)."""
         configured = set(self.config.backends)
         statuses = [s for s in snap.backends if s.backend in configured]
 
@@ -374,18 +385,26 @@ class Catalog:
             raise _nothing_stored(result)
         return result.snapshot
 
-    def recompose(self, snapshot: SnapshotInfo | None = None) -> SnapshotInfo:
+    def recompose(self, snapshot: SnapshotInfo | None = None, *, wait: bool | float = True) -> SnapshotInfo:
         """Store a new snapshot from the stored items under the current brands and price books,
-        without reading any backend (a relabel, a new price book). Only this explicit command
-        stores a recomposed snapshot; reads compose on the fly without storing."""
-        base = snapshot or self.store.latest()
-        if base is None:
-            raise CloudcatError("no snapshot to recompose; run `cloudcat refresh` first")
-        configured = set(self.config.backends)
-        statuses = [s for s in base.backends if s.backend in configured]
-        with _collector_paused(), tempfile.TemporaryDirectory(prefix="cloudcat-recompose-") as tmp:
+        without reading any backend (a relabel, a new price book): ``snapshot``'s items, or the
+        latest snapshot's as it stands once the refresh lock is held. Only this explicit command
+        (``cloudcat recompose``) stores a recomposed snapshot; reads compose on the fly without
+        storing. It holds the refresh lock as a refresh does (``wait`` as for :meth:`refresh`),
+        and the configuration's ``retention`` prunes after it."""
+        book = self.price_book  # price book errors stop it before the lock is taken
+        timeout = None if isinstance(wait, bool) else float(wait)
+        with self.store.lock_refresh(wait=wait is not False, timeout=timeout), _collector_paused(), \
+                tempfile.TemporaryDirectory(prefix="cloudcat-recompose-") as tmp:
+            base = snapshot or self.store.latest()
+            if base is None:
+                raise CloudcatError("no snapshot to recompose; run `cloudcat refresh` first")
+            configured = set(self.config.backends)
+            statuses = [s for s in base.backends if s.backend in configured]
             spools = [self._carried(base, s.backend, Path(tmp)) for s in statuses]
-            return self._write(spools, statuses, self.price_book, today=dt.date.today())
+            stored = self._write(spools, statuses, book, today=dt.date.today())
+            self._retain()
+        return stored
 
     def query(self, *, sort: SortOrder = "id", limit: int | None = None, offset: int = 0,
               **filters: Unpack[OfferFilters]) -> OfferQuery:
@@ -574,6 +593,30 @@ def _sane(stored: Iterable[StoredItem]) -> Iterator[StoredItem]:
         else:
             log.warning("backend %s: stored %s item %r left out: field %s is out of range", s.backend,
                         s.item.kind.value, s.item.name, bad)
+
+
+class _View:
+    """A throwaway store, in a temporary folder, that reads compose a snapshot into when the
+    brands or price books changed since it was stored: on disk rather than in memory, so a large
+    catalog read that way does not hold itself in memory; removed when closed."""
+
+    #: KiB of page cache while the view is written (a refresh takes up to 256 MB)
+    _CACHE_KIB = 65536
+
+    def __init__(self) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="cloudcat-view-")
+        try:
+            self.store = Store(Path(self._folder.name) / "view.db")
+            self.store._write_cache_kib = self._CACHE_KIB
+        except BaseException:
+            self._folder.cleanup()
+            raise
+
+    def close(self) -> None:
+        try:
+            self.store.close()
+        finally:
+            self._folder.cleanup()
 
 
 def _now() -> dt.datetime:

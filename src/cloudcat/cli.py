@@ -432,6 +432,26 @@ def refresh(config: str | None, store: str | None, backends: Sequence[str], wait
     sys.exit(result.exit_code)
 
 
+@cli.command()
+@_config_options
+@click.option("--wait", "wait", type=click.FloatRange(min=0), default=None,
+              help="Seconds to wait for a refresh already running on the store (default: until it ends).")
+@click.option("--no-wait", "no_wait", is_flag=True,
+              help="Fail at once if a refresh is running on the store.")
+@_guard
+def recompose(config: str | None, store: str | None, wait: float | None, no_wait: bool) -> None:
+    """Store the latest snapshot's items composed under the current brands and price books,
+    without reading any backend (after a relabel or a new price book). Reads compose them on the
+    fly until then, storing nothing."""
+    with _open(config, store) as catalog:
+        latest = catalog.store.latest()
+        if latest is not None and latest.config_hash == catalog.config.fingerprint():
+            click.echo(f"snapshot {latest.id} is composed under the current brands and price books: "
+                       "nothing stored")
+            return
+        stored = catalog.recompose(wait=False if no_wait else (wait if wait is not None else True))
+    click.echo(f"snapshot {stored.id}: {stored.offers} offers (recomposed, no backend read)")
+
 @cli.group(invoke_without_command=True)
 @_listing_options
 @_format_option
