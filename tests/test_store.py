@@ -78,14 +78,16 @@ def filled(store: Store) -> Store:
 
 
 # -- opening ------------------------------------------------------------------------------------
-def test_opens_paths_and_sqlite_urls_creating_directories(tmp_path: Path) -> None:
+def test_opens_paths_and_sqlite_urls_creating_directories_at_the_first_write(tmp_path: Path) -> None:
     deep = tmp_path / "a" / "b" / "catalog.db"
     with Store(f"sqlite:///{deep}") as s:  # sqlite:////abs/path
         assert s.path == deep
         assert s.latest() is None
+        assert not (tmp_path / "a").exists()
+        s.write_snapshot(items=[], offers=CATALOG[:1], statuses=[], config_hash=None)
     assert deep.exists()
     with Store(str(deep)) as s:
-        assert s.snapshots() == []
+        assert len(s.snapshots()) == 1
         assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert s._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 

@@ -5,7 +5,10 @@ field, retention prunes, refreshes serialize on the refresh lock and readers nev
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -401,6 +404,35 @@ def test_an_in_memory_store_works() -> None:
             pass
 
 
+def test_reading_a_store_not_there_yet_makes_no_file_and_the_first_write_does(tmp_path: Path) -> None:
+    path = tmp_path / "not" / "yet" / "catalog.db"
+    with Store(path) as reader:
+        assert reader.latest() is None and reader.snapshots() == [] and list(reader.query(OfferQuery())) == []
+        assert not (tmp_path / "not").exists()  # reads leave nothing behind
+        with Store(path) as writer:  # another process's refresh
+            first = writer.write_snapshot(items=stored_items(), offers=CATALOG, statuses=STATUSES, config_hash="h")
+        assert path.exists()
+        assert reader.latest() == first  # the reader opened before reads what was written since
+        assert by_id(reader.query(OfferQuery())) == by_id(iter(CATALOG))
+    other = tmp_path / "other.db"
+    with Store(other) as s:
+        with s.lock_refresh():  # a refresh begins: the store is made for it
+            assert other.exists()
+        assert s.prune(keep_last=1) == [] and s.latest() is None
+    config = tmp_path / "cloudcat.yaml"
+    config.write_text('{"backends": {"fe": {"driver": "static"}}, "brands": {"b": {"backend": "fe"}}}')
+
+    def cli(*command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "cloudcat.cli", *command, "--config", str(config),
+                               "--store", str(tmp_path / "typo.db")], capture_output=True, text=True, timeout=60)
+
+    listed = cli("snapshots", "--format", "json")
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []
+    offline = cli("offers", "--offline")
+    assert offline.returncode == 1 and "no snapshot stored yet" in offline.stderr
+    assert not (tmp_path / "typo.db").exists()
+
+
 # -- SQLite stores written by earlier versions ---------------------------------------------------------
 def test_a_store_holding_full_copies_is_rewritten_as_versions(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
@@ -444,8 +476,6 @@ def test_a_store_holding_full_copies_is_rewritten_as_versions(tmp_path: Path) ->
 
 # -- the command line --------------------------------------------------------------------------------
 def test_cli_diff_of_the_last_two_with_exit_code_and_snapshots_prune(tmp_path: Path) -> None:
-    import json
-
     from test_catalog import make_config, run_cli, write_config
 
     path = write_config(tmp_path, make_config(tmp_path))
@@ -504,7 +534,6 @@ def test_a_refresh_reading_an_unchanged_backend_again_stores_no_new_version(
     """Through the whole refresh (several regions and kinds read as tasks side by side, a task's
     items handed over in batches): every item of a backend carries the time its reading began, so
     reading it again unchanged costs no row, and one changed item costs one version of each."""
-    import json
 
     import cloudcat
 

@@ -321,14 +321,25 @@ class Store:
         self._refresh_lock = threading.Lock()
         self._refresh_holder: list[str] = []
         self._conn: Any = None
-        if not self._in_memory:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the directory of snapshot store {self.location}: "
-                                 f"{exc.strerror or exc}") from exc
+        # a file not there yet is made by the first write only: until then the store reads as
+        # empty (from memory) and a read leaves no file or folder behind
+        self._absent = not self._in_memory and not self.path.exists()
+        if self._absent:
+            self._check_creatable()
+        self._conn = self._open(":memory:" if self._absent else str(self.path))
+
+    def _check_creatable(self) -> None:
+        """Refuse at once a path whose nearest existing parent is not a folder (a file)."""
+        parent = self.path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise StoreError(f"cannot create the directory of snapshot store {self.location}: "
+                             f"{parent} is not a directory")
+
+    def _open(self, target: str) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open snapshot store {self.location}: {exc}") from exc
         try:
@@ -339,7 +350,24 @@ class Store:
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"snapshot store {self.location} is unreadable or corrupt: {exc}") from exc
-        self._conn = conn
+        return conn
+
+    def _for_writing(self) -> None:
+        """Make the store's file (and its folder) when it is not there yet: a write begins."""
+        with self._lock:
+            if not self._absent or self._conn is None:
+                return
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the directory of snapshot store {self.location}: "
+                                 f"{exc.strerror or exc}") from exc
+            self._swap()
+
+    def _swap(self) -> None:
+        conn = self._open(str(self.path))
+        self._conn.close()
+        self._conn, self._absent = conn, False
 
     @property
     def _in_memory(self) -> bool:
@@ -415,10 +443,17 @@ class Store:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.location!r}>"
 
+    #: the file is not there yet (see :meth:`_for_writing`); a server store always is
+    _absent = False
+
     @property
     def _db(self) -> Any:
         if self._conn is None:
             raise StoreError(f"snapshot store {self.location} is closed")
+        if self._absent and self.path.exists():  # another process made it meanwhile: read that
+            with self._lock:
+                if self._absent:
+                    self._swap()
         return self._conn
 
     def _error(self, action: str, exc: Exception) -> StoreError:
@@ -471,6 +506,7 @@ class Store:
         by default) or, with ``wait=False``, fails at once with
         :class:`~cloudcat.store.RefreshLockedError`: "another refresh is running since …".
         Readers never wait for it."""
+        self._for_writing()
         if self._in_memory:
             return _lock.thread_lock(self._refresh_lock, self._refresh_holder, wait=wait, timeout=timeout,
                                      store=str(self.path))
@@ -487,6 +523,7 @@ class Store:
         the previous snapshot's are not copied: the snapshot stores what changed.
         """
         created_at = dt.datetime.now(dt.UTC)
+        self._for_writing()
         with self._lock, self._write_cache():
             sid = self._transaction("write a snapshot", lambda db: _Writer(db, self._d).write(
                 created_at, items, offers, statuses, config_hash))
