@@ -566,3 +566,34 @@ def test_a_refresh_reading_an_unchanged_backend_again_stores_no_new_version(
         catalog.refresh()
         assert (count(catalog.store, "offers"), count(catalog.store, "items")) == (rows[0] + 1, rows[1] + 1)
         assert catalog.get("b/compute/r0/f2400").memory_mib == 8192
+
+
+def test_a_team_member_with_a_read_only_role_reads_every_snapshot(postgres_url: str) -> None:
+    """Readers of a team's PostgreSQL store (portals, reports) may hold a role that can only
+    SELECT: opening the store and every read then work, and a write is refused naming the store."""
+    import psycopg
+    from store_backends import fresh_postgres
+
+    from cloudcat.errors import StoreError
+
+    location = fresh_postgres(postgres_url)
+    schema = location.rsplit("%3D", 1)[1]
+    with Store(location) as owner:
+        first = owner.write_snapshot(items=stored_items(), offers=CATALOG, statuses=STATUSES, config_hash="h")
+        second = owner.write_snapshot(items=items_read(LATER), offers=reread(CATALOG[1:], LATER), statuses=STATUSES,
+                                      config_hash="h")
+    role = f"reader_{schema}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
+    as_reader = location.replace("postgresql://cloudcat@", f"postgresql://{role}@", 1)
+    with Store(as_reader) as reader:
+        assert [s.id for s in reader.snapshots()] == [first.id, second.id]
+        assert by_id(reader.query(OfferQuery(), snapshot=first.id)) == by_id(iter(CATALOG))
+        assert by_id(reader.query(OfferQuery())) == by_id(iter(reread(CATALOG[1:], LATER)))
+        assert reader.get(CATALOG[0].id, snapshot=first.id) == CATALOG[0]
+        assert reader.diff(first.id, second.id).removed == [CATALOG[0].id]
+        assert list(reader.items(first.id)) == stored_items()
+        with pytest.raises(StoreError, match="permission denied"):
+            reader.write_snapshot(items=[], offers=CATALOG, statuses=[], config_hash=None)
