@@ -654,6 +654,9 @@ def test_cloudcat_recompose_stores_a_relabel_without_reading_any_backend(tmp_pat
     config = static_config(tmp_path)
     path = tmp_path / "cloudcat.yaml"
     path.write_text(yaml.safe_dump(config))
+    nothing = run_cli("recompose", "--config", str(path))
+    assert nothing.returncode == 1 and "no snapshot to recompose" in nothing.stderr
+    assert not (tmp_path / "catalog.db").exists()
     assert run_cli("refresh", "--config", str(path)).returncode == 0
     untouched = run_cli("recompose", "--config", str(path))
     assert untouched.returncode == 0 and "nothing stored" in untouched.stdout

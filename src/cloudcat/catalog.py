@@ -393,6 +393,8 @@ class Catalog:
         storing. It holds the refresh lock as a refresh does (``wait`` as for :meth:`refresh`),
         and the configuration's ``retention`` prunes after it."""
         book = self.price_book  # price book errors stop it before the lock is taken
+        if snapshot is None and self.store.latest() is None:  # (nor is a store made for nothing)
+            raise CloudcatError("no snapshot to recompose; run `cloudcat refresh` first")
         timeout = None if isinstance(wait, bool) else float(wait)
         with self.store.lock_refresh(wait=wait is not False, timeout=timeout), _collector_paused(), \
                 tempfile.TemporaryDirectory(prefix="cloudcat-recompose-") as tmp:

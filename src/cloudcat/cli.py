@@ -452,6 +452,7 @@ def recompose(config: str | None, store: str | None, wait: float | None, no_wait
         stored = catalog.recompose(wait=False if no_wait else (wait if wait is not None else True))
     click.echo(f"snapshot {stored.id}: {stored.offers} offers (recomposed, no backend read)")
 
+
 @cli.group(invoke_without_command=True)
 @_listing_options
 @_format_option
