@@ -534,7 +534,6 @@ def test_a_refresh_reading_an_unchanged_backend_again_stores_no_new_version(
     """Through the whole refresh (several regions and kinds read as tasks side by side, a task's
     items handed over in batches): every item of a backend carries the time its reading began, so
     reading it again unchanged costs no row, and one changed item costs one version of each."""
-
     import cloudcat
 
     def write(changed: str | None = None) -> None:
@@ -570,7 +569,7 @@ def test_a_refresh_reading_an_unchanged_backend_again_stores_no_new_version(
 
 def test_a_team_member_with_a_read_only_role_reads_every_snapshot(postgres_url: str) -> None:
     """Readers of a team's PostgreSQL store (portals, reports) may hold a role that can only
-    SELECT: opening the store and every read then work, and a write is refused naming the store."""
+    SELECT: opening the store and every read then work, and a write is refused (permission denied)."""
     import psycopg
     from store_backends import fresh_postgres
 
