@@ -433,6 +433,55 @@ def test_reading_a_store_not_there_yet_makes_no_file_and_the_first_write_does(tm
     assert not (tmp_path / "typo.db").exists()
 
 
+
+def test_reading_a_postgresql_schema_holding_no_store_makes_no_table_and_the_first_write_does(
+        postgres_url: str, tmp_path: Path) -> None:
+    """Reads never write: a portal or report opening a team's schema before its first refresh
+    reads an empty store, and the schema stays as it was (no table, function or row made)."""
+    import psycopg
+    from store_backends import fresh_postgres
+
+    from cloudcat.errors import StoreError
+
+    location = fresh_postgres(postgres_url)
+    schema = location.rsplit("%3D", 1)[1]
+
+    def objects() -> int:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            row = conn.execute("SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                               "WHERE n.nspname = %s) + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n "
+                               "ON n.oid = p.pronamespace WHERE n.nspname = %s)", (schema, schema)).fetchone()
+            return int(row[0]) if row else -1
+
+    with Store(location) as reader:
+        assert reader.latest() is None and reader.snapshots() == [] and list(reader.query(OfferQuery())) == []
+        assert reader.size_bytes() == 0 and reader.prune(keep_last=1) == []
+        with pytest.raises(StoreError, match="has no snapshot 1"):
+            list(reader.items(1))
+        assert objects() == 0  # reads leave nothing behind
+        with Store(location) as writer:  # another machine's refresh
+            first = writer.write_snapshot(items=stored_items(), offers=CATALOG, statuses=STATUSES, config_hash="h")
+        assert objects() > 0
+        assert reader.latest() == first  # the reader opened before reads what was written since
+        assert by_id(reader.query(OfferQuery())) == by_id(iter(CATALOG))
+        assert reader.size_bytes() > 0
+    other = fresh_postgres(postgres_url)
+    with Store(other) as s, s.lock_refresh():  # a refresh begins: the tables are made for it
+        assert s.latest() is None
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            made = conn.execute("SELECT to_regclass(%s)", (f"{other.rsplit('%3D', 1)[1]}.snapshots",)).fetchone()
+        assert made is not None and made[0] is not None
+    config = tmp_path / "cloudcat.yaml"
+    config.write_text('{"backends": {"fe": {"driver": "static"}}, "brands": {"b": {"backend": "fe"}}}')
+    third = fresh_postgres(postgres_url)
+    schema = third.rsplit("%3D", 1)[1]
+    for command in (["snapshots", "--format", "json"], ["offers", "--offline"], ["diff", "--last"]):
+        run = subprocess.run([sys.executable, "-m", "cloudcat.cli", *command, "--config", str(config),
+                              "--store", third], capture_output=True, text=True, timeout=60)
+        assert run.returncode == (0 if command[0] == "snapshots" else 1), run.stderr
+        assert run.stdout.strip() == ("[]" if command[0] == "snapshots" else "")
+    assert objects() == 0
+
 # -- SQLite stores written by earlier versions ---------------------------------------------------------
 def test_a_store_holding_full_copies_is_rewritten_as_versions(tmp_path: Path) -> None:
     path = tmp_path / "old.db"

@@ -18,9 +18,9 @@ import functools
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import StoreError
 from . import lock as _lock
@@ -37,6 +37,8 @@ from .sqlite import (
 )
 
 __all__ = ["PostgresStore"]
+
+_T = TypeVar("_T")
 
 _FUNCTIONS = r"""
 CREATE OR REPLACE FUNCTION instr(text, text) RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -169,7 +171,11 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             raise StoreError(f"cannot open snapshot store {self.location}: {_first_line(exc)}") from None
         try:
-            self._prepare_schema(conn)
+            # a schema that holds no store yet is made by the first write only: until then
+            # reads answer as an empty store and leave nothing behind (see _EmptyStore)
+            self._absent = _version(conn) is None
+            if not self._absent:
+                self._prepare_schema(conn)
         except StoreError:
             conn.close()
             raise
@@ -177,6 +183,35 @@ class PostgresStore(Store):
             conn.close()
             raise StoreError(f"snapshot store {self.location} cannot be prepared: {_first_line(exc)}") from exc
         self._conn = conn
+
+    @property
+    def _db(self) -> Any:
+        if self._conn is None:
+            raise StoreError(f"snapshot store {self.location} is closed")
+        if not self._absent:
+            return self._conn
+        with self._lock:
+            if self._absent and _version(self._conn) is not None:  # another process made it: read that
+                self._prepare_schema(self._conn)
+                self._absent = False
+            return self._conn if not self._absent else _EmptyStore(self._conn)
+
+    def _for_writing(self) -> None:
+        """Make the store's tables when the schema holds none yet: a write begins."""
+        import psycopg
+
+        with self._lock:
+            if not self._absent or self._conn is None:
+                return
+            try:
+                self._prepare_schema(self._conn)
+            except psycopg.Error as exc:
+                raise StoreError(f"snapshot store {self.location} cannot be prepared: {_first_line(exc)}") from exc
+            self._absent = False
+
+    def _transaction(self, action: str, work: Callable[[Any], _T]) -> _T:
+        self._for_writing()
+        return super()._transaction(action, work)
 
     def _prepare_schema(self, conn: _Connection) -> None:
         version = _version(conn)
@@ -188,7 +223,7 @@ class PostgresStore(Store):
         conn.execute("BEGIN")
         try:
             # one process creates the schema; others wait here, then find it made
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('cloudcat-schema:' || current_schema()))")
+            conn.execute(_SCHEMA_LOCK)
             _upgrade(conn, _version(conn))
             conn.execute("COMMIT")
         except BaseException:
@@ -207,6 +242,8 @@ class PostgresStore(Store):
 
     def size_bytes(self) -> int:
         """Bytes the store's tables and their indexes take."""
+        if isinstance(self._db, _EmptyStore):
+            return 0
         rows = self._fetch("measure the store",
                            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
                            "JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -217,6 +254,7 @@ class PostgresStore(Store):
                      ) -> contextlib.AbstractContextManager[None]:
         """The refresh lock, shared by every machine using this database and schema (a session
         advisory lock, released by the server if the holder dies)."""
+        self._for_writing()
         return self._advisory_lock(wait=wait, timeout=timeout)
 
     @contextlib.contextmanager
@@ -241,6 +279,56 @@ class PostgresStore(Store):
                     conn.execute(f"SELECT pg_advisory_unlock({key})")
         finally:
             conn.close()
+
+
+class _EmptyStore:
+    """What reads of a schema that holds no store yet run on: each statement runs in a
+    transaction that makes the (empty) tables first and is rolled back after, so the reader
+    gets the answers of an empty store and the schema is left as it was. Schema makers take
+    the same lock, so a store being made meanwhile is waited for and read."""
+
+    def __init__(self, conn: _Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Rows:
+        conn = self.conn
+        conn.execute("BEGIN")
+        try:
+            conn.execute(_SCHEMA_LOCK)
+            if _version(conn) is None:
+                conn.execute(_FUNCTIONS)
+                for statement in _postgres_schema():
+                    conn.execute(statement)
+            cursor = conn.execute(sql, params)
+            return _Rows(cursor.fetchall() if cursor.description is not None else [])
+        finally:
+            conn.execute("ROLLBACK")
+
+
+class _Rows:
+    """Rows already read, answering as a cursor does."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self.rows = rows
+
+    def fetchone(self) -> Any:
+        return self.rows.pop(0) if self.rows else None
+
+    def fetchall(self) -> list[Any]:
+        rows, self.rows = self.rows, []
+        return rows
+
+    def fetchmany(self, size: int) -> list[Any]:
+        rows, self.rows = self.rows[:size], self.rows[size:]
+        return rows
+
+    def close(self) -> None:
+        self.rows = []
+
+
+#: Held by whoever makes a schema's store (and by reads of a schema holding none), till its
+#: transaction ends.
+_SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext('cloudcat-schema:' || current_schema()))"
 
 
 def _holder(conn: _Connection) -> str | None:

@@ -443,7 +443,7 @@ class Store:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.location!r}>"
 
-    #: the file is not there yet (see :meth:`_for_writing`); a server store always is
+    #: the file (or a server's tables) is not there yet (see :meth:`_for_writing`)
     _absent = False
 
     @property
