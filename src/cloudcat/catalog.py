@@ -365,7 +365,8 @@ class Catalog:
 
     def _compose_into(self, target: Store, snap: SnapshotInfo) -> SnapshotInfo:
         """``snap``'s items composed under the current brands and price books, as of the day they
-        were read, written to ``target`` (a throwaway store for reads: :class:`_View`)."""
+        were read, written to ``target`` (a throwaway store for reads: :class:`_View`) as offers
+        only."""
         configured = set(self.config.backends)
         statuses = [s for s in snap.backends if s.backend in configured]
 
@@ -373,11 +374,11 @@ class Catalog:
             if backend in configured:
                 yield from _sane(self.store.items(snap.id, backend))
 
-        names = [s.backend for s in statuses]
         offers = compose_streamed(items_of, self._brands, self.price_book, today=snap.created_at.date())
         with _collector_paused():
-            return target.write_snapshot(items=itertools.chain.from_iterable(items_of(n) for n in names),
-                                         offers=offers, statuses=statuses, config_hash=self.config.fingerprint())
+            # queries read offers only: the items stay where they are (``snap`` in this store)
+            return target.write_snapshot(items=(), offers=offers, statuses=statuses,
+                                         config_hash=self.config.fingerprint())
 
     def _refreshed(self) -> SnapshotInfo:
         result = self.refresh(progress=self.refresh_progress)
