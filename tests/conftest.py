@@ -31,7 +31,8 @@ def new_store_location(store_backend: str, request: pytest.FixtureRequest,
 
 
 #: What the suite needs beyond PyPI, with the Debian package that brings it.
-SYSTEM_TOOLS = {"chromium": "chromium", "tmux": "tmux", "initdb": "postgresql", "pg_ctl": "postgresql"}
+SYSTEM_TOOLS = {"chromium": "chromium", "tmux": "tmux", "initdb": "postgresql", "pg_ctl": "postgresql",
+                "setpriv": "util-linux"}
 
 
 def missing_system_tools() -> dict[str, str]:

@@ -92,6 +92,79 @@ def test_opens_paths_and_sqlite_urls_creating_directories_at_the_first_write(tmp
         assert s._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
+def _as_a_reader_who_may_not_write(args: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    """Run ``args`` in a process that the file system's permissions bind: as root (which they do
+    not bind), without the capability to override them (util-linux's ``setpriv``)."""
+    if os.geteuid() == 0:
+        args = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *args]
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, **kw)
+
+
+def test_a_store_on_a_read_only_folder_is_read_and_refuses_writes_clearly(tmp_path: Path) -> None:
+    """A store baked into a read-only image or shared read-only: SQLite cannot make the files a
+    WAL reader needs there, so the store is read as a file that does not change; a write (a
+    refresh) is refused naming the store, and a log still holding changes is said, not skipped."""
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    path = shelf / "catalog.db"
+    with Store(path) as s:
+        s.write_snapshot(items=stored_items(), offers=CATALOG[1:], statuses=STATUSES, config_hash="h")
+        latest = s.write_snapshot(items=stored_items(), offers=CATALOG, statuses=STATUSES, config_hash="h")
+    config = tmp_path / "cloudcat.yaml"
+    config.write_text('{"backends": {"fe": {"driver": "static"}}, "brands": {"b": {"backend": "fe"}}}')
+    offers = [sys.executable, "-m", "cloudcat.cli", "offers", "--offline", "--format", "json", "--config", str(config),
+              "--store"]
+    writable = subprocess.run([*offers, str(path)], capture_output=True, text=True, timeout=120)
+    assert writable.returncode == 0 and json.loads(writable.stdout), writable.stderr
+    path.chmod(0o444)
+    shelf.chmod(0o555)
+    script = textwrap.dedent(f"""
+        import json
+        from cloudcat.query import OfferQuery
+        from cloudcat.store import Store
+        from cloudcat.errors import StoreError
+        with Store({str(path)!r}) as s:
+            print(json.dumps([s.latest().id, sorted(o.id for o in s.query(OfferQuery()))]))
+            for write in (lambda: s.write_snapshot(items=[], offers=[], statuses=[], config_hash=None),
+                          lambda: s.lock_refresh().__enter__(), lambda: s.prune(keep_last=0)):
+                try:
+                    write()
+                except StoreError as exc:
+                    print(exc)
+    """)
+    try:
+        run = _as_a_reader_who_may_not_write([sys.executable, "-c", script])
+        assert run.returncode == 0, run.stderr
+        lines = run.stdout.splitlines()
+        assert json.loads(lines[0]) == [latest.id, sorted(o.id for o in CATALOG)]
+        assert lines[1:] == [f"snapshot store {path} is read-only here: cannot write"] * 2 + [
+            f"snapshot store {path} is read-only here: cannot prune snapshots"]
+        # the CLI reads it too (composed under this configuration's brands, as where it is writable)
+        cli = _as_a_reader_who_may_not_write([*offers, str(path)])
+        assert cli.returncode == 0, cli.stderr
+        assert json.loads(cli.stdout) == json.loads(writable.stdout)
+        assert sorted(p.name for p in shelf.iterdir()) == ["catalog.db"]  # nothing made beside it
+        # a write-ahead log that still holds changes would be left unread: said instead
+        shelf.chmod(0o755)
+        held = sqlite3.connect(path.with_name("held.db"))
+        held.execute("PRAGMA journal_mode = WAL")
+        held.execute("PRAGMA wal_autocheckpoint = 0")
+        held.execute("CREATE TABLE t (x)")
+        held.commit()
+        held.execute("INSERT INTO t VALUES (1)")
+        held.commit()
+        (shelf / "held.db-wal").chmod(0o444)
+        (shelf / "held.db").chmod(0o444)
+        shelf.chmod(0o555)
+        script = f"from cloudcat.store import Store\nStore({str(shelf / 'held.db')!r})"
+        refused = _as_a_reader_who_may_not_write([sys.executable, "-c", script])
+        held.close()
+        assert refused.returncode == 1
+        assert "is read-only here and its write-ahead log (held.db-wal) holds changes" in refused.stderr
+    finally:
+        shelf.chmod(0o755)
+
+
 def test_other_url_schemes_are_refused_without_leaking_credentials() -> None:
     with pytest.raises(StoreError, match="'mysql' is not supported") as err:
         Store("mysql://catalog:s3cret@db.example/cloudcat")

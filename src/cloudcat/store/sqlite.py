@@ -349,11 +349,52 @@ class Store:
             raise
         except sqlite3.Error as exc:
             conn.close()
+            if target != ":memory:" and _read_only_error(exc):
+                return self._open_read_only()
             raise StoreError(f"snapshot store {self.location} is unreadable or corrupt: {exc}") from exc
+        self._read_only = False
         return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """Open a store this process may not write (a read-only file system or folder, where
+        SQLite cannot make the files a WAL reader needs): read as it is, as a file that does not
+        change, when its write-ahead log holds nothing more (else that would not be read)."""
+        wal = Path(f"{self.path}-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise StoreError(f"snapshot store {self.location} is read-only here and its write-ahead log "
+                             f"({wal.name}) holds changes not yet in the file: open it once where it can be "
+                             "written, or copy the store with its log")
+        uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open snapshot store {self.location}: {exc}") from exc
+        try:
+            conn.execute("PRAGMA temp_store = MEMORY")
+            conn.create_function("cc_decimal_le", 2, decimal_le, deterministic=True)
+            conn.create_function("cc_text_in", 2, text_in, deterministic=True)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION or _missing_filter_columns(conn):
+                raise StoreError(f"snapshot store {self.location} is read-only here and has schema version "
+                                 f"{version}; this cloudcat reads version {SCHEMA_VERSION} (open it once where it "
+                                 "can be written, which brings it up to date)")
+            conn.execute("SELECT count(*) FROM snapshots").fetchone()
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"snapshot store {self.location} is unreadable or corrupt: {exc}") from exc
+        self._read_only = True
+        return conn
+
+    def _check_writable(self, action: str) -> None:
+        if self._read_only:
+            raise StoreError(f"snapshot store {self.location} is read-only here: cannot {action}")
 
     def _for_writing(self) -> None:
         """Make the store's file (and its folder) when it is not there yet: a write begins."""
+        self._check_writable("write")
         with self._lock:
             if not self._absent or self._conn is None:
                 return
@@ -445,6 +486,8 @@ class Store:
 
     #: the file (or a server's tables) is not there yet (see :meth:`_for_writing`)
     _absent = False
+    #: the file may only be read here (see :meth:`_open_read_only`)
+    _read_only = False
 
     @property
     def _db(self) -> Any:
@@ -562,6 +605,7 @@ class Store:
                 db.execute("PRAGMA busy_timeout = 30000")
 
     def _transaction(self, action: str, work: Callable[[Any], _T]) -> _T:
+        self._check_writable(action)
         db = self._db
         try:
             for statement in self._d.begin_write:
@@ -1085,6 +1129,11 @@ _ITEM_COLUMNS = ("pk", "since", "until", "key", "digest", "base_pk", "data", "re
 #: 32,766 parameters, PostgreSQL 65,535).
 _WRITE_BATCH = 10_000
 _LOOKUP_BATCH = 5_000
+
+
+def _read_only_error(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused to open a file because it may not write there."""
+    return getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY") or "readonly database" in str(exc)
 
 
 def _item_key(stored: StoredItem, item: Item | None, data: str) -> str:
