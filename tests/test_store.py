@@ -144,21 +144,24 @@ def test_a_store_on_a_read_only_folder_is_read_and_refuses_writes_clearly(tmp_pa
         assert cli.returncode == 0, cli.stderr
         assert json.loads(cli.stdout) == json.loads(writable.stdout)
         assert sorted(p.name for p in shelf.iterdir()) == ["catalog.db"]  # nothing made beside it
-        # a write-ahead log that still holds changes would be left unread: said instead
-        shelf.chmod(0o755)
-        held = sqlite3.connect(path.with_name("held.db"))
+        # a write-ahead log that still holds changes (its writer died before a checkpoint) would
+        # be left unread: said instead
+        work = tmp_path / "work"
+        work.mkdir()
+        held = sqlite3.connect(work / "held.db")
         held.execute("PRAGMA journal_mode = WAL")
         held.execute("PRAGMA wal_autocheckpoint = 0")
         held.execute("CREATE TABLE t (x)")
         held.commit()
-        held.execute("INSERT INTO t VALUES (1)")
-        held.commit()
-        (shelf / "held.db-wal").chmod(0o444)
-        (shelf / "held.db").chmod(0o444)
+        shelf.chmod(0o755)
+        for name in ("held.db", "held.db-wal"):
+            (shelf / name).write_bytes((work / name).read_bytes())
+            (shelf / name).chmod(0o444)
+        held.close()
         shelf.chmod(0o555)
+        assert (shelf / "held.db-wal").stat().st_size > 0 and not (shelf / "held.db-shm").exists()
         script = f"from cloudcat.store import Store\nStore({str(shelf / 'held.db')!r})"
         refused = _as_a_reader_who_may_not_write([sys.executable, "-c", script])
-        held.close()
         assert refused.returncode == 1
         assert "is read-only here and its write-ahead log (held.db-wal) holds changes" in refused.stderr
     finally:

@@ -349,27 +349,37 @@ class Store:
             raise
         except sqlite3.Error as exc:
             conn.close()
-            if target != ":memory:" and _read_only_error(exc):
+            if target != ":memory:" and (_read_only_error(exc) or _cannot_open(exc)):
                 return self._open_read_only()
             raise StoreError(f"snapshot store {self.location} is unreadable or corrupt: {exc}") from exc
         self._read_only = False
         return conn
 
     def _open_read_only(self) -> sqlite3.Connection:
-        """Open a store this process may not write (a read-only file system or folder, where
-        SQLite cannot make the files a WAL reader needs): read as it is, as a file that does not
-        change, when its write-ahead log holds nothing more (else that would not be read)."""
+        """Open a store this process may not write (a read-only file system or folder). While a
+        writer has it open, SQLite reads it read-only as usual; otherwise it cannot make the
+        files a WAL reader needs there, and the store is read as a file that does not change,
+        when its write-ahead log holds nothing more (else that would not be read)."""
+        base = self.path.resolve().as_uri()
+        try:
+            return self._read_only_connection(f"{base}?mode=ro")
+        except sqlite3.Error as exc:  # (a log and no index of it: cannot open)
+            if not _read_only_error(exc) and not _cannot_open(exc):
+                raise StoreError(f"snapshot store {self.location} is unreadable or corrupt: {exc}") from exc
         wal = Path(f"{self.path}-wal")
         if wal.exists() and wal.stat().st_size > 0:
             raise StoreError(f"snapshot store {self.location} is read-only here and its write-ahead log "
                              f"({wal.name}) holds changes not yet in the file: open it once where it can be "
                              "written, or copy the store with its log")
-        uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
         try:
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            return self._read_only_connection(f"{base}?mode=ro&immutable=1")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open snapshot store {self.location}: {exc}") from exc
+            raise StoreError(f"snapshot store {self.location} is unreadable or corrupt: {exc}") from exc
+
+    def _read_only_connection(self, uri: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         try:
+            conn.execute("PRAGMA busy_timeout = 30000")
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.create_function("cc_decimal_le", 2, decimal_le, deterministic=True)
             conn.create_function("cc_text_in", 2, text_in, deterministic=True)
@@ -379,12 +389,9 @@ class Store:
                                  f"{version}; this cloudcat reads version {SCHEMA_VERSION} (open it once where it "
                                  "can be written, which brings it up to date)")
             conn.execute("SELECT count(*) FROM snapshots").fetchone()
-        except StoreError:
+        except BaseException:
             conn.close()
             raise
-        except sqlite3.Error as exc:
-            conn.close()
-            raise StoreError(f"snapshot store {self.location} is unreadable or corrupt: {exc}") from exc
         self._read_only = True
         return conn
 
@@ -1134,6 +1141,11 @@ _LOOKUP_BATCH = 5_000
 def _read_only_error(exc: sqlite3.Error) -> bool:
     """Whether SQLite refused to open a file because it may not write there."""
     return getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY") or "readonly database" in str(exc)
+
+
+def _cannot_open(exc: sqlite3.Error) -> bool:
+    """Whether SQLite could not open a file (or a file beside it: a WAL reader's index)."""
+    return getattr(exc, "sqlite_errorname", "") == "SQLITE_CANTOPEN"
 
 
 def _item_key(stored: StoredItem, item: Item | None, data: str) -> str:
