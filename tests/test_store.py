@@ -39,6 +39,7 @@ from cloudcat.models import (
 )
 from cloudcat.query import SORTS, OfferQuery, run
 from cloudcat.store import Store, StoredItem
+from cloudcat.store.sqlite import SCHEMA_VERSION
 
 CATALOG = [
     offer("s3.large.2", vcpus=2, memory_mib=4096, price=eur("0.05"), labels=["hds"], zones=["eu-west-0a"]),
@@ -164,6 +165,18 @@ def test_a_store_on_a_read_only_folder_is_read_and_refuses_writes_clearly(tmp_pa
         refused = _as_a_reader_who_may_not_write([sys.executable, "-c", script])
         assert refused.returncode == 1
         assert "is read-only here and its write-ahead log (held.db-wal) holds changes" in refused.stderr
+        # a store of an earlier schema cannot be brought up to date here: said, with what to do
+        shelf.chmod(0o755)
+        old = sqlite3.connect(shelf / "old.db")
+        old.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+        old.close()
+        (shelf / "old.db").chmod(0o444)
+        shelf.chmod(0o555)
+        script = f"from cloudcat.store import Store\nStore({str(shelf / 'old.db')!r})"
+        refused = _as_a_reader_who_may_not_write([sys.executable, "-c", script])
+        assert refused.returncode == 1
+        assert (f"is read-only here and has schema version {SCHEMA_VERSION - 1}; this cloudcat reads version "
+                f"{SCHEMA_VERSION} (open it once where it can be written") in refused.stderr
     finally:
         shelf.chmod(0o755)
 

@@ -379,16 +379,7 @@ class Store:
     def _read_only_connection(self, uri: str) -> sqlite3.Connection:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         try:
-            conn.execute("PRAGMA busy_timeout = 30000")
-            conn.execute("PRAGMA temp_store = MEMORY")
-            conn.create_function("cc_decimal_le", 2, decimal_le, deterministic=True)
-            conn.create_function("cc_text_in", 2, text_in, deterministic=True)
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version != SCHEMA_VERSION or _missing_filter_columns(conn):
-                raise StoreError(f"snapshot store {self.location} is read-only here and has schema version "
-                                 f"{version}; this cloudcat reads version {SCHEMA_VERSION} (open it once where it "
-                                 "can be written, which brings it up to date)")
-            conn.execute("SELECT count(*) FROM snapshots").fetchone()
+            self._prepare(conn, writable=False)
         except BaseException:
             conn.close()
             raise
@@ -421,13 +412,14 @@ class Store:
     def _in_memory(self) -> bool:
         return str(self.path) == ":memory:"
 
-    def _prepare(self, conn: sqlite3.Connection) -> None:
+    def _prepare(self, conn: sqlite3.Connection, *, writable: bool = True) -> None:
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA journal_mode = WAL")
-        # WAL with synchronous=NORMAL survives any crash of the process; only a power
-        # loss may roll back the last committed snapshot.
-        conn.execute("PRAGMA synchronous = NORMAL")
+        if writable:
+            conn.execute("PRAGMA journal_mode = WAL")
+            # WAL with synchronous=NORMAL survives any crash of the process; only a power
+            # loss may roll back the last committed snapshot.
+            conn.execute("PRAGMA synchronous = NORMAL")
         # the temporary tables of a write are small and stay in memory
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.create_function("cc_decimal_le", 2, decimal_le, deterministic=True)
@@ -437,6 +429,10 @@ class Store:
             raise StoreError(f"snapshot store {self.location} has schema version {version}; this "
                              f"cloudcat reads up to version {SCHEMA_VERSION} (upgrade cloudcat)")
         if version < SCHEMA_VERSION or _missing_filter_columns(conn):
+            if not writable:
+                raise StoreError(f"snapshot store {self.location} is read-only here and has schema version "
+                                 f"{version}; this cloudcat reads version {SCHEMA_VERSION} (open it once where it "
+                                 "can be written, which brings it up to date)")
             _upgrade(conn, version)
         conn.execute("SELECT count(*) FROM snapshots").fetchone()
 
