@@ -144,6 +144,18 @@ def test_a_store_on_a_read_only_folder_is_read_and_refuses_writes_clearly(tmp_pa
         cli = _as_a_reader_who_may_not_write([*offers, str(path)])
         assert cli.returncode == 0, cli.stderr
         assert json.loads(cli.stdout) == json.loads(writable.stdout)
+        # a snapshot older than max_age is read as it is, not refreshed (which could not be stored)
+        (tmp_path / "items.jsonl").write_text('{"kind": "compute", "name": "s1", "region": "r1"}\n')
+        config.write_text(json.dumps({"backends": {"fe": {"driver": "static", "options": {
+            "paths": [str(tmp_path / "items.jsonl")]}}}, "brands": {"b": {"backend": "fe"}}, "max_age": 0}))
+        online = _as_a_reader_who_may_not_write([x for x in offers if x != "--offline"] + [str(path)])
+        assert online.returncode == 0, online.stderr
+        assert json.loads(online.stdout) == json.loads(writable.stdout)
+        assert f"snapshot store {path} is read-only here: reading snapshot {latest.id} of " in online.stderr
+        refresh = _as_a_reader_who_may_not_write([sys.executable, "-m", "cloudcat.cli", "refresh", "--config",
+                                                  str(config), "--store", str(path)])
+        assert refresh.returncode == 1
+        assert f"snapshot store {path} is read-only here: cannot write" in refresh.stderr
         assert sorted(p.name for p in shelf.iterdir()) == ["catalog.db"]  # nothing made beside it
         # a write-ahead log that still holds changes (its writer died before a checkpoint) would
         # be left unread: said instead

@@ -308,9 +308,11 @@ class Catalog:
         is none, when it is older than ``max_age`` or when a configured backend was never read
         (never with ``offline``).
 
-        Reading never writes otherwise: when the brands or price books changed since the snapshot
-        was composed, queries see its items composed under the current ones without storing them
-        (see :meth:`recompose` to store that)."""
+        A store this process may only read (:attr:`Store.read_only`) is read as it is, with a
+        warning where it would have been refreshed. Reading never writes otherwise: when the
+        brands or price books changed since the snapshot was composed, queries see its items
+        composed under the current ones without storing them (see :meth:`recompose` to store
+        that)."""
         latest = self.store.latest()
         if refresh and not offline:
             return self._refreshed()
@@ -322,7 +324,12 @@ class Catalog:
         if not offline:
             known = {s.backend for s in latest.backends}
             never_read = [n for n, b in self.config.backends.items() if b.enabled and n not in known]
-            if (_now() - latest.created_at).total_seconds() > self.config.max_age:
+            stale = (_now() - latest.created_at).total_seconds() > self.config.max_age
+            if (stale or never_read) and self.store.read_only:
+                log.warning("snapshot store %s is read-only here: reading snapshot %d of %s without "
+                            "refreshing it", self.store.location, latest.id, latest.created_at.isoformat())
+                return latest
+            if stale:
                 return self.refresh(progress=self.refresh_progress).snapshot or latest
             if never_read:
                 return self.refresh(never_read, progress=self.refresh_progress).snapshot or latest

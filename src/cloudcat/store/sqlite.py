@@ -386,6 +386,12 @@ class Store:
         self._read_only = True
         return conn
 
+    @property
+    def read_only(self) -> bool:
+        """Whether this process may only read the store: a SQLite file in a folder or file
+        system it may not write (read as it is; every write raises :class:`StoreError`)."""
+        return self._read_only
+
     def _check_writable(self, action: str) -> None:
         if self._read_only:
             raise StoreError(f"snapshot store {self.location} is read-only here: cannot {action}")
