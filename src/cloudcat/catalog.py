@@ -321,18 +321,22 @@ class Catalog:
                 raise CloudcatError("no snapshot stored yet and --offline forbids reading the backends; "
                                     "run `cloudcat refresh` first")
             return self._refreshed()
-        if not offline:
-            known = {s.backend for s in latest.backends}
-            never_read = [n for n, b in self.config.backends.items() if b.enabled and n not in known]
-            stale = (_now() - latest.created_at).total_seconds() > self.config.max_age
-            if (stale or never_read) and self.store.read_only:
-                log.warning("snapshot store %s is read-only here: reading snapshot %d of %s without "
-                            "refreshing it", self.store.location, latest.id, latest.created_at.isoformat())
-                return latest
-            if stale:
-                return self.refresh(progress=self.refresh_progress).snapshot or latest
-            if never_read:
-                return self.refresh(never_read, progress=self.refresh_progress).snapshot or latest
+        return latest if offline else self._kept_fresh(latest)
+
+    def _kept_fresh(self, latest: SnapshotInfo) -> SnapshotInfo:
+        """``latest``, or a refresh of it when it is older than ``max_age`` or a configured
+        backend was never read (not on a store this process may only read)."""
+        known = {s.backend for s in latest.backends}
+        never_read = [n for n, b in self.config.backends.items() if b.enabled and n not in known]
+        stale = (_now() - latest.created_at).total_seconds() > self.config.max_age
+        if (stale or never_read) and self.store.read_only:
+            log.warning("snapshot store %s is read-only here: reading snapshot %d of %s without "
+                        "refreshing it", self.store.location, latest.id, latest.created_at.isoformat())
+            return latest
+        if stale:
+            return self.refresh(progress=self.refresh_progress).snapshot or latest
+        if never_read:
+            return self.refresh(never_read, progress=self.refresh_progress).snapshot or latest
         return latest
 
     def _reading(self, snapshot: int | None, *, refresh: bool = False,
