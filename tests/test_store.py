@@ -157,6 +157,13 @@ def test_a_store_on_a_read_only_folder_is_read_and_refuses_writes_clearly(tmp_pa
         assert refresh.returncode == 1
         assert f"snapshot store {path} is read-only here: cannot write" in refresh.stderr
         assert sorted(p.name for p in shelf.iterdir()) == ["catalog.db"]  # nothing made beside it
+        # a read-only file in a folder this process may write: SQLite reads it read-only itself
+        shelf.chmod(0o755)
+        stale = _as_a_reader_who_may_not_write([x for x in offers if x != "--offline"] + [str(path)])
+        assert stale.returncode == 0, stale.stderr
+        assert json.loads(stale.stdout) == json.loads(writable.stdout)
+        assert f"snapshot store {path} is read-only here: reading snapshot {latest.id} of " in stale.stderr
+        shelf.chmod(0o555)
         # a write-ahead log that still holds changes (its writer died before a checkpoint) would
         # be left unread: said instead
         work = tmp_path / "work"

@@ -24,6 +24,7 @@ import hashlib
 import heapq
 import itertools
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -352,7 +353,8 @@ class Store:
             if target != ":memory:" and (_read_only_error(exc) or _cannot_open(exc)):
                 return self._open_read_only()
             raise StoreError(f"snapshot store {self.location} is unreadable or corrupt: {exc}") from exc
-        self._read_only = False
+        # a file this process may not write, in a folder it may (SQLite then reads it read-only)
+        self._read_only = target != ":memory:" and not os.access(target, os.W_OK)
         return conn
 
     def _open_read_only(self) -> sqlite3.Connection:
