@@ -1144,12 +1144,12 @@ _LOOKUP_BATCH = 5_000
 
 def _read_only_error(exc: sqlite3.Error) -> bool:
     """Whether SQLite refused to open a file because it may not write there."""
-    return getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY") or "readonly database" in str(exc)
+    return exc.sqlite_errorname.startswith("SQLITE_READONLY")
 
 
 def _cannot_open(exc: sqlite3.Error) -> bool:
     """Whether SQLite could not open a file (or a file beside it: a WAL reader's index)."""
-    return getattr(exc, "sqlite_errorname", "") == "SQLITE_CANTOPEN"
+    return exc.sqlite_errorname == "SQLITE_CANTOPEN"
 
 
 def _item_key(stored: StoredItem, item: Item | None, data: str) -> str:
