@@ -87,4 +87,4 @@ def test_offers_as_of_reads_the_snapshot_of_that_moment(tmp_path: Path) -> None:
     assert price("--as-of", between.strftime("%Y-%m-%dT%H:%M:%S")) == "0.0736"
     assert price("--as-of", dt.date.today().isoformat()) == "0.0999"  # a date: the end of that day
     before = cli(path, "offers", "--offline", "--as-of", "2001-01-01")
-    assert before.returncode == 2 and "no snapshot was stored by 2001-01-01" in before.stderr
+    assert before.returncode == 2 and "no snapshot was stored by the end of 2001-01-01 (UTC)" in before.stderr

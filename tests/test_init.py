@@ -89,3 +89,26 @@ def test_bad_clouds_yaml_is_a_config_error(tmp_path: Path, text: str, message: s
     with pytest.raises(ConfigError):
         write_starter_config(tmp_path / "cloudcat.yaml", clouds_yaml=path)
     assert not (tmp_path / "cloudcat.yaml").exists()
+
+
+def test_init_from_a_clouds_yaml_named_by_clouds_writes_backends_that_read_it(tmp_path: Path,
+                                                                             cloudcat_mock: Any) -> None:
+    # a clouds.yaml where OpenStack clients would not look: the backends must name it themselves
+    m = cloudcat_mock("openstack", "flexible-engine")
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "clouds.yaml").write_text(yaml.safe_dump({"clouds": {"fe-paris": m.platform.clouds_yaml_entry()}}))
+    env = {"HOME": str(tmp_path / "home"), "OS_CLIENT_CONFIG_FILE": ""}
+
+    proc = cloudcat("init", "--clouds", "creds/clouds.yaml", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    config = load_config(tmp_path / "cloudcat.yaml")
+    assert config.backends["fe-paris"].options == {"cloud": "fe-paris",
+                                                   "clouds_file": str((creds / "clouds.yaml").resolve())}
+    # read from another folder too: the path written does not depend on where cloudcat runs
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = cloudcat("--config", str(tmp_path / "cloudcat.yaml"), "--store", ":memory:", "offers", "-f", "value",
+                    "-c", "id", cwd=elsewhere, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert any(line.startswith("fe-paris/compute/") for line in proc.stdout.splitlines()), proc.stdout

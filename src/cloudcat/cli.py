@@ -12,8 +12,10 @@ value`` prints bare values), and JSON, CSV and YAML row by row (``docs/exports.m
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import itertools
 import json
 import logging
 import os
@@ -21,7 +23,7 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -57,6 +59,11 @@ OFFER_COLUMNS = [("id", "id"), ("name", "display_name"), ("vCPU", "vcpus"), ("Mi
 
 OFFER_ALL_COLUMNS = [*OFFER_COLUMNS[:2], ("kind", "kind"), ("region", "region"), *OFFER_COLUMNS[2:],
                      ("brand", "brand"), ("backend", "backend")]
+#: Counts and sizes on the command line: SQLite's and PostgreSQL's integers hold up to 2**63 - 1.
+_COUNT = click.IntRange(min=0, max=2**63 - 1)
+#: A snapshot id as the store numbers them.
+_SNAPSHOT = click.IntRange(min=-(2**63), max=2**63 - 1)
+
 #: What an offers table shows unless -c/--column says otherwise: few enough for 80 columns.
 OFFER_DEFAULT_COLUMNS = ["id", "vCPU", "MiB", "price", "cur", "unit"]
 
@@ -95,7 +102,7 @@ def _guard(fn: F) -> F:
             if _State.debug:
                 raise
             _fail(str(exc), 1)
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
             raise
         except OSError as exc:  # files the user named: outputs, inventories
             if _State.debug:
@@ -126,7 +133,7 @@ def _config_options(fn: F) -> F:
     fn = click.option("--store", "store", type=str, default=None,
                       help="Snapshot store: SQLite file or database URL (overrides the config).")(fn)
     fn = click.option("--config", "-c", "config", type=click.Path(dir_okay=False), default=None,
-                      envvar="CLOUDCAT_CONFIG", help="Configuration file (default ./cloudcat.yaml).")(fn)
+                      help="Configuration file (default $CLOUDCAT_CONFIG, else ./cloudcat.yaml).")(fn)
     return fn
 
 
@@ -135,7 +142,7 @@ def _listing_options(fn: F) -> F:
     fn = click.option("--store", "store", type=str, default=None,
                       help="Snapshot store: SQLite file or database URL (overrides the config).")(fn)
     fn = click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
-                      envvar="CLOUDCAT_CONFIG", help="Configuration file (default ./cloudcat.yaml).")(fn)
+                      help="Configuration file (default $CLOUDCAT_CONFIG, else ./cloudcat.yaml).")(fn)
     return _column_option(fn)
 
 
@@ -179,12 +186,14 @@ def _display() -> RefreshDisplay:
 
 
 def _pick(columns: Sequence[tuple[str, str]], wanted: Sequence[str],
-          default: Sequence[str] = ()) -> list[tuple[str, str]]:
-    """The (header, key) pairs to show: those asked for by header or key, else the default ones."""
+          default: Sequence[str] = (), keys: Collection[str] = ()) -> list[tuple[str, str]]:
+    """The (header, key) pairs to show: those asked for by header or key, else the default ones.
+    A name that is one of ``keys`` (a row's JSON keys, for the formats that write keys) is that
+    key, even where a table header has the name (the offers table's "name" is the display name)."""
     if not wanted:
         return [c for c in columns if c[0] in default] if default else list(columns)
     by_name = {name: c for c in columns for name in c}
-    return [by_name.get(w, (w, w)) for w in wanted]
+    return [(w, w) if w in keys else by_name.get(w, (w, w)) for w in wanted]
 
 
 def _emit(rows: Any, fmt: str | None, *, columns: Sequence[tuple[str, str]] = (), wanted: Sequence[str] = (),
@@ -192,7 +201,17 @@ def _emit(rows: Any, fmt: str | None, *, columns: Sequence[tuple[str, str]] = ()
           **kwargs: Any) -> None:
     """Write rows (an iterable of JSON-ready mappings, or one mapping) in the chosen format."""
     chosen: Format = fmt or default_format()  # type: ignore[assignment]
-    shown = _pick(columns, wanted, default) if columns or wanted else []
+    keys: Collection[str] = ()
+    if wanted and chosen != "table":  # the formats that write keys: a row's own key wins over a header
+        if isinstance(rows, dict):
+            keys = rows.keys()
+        else:
+            rows = iter(rows)
+            first = next(rows, None)
+            if first is not None:
+                keys = first.keys()
+                rows = itertools.chain((first,), rows)
+    shown = _pick(columns, wanted, default, keys) if columns or wanted else []
     if isinstance(rows, dict):
         if wanted:
             rows = select_columns(rows, [key for _, key in shown])
@@ -240,11 +259,30 @@ def _setup_logging(debug: bool, verbose: int) -> None:
     logging.basicConfig(level=level, format=text, stream=sys.stderr)
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
+        if not debug:
+            handler.addFilter(_ours_only)
+        handler.setFormatter(_Escaping(text))
     logging.getLogger("cloudcat").setLevel(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
     from .driver import quiet_driver_loggers
 
     # outside --debug, each driver quiets the SDK and HTTP-library loggers its class names
     quiet_driver_loggers(None if debug else logging.WARNING)
+
+
+def _ours_only(record: logging.LogRecord) -> bool:
+    """Outside --debug: cloudcat's and its drivers' records, and other libraries' errors only
+    (their warnings, such as an HTTP pool discarding a connection, are noise to a user)."""
+    return record.name.startswith("cloudcat") or record.levelno >= logging.ERROR
+
+
+class _Escaping(logging.Formatter):
+    """Messages with their control characters escaped: a backend's error text (a CR LF, an
+    escape sequence) is shown as text and never moves the terminal's cursor."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        from .output import escape_controls
+
+        return escape_controls(super().formatMessage(record))
 
 
 @cli.command()
@@ -292,7 +330,7 @@ def _filter_option(name: str, declared: Filter) -> Callable[[F], F]:
         return click.option(*names, name, multiple=True, type=kind, help=declared.help + " Repeatable.",
                             shell_complete=complete)
     if isinstance(declared, AtLeast) and declared.integer:
-        return click.option(*names, name, type=click.IntRange(min=0), default=None, help=declared.help)
+        return click.option(*names, name, type=_COUNT, default=None, help=declared.help)
     return click.option(*names, name, type=str, default=None, help=declared.help)
 
 
@@ -315,10 +353,10 @@ def _given_filters(values: dict[str, Any]) -> dict[str, Any]:
               show_default=True, help="CSV column set: cloudcat's (reads back as a price book) or FinOps FOCUS.")
 @_filter_options
 @click.option("--sort", default="id", type=click.Choice(list(SORTS)))
-@click.option("--limit", "-n", type=click.IntRange(min=0), default=None)
+@click.option("--limit", "-n", type=_COUNT, default=None)
 @click.option("--refresh", is_flag=True, help="Read the backends first.")
 @click.option("--offline", is_flag=True, help="Never touch the network; use the stored snapshot.")
-@click.option("--snapshot", type=int, default=None, help="Query this snapshot instead of the latest.")
+@click.option("--snapshot", type=_SNAPSHOT, default=None, help="Query this snapshot instead of the latest.")
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
               help="Query the snapshot that was the latest on this date (YYYY-MM-DD, end of day UTC) or at this "
                    "time.")
@@ -353,7 +391,8 @@ def _snapshot_as_of(catalog: Any, when: dt.datetime) -> int:
     moment: dt.datetime | dt.date = when.date() if when.time() == dt.time() else when
     found = catalog.store.snapshot_at(moment)
     if found is None:
-        raise ConfigError(f"no snapshot was stored by {when:%Y-%m-%d %H:%M:%S} (UTC)", field="as_of")
+        by = f"{when:%Y-%m-%d %H:%M:%S}" if isinstance(moment, dt.datetime) else f"the end of {when:%Y-%m-%d}"
+        raise ConfigError(f"no snapshot was stored by {by} (UTC)", field="as_of")
     return int(found.id)
 
 
@@ -478,24 +517,34 @@ def snapshots(ctx: click.Context, config: str | None, store: str | None, columns
 
 
 @snapshots.command("prune")
-@click.option("--keep-last", type=click.IntRange(min=0), default=0, help="Keep the N newest snapshots.")
-@click.option("--keep-daily", type=click.IntRange(min=0), default=0,
+@click.option("--keep-last", type=_COUNT, default=None, help="Keep the N newest snapshots.")
+@click.option("--keep-daily", type=_COUNT, default=None,
               help="Keep the newest snapshot of each of the D most recent days that have one.")
-@click.option("--keep-monthly", type=click.IntRange(min=0), default=0,
+@click.option("--keep-monthly", type=_COUNT, default=None,
               help="Keep the newest snapshot of each of the M most recent months that have one.")
 @_config_options
 @_guard
-def snapshots_prune(keep_last: int, keep_daily: int, keep_monthly: int, config: str | None,
+def snapshots_prune(keep_last: int | None, keep_daily: int | None, keep_monthly: int | None, config: str | None,
                     store: str | None) -> None:
-    """Remove the snapshots the policy does not keep (never the latest), and what only they held."""
+    """Remove the snapshots the policy does not keep (never the latest), and what only they held.
+
+    The policy is the options given, else the configuration's ``retention``; with neither,
+    nothing is removed (exit 2)."""
     with _open(config, store) as catalog:
-        removed = catalog.store.prune(keep_last=keep_last, keep_daily=keep_daily, keep_monthly=keep_monthly)
+        if (keep_last, keep_daily, keep_monthly) == (None, None, None):
+            retention = catalog.config.retention
+            if retention is None:
+                raise click.UsageError("no retention policy: give --keep-last, --keep-daily or --keep-monthly, "
+                                       "or set `retention` in the configuration (nothing removed)")
+            keep_last, keep_daily, keep_monthly = retention.keep_last, retention.keep_daily, retention.keep_monthly
+        removed = catalog.store.prune(keep_last=keep_last or 0, keep_daily=keep_daily or 0,
+                                      keep_monthly=keep_monthly or 0)
     click.echo(f"removed {len(removed)} snapshot(s)" + (f": {', '.join(map(str, removed))}" if removed else ""))
 
 
 @cli.command()
-@click.argument("a", type=int, required=False)
-@click.argument("b", type=int, required=False)
+@click.argument("a", type=_SNAPSHOT, required=False)
+@click.argument("b", type=_SNAPSHOT, required=False)
 @click.option("--last", is_flag=True, help="Compare the two latest snapshots (instead of A and B).")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when something changed, 0 when nothing did.")
 @_config_options
@@ -755,15 +804,35 @@ _mount_optional()
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
+    if sys.stdout is None:  # started with its standard output closed (`cloudcat … >&-`)
+        _fail("standard output is closed", 1)
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="cloudcat", standalone_mode=True)
+        try:
+            code = cli.main(args=list(argv) if argv is not None else None, prog_name="cloudcat",
+                            standalone_mode=False)
+        except click.exceptions.Abort as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                raise exc.__cause__ from None
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        # what click returns: an exit code (--help, --version); commands exit by themselves
+        sys.exit(code if isinstance(code, int) else 0)
     except KeyboardInterrupt:
         # Do not wait for backend calls in flight (up to their timeout): a refresh writes its snapshot
         # in one transaction, so stopping here leaves the store as it was.
         click.echo("cloudcat: interrupted", err=True)
         sys.stderr.flush()
-        sys.stdout.flush()
+        with contextlib.suppress(OSError):
+            sys.stdout.flush()
         os._exit(130)
+    except BrokenPipeError:
+        # the reader stopped reading (`cloudcat offers | head -1`): what it wanted was written
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os._exit(0)
 
 
 if __name__ == "__main__":  # pragma: no cover

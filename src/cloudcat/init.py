@@ -61,15 +61,17 @@ def _key(cloud: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", cloud).strip("-") or "cloud"
 
 
-def starter_config(clouds: Sequence[str], *, source: str | None = None) -> str:
-    """The text of a starting configuration: one ``openstack`` backend and one brand per cloud."""
+def starter_config(clouds: Sequence[str], *, source: str | None = None, clouds_file: str | None = None) -> str:
+    """The text of a starting configuration: one ``openstack`` backend and one brand per cloud
+    (reading ``clouds_file`` when given, else the ``clouds.yaml`` OpenStack clients find)."""
     backends: dict[str, object] = {}
     brands: dict[str, object] = {}
     for cloud in clouds:
         name = _key(cloud)
         while name in backends:
             name += "-2"
-        backends[name] = {"driver": "openstack", "options": {"cloud": cloud}}
+        options = {"cloud": cloud, **({"clouds_file": clouds_file} if clouds_file else {})}
+        backends[name] = {"driver": "openstack", "options": options}
         brands[name] = {"display_name": cloud, "backend": name}
     head = ("# Written by `cloudcat init`" + (f" from {source}" if source else "") + ".\n"
             "# Credentials stay in clouds.yaml; each brand sells from one cloud. Name the operator of\n"
@@ -91,7 +93,9 @@ def write_starter_config(target: str | Path = "cloudcat.yaml", *, force: bool = 
         raise ConfigError("already exists (give --force to overwrite it)", source=str(out))
     source = Path(clouds_yaml) if clouds_yaml is not None else find_clouds_yaml()
     clouds = read_cloud_names(source)
-    text = starter_config(clouds, source=str(source))
+    # a file named here is one OpenStack clients would not find by themselves: the backends name it
+    text = starter_config(clouds, source=str(source),
+                          clouds_file=str(source.resolve()) if clouds_yaml is not None else None)
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:

@@ -462,7 +462,7 @@ def _read_book(ref: PriceBookRef | str | Path) -> tuple[Sequence[Mapping[str, An
     rows: list[dict[str, Any]] = []
     places: list[tuple[str, int | None]] = []
     try:
-        for source, line, row in read_records(ref.path, refuse_nul=True):
+        for source, line, row in read_records(ref.path, refuse_nul=True, known_keys=("items",)):
             rows.append(_rule_data(row, backend, file_name))
             places.append((source, line))
     except ConfigError:

@@ -18,7 +18,7 @@ import csv
 import functools
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -200,7 +200,8 @@ def _header_columns(header: list[str], source: str) -> list[tuple[str, str, tupl
     return [_column(h) if last[h] == i else _SKIPPED for i, h in enumerate(header)]
 
 
-def _csv_records(path: Path, text: str, list_key: str, keyed_only: bool) -> Iterator[Record]:
+def _csv_records(path: Path, text: str, list_key: str, keyed_only: bool,
+                 known: Collection[str] | None = None) -> Iterator[Record]:
     # the cells of each row against the header's columns, worked out once (as csv.DictReader
     # reads it: blank lines skipped, missing cells absent, extra cells an error)
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -254,7 +255,8 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _jsonl_records(path: Path, text: str, list_key: str, keyed_only: bool) -> Iterator[Record]:
+def _jsonl_records(path: Path, text: str, list_key: str, keyed_only: bool,
+                   known: Collection[str] | None = None) -> Iterator[Record]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -315,10 +317,26 @@ def _skip(text: str, pos: int, sep: str) -> int:
     return pos
 
 
-def _json_records(path: Path, text: str, list_key: str, keyed_only: bool) -> Iterator[Record]:
+def _unknown_key(data: dict[Any, Any], known: Collection[str] | None) -> str | None:
+    """The first top-level key of a document that is none of ``known`` (``None``: all are)."""
+    if known is None:
+        return None
+    return next((str(k) for k in data if k not in known), None)
+
+
+def _unknown_key_error(path: Path, key: str, known: Collection[str], line: int | None) -> ConfigError:
+    return ConfigError(f"unknown top-level key {key!r} (this file holds {', '.join(repr(k) for k in sorted(known))}"
+                       " or a list)", source=str(path), line=line, field=key)
+
+
+def _json_records(path: Path, text: str, list_key: str, keyed_only: bool,
+                  known: Collection[str] | None) -> Iterator[Record]:
     data = _json_value(text, path)
     if keyed_only and not isinstance(data, dict):
         return
+    if isinstance(data, dict) and (key := _unknown_key(data, known)) is not None and known is not None:
+        found = text.find(json.dumps(key))
+        raise _unknown_key_error(path, key, known, text.count("\n", 0, found) + 1 if found >= 0 else None)
     items = data.get(list_key, []) if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise ConfigError(f"expected a list (or an object with {list_key!r})", source=str(path))
@@ -330,10 +348,13 @@ def _json_records(path: Path, text: str, list_key: str, keyed_only: bool) -> Ite
         yield str(path), line, item
 
 
-def _yaml_records(path: Path, text: str, list_key: str, keyed_only: bool) -> Iterator[Record]:
+def _yaml_records(path: Path, text: str, list_key: str, keyed_only: bool,
+                  known: Collection[str] | None) -> Iterator[Record]:
     doc = parse_yaml(text, source=str(path))
     if keyed_only and not isinstance(doc.data, dict):
         return
+    if isinstance(doc.data, dict) and (key := _unknown_key(doc.data, known)) is not None and known is not None:
+        raise _unknown_key_error(path, key, known, doc.lines.get((key,)))
     where: YamlPath
     items, where = doc.data, ()  # where: the path of the list in the document
     if isinstance(doc.data, dict):
@@ -347,21 +368,22 @@ def _yaml_records(path: Path, text: str, list_key: str, keyed_only: bool) -> Ite
         yield str(path), line, item
 
 
-_READERS: dict[str, Callable[[Path, str, str, bool], Iterator[Record]]] = {
+_READERS: dict[str, Callable[[Path, str, str, bool, Collection[str] | None], Iterator[Record]]] = {
     ".csv": _csv_records, ".jsonl": _jsonl_records, ".ndjson": _jsonl_records,
     ".json": _json_records, ".yaml": _yaml_records, ".yml": _yaml_records,
 }
 
 
 def read_records(path: str | Path, *, list_key: str = "items", keyed_only: bool = False,
-                 refuse_nul: bool = False) -> Iterator[Record]:
+                 refuse_nul: bool = False, known_keys: Collection[str] | None = None) -> Iterator[Record]:
     """Rows of a ``.csv``, ``.jsonl``, ``.json`` or ``.yaml``/``.yml`` file.
 
     YAML and JSON files hold a list, or a mapping whose ``list_key`` is the list. CSV rows are
     :func:`unflatten`-ed. Errors name the file and the line. With ``keyed_only``, only a
     mapping's ``list_key`` is read (CSV, JSON Lines and bare lists give nothing). With
     ``refuse_nul``, a row holding a NUL character in a text (which no store keeps) is an error
-    naming its line and field.
+    naming its line and field. With ``known_keys``, a JSON or YAML mapping holding another
+    top-level key is an error naming it (a misspelt ``items`` would otherwise read as no rows).
     """
     p = Path(path)
     text = read_text(p)
@@ -372,7 +394,7 @@ def read_records(path: str | Path, *, list_key: str = "items", keyed_only: bool 
     if reader is None:
         raise ConfigError(f"unsupported file type {suffix!r} (use .csv, .jsonl, .json or .yaml)",
                           source=str(p))
-    rows = reader(p, text, list_key, keyed_only)
+    rows = reader(p, text, list_key, keyed_only, known_keys)
     if refuse_nul and _may_hold_nul(text):
         rows = _without_nul(rows)
     yield from rows

@@ -26,7 +26,7 @@ def read_inventory(path: str | Path) -> list[InventoryLine]:
     the file, the line (or entry) and the field.
     """
     lines: list[InventoryLine] = []
-    for index, (source, line, row) in enumerate(read_records(path)):
+    for index, (source, line, row) in enumerate(read_records(path, known_keys=("items",))):
         try:
             lines.append(InventoryLine.model_validate(row))
         except ValidationError as exc:

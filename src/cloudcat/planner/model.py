@@ -34,7 +34,9 @@ class InventoryLine(BaseModel):
 
 
 class Totals(BaseModel):
-    """Monthly totals in one currency."""
+    """Monthly totals in one currency: ``before`` adds the lines whose source is priced in it,
+    ``after`` those whose target is, ``difference`` only those priced on both sides in it (so it
+    is ``after - before`` only when every line is)."""
 
     before: Decimal = Decimal(0)
     after: Decimal = Decimal(0)

@@ -324,7 +324,7 @@ class Store:
         self._conn: Any = None
         # a file not there yet is made by the first write only: until then the store reads as
         # empty (from memory) and a read leaves no file or folder behind
-        self._absent = not self._in_memory and not self.path.exists()
+        self._absent = not self._in_memory and _no_store_yet(self.path)
         if self._absent:
             self._check_creatable()
         self._conn = self._open(":memory:" if self._absent else str(self.path))
@@ -504,7 +504,7 @@ class Store:
     def _db(self) -> Any:
         if self._conn is None:
             raise StoreError(f"snapshot store {self.location} is closed")
-        if self._absent and self.path.exists():  # another process made it meanwhile: read that
+        if self._absent and not _no_store_yet(self.path):  # another process made it meanwhile: read that
             with self._lock:
                 if self._absent:
                     self._swap()
@@ -1140,6 +1140,23 @@ _ITEM_COLUMNS = ("pk", "since", "until", "key", "digest", "base_pk", "data", "re
 #: 32,766 parameters, PostgreSQL 65,535).
 _WRITE_BATCH = 10_000
 _LOOKUP_BATCH = 5_000
+
+
+def _no_store_yet(path: Path) -> bool:
+    """Whether ``path`` holds no store yet: no file, or an empty one (``touch``, a placeholder)
+    with no write-ahead log holding one either. Reading it must not write a schema into it."""
+    try:
+        if path.stat().st_size > 0 or not path.is_file():
+            return False
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False  # opening it tells what is wrong
+    wal = Path(f"{path}-wal")
+    try:
+        return wal.stat().st_size == 0
+    except OSError:
+        return True
 
 
 def _read_only_error(exc: sqlite3.Error) -> bool:

@@ -114,11 +114,10 @@ def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | Non
 
 def load_fixture_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON fixture file; errors name the file."""
+    from ..yamlfile import read_text
+
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read fixture: {exc.strerror}", source=str(p)) from None
+    text = read_text(p, what="fixture")  # bounded, UTF-8 (or a clear error naming the file)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -43,6 +43,8 @@ __version__ = "0.1.0"
 
 _SUFFIXES = (".csv", ".jsonl", ".ndjson", ".json", ".yaml", ".yml")
 _LINES = (".jsonl", ".ndjson")
+#: What a YAML or JSON catalog file holds at its top level.
+_KEYS = ("items", "regions")
 
 
 class StaticOptions(DriverOptions):
@@ -200,7 +202,7 @@ class StaticDriver(BaseDriver):
         spill = _Spill()
         try:
             for path in self._files():
-                for source, line, row in read_records(path, list_key="regions", keyed_only=True):
+                for source, line, row in read_records(path, list_key="regions", keyed_only=True, known_keys=_KEYS):
                     region = _validate(Region, row, source, line)
                     regions[region.name] = region
                 for source, line, record in _records(path):
@@ -253,7 +255,7 @@ def _records(path: Path) -> Iterator[tuple[str, int | None, dict[str, Any]]]:
     """The item rows of a file: a JSON Lines file line by line, others as
     :func:`cloudcat.records.read_records` reads them."""
     if path.suffix.lower() not in _LINES:
-        yield from read_records(path)
+        yield from read_records(path, known_keys=_KEYS)
         return
     source = str(path)
     try:
