@@ -4,6 +4,7 @@ particular to SQLite files."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -679,3 +680,43 @@ def test_the_stored_json_of_an_offer_is_its_model_dump_without_read_at() -> None
         assert data == each.model_dump_json(exclude={"read_at"}, exclude_none=True)
         assert read_at == "2025-03-01T12:00:00Z"
         assert Offer.model_validate({**json.loads(data), "read_at": read_at}) == each
+
+
+_WRITER = '''
+import datetime as dt, sys
+from cloudcat.models import BackendStatus, Offer
+from cloudcat.store import Store
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+with Store(sys.argv[1]) as s:
+    for k in range(2, int(sys.argv[2]) + 2):
+        # every offer changes at each snapshot, and the backend is read at a time telling which
+        offers = (Offer(id=f"x/compute/r1/vm{i}", brand="x", kind="compute", name=f"vm{i}", region="r1", vcpus=2,
+                        memory_mib=4096, backend="b", driver="static", read_at=T0 + dt.timedelta(seconds=k),
+                        extras={"gen": k}) for i in range(40))
+        s.write_snapshot(items=(), offers=offers, statuses=[BackendStatus(backend="b", driver="static",
+                         status="ok")], config_hash=None)
+'''
+
+
+def test_a_read_of_the_latest_snapshot_while_another_is_stored_reads_one_snapshot_whole(
+        new_store_location: Callable[[], str]) -> None:
+    # Another process stores snapshot after snapshot; each read of "the latest" (a snapshot id
+    # taken, then its offers read) must give one snapshot: never a newer one's versions with the
+    # older one's read times (which happened when a write landed between the two reads).
+    location = new_store_location()
+    t0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    with Store(location) as store:
+        store.write_snapshot(items=(), offers=[], statuses=[], config_hash=None)
+        with subprocess.Popen([sys.executable, "-c", _WRITER, location, "150"]) as writer:
+            reads = mixed = 0
+            deadline = time.monotonic() + 90
+            while writer.poll() is None and time.monotonic() < deadline:
+                got = [store.get("x/compute/r1/vm7"), *store.query(OfferQuery(limit=3))]
+                for offer in got:
+                    if offer is None:
+                        continue
+                    reads += 1
+                    mixed += offer.read_at != t0 + dt.timedelta(seconds=offer.extras["gen"])  # type: ignore[arg-type]
+            writer.wait(timeout=60)
+        assert writer.returncode == 0
+        assert reads > 100 and mixed == 0, f"{mixed} of {reads} offers read mixed two snapshots"

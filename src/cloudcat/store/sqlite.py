@@ -521,12 +521,18 @@ class Store:
             except self._db_errors as exc:
                 raise self._error(action, exc) from exc
 
-    def _stream(self, action: str, sql: str, params: Sequence[Any],
-                build: Callable[[Any], _T]) -> Iterator[_T]:
-        """Rows of ``sql`` built one by one, read in small batches (the lock is held per batch)."""
+    def _stream(self, action: str, sql: str, params: Sequence[Any], build: Callable[[Any], _T],
+                as_history: _Statement | None = None, sid: int | None = None) -> Iterator[_T]:
+        """Rows of ``sql`` built one by one, read in small batches (the lock is held per batch).
+
+        ``sql`` reading snapshot ``sid`` as the latest (its open versions), ``as_history`` is the
+        statement reading it as an older one: run instead when a snapshot was stored meanwhile."""
         with self._lock:
             try:
                 cursor = self._db.execute(sql, params)
+                if as_history is not None and sid is not None and not self._still_latest(sid):
+                    cursor.close()
+                    cursor = self._db.execute(*as_history())
             except self._db_errors as exc:
                 raise self._error(action, exc) from exc
         try:
@@ -697,6 +703,16 @@ class Store:
                 return self.snapshot(sid)
         return None
 
+    def _still_latest(self, sid: int) -> bool:
+        """Whether snapshot ``sid`` is still the latest, asked just after a statement that read
+        it as the latest (its open versions) began. Snapshots are stored one after another, so
+        if ``sid`` is the latest now it was when that statement took its view: what it read is
+        ``sid`` whole. Otherwise a refresh stored another one in between, and the statement may
+        have read that one's versions with ``sid``'s read times: it is run again, reading ``sid``
+        as history (versions whose range holds it), which no later write changes."""
+        rows = self._fetch("read snapshots", "SELECT max(id) FROM snapshots")
+        return bool(rows[0][0] == sid)
+
     def _snapshot_id(self, snapshot: int | None) -> tuple[int | None, bool]:
         """``snapshot`` checked to exist (or the latest id, ``None`` when the store is empty), and
         whether it is the latest."""
@@ -722,8 +738,13 @@ class Store:
         sid, latest = self._snapshot_id(snapshot)
         if sid is None:
             return None
-        rows = self._fetch("read an offer", f"SELECT {_offer_json(self._d, 'o', sid)} FROM offers o "
-                           f"WHERE o.id = ? AND {_holds(self._d, 'o', sid, latest)}", (offer_id,))
+        def read(latest: bool) -> list[Any]:
+            return self._fetch("read an offer", f"SELECT {_offer_json(self._d, 'o', sid)} FROM offers o "
+                               f"WHERE o.id = ? AND {_holds(self._d, 'o', sid, latest)}", (offer_id,))
+
+        rows = read(latest)
+        if latest and not self._still_latest(sid):  # a snapshot was stored meanwhile (see there)
+            rows = read(False)
         return self._offer(rows[0]) if rows else None
 
     def query(self, q: OfferQuery, snapshot: int | None = None) -> Iterator[Offer]:
@@ -751,6 +772,18 @@ class Store:
     def _select(self, q: OfferQuery, at: tuple[int, bool], *, sized: bool, flexible: bool | None,
                 order: str | None, limit: int | None, offset: int) -> Iterator[Offer]:
         sid, latest = at
+
+        def as_history() -> tuple[str, list[Any]]:
+            return self._select_sql(q, (sid, False), sized=sized, flexible=flexible, order=order, limit=limit,
+                                    offset=offset)
+
+        sql, params = self._select_sql(q, at, sized=sized, flexible=flexible, order=order, limit=limit,
+                                       offset=offset)
+        return self._stream("query offers", sql, params, self._offer, as_history if latest else None, sid)
+
+    def _select_sql(self, q: OfferQuery, at: tuple[int, bool], *, sized: bool, flexible: bool | None,
+                    order: str | None, limit: int | None, offset: int) -> tuple[str, list[Any]]:
+        sid, latest = at
         params: list[Any] = []
         where = [_holds(self._d, "o", sid, latest)]
         if flexible is not None:
@@ -766,7 +799,7 @@ class Store:
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
             params += [self._d.no_limit if limit is None else limit, offset]
-        return self._stream("query offers", sql, params, self._offer)
+        return sql, params
 
     def _flexible(self, q: OfferQuery, at: tuple[int, bool]) -> list[Offer]:
         """Flexible offers able to fit ``q``, materialized, filtered and sorted in Python."""
@@ -780,13 +813,15 @@ class Store:
         sid, latest = self._snapshot_id(snapshot)
         if sid is None:
             raise StoreError(f"snapshot store {self.location} has no snapshot {snapshot}")
-        sql = (f"SELECT i.backend, i.driver, {_read_at('item', 'i', sid)}, {_json(self._d, 'items', 'i')} "
-               f"FROM items i WHERE {_holds(self._d, 'i', sid, latest)}")
-        params: list[Any] = []
-        if backend is not None:
-            sql += " AND i.backend = ?"
-            params.append(backend)
-        sql += " ORDER BY i.pk"
+
+        def statement(latest: bool) -> tuple[str, list[Any]]:
+            sql = (f"SELECT i.backend, i.driver, {_read_at('item', 'i', sid)}, {_json(self._d, 'items', 'i')} "
+                   f"FROM items i WHERE {_holds(self._d, 'i', sid, latest)}")
+            params: list[Any] = []
+            if backend is not None:
+                sql += " AND i.backend = ?"
+                params.append(backend)
+            return sql + " ORDER BY i.pk", params
 
         def build(row: Any) -> StoredItem:
             try:
@@ -796,7 +831,8 @@ class Store:
             return StoredItem(backend=row[0], driver=row[1], read_at=dt.datetime.fromisoformat(row[2]),
                               item=item)
 
-        return self._stream("read items", sql, params, build)
+        sql, params = statement(latest)
+        return self._stream("read items", sql, params, build, (lambda: statement(False)) if latest else None, sid)
 
     # -- history -----------------------------------------------------------------------------------
     def diff(self, a: int, b: int) -> SnapshotDiff:
@@ -958,6 +994,8 @@ _INDEXES: dict[str, list[tuple[str, str]]] = {
 #: An offer or item about to be stored: key, JSON, ``read_at`` kept on the row, digest, and what
 #: the rest of its row is made from (the offer; the item's backend and driver).
 _Row = tuple[str, str, str | None, bytes, Any]
+#: a statement and its parameters, made when it is needed
+_Statement = Callable[[], tuple[str, Sequence[Any]]]
 
 
 class _Writer:
