@@ -17,7 +17,10 @@ from cloudcat_libcloud.azure import size_facts
 
 from cloudcat.testing import MockHandle, mock
 
+#: The api-version of Microsoft.Compute's location types (vmSizes, publishers), as libcloud sends it.
 API = {"api-version": "2015-06-15"}
+#: An api-version of ARM's own resources (Microsoft.Resources: providers, subscriptions, resource groups).
+ARM = {"api-version": "2021-04-01"}
 
 
 @pytest.fixture(scope="module")
@@ -57,19 +60,19 @@ def test_arm_checks_version_token_and_subscription(arm: MockHandle) -> None:
     missing = requests.get(base, headers=_token(arm), timeout=10)
     assert missing.status_code == 400
     assert missing.json()["error"]["code"] == "MissingApiVersionParameter"
-    anonymous = requests.get(base, params=API, timeout=10)
+    anonymous = requests.get(base, params=ARM, timeout=10)
     assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "AuthenticationFailed"
-    forged = requests.get(base, params=API, headers={"Authorization": "Bearer forged"}, timeout=10)
+    forged = requests.get(base, params=ARM, headers={"Authorization": "Bearer forged"}, timeout=10)
     assert forged.json()["error"]["code"] == "InvalidAuthenticationToken"
-    other = requests.get(base.replace(arm.backend["options"]["subscription_id"], "0000"), params=API,
+    other = requests.get(base.replace(arm.backend["options"]["subscription_id"], "0000"), params=ARM,
                          headers=_token(arm), timeout=10)
     assert other.status_code == 404 and other.json()["error"]["code"] == "SubscriptionNotFound"
 
 
 def test_arm_reads_carry_the_read_budget(arm: MockHandle) -> None:
     headers = _token(arm)
-    first = requests.get(_compute(arm), params=API, headers=headers, timeout=10)
-    second = requests.get(_compute(arm), params=API, headers=headers, timeout=10)
+    first = requests.get(_compute(arm), params=ARM, headers=headers, timeout=10)
+    second = requests.get(_compute(arm), params=ARM, headers=headers, timeout=10)
     left = [int(r.headers["x-ms-ratelimit-remaining-subscription-reads"]) for r in (first, second)]
     assert left[1] == left[0] - 1
     assert first.headers["x-ms-request-id"]
@@ -94,7 +97,9 @@ def test_sizes_and_images_case_insensitive(arm: MockHandle) -> None:
                            headers=headers, timeout=10)
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "NotFound"
     nowhere = requests.get(f"{_compute(arm)}/locations/moon/vmSizes", params=API, headers=headers, timeout=10)
-    assert nowhere.status_code == 404
+    assert nowhere.status_code == 400 and nowhere.json()["error"]["code"] == "NoRegisteredProviderFound"
+    assert "for location 'moon' and API version '2015-06-15' for type 'locations/vmSizes'" in \
+        nowhere.json()["error"]["message"]
 
 
 def _all_prices(m: MockHandle, **params: str) -> tuple[list[dict[str, Any]], int]:

@@ -163,3 +163,66 @@ def test_injected_faults_are_cloud_director_error_documents(cav: MockHandle) -> 
     assert cav.faults.expire_tokens() >= 1
     expired = httpx.get(cav.url + "/api/org/", headers={**auth, "Accept": "application/*+xml;version=38.1"})
     assert expired.status_code == 401 and ET.fromstring(expired.content).get("minorErrorCode") == "UNAUTHORIZED"
+
+
+def test_every_answer_carries_a_request_id(cav: MockHandle) -> None:
+    """Every Cloud Director answer carries ``X-VMWARE-VCLOUD-REQUEST-ID`` (pyvcloud's
+    ``Client._HEADER_REQUEST_ID_NAME``), built from the client's ``X-VMWARE-VCLOUD-CLIENT-REQUEST-ID``
+    when it sent one. Real answers, as go-vcloud-director's docs quote its logs
+    (vmware/terraform-provider-vcfa, TROUBLESHOOTING.md): ``41-2025-03-12-14-14-00-054-`` sent,
+    ``41-2025-03-12-14-14-00-054--772d833f-bb60-49c9-8a78-5552c87448de`` answered. The 128-character,
+    letters-digits-hyphens limit on the client's value follows the VMware Cloud Director API
+    Programming Guide's request header list."""
+    xml = {"Accept": "application/*+xml;version=38.1"}
+    o = cav.backend["options"]
+    answers = [
+        httpx.get(cav.url + "/api/versions"),
+        httpx.post(cav.url + "/cloudapi/1.0.0/sessions", auth=(f"{o['username']}@{o['org']}", "wrong"),
+                   headers={"Accept": "application/json;version=38.1"}),
+        httpx.get(cav.url + "/api/org/", headers=xml),                                      # 401 before the login
+    ]
+    auth = {**xml, "Authorization": f"Bearer {login(cav)}"}
+    answers += [httpx.get(cav.url + "/api/session", headers=auth),
+                httpx.get(cav.url + "/cloudapi/1.0.0/orgs", headers={**auth, "Accept": JSON}),
+                httpx.get(cav.url + "/api/nope", headers=auth),                             # 404
+                httpx.post(cav.url + "/oauth/tenant/x/token", data={"grant_type": "password"})]
+    cav.faults.plan(method="GET", path="/api/query", status=503)
+    answers.append(httpx.get(cav.url + "/api/query?type=orgVdc", headers=auth))            # injected fault
+    assert [r.status_code for r in answers] == [200, 401, 401, 200, 200, 404, 400, 503]
+    ids = [r.headers.get("X-VMWARE-VCLOUD-REQUEST-ID") for r in answers]
+    assert all(ids) and len(set(ids)) == len(ids), ids
+    sent = "41-2025-03-12-14-14-00-054-"
+    echoed = httpx.get(cav.url + "/api/session", headers={**auth, "X-VMWARE-VCLOUD-CLIENT-REQUEST-ID": sent})
+    rid = echoed.headers["X-VMWARE-VCLOUD-REQUEST-ID"]
+    assert rid.startswith(sent + "-") and re.fullmatch(r"[0-9a-f-]{36}", rid.removeprefix(sent + "-"))
+    ignored = httpx.get(cav.url + "/api/session", headers={**auth, "X-VMWARE-VCLOUD-CLIENT-REQUEST-ID": "no spaces!"})
+    assert "no spaces" not in ignored.headers["X-VMWARE-VCLOUD-REQUEST-ID"]
+    long = httpx.get(cav.url + "/api/session", headers={**auth, "X-VMWARE-VCLOUD-CLIENT-REQUEST-ID": "a" * 200})
+    assert long.headers["X-VMWARE-VCLOUD-REQUEST-ID"].startswith("a" * 128 + "-")
+
+
+@pytest.mark.parametrize("version", ["37.2", "38.0", "39.1"])
+def test_content_type_names_the_version_asked_for(cav: MockHandle, version: str) -> None:
+    """VMware Cloud Director API Programming Guide, "API Versions": a client names the version it speaks in
+    ``Accept`` (``application/*+xml;version=38.0``) and the answer's ``Content-Type`` carries that
+    version, the login's and the OpenAPI lists' too (go-vcloud-director logs ``Accept:
+    application/json;version=40.0`` answered ``Content-Type: application/json;version=40.0``) — not
+    the newest version the server speaks."""
+    o = cav.backend["options"]
+    r = httpx.post(cav.url + "/cloudapi/1.0.0/sessions", auth=(f"{o['username']}@{o['org']}", o["password"]),
+                   headers={"Accept": f"application/json;version={version}"})
+    assert r.headers["content-type"] == f"application/json;version={version}"
+    auth = {"Authorization": "Bearer " + r.headers["X-VMWARE-VCLOUD-ACCESS-TOKEN"]}
+    xml, json_ = f"application/*+xml;version={version}", f"application/*+json;version={version}"
+    for path, accept, media in [
+        ("/cloudapi/1.0.0/sessions/current", f"application/json;version={version}", "application/json"),
+        ("/cloudapi/1.0.0/vdcs", f"application/json;version={version}", "application/json"),
+        ("/cloudapi/1.0.0/vdcComputePolicies", f"application/json;version={version}", "application/json"),
+        ("/api/session", xml, "application/vnd.vmware.vcloud.session+xml"),
+        ("/api/org/", json_, "application/vnd.vmware.vcloud.orgList+json"),
+        ("/api/query?type=orgVdc", xml, "application/vnd.vmware.vcloud.query.records+xml"),
+        ("/api/nope", xml, "application/vnd.vmware.vcloud.error+xml"),
+        ("/cloudapi/1.0.0/nope", f"application/json;version={version}", "application/json"),
+    ]:
+        answer = httpx.get(cav.url + path, headers={**auth, "Accept": accept})
+        assert answer.headers["content-type"] == f"{media};version={version}", path

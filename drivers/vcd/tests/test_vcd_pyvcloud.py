@@ -198,3 +198,23 @@ def test_an_expired_session_is_pyvcloud_s_unauthorized(vcd: MockHandle) -> None:
     with pytest.raises(UnauthorizedException) as err:
         client.get_org()
     assert err.value.vcd_error.get("minorErrorCode") == "UNAUTHORIZED"
+
+
+def test_pyvcloud_s_errors_name_cloud_director_s_request_id(client: Client, vcd: MockHandle) -> None:
+    """pyvcloud reads ``X-VMWARE-VCLOUD-REQUEST-ID`` into its exceptions (``VcdResponseException.request_id``,
+    "(request id: …)" in the message): the id an operator gives VMware support. Cloud Director sends it on
+    every answer (VMware Cloud Director API Programming Guide, "Response headers"), one per request."""
+    ids = set()
+    for _ in range(2):
+        with pytest.raises(AccessForbiddenException) as err:
+            client.get_resource(vcd.url + "/api/catalog/00000000-0000-0000-0000-000000000000")
+        assert err.value.request_id and f"(request id: {err.value.request_id})" in str(err.value)
+        ids.add(err.value.request_id)
+    vcd.faults.plan(method="GET", path="/api/query", status=503)
+    try:
+        with pytest.raises(UnknownApiException) as fault:
+            list(client.get_typed_query("orgVdc", query_result_format=QueryResultFormat.RECORDS).execute())
+    finally:
+        vcd.faults.clear()
+    assert fault.value.request_id
+    assert len(ids | {fault.value.request_id}) == 3

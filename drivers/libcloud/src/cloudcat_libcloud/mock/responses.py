@@ -3,12 +3,15 @@
 Every handler takes the :class:`Arm` it answers for, the request and the placeholders of its
 route in :mod:`.urls` (lower-cased: ARM paths are case-insensitive). What ARM checks before any
 read is the :func:`arm_read` decorator, in ARM's order: the ``api-version`` parameter (400
-``MissingApiVersionParameter``), the bearer token (401 ``AuthenticationFailed``,
+``MissingApiVersionParameter``; on ARM's own resources, one it does not know is 400
+``InvalidApiVersionParameter``), the bearer token (401 ``AuthenticationFailed``,
 ``InvalidAuthenticationToken``, ``ExpiredAuthenticationToken``), the subscription (404
-``SubscriptionNotFound``) and the subscription's read budget (429 ``SubscriptionRequestsThrottled``
-with ``Retry-After``); every ARM answer carries ``x-ms-ratelimit-remaining-subscription-reads``
-and request ids. Errors use ARM's envelope ``{"error": {"code", "message"}}``; the login answers
-as Microsoft Entra ID's v1 token endpoint does (``error``, ``error_description``, ``error_codes``).
+``SubscriptionNotFound``), the api-version of a resource provider's type (400
+``NoRegisteredProviderFound``) and the subscription's read budget (429
+``SubscriptionRequestsThrottled`` with ``Retry-After``); every ARM answer carries
+``x-ms-ratelimit-remaining-subscription-reads`` and request ids. Errors use ARM's envelope
+``{"error": {"code", "message"}}``; the login answers as Microsoft Entra ID's v1 token endpoint does
+(``error``, ``error_description``, ``error_codes``).
 
 Faults: ``fail_auth`` refuses every login (401 ``invalid_client``), ``token_ttl`` sets the token
 lifetime (``expires_on``), ``page_limit`` caps the retail price pages (100 items otherwise);
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,14 +33,26 @@ from werkzeug.wrappers import Request, Response
 
 from cloudcat.testing.mockserver import Faults, json_response
 
-from .state import ArmState, FilterError, matches_filter, parse_filter
+from .state import (
+    ARM_API_VERSIONS,
+    COMPUTE_API_VERSIONS,
+    ArmState,
+    FilterError,
+    matches_filter,
+    parse_filter,
+)
 
-__all__ = ["PRICES_PAGE", "TOKEN_TTL", "Arm", "Handler", "answer"]
+__all__ = ["ARM_RESOURCES", "PRICES_PAGE", "TOKEN_TTL", "Arm", "Handler", "answer", "arm_read"]
 
 #: Items per retail price page (the real API's page size).
 PRICES_PAGE = 100
 #: Seconds a token lives when the ``token_ttl`` fault is not set (Entra ID's default hour).
 TOKEN_TTL = 3599.0
+
+#: What an api-version looks like (``2024-07-01``, ``2024-06-01-preview``): ARM's front door refuses
+#: anything else before a resource provider sees it.
+_API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-[a-z]+)?$", re.IGNORECASE)
+_LOCATION_FILTER = re.compile(r"^location\s+eq\s+'([^']*)'$", re.IGNORECASE)
 
 #: A route's handler: ``(arm, request, **placeholders) -> Response``.
 Handler = Callable[..., Response]
@@ -108,33 +124,77 @@ def issue_token(arm: Arm, request: Request, tenant: str) -> Response:
 
 
 # -- ARM reads ---------------------------------------------------------------------------------
-def arm_read(handler: Handler) -> Handler:
-    """ARM's checks before a read: api-version, token, subscription, read budget; then ARM's headers."""
+#: The api-version rule of ARM's own resources (``Microsoft.Resources``), for :func:`arm_read`.
+ARM_RESOURCES = "Microsoft.Resources"
 
-    @functools.wraps(handler)
-    def checked(arm: Arm, request: Request, subscription: str, **params: str) -> Response:
-        if not request.args.get("api-version"):
-            return arm_error(400, "MissingApiVersionParameter",
-                             "The api-version query parameter (?api-version=) is required for all requests.")
-        refused = _check_token(arm, request)
-        if refused is not None:
-            return refused
-        st = arm.state
-        if subscription != st.subscription.lower():
-            return arm_error(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
-        left = st.spend_read()
-        if left is None:
-            wait = st.throttle_retry_after
-            return arm_error(429, "SubscriptionRequestsThrottled",
-                             f"Number of 'read' requests for subscription '{st.subscription}' exceeded. Please try "
-                             f"again after '{wait}' seconds after the last request.",
-                             headers={"Retry-After": str(wait), "x-ms-ratelimit-remaining-subscription-reads": "0"})
-        response = handler(arm, request, **params)
-        response.headers.update(_request_ids())
-        response.headers["x-ms-ratelimit-remaining-subscription-reads"] = str(left)
-        return response
 
-    return checked
+def arm_read(rule: str | None) -> Callable[[Handler], Handler]:
+    """ARM's checks before a read: api-version, token, subscription, read budget; then ARM's headers.
+
+    ``rule`` names the api-versions the read accepts: :data:`ARM_RESOURCES` for ARM's own resources
+    (an unknown version is ``InvalidApiVersionParameter``), a ``Microsoft.Compute`` resource type of
+    :data:`~.state.COMPUTE_API_VERSIONS` (a well-formed version the type does not have is
+    ``NoRegisteredProviderFound``), ``None`` for any well-formed one. A value that is no api-version at
+    all (``bogus``) is ``InvalidApiVersionParameter`` everywhere.
+    """
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def checked(arm: Arm, request: Request, subscription: str, **params: str) -> Response:
+            return _checked_read(handler, rule, arm, request, subscription, params)
+
+        return checked
+
+    return decorate
+
+
+def _checked_read(handler: Handler, rule: str | None, arm: Arm, request: Request, subscription: str,
+                  params: Mapping[str, str]) -> Response:
+    version = request.args.get("api-version")
+    if not version:
+        return arm_error(400, "MissingApiVersionParameter",
+                         "The api-version query parameter (?api-version=) is required for all requests.")
+    if version not in ARM_API_VERSIONS and (rule == ARM_RESOURCES or not _API_VERSION.match(version)):
+        return invalid_api_version(version)
+    refused = _check_token(arm, request)
+    if refused is not None:
+        return refused
+    st = arm.state
+    if subscription != st.subscription.lower():
+        return arm_error(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
+    if rule in COMPUTE_API_VERSIONS and version not in COMPUTE_API_VERSIONS[rule]:
+        return no_registered_provider(arm, rule, version, params.get("location"))
+    left = st.spend_read()
+    if left is None:
+        wait = st.throttle_retry_after
+        return arm_error(429, "SubscriptionRequestsThrottled",
+                         f"Number of 'read' requests for subscription '{st.subscription}' exceeded. Please try "
+                         f"again after '{wait}' seconds after the last request.",
+                         headers={"Retry-After": str(wait), "x-ms-ratelimit-remaining-subscription-reads": "0"})
+    response = handler(arm, request, **params)
+    response.headers.update(_request_ids())
+    response.headers["x-ms-ratelimit-remaining-subscription-reads"] = str(left)
+    return response
+
+
+def invalid_api_version(version: str) -> Response:
+    """ARM's refusal of an api-version its own resources do not have (400 ``InvalidApiVersionParameter``),
+    its versions newest first as ARM lists them."""
+    return arm_error(400, "InvalidApiVersionParameter",
+                     f"The api-version '{version}' is invalid. The supported versions are "
+                     f"'{','.join(ARM_API_VERSIONS)}'.")
+
+
+def no_registered_provider(arm: Arm, resource_type: str, version: str, location: str | None) -> Response:
+    """ARM's refusal of a ``Microsoft.Compute`` read in an api-version or a location the type is not
+    registered for (400 ``NoRegisteredProviderFound``): the type's api-versions, oldest first, and, for a
+    type that lives in locations, its locations."""
+    versions = ", ".join(COMPUTE_API_VERSIONS[resource_type])
+    message = (f"No registered resource provider found for location '{location or 'global'}' and API version "
+               f"'{version}' for type '{resource_type}'. The supported api-versions are '{versions}'.")
+    if resource_type.startswith("locations/"):
+        message += f" The supported locations are '{', '.join(arm.state.locations)}'."
+    return arm_error(400, "NoRegisteredProviderFound", message)
 
 
 def _check_token(arm: Arm, request: Request) -> Response | None:
@@ -158,28 +218,29 @@ def _provider_id(arm: Arm) -> str:
     return f"/subscriptions/{arm.state.subscription}/providers/Microsoft.Compute"
 
 
-@arm_read
+@arm_read(ARM_RESOURCES)
 def show_compute_provider(arm: Arm, request: Request) -> Response:
-    """``GET /subscriptions/{id}/providers/Microsoft.Compute``: the resource provider and its locations."""
+    """``GET /subscriptions/{id}/providers/Microsoft.Compute``: the resource provider, its types, their
+    locations and api-versions (newest first)."""
     names = [loc.display_name for loc in arm.state.locations.values()]
-    types = [{"resourceType": t, "locations": names, "apiVersions": ["2024-07-01", "2023-09-01", "2015-06-15"]}
-             for t in ("availabilitySets", "virtualMachines", "locations", "locations/vmSizes")]
+    versions = {**dict.fromkeys(("availabilitySets", "virtualMachines", "locations"),
+                                ("2015-06-15", "2023-09-01", "2024-07-01")), **COMPUTE_API_VERSIONS}
+    types = [{"resourceType": t, "locations": [] if t == "skus" else names, "apiVersions": list(reversed(v))}
+             for t, v in versions.items()]
     return json_response({"id": _provider_id(arm), "namespace": "Microsoft.Compute",
                           "registrationState": "Registered", "resourceTypes": types})
 
 
-def _unknown_location(location: str) -> Response:
-    return arm_error(404, "NoRegisteredProviderFound",
-                     f"No registered resource provider found for location '{location}' and API version "
-                     "'2015-06-15' for type 'locations'.")
+def _unknown_location(arm: Arm, request: Request, resource_type: str, location: str) -> Response:
+    return no_registered_provider(arm, resource_type, request.args.get("api-version", ""), location)
 
 
-@arm_read
+@arm_read("locations/vmSizes")
 def list_vm_sizes(arm: Arm, request: Request, location: str) -> Response:
     """``GET …/locations/{location}/vmSizes``: the sizes offered there."""
     loc = arm.state.location(location)
     if loc is None:
-        return _unknown_location(location)
+        return _unknown_location(arm, request, "locations/vmSizes", location)
     return json_response({"value": [s.as_vm_size() for s in arm.state.sizes_in(loc.name)]})
 
 
@@ -200,12 +261,12 @@ def _image_not_found() -> Response:
     return arm_error(404, "NotFound", "Artifact: VMImage was not found.")
 
 
-@arm_read
+@arm_read("locations/publishers")
 def list_publishers(arm: Arm, request: Request, location: str) -> Response:
     """``GET …/locations/{location}/publishers``."""
     loc = arm.state.location(location)
     if loc is None:
-        return _unknown_location(location)
+        return _unknown_location(arm, request, "locations/publishers", location)
     return _entries(arm, loc.name, list(arm.state.images))
 
 
@@ -230,38 +291,90 @@ def _walk(arm: Arm, location: str, publisher: str, offer: str | None = None,
     return (list(node) if isinstance(node, dict) else [str(v) for v in node]), path
 
 
-def _listing(arm: Arm, location: str, publisher: str, offer: str | None = None, sku: str | None = None) -> Response:
+def _listing(arm: Arm, request: Request, location: str, publisher: str, offer: str | None = None,
+             sku: str | None = None) -> Response:
     loc = arm.state.location(location)
+    if loc is None:
+        return _unknown_location(arm, request, "locations/publishers", location)
     walked = _walk(arm, location, publisher, offer, sku)
-    if loc is None or walked is None:
+    if walked is None:
         return _image_not_found()
     names, path = walked
     return _entries(arm, loc.name, names, *path)
 
 
-@arm_read
+@arm_read("locations/publishers")
 def list_offers(arm: Arm, request: Request, location: str, publisher: str) -> Response:
     """``GET …/publishers/{publisher}/artifacttypes/vmimage/offers``."""
-    return _listing(arm, location, publisher)
+    return _listing(arm, request, location, publisher)
 
 
-@arm_read
+@arm_read("locations/publishers")
 def list_skus(arm: Arm, request: Request, location: str, publisher: str, offer: str) -> Response:
     """``GET …/offers/{offer}/skus``."""
-    return _listing(arm, location, publisher, offer)
+    return _listing(arm, request, location, publisher, offer)
 
 
-@arm_read
+@arm_read("locations/publishers")
 def list_versions(arm: Arm, request: Request, location: str, publisher: str, offer: str, sku: str) -> Response:
     """``GET …/skus/{sku}/versions``."""
-    return _listing(arm, location, publisher, offer, sku)
+    return _listing(arm, request, location, publisher, offer, sku)
 
 
-@arm_read
+@arm_read(None)
 def arm_unserved(arm: Arm, request: Request, **_: str) -> Response:
     """Any other path under the subscription, behind the token (ARM's 404 for an unknown type)."""
     return arm_error(404, "InvalidResourceType",
                      f"The resource type could not be found in the namespace for path '{request.path}'.")
+
+
+# -- ARM's own resources and the resource SKUs ------------------------------------------------
+@arm_read(ARM_RESOURCES)
+def show_subscription(arm: Arm, request: Request) -> Response:
+    """``GET /subscriptions/{id}`` (Subscriptions - Get): the subscription, its state and policies."""
+    st = arm.state
+    return json_response({"id": f"/subscriptions/{st.subscription}", "authorizationSource": "RoleBased",
+                          "managedByTenants": [], "subscriptionId": st.subscription, "tenantId": st.tenant,
+                          "displayName": st.subscription_name, "state": "Enabled",
+                          "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01",
+                                                   "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"}})
+
+
+@arm_read(ARM_RESOURCES)
+def list_locations(arm: Arm, request: Request) -> Response:
+    """``GET /subscriptions/{id}/locations`` (Subscriptions - List Locations)."""
+    st = arm.state
+    return json_response({"value": [loc.as_arm_location(st.subscription) for loc in st.locations.values()]})
+
+
+@arm_read(ARM_RESOURCES)
+def list_resource_groups(arm: Arm, request: Request) -> Response:
+    """``GET /subscriptions/{id}/resourcegroups`` (Resource Groups - List)."""
+    st = arm.state
+    groups = []
+    for g in st.resource_groups:
+        group: dict[str, Any] = {"id": f"/subscriptions/{st.subscription}/resourceGroups/{g['name']}",
+                                 "name": g["name"], "type": "Microsoft.Resources/resourceGroups",
+                                 "location": g["location"], "properties": {"provisioningState": "Succeeded"}}
+        if g.get("tags"):
+            group["tags"] = dict(g["tags"])
+        groups.append(group)
+    return json_response({"value": groups})
+
+
+@arm_read("skus")
+def list_resource_skus(arm: Arm, request: Request) -> Response:
+    """``GET …/providers/Microsoft.Compute/skus`` (Resource Skus - List): one entry per VM size and
+    location; ``$filter`` takes the one filter ARM documents, ``location eq '…'``."""
+    skus = arm.state.resource_skus()
+    text = request.args.get("$filter", "").strip()
+    if text:
+        found = _LOCATION_FILTER.match(text)
+        if found is None:
+            return arm_error(400, "InvalidFilter", f"The filter '{text}' is not valid: only the location filter "
+                                                   "(location eq '<location>') is supported.")
+        skus = [s for s in skus if s["locations"][0] == found[1].lower()]
+    return json_response({"value": skus})
 
 
 # -- retail prices -----------------------------------------------------------------------------

@@ -1,8 +1,12 @@
-"""State and rules of the mocked Azure Resource Manager: fixture, tokens, read budget, retail prices.
+"""State and rules of the mocked Azure Resource Manager: fixture, tokens, read budget, api-versions,
+retail prices.
 
-The fixture (``fixtures/bleu.yaml``) names a tenant, a subscription and its service principals,
-the locations, the VM sizes each location offers, the marketplace images (publisher → offer →
-SKU → versions) and the USD list price of each size; the retail price items are built from
+The fixture (``fixtures/bleu.yaml``) names a tenant, a subscription (and its display name) and its
+service principals, the locations (with the metadata ARM lists them with: geography, paired region,
+zones), the resource groups, the VM sizes each location offers, the marketplace images (publisher →
+offer → SKU → versions) and the USD list price of each size; the resource SKUs
+(``Microsoft.Compute/skus``) are built from the sizes, one per size and location as ARM lists them;
+the retail price items are built from
 those prices the way Azure's price sheet is laid out: per size and region, one Linux and one
 Windows pay-as-you-go meter, a Spot meter and a one-year reservation, each converted into every
 currency the fixture knows.
@@ -17,11 +21,41 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["ArmState", "FilterError", "Location", "Size", "matches_filter", "parse_filter"]
+__all__ = ["ARM_API_VERSIONS", "COMPUTE_API_VERSIONS", "ArmState", "FilterError", "Location", "Size",
+           "matches_filter", "parse_filter"]
+
+#: api-versions ARM itself (``Microsoft.Resources``: subscriptions, their locations, resource groups,
+#: resource providers) accepts, newest first, as its ``InvalidApiVersionParameter`` error lists them
+#: ("The api-version '2025-07-01' is invalid. The supported versions are '2026-06-01,2025-04-01,…'").
+ARM_API_VERSIONS: tuple[str, ...] = (
+    "2026-06-01", "2025-04-01", "2025-03-01", "2024-10-01-preview", "2024-11-01", "2024-08-01", "2024-07-01",
+    "2024-06-01-preview", "2024-03-01", "2023-07-01", "2023-07-01-preview", "2023-03-01-preview", "2022-12-01",
+    "2022-11-01-preview", "2022-09-01", "2022-06-01", "2022-05-01", "2022-03-01-preview", "2022-01-01",
+    "2021-04-01", "2021-01-01", "2020-10-01", "2020-09-01", "2020-08-01", "2020-07-01", "2020-06-01",
+    "2020-05-01", "2020-01-01", "2019-11-01", "2019-10-01", "2019-09-01", "2019-08-01", "2019-07-01",
+    "2019-06-01", "2019-05-10", "2019-05-01", "2019-03-01", "2018-11-01", "2018-09-01", "2018-08-01",
+    "2018-07-01", "2018-06-01", "2018-05-01", "2018-02-01", "2018-01-01", "2017-12-01", "2017-08-01",
+    "2017-06-01", "2017-05-10", "2017-05-01", "2017-03-01", "2016-09-01", "2016-07-01", "2016-06-01",
+    "2016-02-01", "2015-11-01", "2015-01-01", "2014-04-01-preview", "2014-04-01", "2014-01-01", "2013-03-01",
+    "2014-02-26", "2014-04",
+)
+_LOCATION_TYPE_VERSIONS: tuple[str, ...] = (
+    "2015-05-01-preview", "2015-06-15", "2016-03-30", "2016-04-30-preview", "2016-08-30", "2017-03-30",
+    "2017-12-01", "2018-04-01", "2018-06-01", "2018-10-01", "2019-03-01", "2019-07-01", "2019-12-01",
+    "2020-06-01", "2020-12-01", "2021-03-01", "2021-04-01", "2021-07-01", "2021-11-01", "2022-03-01",
+    "2022-08-01", "2022-11-01", "2023-03-01", "2023-07-01", "2023-09-01", "2024-03-01", "2024-07-01",
+)
+#: api-versions of the ``Microsoft.Compute`` resource types the mock serves, oldest first, as ARM's
+#: ``NoRegisteredProviderFound`` error lists them (``locations/vmSizes``: the list Azure answered in 2025).
+COMPUTE_API_VERSIONS: dict[str, tuple[str, ...]] = {
+    "locations/vmSizes": _LOCATION_TYPE_VERSIONS,
+    "locations/publishers": _LOCATION_TYPE_VERSIONS,
+    "skus": ("2017-03-30", "2017-09-01", "2019-04-01", "2021-07-01"),
+}
 
 _NAMESPACE = uuid.UUID("8d3c0d6e-6d2e-4c3f-9b1e-b1e0b1e0b1e0")
 #: Retail price meters built for each priced size and region: (type, sku suffix, product suffix, factor).
@@ -36,6 +70,8 @@ FILTER_FIELDS = frozenset({
     "armRegionName", "location", "meterId", "meterName", "productId", "skuId", "productName", "skuName",
     "serviceName", "serviceId", "serviceFamily", "priceType", "armSkuName", "type", "currencyCode",
 })
+_SKU_NAME = re.compile(r"^(?:Standard|Basic)_(?P<letters>[A-Z]+)\d+(?:-\d+)?(?P<features>[a-z]*)"
+                       r"(?:_[A-Za-z0-9]+?)*?(?:_(?P<gen>v\d+))?$")
 _CLAUSE = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
 _AND = re.compile(r"\s+and\s+", re.IGNORECASE)
 
@@ -46,11 +82,34 @@ class FilterError(ValueError):
 
 @dataclass(frozen=True)
 class Location:
-    """An Azure location: its name (``francecentral``), display name and price factor."""
+    """An Azure location: its name (``francecentral``), display name, price factor, and what ARM's
+    location list says of it (geography, coordinates, paired regions, availability zones)."""
 
     name: str
     display_name: str
     price_factor: Decimal = Decimal(1)
+    geography: str = ""
+    geography_group: str = ""
+    physical_location: str = ""
+    latitude: str = ""
+    longitude: str = ""
+    category: str = "Recommended"
+    paired: tuple[str, ...] = ()
+    zones: tuple[str, ...] = ()
+
+    def as_arm_location(self, subscription: str) -> dict[str, Any]:
+        """The entry of ``GET /subscriptions/{id}/locations`` (Subscriptions - List Locations)."""
+        prefix = f"/subscriptions/{subscription}/locations/"
+        region = f"({self.geography_group}) {self.display_name}" if self.geography_group else self.display_name
+        return {"id": prefix + self.name, "name": self.name, "type": "Region", "displayName": self.display_name,
+                "regionalDisplayName": region,
+                "metadata": {"regionType": "Physical", "regionCategory": self.category,
+                             "geography": self.geography, "geographyGroup": self.geography_group,
+                             "longitude": self.longitude, "latitude": self.latitude,
+                             "physicalLocation": self.physical_location,
+                             "pairedRegion": [{"name": p, "id": prefix + p} for p in self.paired]},
+                "availabilityZoneMappings": [{"logicalZone": z, "physicalZone": f"{self.name}-az{z}"}
+                                             for z in self.zones]}
 
 
 @dataclass(frozen=True)
@@ -65,12 +124,33 @@ class Size:
     locations: tuple[str, ...]
     usd: Decimal | None = None
     effective: dt.date | None = None
+    family: str | None = None
 
     def as_vm_size(self) -> dict[str, Any]:
         """The ``vmSizes`` entry."""
         return {"name": self.name, "numberOfCores": self.cores, "osDiskSizeInMB": 1047552,
                 "resourceDiskSizeInMB": self.resource_disk_mb, "memoryInMB": self.memory_mb,
                 "maxDataDiskCount": self.max_data_disks}
+
+    def as_resource_sku(self, location: Location) -> dict[str, Any]:
+        """The ``Microsoft.Compute/skus`` entry of this size in ``location`` (Resource Skus - List: one
+        entry per size and location; capability values are strings)."""
+        arm = _SKU_NAME.match(self.name)
+        arm64 = bool(arm and "p" in arm["features"])
+        memory_gb = (Decimal(self.memory_mb) / 1024).normalize()
+        capabilities = {
+            "MaxResourceVolumeMB": self.resource_disk_mb, "OSVhdSizeMB": 1047552, "vCPUs": self.cores,
+            "HyperVGenerations": "V2" if arm64 else "V1,V2", "MemoryGB": f"{memory_gb:f}",
+            "MaxDataDiskCount": self.max_data_disks, "CpuArchitectureType": "Arm64" if arm64 else "x64",
+            "LowPriorityCapable": "True", "PremiumIO": str(bool(arm and "s" in arm["features"])),
+            "VMDeploymentTypes": "IaaS", "vCPUsAvailable": self.cores,
+        }
+        return {"resourceType": "virtualMachines", "name": self.name, "tier": self.name.partition("_")[0],
+                "size": self.name.partition("_")[2], "family": self.family or _sku_family(self.name),
+                "locations": [location.name],
+                "locationInfo": [{"location": location.name, "zones": list(location.zones), "zoneDetails": []}],
+                "capabilities": [{"name": k, "value": str(v)} for k, v in capabilities.items()],
+                "restrictions": []}
 
 
 @dataclass
@@ -87,12 +167,12 @@ class ArmState:
         fx = self.fixture
         self.tenant = str(fx["tenant"])
         self.subscription = str(fx["subscription"])
+        self.subscription_name = str(fx.get("subscription_name", "Azure subscription 1"))
         self.clients = {str(c["id"]): str(c["secret"]) for c in fx.get("clients", [])}
         self.read_limit = int(fx.get("read_limit", 12000))
         self.reads_remaining = self.read_limit
         self.throttle_retry_after = int(fx.get("throttle_retry_after", 5))
-        locations = [Location(str(loc["name"]), str(loc.get("display_name", loc["name"])),
-                              Decimal(str(loc.get("price_factor", 1)))) for loc in fx.get("locations", [])]
+        locations = [_location(loc) for loc in fx.get("locations", [])]
         if self.regions is not None:
             locations = _more_locations(locations, self.regions)
         self.locations = {loc.name: loc for loc in locations}
@@ -101,6 +181,7 @@ class ArmState:
             str(pub): {str(offer): {str(sku): [str(v) for v in versions] for sku, versions in skus.items()}
                        for offer, skus in offers.items()}
             for pub, offers in (fx.get("images") or {}).items()}
+        self.resource_groups: list[dict[str, Any]] = [dict(g) for g in fx.get("resource_groups") or []]
         self.currencies = {str(k).upper(): Decimal(str(v)) for k, v in (fx.get("currencies") or {"USD": 1}).items()}
 
     # -- identity ---------------------------------------------------------------------------------
@@ -138,6 +219,10 @@ class ArmState:
         """Sizes offered in ``location``."""
         return [s for s in self.sizes if location in s.locations]
 
+    def resource_skus(self) -> list[dict[str, Any]]:
+        """Every ``Microsoft.Compute/skus`` entry: each size in each location that offers it."""
+        return [size.as_resource_sku(loc) for loc in self.locations.values() for size in self.sizes_in(loc.name)]
+
     def publisher(self, name: str) -> tuple[str, dict[str, dict[str, list[str]]]] | None:
         """A publisher and its offers, by name ignoring case."""
         return _find(self.images, name)
@@ -172,8 +257,29 @@ def _sizes(fx: Mapping[str, Any], locations: tuple[str, ...], *, spread: bool) -
                  resource_disk_mb=int(s.get("resource_disk_mb", 0)), max_data_disks=int(s.get("max_data_disks", 4)),
                  locations=locations if spread else tuple(s.get("locations", locations)),
                  usd=Decimal(str(s["usd"])) if s.get("usd") is not None else None,
-                 effective=_date(s.get("effective")) or default_effective)
+                 effective=_date(s.get("effective")) or default_effective,
+                 family=str(s["family"]) if s.get("family") else None)
             for s in fx.get("sizes", [])]
+
+
+def _location(spec: Mapping[str, Any]) -> Location:
+    return Location(str(spec["name"]), str(spec.get("display_name", spec["name"])),
+                    Decimal(str(spec.get("price_factor", 1))), geography=str(spec.get("geography", "")),
+                    geography_group=str(spec.get("geography_group", "")),
+                    physical_location=str(spec.get("physical_location", "")),
+                    latitude=str(spec.get("latitude", "")), longitude=str(spec.get("longitude", "")),
+                    category=str(spec.get("category", "Recommended")),
+                    paired=tuple(str(p) for p in spec.get("paired", [])),
+                    zones=tuple(str(z) for z in spec.get("zones", [])))
+
+
+def _sku_family(size_name: str) -> str:
+    """ARM's family of a size: ``standardDSv5Family`` for ``Standard_D2s_v5``, ``standardDv2Family`` for
+    ``Standard_D11_v2``."""
+    found = _SKU_NAME.match(size_name)
+    if found is None:
+        return "standardFamily"
+    return f"standard{found['letters']}{found['features'].upper()}{found['gen'] or ''}Family"
 
 
 def _price_item(size: Size, loc: Location, kind: str, sku_suffix: str, product_suffix: str, amount: Decimal,
@@ -251,5 +357,5 @@ def _more_locations(locations: Iterable[Location], count: int) -> list[Location]
     base = found[0] if found else Location("francecentral", "France Central")
     while len(found) < count:
         n = len(found) + 1
-        found.append(Location(f"{base.name}{n}", f"{base.display_name} {n}", base.price_factor))
+        found.append(replace(base, name=f"{base.name}{n}", display_name=f"{base.display_name} {n}", paired=()))
     return found

@@ -1,4 +1,5 @@
-"""What the mocked Azure endpoints serve: the login, ARM's Compute provider and the retail price API.
+"""What the mocked Azure endpoints serve: the login, ARM's subscription, locations and resource groups,
+its Compute provider (sizes, resource SKUs, images) and the retail price API.
 
 Routes are tried in order on the lower-cased path without trailing slashes (ARM paths are
 case-insensitive, and ARM hands out ids such as ``/Subscriptions/…/Providers/…`` that clients
@@ -22,7 +23,11 @@ ENTRA_ID: list[Route[Handler]] = [
 ]
 
 ARM: list[Route[Handler]] = [
+    Route("GET", "/subscriptions/{subscription}", r.show_subscription),
+    Route("GET", "/subscriptions/{subscription}/locations", r.list_locations),
+    Route("GET", "/subscriptions/{subscription}/resourcegroups", r.list_resource_groups),
     Route("GET", _COMPUTE, r.show_compute_provider),
+    Route("GET", _COMPUTE + "/skus", r.list_resource_skus),
     Route("GET", _COMPUTE + "/locations/{location}/vmsizes", r.list_vm_sizes),
     Route("GET", _COMPUTE + "/locations/{location}/publishers", r.list_publishers),
     Route("GET", _IMAGES, r.list_offers),

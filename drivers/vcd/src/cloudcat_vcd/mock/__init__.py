@@ -27,7 +27,7 @@ from werkzeug.wrappers import Request, Response
 
 from cloudcat.testing.mockserver import MockPlatform
 
-from .responses import Director, answer, error_response, unserved
+from .responses import Director, answer, asked_version, error_response, unserved, with_request_id
 from .state import VcdState
 from .urls import ROUTER
 
@@ -38,18 +38,21 @@ _MINOR_CODES = {401: "UNAUTHORIZED", 403: "ACCESS_TO_RESOURCE_IS_FORBIDDEN", 404
 
 
 class _ErrorAnswer(Response):
-    """A Cloud Director ``Error`` whose form (XML or JSON) is chosen when it is sent."""
+    """A Cloud Director ``Error`` whose form (XML or JSON, the API version asked for) is chosen when
+    it is sent, with its own request id."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str]) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str], versions: list[str]) -> None:
         super().__init__(status=status, headers=headers)
         self.message = message
         self.extra_headers = headers
+        self.versions = versions
 
     def __call__(self, environ: Any, start_response: Any) -> Any:
         request = Request(environ)
         minor = _MINOR_CODES.get(self.status_code, "INTERNAL_SERVER_ERROR")
-        answer = error_response(request, self.status_code, minor, self.message, self.extra_headers)
-        return answer(environ, start_response)
+        answer = error_response(request, self.status_code, minor, self.message, self.extra_headers,
+                                version=asked_version(request, self.versions))
+        return with_request_id(request, answer)(environ, start_response)
 
 _FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -113,9 +116,10 @@ class VcdMock(MockPlatform):
         XML under ``/api`` unless ``Accept`` asks for JSON, JSON under ``/cloudapi``.
 
         The form depends on the request, which the server does not hand this hook: the answer
-        is rendered when the server sends it, from the request's WSGI environment.
+        is rendered when the server sends it, from the request's WSGI environment. Like every
+        answer, it carries an ``X-VMWARE-VCLOUD-REQUEST-ID``.
         """
-        return _ErrorAnswer(status, message, dict(headers))
+        return _ErrorAnswer(status, message, dict(headers), list(self.state_.versions))
 
     def expire_tokens(self) -> int:
         """End every session: the next call with its token gets Cloud Director's 401."""

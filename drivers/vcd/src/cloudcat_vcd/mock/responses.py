@@ -7,6 +7,10 @@ does, and passes the :class:`Caller` on. A handler refuses a request by raising
 :class:`ApiError`; :func:`answer` renders it as a Cloud Director error body (XML under ``/api``
 unless JSON is asked for, JSON elsewhere).
 
+Every answer, errors and injected faults included, carries ``X-VMWARE-VCLOUD-REQUEST-ID`` (see
+:func:`with_request_id`), and its ``Content-Type`` names the API version the request's ``Accept``
+asked for (``application/json;version=38.0`` asked, ``;version=38.0`` answered).
+
 Faults: ``token_ttl`` expires bearer tokens (401), ``page_limit`` caps ``pageSize``,
 ``fail_auth`` refuses every login; latency, 503, 429 and malformed bodies come from the server.
 """
@@ -17,6 +21,7 @@ import base64
 import functools
 import json
 import re
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +34,8 @@ from cloudcat.testing.mockserver import Faults
 
 from .state import FiqlError, Media, Session, Template, VcdState, Vdc, compile_filter, page_of
 
-__all__ = ["ApiError", "Caller", "Director", "El", "Handler", "answer", "error_response"]
+__all__ = ["REQUEST_ID", "ApiError", "Caller", "Director", "El", "Handler", "answer", "asked_version",
+           "error_response", "with_request_id"]
 
 VCLOUD_NS = "http://www.vmware.com/vcloud/v1.5"
 VERSIONS_NS = "http://www.vmware.com/vcloud/versions"
@@ -66,6 +72,11 @@ _SECTION_TAGS = frozenset({"VmSpecSection", "GuestCustomizationSection", "Networ
 #: Elements that JSON renders as lists even when there is one.
 _LIST_TAGS = frozenset({"Link", "Org", "CatalogItem", "VdcStorageProfile", "Vm", "DiskSettings", "MetadataEntry"})
 _VERSION_IN_ACCEPT = re.compile(r"version\s*=\s*([0-9]+\.[0-9]+)")
+#: The response header naming the request, and the request header a client may seed it with.
+REQUEST_ID = "X-VMWARE-VCLOUD-REQUEST-ID"
+CLIENT_REQUEST_ID = "X-VMWARE-VCLOUD-CLIENT-REQUEST-ID"
+#: What Cloud Director keeps of a client's request id: letters, digits and hyphens, 128 at most.
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9-]+$")
 
 #: A route's handler: ``(director, request, **placeholders) -> Response``.
 Handler = Callable[..., Response]
@@ -98,11 +109,36 @@ class ApiError(Exception):
 
 
 def answer(handler: Handler, director: Director, request: Request, params: Mapping[str, str]) -> Response:
-    """Call ``handler`` with the route's placeholders; an :class:`ApiError` becomes an error body."""
+    """Call ``handler`` with the route's placeholders; an :class:`ApiError` becomes an error body.
+    Either way the answer carries its request id."""
     try:
-        return handler(director, request, **params)
+        response = handler(director, request, **params)
     except ApiError as fail:
-        return _error(request, fail.status, fail.minor, fail.message)
+        response = error_response(request, fail.status, fail.minor, fail.message,
+                                  version=asked_version(request, director.state.versions))
+    return with_request_id(request, response)
+
+
+def with_request_id(request: Request, response: Response) -> Response:
+    """Stamp ``X-VMWARE-VCLOUD-REQUEST-ID`` on ``response``: a new UUID per request or, when the client
+    sent ``X-VMWARE-VCLOUD-CLIENT-REQUEST-ID``, that value, a hyphen and the UUID.
+
+    The shape is that of real answers as go-vcloud-director logs them (``41-2025-03-12-14-14-00-054-``
+    sent, ``41-2025-03-12-14-14-00-054--772d833f-bb60-49c9-8a78-5552c87448de`` answered; quoted in
+    vmware/terraform-provider-vcfa's TROUBLESHOOTING.md); pyvcloud reads the header into its
+    exceptions. The client's value is kept to 128 letters, digits and hyphens (longer ones cut, others
+    ignored), as the VMware Cloud Director API Programming Guide's request header list has it.
+    """
+    rid = str(uuid.uuid4())
+    client = request.headers.get(CLIENT_REQUEST_ID, "")[:128]
+    response.headers[REQUEST_ID] = f"{client}-{rid}" if client and _CLIENT_REQUEST_ID.match(client) else rid
+    return response
+
+
+def asked_version(request: Request, supported: list[str]) -> str | None:
+    """The API version ``Accept`` names, when the server speaks it (else ``None``)."""
+    found = _VERSION_IN_ACCEPT.search(request.headers.get("Accept", ""))
+    return found[1] if found and found[1] in supported else None
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -201,23 +237,21 @@ def _document(request: Request, doc: El, media: str, version: str, status: int =
 
 
 def error_response(request: Request, status: int, minor: str, message: str,
-                   headers: Mapping[str, str] | None = None) -> Response:
+                   headers: Mapping[str, str] | None = None, *, version: str | None = None) -> Response:
     """A Cloud Director ``Error`` document: XML under ``/api`` unless ``Accept`` asks for JSON,
-    JSON under ``/cloudapi`` and ``/oauth`` (the shape of the VMware API reference's ``ErrorType``)."""
+    JSON under ``/cloudapi`` and ``/oauth`` (the shape of the VMware API reference's ``ErrorType``),
+    its media type with the API version asked for (``version``), when the server speaks it."""
     if request.path.startswith("/api/") and not _wants_json(request):
         root = ET.Element("Error", {"minorErrorCode": minor, "message": message,
                                     "majorErrorCode": str(status)})
-        response = _xml(root, "application/vnd.vmware.vcloud.error+xml", status)
+        suffix = f";version={version}" if version else ""
+        response = _xml(root, "application/vnd.vmware.vcloud.error+xml" + suffix, status)
     else:
         response = _json({"minorErrorCode": minor, "message": message, "majorErrorCode": status,
-                          "stackTrace": None}, status)
+                          "stackTrace": None}, status, version)
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
-
-
-def _error(request: Request, status: int, minor: str, message: str) -> Response:
-    return error_response(request, status, minor, message)
 
 
 # -- versions and logins -----------------------------------------------------------------------
@@ -258,12 +292,14 @@ def list_versions(director: Director, request: Request) -> Response:
         ET.SubElement(info, "Version").text = version
         ET.SubElement(info, "LoginUrl").text = st.href("/cloudapi/1.0.0/sessions")
         ET.SubElement(info, "ProviderLoginUrl").text = st.href("/cloudapi/1.0.0/sessions/provider")
-    return _xml(root, "application/xml;version=" + st.versions[-1], namespace=VERSIONS_NS)
+    version = asked_version(request, st.versions) or st.versions[-1]
+    return _xml(root, "application/xml;version=" + version, namespace=VERSIONS_NS)
 
 
 def log_in(director: Director, request: Request) -> Response:
-    """Basic ``user@org:password`` → a session, its token in ``X-VMWARE-VCLOUD-ACCESS-TOKEN``."""
-    _version(director, request)
+    """Basic ``user@org:password`` → a session, its token in ``X-VMWARE-VCLOUD-ACCESS-TOKEN``, in the
+    API version ``Accept`` names."""
+    version = _version(director, request)
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("basic "):
         raise ApiError(401, "UNAUTHORIZED", "Basic authentication is required")
@@ -276,10 +312,10 @@ def log_in(director: Director, request: Request) -> Response:
     session = None if director.faults.fail_auth else director.state.login(user, org, password)
     if session is None:
         raise ApiError(401, "UNAUTHORIZED", "Authentication failed: invalid user name, org or password")
-    return _session_json(director, session)
+    return _session_json(director, session, version)
 
 
-def _session_json(director: Director, session: Session) -> Response:
+def _session_json(director: Director, session: Session, version: str) -> Response:
     st = director.state
     body = {
         "id": f"urn:vcloud:session:{session.token[:12]}", "site": {"name": st.site.get("name"),
@@ -290,7 +326,7 @@ def _session_json(director: Director, session: Session) -> Response:
         "roleRefs": [{"name": r, "id": f"urn:vcloud:role:{i}"} for i, r in enumerate(st.roles(session.user))],
         "sessionIdleTimeoutMinutes": 30,
     }
-    return Response(json.dumps(body), status=200, content_type="application/json;version=" + st.versions[-1],
+    return Response(json.dumps(body), status=200, content_type="application/json;version=" + version,
                     headers={"X-VMWARE-VCLOUD-ACCESS-TOKEN": session.token, "X-VMWARE-VCLOUD-TOKEN-TYPE": "Bearer"})
 
 
@@ -332,7 +368,7 @@ def show_session(director: Director, request: Request, caller: Caller) -> Respon
 @authorized
 def show_current_session(director: Director, request: Request, caller: Caller) -> Response:
     """The caller's session in the OpenAPI shape (no token header this time)."""
-    response = _session_json(director, caller.session)
+    response = _session_json(director, caller.session, caller.version)
     del response.headers["X-VMWARE-VCLOUD-ACCESS-TOKEN"]
     return response
 
@@ -377,7 +413,7 @@ def _filtered(request: Request, values: list[dict[str, Any]],
     return [v for v in values if keep(fields(v))]
 
 
-def _openapi_list(director: Director, request: Request, values: list[dict[str, Any]], *,
+def _openapi_list(director: Director, request: Request, caller: Caller, values: list[dict[str, Any]], *,
                   page_count: bool = True) -> Response:
     values = _filtered(request, values, _flat)
     page, size = _paging(director, request, QUERY_DEFAULT_PAGE, OPENAPI_MAX_PAGE)
@@ -391,10 +427,11 @@ def _openapi_list(director: Director, request: Request, values: list[dict[str, A
         query = {**request.args.to_dict(), "page": str(page + 1), "pageSize": str(size)}
         headers["Link"] = f'<{director.state.href(request.path)}?{urlencode(query)}>;rel="nextPage";' \
                           'type="application/json"'
-    return Response(json.dumps(body), status=200, content_type="application/json", headers=headers)
+    return Response(json.dumps(body), status=200, content_type=f"application/json;version={caller.version}",
+                    headers=headers)
 
 
-def _policies(director: Director, request: Request, vdc_id: str | None, v2: bool) -> Response:
+def _policies(director: Director, request: Request, caller: Caller, vdc_id: str | None, v2: bool) -> Response:
     st = director.state
     if v2 and not st.cloudapi_v2:
         raise ApiError(404, "NOT_FOUND", f"The requested resource {request.path} does not exist.")
@@ -404,43 +441,44 @@ def _policies(director: Director, request: Request, vdc_id: str | None, v2: bool
         if vdc is None:
             raise ApiError(404, "RESOURCE_NOT_FOUND", f"[ {vdc_id} ] VDC not found")
     # the per-VDC 2.0.0 listing leaves pageCount out, like some real endpoints
-    return _openapi_list(director, request, st.policies_for(vdc, v2), page_count=not (v2 and vdc is not None))
+    return _openapi_list(director, request, caller, st.policies_for(vdc, v2),
+                         page_count=not (v2 and vdc is not None))
 
 
 @authorized
 def list_compute_policies(director: Director, request: Request, caller: Caller) -> Response:
     """The org's compute policies, API 1.0.0 (no vGPU policies)."""
-    return _policies(director, request, None, v2=False)
+    return _policies(director, request, caller, None, v2=False)
 
 
 @authorized
 def list_compute_policies_v2(director: Director, request: Request, caller: Caller) -> Response:
     """The org's compute policies, API 2.0.0 (vGPU profiles; 404 on an older Cloud Director)."""
-    return _policies(director, request, None, v2=True)
+    return _policies(director, request, caller, None, v2=True)
 
 
 @authorized
 def list_vdc_compute_policies(director: Director, request: Request, caller: Caller, vdc_id: str) -> Response:
     """One VDC's compute policies, API 1.0.0."""
-    return _policies(director, request, vdc_id, v2=False)
+    return _policies(director, request, caller, vdc_id, v2=False)
 
 
 @authorized
 def list_vdc_compute_policies_v2(director: Director, request: Request, caller: Caller, vdc_id: str) -> Response:
     """One VDC's compute policies, API 2.0.0 (without ``pageCount``)."""
-    return _policies(director, request, vdc_id, v2=True)
+    return _policies(director, request, caller, vdc_id, v2=True)
 
 
 @authorized
 def list_org_vdc_networks(director: Director, request: Request, caller: Caller) -> Response:
     """Org VDC networks (FIQL ``filter``, paging)."""
-    return _openapi_list(director, request, director.state.org_vdc_networks())
+    return _openapi_list(director, request, caller, director.state.org_vdc_networks())
 
 
 @authorized
 def list_edge_gateways(director: Director, request: Request, caller: Caller) -> Response:
     """Edge gateways (FIQL ``filter``, paging)."""
-    return _openapi_list(director, request, director.state.edge_gateways())
+    return _openapi_list(director, request, caller, director.state.edge_gateways())
 
 
 # -- query service -----------------------------------------------------------------------------
@@ -763,7 +801,7 @@ def list_orgs_openapi(director: Director, request: Request, caller: Caller) -> R
            "userCount": len(st.users), "diskCount": 0, "managedBy": {"name": "System", "id": None},
            "canManageOrgs": False, "canPublish": False, "maskedEventTaskUsername": None,
            "directlyManagedOrgCount": 0}
-    return _openapi_list(director, request, [org])
+    return _openapi_list(director, request, caller, [org])
 
 
 @authorized
@@ -774,7 +812,7 @@ def list_vdcs_openapi(director: Director, request: Request, caller: Caller) -> R
     values = [{"id": st.vdc_urn(v), "name": v.name, "description": v.spec.get("description", ""),
                "allocationType": str(v.spec.get("allocation_model", "Flex")).upper(), "org": org}
               for v in st.vdcs]
-    return _openapi_list(director, request, values)
+    return _openapi_list(director, request, caller, values)
 
 
 # -- VDC documents -----------------------------------------------------------------------------
