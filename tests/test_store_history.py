@@ -645,3 +645,20 @@ def test_a_team_member_with_a_read_only_role_reads_every_snapshot(postgres_url: 
         assert list(reader.items(first.id)) == stored_items()
         with pytest.raises(StoreError, match="permission denied"):
             reader.write_snapshot(items=[], offers=CATALOG, statuses=[], config_hash=None)
+
+
+def test_a_json_value_changed_to_an_equal_looking_one_is_stored_and_diffed(store: Store) -> None:
+    # 1, 1.0 and true are three JSON values (Python's == holds them equal): a change between
+    # them is a change, kept by the patch that stores it and reported by diff
+    long = {"display_name": "a display name long enough that a patch is smaller than the whole " * 3}
+    before = offer("spot", vcpus=2, memory_mib=4096, extras={"spot": 1, "ratio": 2, "tags": [1]}, **long)
+    after = offer("spot", vcpus=2, memory_mib=4096, extras={"spot": True, "ratio": 2.0, "tags": [True]}, **long)
+    first = store.write_snapshot(items=[], offers=[before], statuses=[], config_hash=None)
+    second = store.write_snapshot(items=[], offers=[after], statuses=[], config_hash=None)
+    for sid, want in ((first.id, before), (second.id, after)):
+        got = store.get(after.id, snapshot=sid)
+        assert got is not None
+        assert json.dumps(got.extras) == json.dumps(want.extras)
+    diff = store.diff(first.id, second.id)
+    assert [(c.field, c.before, c.after) for c in diff.changed] == [
+        ("extras", {"spot": 1, "ratio": 2, "tags": [1]}, {"spot": True, "ratio": 2.0, "tags": [True]})]

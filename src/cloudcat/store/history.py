@@ -48,13 +48,25 @@ def merge_patch(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     patch: dict[str, Any] = {key: None for key in base if key not in new}
     for key, value in new.items():
         old = base.get(key, _MISSING)
-        if type(old) is type(value) and old == value:
+        if same_json(old, value):
             continue
         if isinstance(value, dict) and isinstance(old, dict):
             patch[key] = merge_patch(old, value)
         else:
             patch[key] = value
     return patch
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Whether two JSON values are the same value: Python's ``==`` holds ``1 == 1.0 == True``,
+    JSON does not (``1``, ``1.0`` and ``true`` are three values a snapshot must tell apart)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_json(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
 
 
 def apply_patch(base: Any, patch: Any) -> Any:
@@ -135,9 +147,9 @@ def compare_offers(offer_id: str, before: dict[str, Any], after: dict[str, Any])
     changes = []
     for name in DIFF_FIELDS:
         x, y = before.get(name), after.get(name)
-        if x != y:
+        if not same_json(x, y):
             x, y = _full(name, x), _full(name, y)
-            if x != y:
+            if not same_json(x, y):
                 changes.append(FieldChange(id=offer_id, field=name, before=x, after=y))
     return changes
 

@@ -41,7 +41,7 @@ from ..models import BackendStatus, Item, Offer, SnapshotInfo
 from ..query import OfferQuery, select, sort_key
 from . import lock as _lock
 from .dialect import SQLITE, Dialect, int_array
-from .history import OPEN, SnapshotDiff, apply_patch, build_diff, merge_patch, retained
+from .history import OPEN, SnapshotDiff, apply_patch, build_diff, merge_patch, retained, same_json
 from .schema import (
     FILTER_COLUMNS,
     OFFER_COLUMNS,
@@ -1260,6 +1260,6 @@ def _patched(data: str, base_pk: int, base_data: str) -> tuple[int | None, str]:
     patch = merge_patch(base, new)
     text = json.dumps(patch, separators=(",", ":"), ensure_ascii=False)
     # a patch cannot set a member to null (null removes it): then the full JSON is kept
-    if len(text) * 2 < len(data) and apply_patch(base, patch) == new:
+    if len(text) * 2 < len(data) and same_json(apply_patch(base, patch), new):
         return base_pk, text
     return None, data
