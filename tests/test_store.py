@@ -720,3 +720,23 @@ def test_a_read_of_the_latest_snapshot_while_another_is_stored_reads_one_snapsho
             writer.wait(timeout=60)
         assert writer.returncode == 0
         assert reads > 100 and mixed == 0, f"{mixed} of {reads} offers read mixed two snapshots"
+
+
+def test_an_application_s_sqlite_database_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    # a store path pointing at someone else's database (a typo, a shared folder): a read must
+    # not make cloudcat's tables there nor switch it to a write-ahead log
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as app:
+        app.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, sku TEXT)")
+        app.execute("INSERT INTO items (sku) VALUES ('a')")
+    app.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match=r"app\.db is not a cloudcat store: it is a SQLite database holding "
+                                         r"other tables \(items\); give another file"):
+        Store(path)
+    (tmp_path / "cloudcat.yaml").write_text("backends: {}\n")
+    proc = subprocess.run([sys.executable, "-m", "cloudcat.cli", "snapshots", "--store", str(path)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 1 and "is not a cloudcat store" in proc.stderr, proc.stderr
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db", "cloudcat.yaml"]

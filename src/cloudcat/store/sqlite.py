@@ -423,6 +423,7 @@ class Store:
     def _prepare(self, conn: sqlite3.Connection, *, writable: bool = True) -> None:
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("PRAGMA foreign_keys = ON")
+        self._refuse_foreign(conn)  # before anything is written to it
         if writable:
             conn.execute("PRAGMA journal_mode = WAL")
             # WAL with synchronous=NORMAL survives any crash of the process; only a power
@@ -443,6 +444,18 @@ class Store:
                                  "can be written, which brings it up to date)")
             _upgrade(conn, version)
         conn.execute("SELECT count(*) FROM snapshots").fetchone()
+
+    def _refuse_foreign(self, conn: sqlite3.Connection) -> None:
+        """A SQLite database of something else (an application's) is no snapshot store: reading
+        it must not make cloudcat's tables in it, nor turn on its write-ahead log."""
+        if conn.execute("PRAGMA user_version").fetchone()[0] != 0:
+            return
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                             "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        if tables and not {"snapshots", "offers"} <= set(tables):
+            shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+            raise StoreError(f"snapshot store {self.location} is not a cloudcat store: it is a SQLite "
+                             f"database holding other tables ({shown}); give another file")
 
     # -- opening and closing ---------------------------------------------------------------------
     @staticmethod
