@@ -88,3 +88,32 @@ def test_offers_as_of_reads_the_snapshot_of_that_moment(tmp_path: Path) -> None:
     assert price("--as-of", dt.date.today().isoformat()) == "0.0999"  # a date: the end of that day
     before = cli(path, "offers", "--offline", "--as-of", "2001-01-01")
     assert before.returncode == 2 and "no snapshot was stored by the end of 2001-01-01 (UTC)" in before.stderr
+
+
+def test_as_of_midnight_is_that_moment_and_a_date_the_whole_day(tmp_path: Path) -> None:
+    path = write(tmp_path, make_config(tmp_path))
+    for _ in range(2):
+        assert cli(path, "refresh").returncode == 0
+    # the two snapshots as if stored at noon on two days (the store's own clock cannot be set)
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "catalog.db") as db:
+        db.execute("UPDATE snapshots SET created_at = '2024-01-04T12:00:00+00:00' WHERE id = 1")
+        db.execute("UPDATE snapshots SET created_at = '2024-01-05T12:00:00+00:00' WHERE id = 2")
+    db.close()
+
+    def snapshot_read(as_of: str) -> set[str]:
+        out = cli(path, "offers", "--offline", "-f", "json", "-c", "id", "--as-of", as_of)
+        assert out.returncode == 0, out.stderr
+        return {o["id"] for o in json.loads(out.stdout)}
+
+    def read_at(as_of: str) -> str:
+        out = cli(path, "offers", "--offline", "-f", "json", "-n", "1", "--as-of", as_of)
+        assert out.returncode == 0, out.stderr
+        return str(json.loads(out.stdout)[0]["read_at"])
+
+    assert read_at("2024-01-05T00:00:00") == read_at("2024-01-04T23:59:59") == read_at("2024-01-04")
+    assert read_at("2024-01-05") == read_at("2024-01-05T12:00:00") != read_at("2024-01-05T00:00:00")
+    assert snapshot_read("2024-01-05T00:00:00")
+    bad = cli(path, "offers", "--offline", "--as-of", "2024-01-05 noon")
+    assert bad.returncode == 2 and "is neither a date (YYYY-MM-DD) nor a time" in bad.stderr

@@ -64,6 +64,26 @@ _COUNT = click.IntRange(min=0, max=2**63 - 1)
 #: A snapshot id as the store numbers them.
 _SNAPSHOT = click.IntRange(min=-(2**63), max=2**63 - 1)
 
+class _AsOf(click.ParamType[dt.datetime | dt.date]):
+    """``--as-of``: a date (``YYYY-MM-DD``, meaning the end of that day) or a time
+    (``YYYY-MM-DDTHH:MM:SS``, meaning that moment, midnight included), UTC."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dt.datetime | dt.date:
+        if isinstance(value, (dt.date, dt.datetime)):
+            return value
+        text = str(value)
+        try:
+            return dt.datetime.strptime(text, "%Y-%m-%d").date()
+        except ValueError:
+            pass
+        try:
+            return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S")
+        except ValueError:
+            self.fail(f"{text!r} is neither a date (YYYY-MM-DD) nor a time (YYYY-MM-DDTHH:MM:SS)", param, ctx)
+
+
 #: What an offers table shows unless -c/--column says otherwise: few enough for 80 columns.
 OFFER_DEFAULT_COLUMNS = ["id", "vCPU", "MiB", "price", "cur", "unit"]
 
@@ -357,13 +377,13 @@ def _given_filters(values: dict[str, Any]) -> dict[str, Any]:
 @click.option("--refresh", is_flag=True, help="Read the backends first.")
 @click.option("--offline", is_flag=True, help="Never touch the network; use the stored snapshot.")
 @click.option("--snapshot", type=_SNAPSHOT, default=None, help="Query this snapshot instead of the latest.")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
+@click.option("--as-of", "as_of", type=_AsOf(), default=None,
               help="Query the snapshot that was the latest on this date (YYYY-MM-DD, end of day UTC) or at this "
                    "time.")
 @_guard
 def offers(config: str | None, store: str | None, columns: Sequence[str], fmt: str | None, csv_raw: bool,
            csv_columns: str, sort: SortOrder, limit: int | None, refresh: bool, offline: bool,
-           snapshot: int | None, as_of: dt.datetime | None, **filters: Any) -> None:
+           snapshot: int | None, as_of: dt.datetime | dt.date | None, **filters: Any) -> None:
     """List offers, filtered and sorted (JSON, CSV and YAML are written as the offers are read)."""
     if refresh and offline:
         raise click.UsageError("--refresh and --offline exclude each other")
@@ -386,12 +406,11 @@ def offers(config: str | None, store: str | None, columns: Sequence[str], fmt: s
                   raw_csv=csv_raw)
 
 
-def _snapshot_as_of(catalog: Any, when: dt.datetime) -> int:
-    """The id of the snapshot that was the latest at ``when`` (a bare date: the end of that day)."""
-    moment: dt.datetime | dt.date = when.date() if when.time() == dt.time() else when
-    found = catalog.store.snapshot_at(moment)
+def _snapshot_as_of(catalog: Any, when: dt.datetime | dt.date) -> int:
+    """The id of the snapshot that was the latest at ``when`` (a date: the end of that day)."""
+    found = catalog.store.snapshot_at(when)
     if found is None:
-        by = f"{when:%Y-%m-%d %H:%M:%S}" if isinstance(moment, dt.datetime) else f"the end of {when:%Y-%m-%d}"
+        by = f"{when:%Y-%m-%d %H:%M:%S}" if isinstance(when, dt.datetime) else f"the end of {when:%Y-%m-%d}"
         raise ConfigError(f"no snapshot was stored by {by} (UTC)", field="as_of")
     return int(found.id)
 
