@@ -274,12 +274,15 @@ class VsphereClient:
         if isinstance(exc, vim.fault.InvalidLogin | vim.fault.NotAuthenticated):
             return AuthenticationError(f"vCenter refused the credentials of {self.credentials.user!r}: "
                                        f"{_fault_text(exc)}", backend=backend)
+        # a fault names the call it answered: vCenter checks the object a call is made on (a
+        # ServiceContent whose reference was cut answers ManagedObjectNotFound on the next call)
+        call = f"vCenter {self._answer.call}" if self._answer.call else "vCenter"
         if isinstance(exc, vim.fault.NoPermission):
-            return PermissionDeniedError(f"vCenter: {_fault_text(exc)}", backend=backend)
+            return PermissionDeniedError(f"{call}: {_fault_text(exc)}", backend=backend)
         if isinstance(exc, vmodl.fault.ManagedObjectNotFound):
-            return BackendNotFoundError(f"vCenter: {_fault_text(exc)}", backend=backend)
+            return BackendNotFoundError(f"{call}: {_fault_text(exc)}", backend=backend)
         if isinstance(exc, vmodl.MethodFault):
-            return BackendError(f"vCenter fault {type(exc).__name__}: {self._redact(_fault_text(exc))}",
+            return BackendError(f"{call} fault {type(exc).__name__}: {self._redact(_fault_text(exc))}",
                                 backend=backend)
         if isinstance(exc, socket.timeout | TimeoutError):
             left = time_left()

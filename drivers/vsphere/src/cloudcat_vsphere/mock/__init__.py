@@ -9,14 +9,19 @@
 
 It answers SmartConnect's version negotiation (``/sdk/vimServiceVersions.xml``,
 ``/sdk/vimService.wsdl``), the vim25 SOAP calls an inventory reader makes (``RetrieveServiceContent``,
-``Login``/``Logout``, ``CreateContainerView``/``DestroyView``, ``RetrievePropertiesEx``/
-``ContinueRetrievePropertiesEx``/``RetrieveProperties``, ``Fetch`` for attribute access,
-``CurrentTime``), SPBM at ``/pbm/sdk`` and the content library REST calls, with vCenter's own
-faults (``NotAuthenticated``, ``InvalidLogin``, ``ManagedObjectNotFound``).
+``Login``/``Logout``/``SessionIsActive``, ``CreateContainerView``/``DestroyView``,
+``RetrievePropertiesEx``/``ContinueRetrievePropertiesEx``/``RetrieveProperties``, ``Fetch`` for
+attribute access, ``CurrentTime``, the ``SearchIndex`` finders), every manager ``ServiceContent``
+references (other methods: ``MethodNotFound``), SPBM at ``/pbm/sdk``, and the REST calls of content
+libraries and of the host list (``/api/vcenter/host``), with vCenter's own faults
+(``NotAuthenticated``, ``InvalidLogin``, ``ManagedObjectNotFound``, ``InvalidProperty``).
 
 The package has one module per job, as moto has per service:
 
 * :mod:`.state`: the inventory (managed objects and their typed properties) built from a fixture;
+* :mod:`.values`: the typed property values (references, data objects, arrays, XML Schema scalars);
+* :mod:`.managers`: the managers ``ServiceContent`` references, and their properties;
+* :mod:`.schema`: the vim25 types and property paths (pyVmomi's tables), as requests are checked;
 * :mod:`.collector`: the PropertyCollector's rules (object and traversal specs, property paths);
 * :mod:`.responses`: the wire format (SOAP envelopes and faults, REST JSON);
 * :mod:`.urls`: the routing table;

@@ -116,7 +116,7 @@ def _properties(entity: Entity, specs: list[PropertySpec]) -> list[tuple[str, An
     if not matching:
         return None
     if any(s.all for s in matching):
-        return [(k, v) for k, v in entity.props.items() if v is not None]
+        return [(k, v) for k, v in entity.props.items() if v is not None and v != []]
     paths: list[str] = []
     for s in matching:
         paths += [p for p in s.paths if p not in paths]

@@ -1,5 +1,10 @@
 """Wire format of the mocked vCenter: SOAP (vim25 at ``/sdk``, SPBM at ``/pbm/sdk``), the version
-documents SmartConnect reads, and the vSphere Automation REST calls of content libraries.
+documents SmartConnect reads, and the vSphere Automation REST calls of content libraries and of the
+host list.
+
+A vim25 call is checked as vCenter checks it: a session first (only the ServiceInstance's content
+and the SessionManager read without one), then the object it is made on (``ManagedObjectNotFound``),
+then the method (``MethodNotFound`` for one the mock does not serve, as vcsim answers).
 
 SOAP requests are parsed with the standard library's ElementTree; answers are written the way
 vCenter writes them: a ``soapenv:Envelope`` whose body holds ``<MethodResponse xmlns="urn:vim25">``
@@ -31,6 +36,7 @@ from werkzeug.wrappers import Request, Response
 
 from cloudcat.testing.mockserver import Faults
 
+from . import managers
 from .collector import ObjectSpec, PropertySpec, TraversalSpec, UnknownObject, UnknownProperty, collect
 from .state import (
     API_LADDER,
@@ -38,11 +44,13 @@ from .state import (
     Data,
     Entity,
     LibraryItem,
+    Open,
     Ref,
     Scalar,
     Session,
     VcenterState,
     has_property,
+    is_a,
     lookup,
 )
 
@@ -128,6 +136,8 @@ def _write(tag: str, value: Any, typed: bool = False) -> str:
     """``value`` as the element ``tag``; ``typed`` where the schema leaves the type open."""
     if value is None:
         return ""
+    if isinstance(value, Open):
+        return _write(tag, value.value, typed=True)
     if isinstance(value, Ref):
         kind = ' xsi:type="ManagedObjectReference"' if typed else ""
         return f"<{tag}{kind} type={quoteattr(value.type)}>{escape(value.value)}</{tag}>"
@@ -235,41 +245,18 @@ def _service_content(center: Center, call: Call) -> str:
 
 def _content_fields(center: Center) -> str:
     """The fields of the ServiceContent (what ``RetrieveServiceContent`` and ``Fetch content`` give)."""
-    s = center.state
-    about = Data("AboutInfo", {
-        "name": "VMware vCenter Server", "fullName": f"VMware vCenter Server {s.version} build-{s.build}",
-        "vendor": "VMware, Inc.", "version": s.version, "build": s.build, "localeVersion": "INTL",
-        "localeBuild": "000", "osType": "linux-x64", "productLineId": "vpx", "apiType": "VirtualCenter",
-        "apiVersion": s.api_version, "instanceUuid": s.instance_uuid,
-        "licenseProductName": "VMware VirtualCenter Server", "licenseProductVersion": s.version.split(".")[0] + ".0"})
-    managers = [("rootFolder", "Folder", "group-d1"), ("propertyCollector", "PropertyCollector", "propertyCollector"),
-                ("viewManager", "ViewManager", "ViewManager")]
-    inner = "".join(_write(tag, Ref(t, v)) for tag, t, v in managers)
-    inner += _write("about", about)
-    more = [("setting", "OptionManager", "VpxSettings"), ("userDirectory", "UserDirectory", "UserDirectory"),
-            ("sessionManager", "SessionManager", "SessionManager"),
-            ("authorizationManager", "AuthorizationManager", "AuthorizationManager"),
-            ("searchIndex", "SearchIndex", "SearchIndex"), ("taskManager", "TaskManager", "TaskManager"),
-            ("customFieldsManager", "CustomFieldsManager", "CustomFieldsManager"),
-            ("dvSwitchManager", "DistributedVirtualSwitchManager", "DVSManager")]
-    return inner + "".join(_write(tag, Ref(t, v)) for tag, t, v in more)
+    return "".join(_write(tag, value) for tag, value in managers.service_content(center.state))
 
 
 def _login(center: Center, call: Call) -> tuple[str, dict[str, str]]:
     user, password = call.text("userName"), call.text("password")
     if not _check_login(center, user, password):
         raise SoapFault("Cannot complete login due to an incorrect user name or password.", "InvalidLogin")
-    key = uuid.uuid4().hex + uuid.uuid4().hex[:8]
-    center.state.sessions[key] = Session(key=key, user=user, created=time.monotonic())
-    now = VcenterState.now()
-    session = Data("UserSession", {"key": key, "userName": user, "fullName": user.split("@")[0],
-                                   "loginTime": Scalar("xsd:dateTime", now),
-                                   "lastActiveTime": Scalar("xsd:dateTime", now), "locale": "en",
-                                   "messageLocale": "en", "extensionSession": False,
-                                   "ipAddress": call.request.remote_addr or "127.0.0.1",
-                                   "userAgent": call.request.headers.get("User-Agent", ""), "callCount": _long(0)})
-    cookie = f'{COOKIE}="{key}"; Path=/; HttpOnly; Secure;'
-    return f"<returnval>{_write_fields(session)}</returnval>", {"Set-Cookie": cookie}
+    session = center.state.open_session(user, ip_address=call.request.remote_addr or "127.0.0.1",
+                                        user_agent=call.request.headers.get("User-Agent", ""),
+                                        locale=call.text("locale", "en"))
+    cookie = f'{COOKIE}="{session.key}"; Path=/; HttpOnly; Secure;'
+    return f"<returnval>{_write_fields(center.state.user_session(session))}</returnval>", {"Set-Cookie": cookie}
 
 
 def _long(value: int) -> Scalar:
@@ -287,10 +274,25 @@ def _entity(center: Center, ref: Ref) -> Entity:
     return entity
 
 
+#: The ServiceInstance, which is no object of the inventory.
+SERVICE_INSTANCE = Ref("ServiceInstance", "ServiceInstance")
+
+
+def _service_instance_property(center: Center, prop: str) -> str:
+    if prop == "content":
+        return f'<returnval xsi:type="ServiceContent">{_content_fields(center)}</returnval>'
+    if prop == "serverClock":
+        return _write("returnval", Scalar("xsd:dateTime", VcenterState.now()), typed=True)
+    if prop == "capability":
+        return _write("returnval", Data("Capability", {"provisioningSupported": True, "multiHostSupported": True,
+                                                       "userShellAccessSupported": False}), typed=True)
+    raise _invalid_property(prop)
+
+
 def _fetch(center: Center, call: Call) -> str:
     ref = call.ref()
-    if ref == Ref("ServiceInstance", "ServiceInstance") and call.text("prop") == "content":
-        return f'<returnval xsi:type="ServiceContent">{_content_fields(center)}</returnval>'
+    if ref == SERVICE_INSTANCE:
+        return _service_instance_property(center, call.text("prop"))
     entity = _entity(center, ref)
     prop = call.text("prop")
     if not has_property(entity.ref.type, prop):
@@ -411,19 +413,100 @@ def _logout(center: Center, call: Call) -> str:
 
 
 def _session_is_active(center: Center, call: Call) -> str:
-    active = _session(center, call.text("sessionID")) is not None
+    """Whether the session whose ``UserSession.key`` is ``sessionID`` is of ``userName`` and alive."""
+    key, user = call.text("sessionID"), call.text("userName").lower()
+    active = any(s.user_key == key and user in (s.user.lower(), managers.principal(s.user).lower())
+                 for s in list(center.state.sessions.values()) if _session(center, s.key) is not None)
     return _write("returnval", active)
+
+
+# -- SearchIndex ---------------------------------------------------------------------------------
+def _flag(call: Call, name: str) -> bool:
+    return call.text(name, "false").strip() == "true"
+
+
+def _datacenter(center: Center, call: Call) -> Ref | None:
+    """The optional ``datacenter`` argument, which must name a datacenter that exists."""
+    if call.args.find("datacenter") is None:
+        return None
+    return _entity(center, call.ref("datacenter")).ref
+
+
+def _refs(found: list[Entity], first_only: bool) -> str:
+    return "".join(_write("returnval", e.ref) for e in (found[:1] if first_only else found))
+
+
+def _find_by_inventory_path(center: Center, call: Call) -> str:
+    found = center.state.find_by_inventory_path(call.text("inventoryPath"))
+    return _write("returnval", found.ref) if found is not None else ""
+
+
+def _find_child(center: Center, call: Call) -> str:
+    found = center.state.find_child(_entity(center, call.ref("entity")), call.text("name"))
+    return _write("returnval", found.ref) if found is not None else ""
+
+
+def _find_by_uuid(center: Center, call: Call, first_only: bool = True) -> str:
+    found = center.state.find_by_uuid(call.text("uuid"), vm=_flag(call, "vmSearch"),
+                                      instance=_flag(call, "instanceUuid"), datacenter=_datacenter(center, call))
+    return _refs(found, first_only)
+
+
+def _find_by_dns_name(center: Center, call: Call, first_only: bool = True) -> str:
+    found = center.state.find_by_dns_name(call.text("dnsName"), vm=_flag(call, "vmSearch"),
+                                          datacenter=_datacenter(center, call))
+    return _refs(found, first_only)
+
+
+def _find_by_ip(center: Center, call: Call) -> str:
+    _datacenter(center, call)
+    return ""  # no VM reports an address (no VMware Tools) and no host has a VMkernel address here
+
+
+def _find_by_datastore_path(center: Center, call: Call) -> str:
+    datacenter = _datacenter(center, call)
+    path = call.text("path")
+    for entity in center.state.entities.values():
+        if entity.ref.type == "VirtualMachine" and lookup(entity, "summary.config.vmPathName") == path \
+                and center.state.find_by_uuid(str(lookup(entity, "config.uuid")), vm=True, datacenter=datacenter):
+            return _write("returnval", entity.ref)
+    return ""
 
 
 _VIM_OPEN: dict[str, Callable[[Center, Call], str]] = {
     "RetrieveServiceContent": _service_content, "CurrentTime": _current_time,
 }
-_VIM: dict[str, Callable[[Center, Call], str]] = {
-    "Fetch": _fetch, "CreateContainerView": _create_view, "DestroyView": _destroy_view,
-    "RetrievePropertiesEx": _retrieve_ex, "ContinueRetrievePropertiesEx": _continue_ex,
-    "CancelRetrievePropertiesEx": _cancel_ex, "RetrieveProperties": _retrieve, "Logout": _logout,
-    "SessionIsActive": _session_is_active,
+#: The vim25 methods served: method -> (the type that has it, or ``None`` for every type; its handler).
+#: Any other method, or one called on a type without it, is a ``MethodNotFound`` fault, as vcsim answers
+#: (``simulator/simulator.go``) for what it does not implement.
+_VIM: dict[str, tuple[str | None, Callable[[Center, Call], str]]] = {
+    "Fetch": (None, _fetch), "CreateContainerView": ("ViewManager", _create_view),
+    "DestroyView": ("View", _destroy_view), "RetrievePropertiesEx": ("PropertyCollector", _retrieve_ex),
+    "ContinueRetrievePropertiesEx": ("PropertyCollector", _continue_ex),
+    "CancelRetrievePropertiesEx": ("PropertyCollector", _cancel_ex),
+    "RetrieveProperties": ("PropertyCollector", _retrieve), "Logout": ("SessionManager", _logout),
+    "SessionIsActive": ("SessionManager", _session_is_active),
+    "FindByInventoryPath": ("SearchIndex", _find_by_inventory_path), "FindChild": ("SearchIndex", _find_child),
+    "FindByUuid": ("SearchIndex", _find_by_uuid),
+    "FindAllByUuid": ("SearchIndex", lambda center, call: _find_by_uuid(center, call, first_only=False)),
+    "FindByDnsName": ("SearchIndex", _find_by_dns_name),
+    "FindAllByDnsName": ("SearchIndex", lambda center, call: _find_by_dns_name(center, call, first_only=False)),
+    "FindByIp": ("SearchIndex", _find_by_ip), "FindAllByIp": ("SearchIndex", _find_by_ip),
+    "FindByDatastorePath": ("SearchIndex", _find_by_datastore_path),
 }
+#: What a client may read before it logs in: the ServiceInstance's content and the SessionManager, whose
+#: ``currentSession`` is then unset (pyVim's ``VimSessionOrientedStub`` reads both to tell it must log in).
+_OPEN_READS = {"Fetch", "RetrieveProperties", "RetrievePropertiesEx"}
+
+
+def _open_read(call: Call) -> bool:
+    if call.method not in _OPEN_READS:
+        return False
+    if call.method == "Fetch":
+        targets = [call.ref()]
+    else:
+        targets = [_ref(obj) for obj in call.args.iterfind("specSet/objectSet/obj")]
+    return bool(targets) and all(t.type == "SessionManager" or t == SERVICE_INSTANCE for t in targets)
 
 
 def _vim_call(center: Center, call: Call) -> tuple[str, dict[str, str]]:
@@ -431,13 +514,18 @@ def _vim_call(center: Center, call: Call) -> tuple[str, dict[str, str]]:
         return _login(center, call)
     if call.method in _VIM_OPEN:
         return _VIM_OPEN[call.method](center, call), {}
-    handler = _VIM.get(call.method)
-    if handler is None:
-        raise SoapFault(f"The method {call.method} is not implemented by this vCenter", "MethodNotFound",
-                        _write("receiver", call.ref()) + f"<method>{escape(call.method)}</method>")
-    if _cookie_session(center, call) is None:
+    session = _cookie_session(center, call)
+    if session is None and not _open_read(call):
         raise _not_authenticated(call.ref())
-    return handler(center, call), {}
+    center.state.enter(session)
+    this = call.ref()
+    if this != SERVICE_INSTANCE:
+        _entity(center, this)
+    served = _VIM.get(call.method)
+    if served is None or (served[0] is not None and not is_a(this.type, served[0])):
+        raise SoapFault(f"{this.type}:{this.value} does not implement: {call.method}", "MethodNotFound",
+                        _write("receiver", this) + f"<method>{escape(call.method)}</method>")
+    return served[1](center, call), {}
 
 
 def _answer_soap(center: Center, request: Request, ns: str,
@@ -559,7 +647,7 @@ def answer_pbm(center: Center, request: Request) -> Response:
     return _answer_soap(center, request, "urn:pbm", _pbm_call)
 
 
-# -- vSphere Automation REST (content libraries) -------------------------------------------------
+# -- vSphere Automation REST (content libraries, hosts) ------------------------------------------
 def _json(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(data), status=status, content_type="application/json")
 
@@ -610,17 +698,91 @@ class _RestNotFound(Exception):
     """A content library resource that does not exist."""
 
 
+class _RestInvalid(Exception):
+    """A request whose arguments vCenter refuses (``INVALID_ARGUMENT``)."""
+
+
 def rest_read(center: Center, request: Request, legacy: bool = False, rest: str = "") -> Response:
-    """``GET`` of a content library resource under ``/api`` (or ``/rest``)."""
+    """``GET`` of a content library resource or of the host list under ``/api`` (or ``/rest``)."""
     if _rest_caller(center, request) is None:
         return _rest_error(legacy, 401, "UNAUTHENTICATED", "Authentication required.")
     parts = [p for p in rest.split("/") if p]
     if legacy and parts[:3] == ["com", "vmware", "content"]:
         parts = ["content", *parts[3:]]
     try:
+        if parts == ["vcenter", "host"]:
+            return _value(legacy, _rest_hosts(center.state, request, legacy))
         return _value(legacy, _rest_resource(center.state, parts, request.args.get("library_id", ""), legacy))
     except _RestNotFound as exc:
         return _rest_error(legacy, 404, "NOT_FOUND", str(exc))
+    except _RestInvalid as exc:
+        return _rest_error(legacy, 400, "INVALID_ARGUMENT", str(exc))
+
+
+#: ``vcenter.Host.ConnectionState`` and ``PowerState``, by the vim25 value they stand for.
+_CONNECTION_STATES = {"connected": "CONNECTED", "disconnected": "DISCONNECTED", "notResponding": "NOT_RESPONDING"}
+_POWER_STATES = {"poweredOn": "POWERED_ON", "poweredOff": "POWERED_OFF", "standBy": "STANDBY"}
+
+
+def _filter(request: Request, name: str, legacy: bool) -> list[str] | None:
+    """The values of the list filter ``name`` (``None`` when not given): ``?names=a&names=b`` under
+    ``/api``; ``?filter.names=a`` or ``?filter.names.1=a&filter.names.2=b`` under ``/rest``."""
+    if not legacy:
+        return request.args.getlist(name) if name in request.args else None
+    prefix = f"filter.{name}"
+    keys = [k for k in request.args if k == prefix or re.fullmatch(re.escape(prefix) + r"\.\d+", k)]
+    return [v for k in keys for v in request.args.getlist(k)] if keys else None
+
+
+def _rest_hosts(state: VcenterState, request: Request, legacy: bool) -> list[dict[str, Any]]:
+    """``GET /api/vcenter/host`` (``/rest/vcenter/host``): ``Host.Summary`` of the hosts the filters
+    (``hosts``, ``names``, ``folders``, ``datacenters``, ``standalone``, ``clusters``,
+    ``connection_states``) all let through; ``power_state`` only for a connected host, as the
+    vSphere Automation API reference says."""
+    wanted = {key: _filter(request, key, legacy) for key in ("hosts", "names", "folders", "datacenters",
+                                                             "standalone", "clusters", "connection_states")}
+    states = wanted["connection_states"]
+    if states is not None and not set(states) <= set(_CONNECTION_STATES.values()):
+        bad = sorted(set(states) - set(_CONNECTION_STATES.values()))
+        raise _RestInvalid(f"Invalid value for connection_states: {', '.join(bad)}")
+    standalone = wanted["standalone"]
+    if standalone is not None and not all(v.lower() in ("true", "false") for v in standalone):
+        raise _RestInvalid("Invalid value for standalone: expected true or false")
+    out = []
+    for host in state.entities.values():
+        if host.ref.type != "HostSystem":
+            continue
+        ancestors = _ancestors(state, host)
+        cluster = host.props.get("parent")
+        clustered = isinstance(cluster, Ref) and cluster.type == "ClusterComputeResource"
+        connection = _CONNECTION_STATES.get(str(lookup(host, "runtime.connectionState")), "NOT_RESPONDING")
+        checks = [
+            wanted["hosts"] is None or host.ref.value in wanted["hosts"],
+            wanted["names"] is None or host.name in wanted["names"],
+            wanted["folders"] is None or bool(set(wanted["folders"]) & ancestors),
+            wanted["datacenters"] is None or bool(set(wanted["datacenters"]) & ancestors),
+            standalone is None or any((v.lower() == "true") != clustered for v in standalone),
+            wanted["clusters"] is None or (isinstance(cluster, Ref) and clustered
+                                           and cluster.value in wanted["clusters"]),
+            states is None or connection in states,
+        ]
+        if not all(checks):
+            continue
+        summary: dict[str, Any] = {"host": host.ref.value, "name": host.name, "connection_state": connection}
+        if connection == "CONNECTED":
+            summary["power_state"] = _POWER_STATES.get(str(lookup(host, "runtime.powerState")), "POWERED_OFF")
+        out.append(summary)
+    return out
+
+
+def _ancestors(state: VcenterState, entity: Entity) -> set[str]:
+    found: set[str] = set()
+    parent = entity.props.get("parent")
+    while isinstance(parent, Ref) and parent.value not in found:
+        found.add(parent.value)
+        above = state.entities.get(parent.value)
+        parent = above.props.get("parent") if above is not None else None
+    return found
 
 
 def _rest_resource(state: VcenterState, parts: list[str], library_id: str, legacy: bool) -> Any:

@@ -1,8 +1,8 @@
 """What the mocked vCenter serves: its routing table.
 
 SOAP goes to ``/sdk`` (vim25) and ``/pbm/sdk`` (SPBM); SmartConnect reads the two version
-documents first. Content libraries are under ``/api`` (vCenter 7.0 U2 and later) and ``/rest``
-(every version); handlers are in :mod:`.responses`.
+documents first. Content libraries and the host list are under ``/api`` (vCenter 7.0 U2 and
+later) and ``/rest`` (every version); handlers are in :mod:`.responses`.
 """
 
 from __future__ import annotations
