@@ -740,3 +740,18 @@ def test_an_application_s_sqlite_database_is_refused_and_left_as_it_was(tmp_path
     assert proc.returncode == 1 and "is not a cloudcat store" in proc.stderr, proc.stderr
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db", "cloudcat.yaml"]
+
+
+def test_prices_finer_than_28_digits_filter_and_diff_exactly(store: Store) -> None:
+    # decimal's default context rounds to 28 digits; the amounts the models admit are longer
+    fine = Decimal("0.100000000000000000000000000001")
+    base = offer("fine", vcpus=2, memory_mib=4096, price=eur("0.1"))
+    finer = base.model_copy(update={"price": Price(amount=fine, currency="EUR", unit="hour")})
+    first = store.write_snapshot(items=[], offers=[base], statuses=[], config_hash=None)
+    second = store.write_snapshot(items=[], offers=[finer], statuses=[], config_hash=None)
+    assert [o.id for o in store.query(OfferQuery(max_price="0.1"), snapshot=first.id)] == [base.id]
+    assert list(store.query(OfferQuery(max_price="0.1"))) == []
+    assert [o.id for o in store.query(OfferQuery(max_price=str(fine)))] == [base.id]
+    diff = store.diff(first.id, second.id)
+    assert [(c.before.amount, c.after.amount) for c in diff.price_changes if c.before and c.after] == [
+        (Decimal("0.1"), fine)]

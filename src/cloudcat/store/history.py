@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from ..models import LifecycleStatus, Offer, Price
+from .schema import exact_normal
 
 __all__ = [
     "OPEN",
@@ -207,7 +208,7 @@ def _price_key(value: Any) -> tuple[Any, ...] | None:
     if value is None:
         return None
     p = Price.model_validate(value)
-    return (p.amount.normalize(), p.currency, p.unit)
+    return (exact_normal(p.amount), p.currency, p.unit)
 
 
 def retained(snapshots: Sequence[tuple[int, dt.datetime]], *, keep_last: int = 0, keep_daily: int = 0,

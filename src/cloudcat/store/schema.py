@@ -16,7 +16,7 @@ import hashlib
 import itertools
 import json
 from collections.abc import Iterable, Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
@@ -76,7 +76,13 @@ def digest(*parts: str | None) -> bytes:
 
 def canonical_amount(amount: Decimal) -> str:
     """One spelling per value (``1.50`` and ``1.5`` agree), for exact comparisons in SQL."""
-    return format(amount.normalize(), "f")
+    return format(exact_normal(amount), "f")
+
+
+def exact_normal(amount: Decimal) -> Decimal:
+    """``amount`` without trailing zeros, every digit kept (``Decimal.normalize`` rounds to the
+    context's 28 digits: ``0.100000000000000000000000000001`` would become ``0.1``)."""
+    return amount.normalize(Context(prec=max(28, len(amount.as_tuple().digits))))
 
 
 def decimal_le(exact: str | None, bound: str) -> bool:
