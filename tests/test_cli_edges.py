@@ -239,3 +239,10 @@ def test_a_mock_fixture_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> Non
     proc = cloudcat("mock", "serve", "openstack", "--fixture", "bad.yaml", cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "cloudcat: error: bad.yaml: not UTF-8 text (byte 9); save the file as UTF-8"
+
+
+def test_snapshot_with_refresh_is_a_usage_error(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", static_config(tmp_path))
+    proc = cloudcat("--config", str(config), "offers", "--snapshot", "1", "--refresh", cwd=tmp_path)
+    assert proc.returncode == 2 and "--snapshot excludes --refresh" in proc.stderr
+    assert not (tmp_path / "store.db").exists()

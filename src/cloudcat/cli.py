@@ -389,6 +389,8 @@ def offers(config: str | None, store: str | None, columns: Sequence[str], fmt: s
         raise click.UsageError("--refresh and --offline exclude each other")
     if as_of is not None and (snapshot is not None or refresh):
         raise click.UsageError("--as-of excludes --snapshot and --refresh")
+    if snapshot is not None and refresh:
+        raise click.UsageError("--snapshot excludes --refresh (a stored snapshot is read as it was)")
     columns, config = _split_columns(columns, config)
     chosen = fmt or default_format()
     with _open(config, store) as catalog:
