@@ -720,3 +720,24 @@ def test_offers_composed_from_spooled_records_equal_those_composed_from_items(tm
     assert len(stored) == len(direct) > 20
     assert [o.model_dump(exclude={"read_at"}) for o in stored] == [o.model_dump(exclude={"read_at"}) for o in direct]
     assert any(o.price is not None for o in stored)  # price book rules applied on both paths
+
+
+def test_text_holding_a_lone_surrogate_drops_only_those_items(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """"\\ud800" in JSON is no Unicode character (no UTF-8 file or database holds it): an item
+    giving one in a label or an extra is dropped with a warning naming its field (the backend
+    failed whole, with a serializer's error naming no field)."""
+    config = static_config(tmp_path)
+    fe = yaml.safe_load((tmp_path / "fe.yaml").read_text())
+    base = {"kind": "compute", "region": "eu-west-0", "vcpus": 2, "memory_mib": 2048}
+    fe["items"] += [{**base, "name": "bad-label", "labels": ["x\ud800y"]},
+                    {**base, "name": "bad-extra", "extras": {"k": ["\udfff"]}}]
+    (tmp_path / "fe.yaml").write_text(json.dumps(fe))  # JSON writes them as \\ud800 escapes
+    with cloudcat.open_catalog(config) as catalog:
+        result = catalog.refresh()
+        assert result.exit_code == 0 and all(s.status == "ok" for s in result.statuses), result.statuses
+        names = {o.name for o in catalog.offers(offline=True)}
+    assert "s3.large.2" in names and not names & {"bad-label", "bad-extra"}
+    warned = "\n".join(r.getMessage() for r in caplog.records)
+    assert "compute item 'bad-label' in region eu-west-0 dropped: field labels[0] holds a lone surrogate" in warned
+    assert "compute item 'bad-extra' in region eu-west-0 dropped: field extras.k[0] holds a lone surrogate" in warned

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+from collections.abc import Callable
 from decimal import Decimal
 from enum import StrEnum
 from types import UnionType
@@ -456,20 +458,34 @@ def nul_path(value: object, path: tuple[str | int, ...] = ()) -> tuple[str | int
     No text column of PostgreSQL keeps one (nor does its JSON type): the catalog drops an item
     read with one, and refuses a configuration or price book that gives one, rather than fail
     the snapshot that would hold it."""
+    return _text_path(value, lambda text: "\x00" in text, path)
+
+
+def surrogate_path(value: object) -> tuple[str | int, ...] | None:
+    """Where the first text in ``value`` holding a lone surrogate (``"\\ud800"`` in JSON: no
+    Unicode character, which no UTF-8 file or database can hold) is, as :func:`nul_path` says."""
+    return _text_path(value, lambda text: _SURROGATE.search(text) is not None, ())
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text_path(value: object, bad: Callable[[str], bool],
+               path: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        return path if bad(value) else None
     if isinstance(value, BaseModel):
         value = value.__dict__
     if isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(key, str) and "\x00" in key:
+            if isinstance(key, str) and bad(key):
                 return (*path, key)
-            found = nul_path(item, (*path, key))
+            found = _text_path(item, bad, (*path, key))
             if found is not None:
                 return found
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            found = nul_path(item, (*path, i))
+            found = _text_path(item, bad, (*path, i))
             if found is not None:
                 return found
     return None

@@ -38,11 +38,12 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from .driver import Driver
 from .errors import CloudcatError, redact
 from .http import Deadline, within
-from .models import BackendStatus, Kind, Region, bounds_violation, nul_path
+from .models import BackendStatus, Kind, Region, bounds_violation, nul_path, surrogate_path
 from .store import StoredItem
 from .yamlfile import dotted
 
@@ -331,7 +332,16 @@ class BackendReader:
                                  region.name, bad)
                 continue
             # what model_dump_json gives, without its wrapper's cost (a microsecond an item)
-            line = item.__pydantic_serializer__.to_json(item, exclude_none=True).decode()
+            try:
+                line = item.__pydantic_serializer__.to_json(item, exclude_none=True).decode()
+            except PydanticSerializationError:
+                where = surrogate_path(item)
+                if where is None:
+                    raise
+                item_log.warning("backend %s: %s item %r in region %s dropped: field %s holds a lone "
+                                 "surrogate (no Unicode character)", state.name, kind.value, item.name,
+                                 region.name, dotted(where))
+                continue
             if "\\u0000" in line:  # JSON writes a NUL so (or a text holds those six characters)
                 where = nul_path(item)
                 if where is not None:

@@ -22,6 +22,7 @@ region's items back from there, a chunk at a time. JSON Lines files are read lin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pydantic import Field, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from cloudcat.driver import BaseDriver, Capabilities, DriverOptions
 from cloudcat.errors import ConfigError
@@ -95,14 +97,17 @@ class _Spill:
         group = self.groups.get((region, item.kind))
         if group is None:
             group = self.groups[(region, item.kind)] = _Group()
-        if bounds_violation(item) is not None:
-            # JSON cannot carry it (inf, a huge number): kept as it is, for the refresh to
-            # drop with a warning naming the field
+        data = None
+        if bounds_violation(item) is None:
+            with contextlib.suppress(PydanticSerializationError):  # a lone surrogate ("\ud800")
+                data = item.__pydantic_serializer__.to_json(item, exclude_none=True)
+        if data is None:
+            # JSON cannot carry it (inf, a huge number, a lone surrogate): kept as it is, for
+            # the refresh to drop with a warning naming the field
             self._write(group)
             group.parts.extend((-1 - len(self.odd), 0, 1))
             self.odd.append(item)
             return
-        data = item.__pydantic_serializer__.to_json(item, exclude_none=True)
         group.buffer += data
         group.buffered += 1
         group.lengths.append(len(data))
