@@ -65,7 +65,7 @@ def test_prune_without_options_applies_the_configured_retention_and_refuses_with
 @pytest.mark.parametrize(("name", "text", "line"), [
     ("book.yaml", "# prices\nitemz:\n  - {backend: fe, name: s3.large.2, price: {amount: '1', currency: EUR, "
                   "unit: hour}}\n", 2),
-    ("book.json", '{\n  "items": [],\n  "rules": []\n}\n', 3),
+    ("book.json", '{\n  "note": "EUR list of 2026",\n  "rules": []\n}\n', 2),
 ])
 def test_a_price_book_with_an_unknown_top_level_key_is_an_error_naming_it(tmp_path: Path, name: str, text: str,
                                                                           line: int) -> None:
@@ -74,7 +74,7 @@ def test_a_price_book_with_an_unknown_top_level_key_is_an_error_naming_it(tmp_pa
     config = write(tmp_path / "c.yaml", static_config(tmp_path, price_books=[name]))
     proc = cloudcat("--config", str(config), "refresh", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
-    key = "itemz" if name.endswith(".yaml") else "rules"
+    key = "itemz" if name.endswith(".yaml") else "note"
     assert f"{name}:{line}" in proc.stderr and f"unknown top-level key {key!r}" in proc.stderr, proc.stderr
 
 

@@ -317,9 +317,11 @@ def _skip(text: str, pos: int, sep: str) -> int:
     return pos
 
 
-def _unknown_key(data: dict[Any, Any], known: Collection[str] | None) -> str | None:
-    """The first top-level key of a document that is none of ``known`` (``None``: all are)."""
-    if known is None:
+def _unknown_key(data: dict[Any, Any], list_key: str, known: Collection[str] | None) -> str | None:
+    """The first top-level key of a document that is none of ``known``, when the document has
+    no ``list_key`` (a misspelt ``items``): beside it, other keys are the file's own notes (JSON
+    has no comments) and are let be. ``None`` when all is well."""
+    if known is None or list_key in data:
         return None
     return next((str(k) for k in data if k not in known), None)
 
@@ -334,7 +336,7 @@ def _json_records(path: Path, text: str, list_key: str, keyed_only: bool,
     data = _json_value(text, path)
     if keyed_only and not isinstance(data, dict):
         return
-    if isinstance(data, dict) and (key := _unknown_key(data, known)) is not None and known is not None:
+    if isinstance(data, dict) and (key := _unknown_key(data, list_key, known)) is not None and known is not None:
         found = text.find(json.dumps(key))
         raise _unknown_key_error(path, key, known, text.count("\n", 0, found) + 1 if found >= 0 else None)
     items = data.get(list_key, []) if isinstance(data, dict) else data
@@ -353,7 +355,8 @@ def _yaml_records(path: Path, text: str, list_key: str, keyed_only: bool,
     doc = parse_yaml(text, source=str(path))
     if keyed_only and not isinstance(doc.data, dict):
         return
-    if isinstance(doc.data, dict) and (key := _unknown_key(doc.data, known)) is not None and known is not None:
+    data = doc.data
+    if isinstance(data, dict) and (key := _unknown_key(data, list_key, known)) is not None and known is not None:
         raise _unknown_key_error(path, key, known, doc.lines.get((key,)))
     where: YamlPath
     items, where = doc.data, ()  # where: the path of the list in the document
@@ -382,8 +385,9 @@ def read_records(path: str | Path, *, list_key: str = "items", keyed_only: bool 
     :func:`unflatten`-ed. Errors name the file and the line. With ``keyed_only``, only a
     mapping's ``list_key`` is read (CSV, JSON Lines and bare lists give nothing). With
     ``refuse_nul``, a row holding a NUL character in a text (which no store keeps) is an error
-    naming its line and field. With ``known_keys``, a JSON or YAML mapping holding another
-    top-level key is an error naming it (a misspelt ``items`` would otherwise read as no rows).
+    naming its line and field. With ``known_keys``, a JSON or YAML mapping without ``list_key``
+    but with a top-level key none of them is an error naming it (a misspelt ``items`` would
+    otherwise read as no rows).
     """
     p = Path(path)
     text = read_text(p)

@@ -207,7 +207,7 @@ class StaticDriver(BaseDriver):
         spill = _Spill()
         try:
             for path in self._files():
-                for source, line, row in read_records(path, list_key="regions", keyed_only=True, known_keys=_KEYS):
+                for source, line, row in read_records(path, list_key="regions", keyed_only=True):
                     region = _validate(Region, row, source, line)
                     regions[region.name] = region
                 for source, line, record in _records(path):
