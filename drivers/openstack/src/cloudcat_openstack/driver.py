@@ -589,6 +589,8 @@ class OpenStackDriver(BaseDriver):
         (406) is asked without, and the extra specs of a flavor listed without them are read apart."""
         from keystoneauth1 import exceptions as ksa
 
+        # Nova reads is_public for administrators only (all flavors); a project user gets the public
+        # ones and those its project has access to, whatever it asks (compute/flavors.py _get_flavors)
         params = {"is_public": "None", "limit": str(NOVA_MAX_LIMIT)}
         try:
             flavors: list[_Flavor] = self._listing(region, "compute", "/flavors/detail", _FlavorPage, params,

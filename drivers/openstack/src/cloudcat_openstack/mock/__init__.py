@@ -27,6 +27,7 @@ author the connection settings in their client's own form::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,7 +35,7 @@ from werkzeug.wrappers import Request, Response
 
 from cloudcat.testing.mockserver import MockPlatform
 
-from .responses import Cloud, answer, unknown_path
+from .responses import Cloud, answer, unknown_path, www_authenticate
 from .state import CloudState
 from .urls import ROUTER, routed_path
 
@@ -64,6 +65,15 @@ class OpenStackMock(MockPlatform):
         if found is None:
             return unknown_path(request)
         return answer(found.handler, Cloud(self.state_, self.faults, self.base_url), request, found.params)
+
+    def fault_response(self, status: int, message: str, headers: Mapping[str, str]) -> Response:
+        """An injected fault in the services' ``{"error": …}`` form; a 401 (an expired token)
+        names the identity endpoint in ``WWW-Authenticate``, as every 401 of the cloud does."""
+        resp = super().fault_response(status, message, headers)
+        request = self.current_request()
+        if status == 401 and request is not None:
+            resp.headers["WWW-Authenticate"] = www_authenticate(self.base_url, request.path)
+        return resp
 
     def backend(self, user: str | None = None) -> dict[str, Any]:
         """A backend entry for the ``openstack`` driver, as ``user`` (default: the fixture's

@@ -7,12 +7,21 @@ Cinder's project) is a decorator here, so each service answers an unknown path o
 the real one does.
 
 Shapes follow the API references and what openstacksdk's resource classes read (for example
-Nova's ``flavors_links``, Glance's relative ``next``, Keystone's ``X-Subject-Token``).
+Nova's ``flavors_links``, Glance's relative ``next``, Keystone's ``X-Subject-Token``). Errors come
+in each service's own form: Keystone's (and keystonemiddleware's) ``{"error": {code, title,
+message}}`` with ``WWW-Authenticate`` on a 401; Nova's and Cinder's faults ``{name: {code,
+message}}`` named as their ``Fault._fault_names``; Neutron's ``{"NeutronError": {type, message,
+detail}}``; Glance's bare webob errors (JSON, HTML or plain text by ``Accept``). A project user
+gets what the default policies give it (no ``provider:*`` network attributes, no zone detail,
+403 for admin-only writes).
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
+import html
+import http
 import re
 import time
 import uuid
@@ -36,6 +45,7 @@ __all__ = [
     "Cloud",
     "Handler",
     "answer",
+    "www_authenticate",
 ]
 
 NOVA_MIN_MICROVERSION = (2, 1)
@@ -61,7 +71,7 @@ class Cloud:
 
 
 class BadRequest(Exception):
-    """A query parameter no service would accept (answered 400)."""
+    """A request parameter the service refuses (answered 400 in the form of the service's front)."""
 
 
 def answer(handler: Handler, cloud: Cloud, request: Request, params: Mapping[str, str]) -> Response:
@@ -83,25 +93,100 @@ def unknown_path(request: Request) -> Response:
     return _error(404, f"The resource could not be found: {request.path}")
 
 
-# -- shared ------------------------------------------------------------------------------------
+# -- error forms -------------------------------------------------------------------------------
 def _error(status: int, message: str, title: str | None = None) -> Response:
+    """Keystone's error document (keystone/server/flask/application.py ``_handle_keystone_exception``),
+    which keystonemiddleware's refusals in front of the other services share."""
     titles = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-              405: "Method Not Allowed", 406: "Not Acceptable"}
+              405: "Method Not Allowed", 406: "Not Acceptable", 501: "Not Implemented"}
     return json_response({"error": {"code": status, "title": title or titles.get(status, "Error"),
                                     "message": message}}, status=status)
 
 
-def _int_arg(request: Request, name: str) -> int | None:
-    value = request.args.get(name)
-    if value is None or value == "":
+#: The names of Cinder's faults (cinder/api/openstack/wsgi.py ``Fault._fault_names``); Nova's add
+#: 429 (nova/api/openstack/wsgi.py); any other status is a ``computeFault``.
+CINDER_FAULT_NAMES = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
+                      405: "badMethod", 409: "conflictingRequest", 413: "overLimit", 415: "badMediaType",
+                      501: "notImplemented", 503: "serviceUnavailable"}
+NOVA_FAULT_NAMES = {**CINDER_FAULT_NAMES, 429: "overLimit"}
+
+
+def _fault(names: Mapping[int, str], status: int, message: str) -> Response:
+    return json_response({names.get(status, "computeFault"): {"code": status, "message": message}}, status=status)
+
+
+_WEBOB_OFFERS = ("text/html", "application/json")
+
+
+def _webob_form(accept: str | None) -> str | None:
+    """The form of a bare webob HTTP error (webob/exc.py ``generate_response``): of ``text/html``
+    and ``application/json``, the one ``Accept`` takes at the highest quality (the first on a
+    tie, each at the quality of its most specific range); ``None`` (plain text) for neither."""
+    if not accept:
+        return None
+    ranges: list[tuple[str, str, float]] = []
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        kind, _, sub = media.lower().partition("/")
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        ranges.append((kind, sub, quality))
+    ranked: list[tuple[float, int, str]] = []
+    for order, offer in enumerate(_WEBOB_OFFERS):
+        kind, sub = offer.split("/")
+        best: tuple[int, float] | None = None
+        for rkind, rsub, quality in ranges:
+            specificity = (3 if (rkind, rsub) == (kind, sub) else 2 if (rkind, rsub) == (kind, "*")
+                           else 1 if (rkind, rsub) == ("*", "*") else 0)
+            if specificity and (best is None or specificity > best[0]):
+                best = (specificity, quality)
+        if best is not None and best[1] > 0:
+            ranked.append((-best[1], order, offer))
+    return min(ranked)[2] if ranked else None
+
+
+def _webob_error(request: Request, status: int, explanation: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> Response:
+    """A bare webob HTTP error, as Glance answers every error and Glance's and Cinder's routers a
+    path they do not take: JSON ``{"message", "code", "title"}``, HTML or plain text by
+    ``Accept`` (webob/exc.py ``WSGIHTTPException``)."""
+    phrase = http.HTTPStatus(status).phrase
+    line = f"{status} {phrase}"
+    if status == 405:  # HTTPMethodNotAllowed's own template
+        text = f"The method {request.method} is not allowed for this resource. <br /><br />\n"
+    else:
+        text = f"{explanation or _NOT_FOUND}<br /><br />\n\n\n"
+    form = _webob_form(request.headers.get("Accept"))
+    if form == "application/json":
+        return json_response({"message": text, "code": line, "title": phrase}, status=status, headers=headers)
+    if form == "text/html":
+        body = (f"<html>\n <head>\n  <title>{line}</title>\n </head>\n <body>\n  <h1>{line}</h1>\n  "
+                f"{html.escape(text).replace('&lt;br /&gt;', '<br />')}\n </body>\n</html>")
+        return Response(body, status=status, headers=dict(headers or {}), content_type="text/html; charset=UTF-8")
+    plain = re.sub(r"<[^>]*>", "", re.sub(r"<br */?>", "\n", text.replace("\n", " ")))
+    return Response(f"{line}\n\n{plain}", status=status, headers=dict(headers or {}),
+                    content_type="text/plain; charset=UTF-8")
+
+
+def _limit_param(request: Request) -> int | None:
+    """``limit`` as Glance and Cinder read it (glance/api/v2/images.py ``_validate_limit``,
+    cinder/api/common.py ``_get_limit_param``)."""
+    value = request.args.get("limit")
+    if value is None:
         return None
     try:
-        number = int(value)
+        limit = int(value)
     except ValueError:
-        raise BadRequest(f"Invalid {name} value: {value!r}") from None
-    if number < 0:
-        raise BadRequest(f"{name} must be >= 0")
-    return number
+        raise BadRequest("limit param must be an integer") from None
+    if limit < 0:
+        raise BadRequest("limit param must be positive")
+    return limit
 
 
 def _truthy(value: str | None) -> bool | None:
@@ -114,9 +199,17 @@ def _token(cloud: Cloud, request: Request) -> Token | None:
     return cloud.state.token(request.headers.get("X-Auth-Token"))
 
 
-def _unauthorized(cloud: Cloud) -> Response:
+def www_authenticate(base_url: str, path: str) -> str:
+    """The ``WWW-Authenticate`` of a 401 for ``path``: Keystone names its own v3 base URL
+    (keystone/server/flask/application.py, ``ks_flask.base_url()``), keystonemiddleware in front
+    of the other services its ``www_authenticate_uri`` (the identity endpoint)."""
+    identity = f"{base_url}/identity"
+    return f'Keystone uri="{identity}/v3"' if path.startswith("/identity/v3") else f'Keystone uri="{identity}"'
+
+
+def _unauthorized(cloud: Cloud, request: Request) -> Response:
     resp = _error(401, "The request you have made requires authentication.")
-    resp.headers["WWW-Authenticate"] = f'Keystone uri="{cloud.base_url}/identity"'
+    resp.headers["WWW-Authenticate"] = www_authenticate(cloud.base_url, request.path)
     return resp
 
 
@@ -125,7 +218,7 @@ def authenticated(handler: Handler) -> Handler:
     @functools.wraps(handler)
     def checked(cloud: Cloud, request: Request, **params: Any) -> Response:
         if _token(cloud, request) is None:
-            return _unauthorized(cloud)
+            return _unauthorized(cloud, request)
         return handler(cloud, request, **params)
     return checked
 
@@ -150,24 +243,6 @@ def _next_query(request: Request, marker: str, limit: int) -> dict[str, str]:
     query = {k: v for k, v in request.args.items() if k not in ("marker", "limit")}
     query.update({"limit": str(limit), "marker": marker})
     return query
-
-
-def _paged(cloud: Cloud, request: Request, region: RegionState, items: Listing, key: str,
-           path: str, shape: Callable[[dict[str, Any]], dict[str, Any]], links_key: str | None = None) -> Response:
-    """A marker-paged listing with ``<key>_links`` (Cinder, Neutron), or ``links_key`` where the
-    service names it otherwise (Cinder's volume types: ``volume_type_links``); a page costs its
-    length (the listing is built once per change of the catalog, see :meth:`RegionState.listing`)."""
-    limit = _int_arg(request, "limit")
-    marker = request.args.get("marker")
-    chunk, effective, found = page(items, marker=marker, limit=limit, cap=cloud.faults.page_limit)
-    if not found:
-        return _error(400, f"marker [{marker}] not found")
-    body: dict[str, Any] = {key: [shape(i) for i in chunk]}
-    if chunk and effective and len(chunk) == effective:
-        query = _next_query(request, chunk[-1]["id"], effective)
-        body[links_key or f"{key}_links"] = [{"rel": "next",
-                                 "href": f"{cloud.base_url}/{region.name}/{path}?{urlencode(query)}"}]
-    return json_response(body)
 
 
 # -- Keystone ----------------------------------------------------------------------------------
@@ -270,9 +345,9 @@ def issue_token(cloud: Cloud, request: Request) -> Response:
         return _error(400, "Expecting to find identity methods in request body.")
     method, user, cred_id = login
     if cloud.faults.fail_auth or user is None:
-        return _error(401, "The request you have made requires authentication.")
+        return _unauthorized(cloud, request)
     if method != "application_credential" and not _scope_ok(cloud, auth.get("scope")):
-        return _error(401, "The request you have made requires authentication.")
+        return _unauthorized(cloud, request)
     token = cloud.state.issue(user, method, cloud.faults.token_ttl, cred_id)
     return _token_response(cloud, token, status=201)
 
@@ -282,7 +357,7 @@ def validate_token(cloud: Cloud, request: Request) -> Response:
     caller = _token(cloud, request)
     subject = cloud.state.token(request.headers.get("X-Subject-Token"))
     if caller is None:
-        return _unauthorized(cloud)
+        return _unauthorized(cloud, request)
     if subject is None:
         return _error(404, "Could not find token.")
     return _token_response(cloud, subject, status=200)
@@ -373,17 +448,42 @@ def _project(cloud: Cloud) -> dict[str, Any]:
             "tags": [], "options": {}, "links": {"self": f"{cloud.base_url}/identity/v3/projects/{st.project_id}"}}
 
 
-@authenticated
-def list_projects(cloud: Cloud, request: Request) -> Response:
-    """The caller's projects (one), ``name`` and ``domain_id`` filters."""
+def _projects_answer(cloud: Cloud, request: Request, path: str) -> Response:
     project = _project(cloud)
     wanted = {k: request.args[k] for k in ("name", "domain_id", "id") if k in request.args}
     projects = [project] if all(project[k] == v for k, v in wanted.items()) else []
-    return json_response({"projects": projects, "links": _identity_links(cloud, "auth/projects")})
+    return json_response({"projects": projects, "links": _identity_links(cloud, path)})
+
+
+@authenticated
+def list_auth_projects(cloud: Cloud, request: Request) -> Response:
+    """``/v3/auth/projects``: the projects the caller's token may be scoped to (one), ``name``
+    and ``domain_id`` filters; every user may ask it."""
+    return _projects_answer(cloud, request, "auth/projects")
+
+
+@authenticated
+def list_projects(cloud: Cloud, request: Request) -> Response:
+    """``/v3/projects``: every project, for an administrator; a project user's token is refused
+    (identity:list_projects is ADMIN_OR_SYSTEM_READER_OR_DOMAIN_READER,
+    keystone/common/policies/project.py)."""
+    if not _caller_is_admin(cloud, request):
+        return _forbidden_identity("identity:list_projects")
+    return _projects_answer(cloud, request, "projects")
 
 
 def _forbidden_identity(action: str) -> Response:
     return _error(403, f"You are not authorized to perform the requested action: {action}.")
+
+
+@authenticated
+def refuse_identity_write(cloud: Cloud, request: Request, action: str, **params: Any) -> Response:
+    """A Keystone write whose policy is admin-only (``identity:create_region``…,
+    keystone/common/policies/): 403 to a project user, checked before the body is read. The mock
+    does not change Keystone: an administrator gets Keystone's 501."""
+    if not _caller_is_admin(cloud, request):
+        return _forbidden_identity(action)
+    return _error(501, "The action you have requested has not been implemented.")
 
 
 @authenticated
@@ -447,7 +547,7 @@ def issue_v2_token(cloud: Cloud, request: Request) -> Response:
     tenant_ok = (auth.get("tenantName") in (None, st.project_name)
                  and auth.get("tenantId") in (None, st.project_id))
     if cloud.faults.fail_auth or user is None or not tenant_ok:
-        return _error(401, "The request you have made requires authentication.")
+        return _unauthorized(cloud, request)
     token = st.issue(user, "password", cloud.faults.token_ttl)
     scoped = "tenantName" in auth or "tenantId" in auth
     return json_response({"access": _v2_access(cloud, token, scoped)})
@@ -489,8 +589,16 @@ Microversion = tuple[int, int]
 
 
 def _nova_error(status: int, message: str) -> Response:
-    key = {400: "badRequest", 404: "itemNotFound", 406: "computeFault"}.get(status, "computeFault")
-    return json_response({key: {"code": status, "message": message}}, status=status)
+    """Nova's fault document (nova/api/openstack/wsgi.py ``Fault``): ``{name: {"code", "message"}}``."""
+    return _fault(NOVA_FAULT_NAMES, status, message)
+
+
+def _nova_version_headers(resp: Response, text: str) -> Response:
+    """The negotiated microversion, echoed as Nova echoes it on answers and faults alike."""
+    resp.headers["OpenStack-API-Version"] = f"compute {text}"
+    resp.headers["X-OpenStack-Nova-API-Version"] = text
+    resp.headers["Vary"] = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
+    return resp
 
 
 def _nova_version(cloud: Cloud, region: RegionState) -> dict[str, Any]:
@@ -540,32 +648,42 @@ def _microversion(request: Request) -> Microversion | Response:
         return _nova_error(400, f"Invalid API version request string: {wanted}")
     version = (int(found[1]), int(found[2]))
     if not NOVA_MIN_MICROVERSION <= version <= NOVA_MAX_MICROVERSION:
-        return _nova_error(406, f"Version {wanted} is not supported by the API. Minimum is 2.1 and "
-                                "maximum is 2.90.")
+        # the request's version is set before it is checked, so the fault echoes it
+        # (nova/api/openstack/wsgi.py Request.set_api_version_request, Fault.__call__)
+        mn, mx = NOVA_MIN_MICROVERSION, NOVA_MAX_MICROVERSION
+        text = f"{version[0]}.{version[1]}"
+        return _nova_version_headers(_nova_error(406, f"Version {text} is not supported by the API. Minimum is "
+                                                      f"{mn[0]}.{mn[1]} and maximum is {mx[0]}.{mx[1]}."), text)
     return version
 
 
 def compute_api(handler: Handler) -> Handler:
-    """Nova's front: a token, then a supported microversion (passed on as ``mv``), echoed in headers."""
+    """Nova's front: a token, then a supported microversion (passed on as ``mv``), echoed in the
+    headers of the answer or fault; a refused parameter is Nova's ``badRequest``."""
     @functools.wraps(handler)
     def negotiated(cloud: Cloud, request: Request, **params: Any) -> Response:
         if _token(cloud, request) is None:
-            return _unauthorized(cloud)
+            return _unauthorized(cloud, request)
         mv = _microversion(request)
         if isinstance(mv, Response):
             return mv
-        resp = handler(cloud, request, mv=mv, **params)
-        text = f"{mv[0]}.{mv[1]}"
-        resp.headers["OpenStack-API-Version"] = f"compute {text}"
-        resp.headers["X-OpenStack-Nova-API-Version"] = text
-        resp.headers["Vary"] = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
-        return resp
+        try:
+            resp = handler(cloud, request, mv=mv, **params)
+        except BadRequest as exc:
+            resp = _nova_error(400, str(exc))
+        return _nova_version_headers(resp, f"{mv[0]}.{mv[1]}")
     return negotiated
+
+
+def _nova_forbidden(policy: str) -> Response:
+    """Nova's 403 for a rule its policy keeps from the caller (nova/exception.py PolicyNotAuthorized)."""
+    return _nova_error(403, f"Policy doesn't allow {policy} to be performed.")
 
 
 @compute_api
 def compute_unserved(cloud: Cloud, request: Request, mv: Microversion, **params: Any) -> Response:
-    """Nova serves reads only: 405 for other methods, else 404."""
+    """Paths and methods the mock does not serve: 404 for a read; for a write, the mock's 405
+    (Nova itself routes no 405: a write the mock does not model is refused, not performed)."""
     if request.method != "GET":
         return _nova_error(405, "Method not allowed")
     return _nova_error(404, _NOT_FOUND)
@@ -595,45 +713,111 @@ def _flavor(cloud: Cloud, region: RegionState, f: Mapping[str, Any], detail: boo
 
 @dataclass(frozen=True)
 class _FlavorQuery:
-    """What a flavor listing depends on: Nova's filters and order, validated."""
+    """What a flavor listing depends on: Nova's filters and order, validated.
+
+    ``public``: ``True`` for public flavors and those ``project`` has access to, ``False`` for
+    private ones, ``None`` for all; ``enabled_only`` drops disabled flavors (a project user's view).
+    """
 
     public: bool | None
+    project: str
+    enabled_only: bool
     min_ram: int | None
     min_disk: int | None
     sort_key: str
     sort_dir: str
 
 
-def _flavor_query(request: Request) -> _FlavorQuery:
-    """The request's flavor filters and order; :class:`BadRequest` for a value Nova refuses."""
-    key = request.args.get("sort_key", "flavorid")
-    direction = request.args.get("sort_dir", "asc")
-    query = _FlavorQuery(_truthy(request.args.get("is_public", "true")), _int_arg(request, "minRam"),
-                         _int_arg(request, "minDisk"), key, direction)
-    if key not in _FLAVOR_SORT_KEYS:
-        raise BadRequest(f"Invalid input for query parameters sort_key. Value: {key}.")
-    if direction not in ("asc", "desc"):
-        raise BadRequest(f"Invalid input for query parameters sort_dir. Value: {direction}.")
-    return query
+#: Nova's flavor ``sort_key`` values (nova/api/openstack/compute/schemas/flavors.py VALID_SORT_KEYS)
+#: and the mock's field for each; ``None``: a column the mock keeps in listing (creation) order
+_FLAVOR_SORT_KEYS: dict[str, str | None] = {
+    "created_at": None, "description": "description", "disabled": "disabled", "ephemeral_gb": "ephemeral",
+    "flavorid": "id", "id": None, "is_public": "is_public", "memory_mb": "ram", "name": "name",
+    "root_gb": "disk", "rxtx_factor": "rxtx_factor", "swap": "swap", "updated_at": None,
+    "vcpu_weight": None, "vcpus": "vcpus"}
+#: The query parameters of Nova's flavor listings (schemas/flavors.py ``index_query``); from
+#: microversion 2.75 any other is refused (``index_query_v275``: no additional properties)
+_FLAVOR_QUERY_PARAMS = ("limit", "marker", "is_public", "minRam", "minDisk", "sort_key", "sort_dir")
+_NOVA_TRUE = ("1", "t", "true", "on", "y", "yes")
+_NOVA_FALSE = ("0", "f", "false", "off", "n", "no")
+
+
+def _check_flavor_query_schema(request: Request, mv: Microversion) -> None:
+    """Nova's JSON-schema check of a flavor listing's query, in the words of
+    nova/api/validation/validators.py (``Invalid input for query parameters …``)."""
+    for value in request.args.getlist("limit"):  # parameter_types.non_negative_integer
+        if not re.fullmatch(r"[0-9]*", value):
+            raise BadRequest(f"Invalid input for query parameters limit. Value: {value}. "
+                             f"{value!r} does not match '^[0-9]*$'")
+        if not value:
+            raise BadRequest("Invalid input for query parameters limit. Value: . '' should be non-empty")
+    for name, allowed in (("sort_key", list(_FLAVOR_SORT_KEYS)), ("sort_dir", ["asc", "desc"])):
+        for value in request.args.getlist(name):
+            if value not in allowed:
+                raise BadRequest(f"Invalid input for query parameters {name}. Value: {value}. "
+                                 f"{value!r} is not one of {allowed!r}")
+    if mv >= (2, 75):
+        extra = sorted(k for k in request.args if k not in _FLAVOR_QUERY_PARAMS)
+        if extra:
+            raise BadRequest(f"Additional properties are not allowed ({', '.join(repr(k) for k in extra)} "
+                             f"{'was' if len(extra) == 1 else 'were'} unexpected)")
+
+
+def _last(request: Request, name: str) -> str | None:
+    """A query parameter as webob's ``req.params.get`` reads it: its last value."""
+    values = request.args.getlist(name)
+    return values[-1] if values else None
+
+
+def _nova_int_filter(request: Request, name: str) -> int | None:
+    value = _last(request, name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise BadRequest(f"Invalid {name} filter [{value}]") from None
+
+
+def _flavor_query(cloud: Cloud, request: Request, mv: Microversion) -> _FlavorQuery:
+    """The request's flavor filters and order (nova/api/openstack/compute/flavors.py
+    ``_get_flavors``): an administrator's ``is_public`` is read; a project user's is ignored, and
+    they see the enabled public flavors plus the private ones their project has access to."""
+    _check_flavor_query_schema(request, mv)
+    admin = _caller_is_admin(cloud, request)
+    public: bool | None = True
+    is_public = _last(request, "is_public")
+    if admin and is_public is not None:
+        if is_public.lower() in ("none", "null"):  # nova/utils.py is_none_string
+            public = None
+        elif is_public.lower() in _NOVA_TRUE + _NOVA_FALSE:
+            public = is_public.lower() in _NOVA_TRUE
+        else:
+            raise BadRequest(f"Invalid is_public filter [{is_public}]")
+    return _FlavorQuery(public, cloud.state.project_id, not admin, _nova_int_filter(request, "minRam"),
+                        _nova_int_filter(request, "minDisk"), _last(request, "sort_key") or "flavorid",
+                        _last(request, "sort_dir") or "asc")
+
+
+def _has_access(flavor: Mapping[str, Any], project: str) -> bool:
+    """Whether ``project`` sees ``flavor`` without being an administrator: a public flavor, or a
+    private one the project was given access to (nova/objects/flavor.py ``_flavor_get_query_from_db``)."""
+    return bool(flavor["is_public"]) or project in flavor.get("projects", ())
 
 
 def _filtered_flavors(query: _FlavorQuery, flavors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    if query.public is not None:
-        flavors = [f for f in flavors if f["is_public"] == query.public]
-    if query.min_ram:
+    # nova/objects/flavor.py _flavor_get_all_from_db
+    if query.public is True:
+        flavors = [f for f in flavors if _has_access(f, query.project)]
+    elif query.public is False:
+        flavors = [f for f in flavors if not f["is_public"]]
+    if query.enabled_only:
+        flavors = [f for f in flavors if not f["disabled"]]
+    if query.min_ram is not None:
         flavors = [f for f in flavors if f["ram"] >= query.min_ram]
-    if query.min_disk:
+    if query.min_disk is not None:
         flavors = [f for f in flavors if f["disk"] >= query.min_disk]
     return flavors
-
-
-#: Nova's flavor ``sort_key`` values (nova/api/openstack/compute/schemas/flavors.py) and the
-#: mock's field for each; ``None``: a column the mock keeps in listing (creation) order
-_FLAVOR_SORT_KEYS: dict[str, str | None] = {
-    "flavorid": "id", "name": "name", "memory_mb": "ram", "root_gb": "disk", "ephemeral_gb": "ephemeral",
-    "vcpus": "vcpus", "swap": "swap", "rxtx_factor": "rxtx_factor", "is_public": "is_public",
-    "disabled": "disabled", "description": "description", "id": None, "created_at": None,
-    "updated_at": None, "vcpu_weight": None}
 
 
 def _flavor_listing(query: _FlavorQuery, flavors: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -648,13 +832,11 @@ def _flavor_listing(query: _FlavorQuery, flavors: list[dict[str, Any]]) -> list[
 
 def _flavor_list(cloud: Cloud, request: Request, region: RegionState, *, detail: bool,
                  mv: Microversion) -> Response:
-    try:
-        wanted = _flavor_query(request)
-    except BadRequest as exc:
-        return _nova_error(400, str(exc))
+    wanted = _flavor_query(cloud, request, mv)
     flavors = region.listing("flavors", wanted, functools.partial(_flavor_listing, wanted))
-    limit = _int_arg(request, "limit")
-    marker = request.args.get("marker")
+    limit_text = _last(request, "limit")
+    limit = int(limit_text) if limit_text else None
+    marker = _last(request, "marker")
     cap = cloud.faults.page_limit or NOVA_MAX_LIMIT
     chunk, effective, found = page(flavors, marker=marker, limit=limit, cap=cap)
     if not found:
@@ -670,7 +852,8 @@ def _flavor_list(cloud: Cloud, request: Request, region: RegionState, *, detail:
 
 @compute_api
 def list_flavors(cloud: Cloud, request: Request, region: RegionState, mv: Microversion) -> Response:
-    """Flavors, id and name only (``is_public``, ``minRam``, ``minDisk``, marker paging)."""
+    """Flavors, id and name only (``is_public`` for administrators, ``minRam``, ``minDisk``,
+    ``sort_key``/``sort_dir``, marker paging)."""
     return _flavor_list(cloud, request, region, detail=False, mv=mv)
 
 
@@ -680,25 +863,42 @@ def list_flavors_detail(cloud: Cloud, request: Request, region: RegionState, mv:
     return _flavor_list(cloud, request, region, detail=True, mv=mv)
 
 
-def _find_flavor(region: RegionState, flavor_id: str) -> dict[str, Any] | Response:
-    flavor = next((f for f in region.flavors if f["id"] == flavor_id), None)
+def _find_flavor(cloud: Cloud, request: Request, region: RegionState, flavor_id: str) -> dict[str, Any] | Response:
+    """The flavor as the caller may see it: every one for an administrator, else a public one or
+    one its project has access to; 404 otherwise."""
+    admin = _caller_is_admin(cloud, request)
+    flavor = next((f for f in region.flavors if f["id"] == flavor_id
+                   and (admin or _has_access(f, cloud.state.project_id))), None)
     return flavor if flavor is not None else _nova_error(404, f"Flavor {flavor_id} could not be found.")
 
 
 @compute_api
 def show_flavor(cloud: Cloud, request: Request, region: RegionState, flavor_id: str, mv: Microversion) -> Response:
     """One flavor in full."""
-    flavor = _find_flavor(region, flavor_id)
+    flavor = _find_flavor(cloud, request, region, flavor_id)
     if isinstance(flavor, Response):
         return flavor
     return json_response({"flavor": _flavor(cloud, region, flavor, True, mv)})
 
 
 @compute_api
+def delete_flavor(cloud: Cloud, request: Request, region: RegionState, flavor_id: str, mv: Microversion) -> Response:
+    """``DELETE /flavors/{id}``: the policy first (os_compute_api:os-flavor-manage:delete is
+    admin-only: 403 to a project user), then 404 for an unknown flavor; 202 when deleted."""
+    if not _caller_is_admin(cloud, request):
+        return _nova_forbidden("os_compute_api:os-flavor-manage:delete")
+    flavor = _find_flavor(cloud, request, region, flavor_id)
+    if isinstance(flavor, Response):
+        return flavor
+    cloud.state.remove_flavor(region.name, flavor_id)
+    return Response(status=202)
+
+
+@compute_api
 def list_extra_specs(cloud: Cloud, request: Request, region: RegionState, flavor_id: str,
                      mv: Microversion) -> Response:
     """A flavor's extra specs."""
-    flavor = _find_flavor(region, flavor_id)
+    flavor = _find_flavor(cloud, request, region, flavor_id)
     if isinstance(flavor, Response):
         return flavor
     return json_response({"extra_specs": dict(flavor["extra_specs"])})
@@ -708,7 +908,7 @@ def list_extra_specs(cloud: Cloud, request: Request, region: RegionState, flavor
 def show_extra_spec(cloud: Cloud, request: Request, region: RegionState, flavor_id: str, key: str,
                     mv: Microversion) -> Response:
     """One extra spec of a flavor."""
-    flavor = _find_flavor(region, flavor_id)
+    flavor = _find_flavor(cloud, request, region, flavor_id)
     if isinstance(flavor, Response):
         return flavor
     if key not in flavor["extra_specs"]:
@@ -730,7 +930,10 @@ def list_compute_zones(cloud: Cloud, request: Request, region: RegionState, mv: 
 
 @compute_api
 def list_compute_zones_detail(cloud: Cloud, request: Request, region: RegionState, mv: Microversion) -> Response:
-    """Compute availability zones, with (no) hosts."""
+    """Compute availability zones, with (no) hosts: for administrators only
+    (os_compute_api:os-availability-zone:detail is ``base.ADMIN``, nova/policies/availability_zone.py)."""
+    if not _caller_is_admin(cloud, request):
+        return _nova_forbidden("os_compute_api:os-availability-zone:detail")
     return _compute_zones(region, detail=True)
 
 
@@ -776,7 +979,8 @@ def show_limits(cloud: Cloud, request: Request, region: RegionState, mv: Microve
              "injected_file_content_bytes": "maxPersonalitySize", "floating_ips": "maxTotalFloatingIps",
              "security_groups": "maxSecurityGroups", "security_group_rules": "maxSecurityGroupRules"}
     absolute: dict[str, int] = {name: q[key] for key, name in names.items() if key in q}
-    absolute["maxImageMeta"] = q["metadata_items"]
+    if mv < (2, 39):  # 2.39 drops the image-metadata proxy's quota (compute/limits.py max_image_meta)
+        absolute["maxImageMeta"] = q["metadata_items"]
     used = ["totalInstancesUsed", "totalCoresUsed", "totalRAMUsed", "totalServerGroupsUsed"]
     if mv < (2, 36):
         used += ["totalFloatingIpsUsed", "totalSecurityGroupsUsed"]
@@ -795,7 +999,7 @@ def show_compute_quotas(cloud: Cloud, request: Request, region: RegionState, pro
                         mv: Microversion, view: str = "") -> Response:
     """``/os-quota-sets/{project}`` (``/defaults``, ``/detail``): the default quotas, nothing used."""
     if not _own_project(cloud, request, project_id):
-        return _nova_error(403, "Policy doesn't allow os_compute_api:os-quota-sets:show to be performed.")
+        return _nova_forbidden("os_compute_api:os-quota-sets:show")
     quotas: dict[str, Any] = dict(_nova_quotas(mv))
     if view == "detail":
         quotas = {k: {"limit": v, "in_use": 0, "reserved": 0} for k, v in quotas.items()}
@@ -899,7 +1103,7 @@ def ecs_api(handler: Handler) -> Handler:
         if not cloud.state.fixture.ecs:
             return not_found(cloud, request)
         if _token(cloud, request) is None:
-            return _unauthorized(cloud)
+            return _unauthorized(cloud, request)
         if project != cloud.state.project_id:
             return _ecs_error(403, "Ecs.0001", "project id in the path is not the token's project")
         return handler(cloud, request, **params)
@@ -964,6 +1168,33 @@ def list_image_versions(cloud: Cloud, request: Request, region: RegionState) -> 
     return json_response({"versions": _image_versions(cloud, region)})
 
 
+def image_api(handler: Handler) -> Handler:
+    """Glance's front: a token (keystonemiddleware's 401), then Glance's own errors, every one a
+    bare webob error (glance/common/wsgi.py ``Resource``: webob's JSON, HTML or plain text)."""
+    @authenticated
+    @functools.wraps(handler)
+    def served(cloud: Cloud, request: Request, **params: Any) -> Response:
+        try:
+            return handler(cloud, request, **params)
+        except BadRequest as exc:
+            return _webob_error(request, 400, str(exc))
+    return served
+
+
+def routes_not_found(cloud: Cloud, request: Request, **params: Any) -> Response:
+    """A path Glance's or Cinder's router does not take: webob's 404 (their ``Router._dispatch``)."""
+    return _webob_error(request, 404)
+
+
+@image_api
+def image_unserved(cloud: Cloud, request: Request, **params: Any) -> Response:
+    """Behind the token, what the mock does not serve: webob's 404 for a read; for a write,
+    Glance's 405 (its RejectMethodController form, with ``Allow``): the mock changes no image."""
+    if request.method in ("GET", "HEAD"):
+        return _webob_error(request, 404)
+    return _webob_error(request, 405, headers={"Allow": "GET"})
+
+
 def _image_body(image: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(image)
     out["self"] = f"/v2/images/{image['id']}"
@@ -1009,8 +1240,9 @@ _GLANCE_CORE = frozenset({"id", "name", "status", "visibility", "protected", "di
                           "size", "virtual_size", "min_disk", "min_ram", "checksum", "os_hidden", "owner",
                           "created_at", "updated_at", "tags", "os_hash_algo", "os_hash_value", "self", "file",
                           "schema", "locations", "direct_url"})
-_GLANCE_SORT_KEYS = frozenset({"name", "status", "container_format", "disk_format", "size", "id", "created_at",
-                               "updated_at", "visibility", "min_disk", "min_ram", "owner", "virtual_size"})
+#: glance/api/v2/images.py RequestDeserializer._available_sort_keys, in its order
+_GLANCE_SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id", "created_at",
+                     "updated_at")
 
 
 def _image_order(request: Request) -> list[tuple[str, str]]:
@@ -1020,15 +1252,15 @@ def _image_order(request: Request) -> list[tuple[str, str]]:
     if request.args.get("sort"):
         for part in request.args["sort"].split(","):
             key, _, direction = part.strip().partition(":")
-            order.append((key, direction or "desc"))
+            order.append((key.strip(), direction.strip() or "desc"))
     else:
         keys = request.args.getlist("sort_key") or ["created_at"]
         dirs = request.args.getlist("sort_dir") or ["desc"]
         order = [(k, dirs[min(i, len(dirs) - 1)]) for i, k in enumerate(keys)]
     for key, direction in order:
         if key not in _GLANCE_SORT_KEYS:
-            raise BadRequest(f"Invalid sort key: {key}. It should be one of the following: "
-                             f"{', '.join(sorted(_GLANCE_SORT_KEYS))}.")
+            raise BadRequest(f"Invalid sort key: {key}. It must be one of the following: "
+                             f"{', '.join(_GLANCE_SORT_KEYS)}.")
         if direction not in ("asc", "desc"):
             raise BadRequest(f"Invalid sort direction: {direction}")
     default_dir = order[0][1]
@@ -1038,39 +1270,50 @@ def _image_order(request: Request) -> list[tuple[str, str]]:
     return order
 
 
-@authenticated
+def _glance_params(request: Request) -> dict[str, str]:
+    """The query as Glance's serializer copies it (``dict(request.params)``: a key's last value)."""
+    return {key: request.args.getlist(key)[-1] for key in request.args}
+
+
+@image_api
 def list_images(cloud: Cloud, request: Request, region: RegionState) -> Response:
-    """Images the project sees (filters, sorting, marker paging with a relative ``next``)."""
+    """Images the project sees (filters, sorting, marker paging): ``first`` and ``next`` are the
+    query with the marker dropped, and set to the page's last image for ``next``
+    (glance/api/v2/images.py ``ResponseSerializer.index``)."""
     wanted = _image_query(request)
+    limit = _limit_param(request)
     images = region.listing("images", wanted, functools.partial(_image_listing, cloud.state, wanted))
-    limit = _int_arg(request, "limit") or GLANCE_DEFAULT_LIMIT
     marker = request.args.get("marker")
-    chunk, effective, found = page(images, marker=marker, limit=limit, cap=cloud.faults.page_limit)
-    if not found:
-        return _error(400, f"Invalid marker. Image {marker} could not be found.")
+    chunk, effective, found = page(images, marker=marker, limit=limit or GLANCE_DEFAULT_LIMIT,
+                                   cap=cloud.faults.page_limit)
+    if not found:  # glance/db/sqlalchemy/api.py _image_get, answered 400 by the index
+        return _webob_error(request, 400, f"No image found with ID {marker}")
+    params = _glance_params(request)
+    params.pop("marker", None)
     body: dict[str, Any] = {"images": [_image_body(i) for i in chunk], "first": "/v2/images",
                             "schema": "/v2/schemas/images"}
+    if params:
+        body["first"] = f"/v2/images?{urlencode(params)}"
     if chunk and effective and len(chunk) == effective:
-        query = {k: v for k, v in request.args.items() if k not in ("marker", "limit")}
-        query.update({"marker": chunk[-1]["id"], "limit": str(effective)})
-        body["next"] = f"/v2/images?{urlencode(query)}"
+        params["marker"] = chunk[-1]["id"]
+        body["next"] = f"/v2/images?{urlencode(params)}"
     return json_response(body)
 
 
-@authenticated
+@image_api
 def show_image(cloud: Cloud, request: Request, region: RegionState, image_id: str) -> Response:
-    """One image the project sees."""
+    """One image the project sees (glance/api/v2/images.py ``show``: webob's 404 otherwise)."""
     image = next((i for i in cloud.state.visible_images(region) if i["id"] == image_id), None)
     if image is None:
-        return _error(404, f"No image found with ID {image_id}")
+        return _webob_error(request, 404, f"No image found with ID {image_id}")
     return json_response(_image_body(image))
 
 
-@authenticated
+@image_api
 def show_image_schema(cloud: Cloud, request: Request, region: RegionState, schema: str) -> Response:
     """The ``image`` and ``images`` schemas (open: any property is a string)."""
     if schema not in ("image", "images"):
-        return not_found(cloud, request)
+        return _webob_error(request, 404)
     return json_response({"name": schema, "properties": {}, "additionalProperties": {"type": "string"},
                           "links": []})
 
@@ -1095,19 +1338,40 @@ def list_volume_versions(cloud: Cloud, request: Request, region: RegionState) ->
     return json_response({"versions": [_cinder_version(cloud, region)]})
 
 
+#: Project ids Cinder's router takes in a path (cinder/api/openstack/__init__.py project_id_regex)
+_CINDER_PROJECT_ID = re.compile(r"[0-9a-f\-]+")
+
+
+def _cinder_error(status: int, message: str) -> Response:
+    """Cinder's fault document (cinder/api/openstack/wsgi.py ``Fault``): ``{name: {"code", "message"}}``."""
+    return _fault(CINDER_FAULT_NAMES, status, message)
+
+
+def _cinder_version_headers(resp: Response, text: str) -> Response:
+    resp.headers["OpenStack-API-Version"] = f"volume {text}"
+    resp.headers["Vary"] = "OpenStack-API-Version"
+    return resp
+
+
+def _routed_project(cloud: Cloud, project: str) -> bool:
+    """Whether Cinder's router takes ``project`` as a project id (this project's always)."""
+    return project == cloud.state.project_id or _CINDER_PROJECT_ID.fullmatch(project) is not None
+
+
 def project_scoped(handler: Handler) -> Handler:
     """Cinder's project in the path: another project is 401 without a token, 404 with one."""
     @functools.wraps(handler)
     def scoped(cloud: Cloud, request: Request, project: str, **params: Any) -> Response:
         if project != cloud.state.project_id:
-            return _unauthorized(cloud) if _token(cloud, request) is None else not_found(cloud, request)
+            return _unauthorized(cloud, request) if _token(cloud, request) is None else _webob_error(request, 404)
         return handler(cloud, request, **params)
     return scoped
 
 
 def _volume_microversion(request: Request) -> Microversion | Response:
     """The ``volume`` microversion asked in ``OpenStack-API-Version`` (3.0 when none); 400 for a
-    malformed one, 406 outside 3.0-3.70 (cinder/api/openstack/wsgi.py)."""
+    malformed one, 406 outside 3.0-3.70, echoing it (cinder/api/openstack/wsgi.py
+    ``Request.set_api_version_request`` sets the version before checking its range)."""
     wanted = None
     for part in request.headers.get("OpenStack-API-Version", "").split(","):
         bits = part.strip().split(None, 1)
@@ -1119,29 +1383,39 @@ def _volume_microversion(request: Request) -> Microversion | Response:
         return CINDER_MAX_MICROVERSION
     found = re.fullmatch(r"(\d+)\.(\d+)", wanted)
     if found is None:
-        return _error(400, f"API Version String {wanted} is of invalid format. Must be of format MajorNum.MinorNum.")
+        return _cinder_error(400, f"API Version String {wanted} is of invalid format. "
+                                  "Must be of format MajorNum.MinorNum.")
     version = (int(found[1]), int(found[2]))
     if not (3, 0) <= version <= CINDER_MAX_MICROVERSION:
         mx = CINDER_MAX_MICROVERSION
-        return _error(406, f"Version {wanted} is not supported by the API. Minimum is 3.0 and maximum is "
-                           f"{mx[0]}.{mx[1]}.")
+        text = f"{version[0]}.{version[1]}"
+        return _cinder_version_headers(_cinder_error(406, f"Version {text} is not supported by the API. "
+                                                          f"Minimum is 3.0 and maximum is {mx[0]}.{mx[1]}."), text)
     return version
 
 
 def volume_api(handler: Handler) -> Handler:
-    """Cinder's front: this project, a token, a supported microversion, echoed in the headers."""
-    @project_scoped
+    """Cinder's front: a token (keystonemiddleware), a project id its router takes (else webob's
+    404), a supported microversion, then the token's project in the path (``Malformed request
+    url``, cinder/api/openstack/wsgi.py ``Resource._process_stack``); faults and answers echo the
+    microversion."""
     @functools.wraps(handler)
-    def versioned(cloud: Cloud, request: Request, **params: Any) -> Response:
+    def versioned(cloud: Cloud, request: Request, project: str, **params: Any) -> Response:
         if _token(cloud, request) is None:
-            return _unauthorized(cloud)
+            return _unauthorized(cloud, request)
+        if not _routed_project(cloud, project):
+            return _webob_error(request, 404)
         mv = _volume_microversion(request)
         if isinstance(mv, Response):
             return mv
-        resp = handler(cloud, request, **params)
-        resp.headers["OpenStack-API-Version"] = f"volume {mv[0]}.{mv[1]}"
-        resp.headers["Vary"] = "OpenStack-API-Version"
-        return resp
+        if project != cloud.state.project_id:
+            resp = _cinder_error(400, "Malformed request url")
+        else:
+            try:
+                resp = handler(cloud, request, **params)
+            except BadRequest as exc:
+                resp = _cinder_error(400, str(exc))
+        return _cinder_version_headers(resp, f"{mv[0]}.{mv[1]}")
     return versioned
 
 
@@ -1151,10 +1425,41 @@ def list_project_volume_versions(cloud: Cloud, request: Request, region: RegionS
     return list_volume_versions(cloud, request, region)
 
 
-@volume_api
-def volume_unserved(cloud: Cloud, request: Request, **params: Any) -> Response:
-    """Cinder serves reads only: 405 for other methods, else 404."""
-    return method_not_allowed(cloud, request) if request.method != "GET" else not_found(cloud, request)
+def volume_unserved(cloud: Cloud, request: Request, project: str, **params: Any) -> Response:
+    """What the mock does not serve under the project: a read is webob's 404 (a path Cinder's
+    router does not take); a write the mock's 405, as Cinder's ``badMethod`` fault (the mock
+    changes nothing)."""
+    if _token(cloud, request) is None:
+        return _unauthorized(cloud, request)
+    if request.method in ("GET", "HEAD") or not _routed_project(cloud, project):
+        return _webob_error(request, 404)
+    mv = _volume_microversion(request)
+    if isinstance(mv, Response):
+        return mv
+    return _cinder_version_headers(_cinder_error(405, "Method not allowed"), f"{mv[0]}.{mv[1]}")
+
+
+def _cinder_paged(cloud: Cloud, request: Request, region: RegionState, items: Listing, key: str, path: str,
+                  shape: Callable[[dict[str, Any]], dict[str, Any]], links_key: str | None = None,
+                  unknown_marker: Callable[[str], Response] | None = None) -> Response:
+    """A marker-paged Cinder listing with ``<key>_links``, or ``links_key`` where Cinder names it
+    otherwise (volume types: ``volume_type_links``). An unknown marker is ``unknown_marker``'s
+    answer, or ignored (the first page) when ``None``: Cinder looks a volume type marker up with
+    ``.first()`` and pages from the start without it (cinder/db/api.py ``_generate_paginate_query``,
+    ``_volume_type_get_db_object``). A page costs its length (see :meth:`RegionState.listing`)."""
+    limit = _limit_param(request) or None
+    marker = request.args.get("marker")
+    chunk, effective, found = page(items, marker=marker, limit=limit, cap=cloud.faults.page_limit)
+    if not found and marker:
+        if unknown_marker is not None:
+            return unknown_marker(marker)
+        chunk, effective, found = page(items, marker=None, limit=limit, cap=cloud.faults.page_limit)
+    body: dict[str, Any] = {key: [shape(i) for i in chunk]}
+    if chunk and effective and len(chunk) == effective:
+        query = _next_query(request, chunk[-1]["id"], effective)
+        body[links_key or f"{key}_links"] = [{"rel": "next",
+                                              "href": f"{cloud.base_url}/{region.name}/{path}?{urlencode(query)}"}]
+    return json_response(body)
 
 
 #: The extra specs Cinder shows a project user since Xena (cinder/policies/type_extra_specs.py);
@@ -1190,30 +1495,31 @@ def admin_only(policy: str) -> Callable[[Handler], Handler]:
         @functools.wraps(handler)
         def checked(cloud: Cloud, request: Request, **params: Any) -> Response:
             if not _caller_is_admin(cloud, request):
-                return json_response({"forbidden": {"code": 403, "message":
-                                                    f"Policy doesn't allow {policy} to be performed."}}, status=403)
+                return _cinder_error(403, f"Policy doesn't allow {policy} to be performed.")
             return handler(cloud, request, **params)
         return checked
     return decorate
 
 
 def _find_volume_type(region: RegionState, type_id: str) -> dict[str, Any] | Response:
-    vt = next((t for t in region.volume_types if type_id in (t["id"], t["name"])), None)
-    return vt if vt is not None else _error(404, f"Volume type {type_id} could not be found.", "Not Found")
+    """A volume type by id, as Cinder looks it up (cinder/api/v3/types.py ``show`` ->
+    volume_types.get_volume_type -> db ``volume_type_get``): a name is not an id, 404."""
+    vt = next((t for t in region.volume_types if t["id"] == type_id), None)
+    return vt if vt is not None else _cinder_error(404, f"Volume type {type_id} could not be found.")
 
 
 @volume_api
 def list_volume_types(cloud: Cloud, request: Request, region: RegionState) -> Response:
     """Volume types (marker paging)."""
     # the next link is "volume_type_links" (cinder/api/v2/views/types.py), not "volume_types_links"
-    return _paged(cloud, request, region, region.listing("volume_types", (), list), "volume_types",
-                  f"volume/v3/{cloud.state.project_id}/types", _volume_type_view(_caller_is_admin(cloud, request)),
-                  links_key="volume_type_links")
+    return _cinder_paged(cloud, request, region, region.listing("volume_types", (), list), "volume_types",
+                         f"volume/v3/{cloud.state.project_id}/types",
+                         _volume_type_view(_caller_is_admin(cloud, request)), links_key="volume_type_links")
 
 
 @volume_api
 def show_volume_type(cloud: Cloud, request: Request, region: RegionState, type_id: str) -> Response:
-    """One volume type, by id or name."""
+    """One volume type, by id."""
     vt = _find_volume_type(region, type_id)
     if isinstance(vt, Response):
         return vt
@@ -1229,17 +1535,21 @@ def list_volume_type_extra_specs(cloud: Cloud, request: Request, region: RegionS
     return json_response({"extra_specs": _visible_specs(vt["extra_specs"], _caller_is_admin(cloud, request))})
 
 
+def _qos_not_found(qos_id: str) -> Response:
+    return _cinder_error(404, f"No such QoS spec {qos_id}.")  # cinder/exception.py QoSSpecsNotFound
+
+
 def _find_qos(region: RegionState, qos_id: str) -> dict[str, Any] | Response:
     qos = next((q for q in region.qos_specs if q["id"] == qos_id), None)
-    return qos if qos is not None else _error(404, f"QoS Specs {qos_id} could not be found.")
+    return qos if qos is not None else _qos_not_found(qos_id)
 
 
 @volume_api
 @admin_only("volume_extension:qos_specs_manage:get_all")
 def list_qos_specs(cloud: Cloud, request: Request, region: RegionState) -> Response:
     """QoS specs (marker paging)."""
-    return _paged(cloud, request, region, region.listing("qos_specs", (), list), "qos_specs",
-                  f"volume/v3/{cloud.state.project_id}/qos-specs", dict)
+    return _cinder_paged(cloud, request, region, region.listing("qos_specs", (), list), "qos_specs",
+                         f"volume/v3/{cloud.state.project_id}/qos-specs", dict, unknown_marker=_qos_not_found)
 
 
 @volume_api
@@ -1303,9 +1613,7 @@ def show_volume_quotas(cloud: Cloud, request: Request, region: RegionState, proj
                        view: str = "") -> Response:
     """``/os-quota-sets/{project}`` (``?usage=true``, ``/defaults``): the default quotas, nothing used."""
     if not _own_project(cloud, request, project_id):
-        return json_response({"forbidden": {"code": 403, "message":
-                                            "Policy doesn't allow volume_extension:quotas:show to be performed."}},
-                             status=403)
+        return _cinder_error(403, "Policy doesn't allow volume_extension:quotas:show to be performed.")
     quotas: dict[str, Any] = dict(_CINDER_QUOTAS)
     for vt in region.volume_types:
         for key in ("volumes", "snapshots", "gigabytes"):
@@ -1325,8 +1633,23 @@ def _network_href(cloud: Cloud, region: RegionState) -> str:
     return f"{cloud.base_url}/{region.name}/network/v2.0/"
 
 
-def _neutron_error(kind: str, message: str) -> Response:
-    return json_response({"NeutronError": {"type": kind, "detail": "", "message": message}}, status=404)
+def _neutron_error(kind: str, message: str, status: int = 404) -> Response:
+    """Neutron's error document (neutron/api/api_common.py ``convert_exception_to_http_exc``,
+    ``get_exception_data``): ``{"NeutronError": {"type", "message", "detail"}}``."""
+    return json_response({"NeutronError": {"type": kind, "message": message, "detail": ""}}, status=status)
+
+
+def network_api(handler: Handler) -> Handler:
+    """Neutron's front: a token (keystonemiddleware's 401), then a refused parameter as Neutron's
+    ``BadRequest`` (neutron_lib/exceptions ``BadRequest``: "Bad <resource> request: <msg>.")."""
+    @authenticated
+    @functools.wraps(handler)
+    def served(cloud: Cloud, request: Request, **params: Any) -> Response:
+        try:
+            return handler(cloud, request, **params)
+        except BadRequest as exc:
+            return _neutron_error("BadRequest", str(exc), status=400)
+    return served
 
 
 def list_network_versions(cloud: Cloud, request: Request, region: RegionState) -> Response:
@@ -1347,38 +1670,157 @@ _NETWORK_FLAGS = ("router:external", "shared", "admin_state_up")
 _NETWORK_FIELDS = ("name", "id", "status", "project_id")
 
 
-def _network_query(request: Request) -> tuple[tuple[str, bool | str], ...]:
+@dataclass(frozen=True)
+class _NetworkQuery:
+    """What a network listing depends on: the filters (flags as booleans), the project whose view
+    it is (``None``: an administrator's, every network) and whether it is paged (in id order)."""
+
+    filters: tuple[tuple[str, bool | str], ...]
+    viewer: str | None
+    paged: bool
+
+
+def _network_filters(request: Request) -> tuple[tuple[str, bool | str], ...]:
     """The request's network filters: ``(field, wanted)``, flags as booleans."""
     flags = ((key, _truthy(request.args.get(key))) for key in _NETWORK_FLAGS)
     return (tuple((key, wanted) for key, wanted in flags if wanted is not None)
             + tuple((key, request.args[key]) for key in _NETWORK_FIELDS if request.args.get(key)))
 
 
-def _filtered_networks(query: tuple[tuple[str, bool | str], ...],
-                       networks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for key, wanted in query:
+def _sees_network(net: Mapping[str, Any], viewer: str | None) -> bool:
+    """Whether a project (``None``: an administrator) sees a network: its own, shared or external
+    ones (neutron/conf/policies/network.py ``get_network``)."""
+    return viewer is None or net["project_id"] == viewer or bool(net["shared"]) or bool(net["router:external"])
+
+
+def _filtered_networks(query: _NetworkQuery, networks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    networks = [n for n in networks if _sees_network(n, query.viewer)]
+    for key, wanted in query.filters:
         if isinstance(wanted, bool):
             networks = [n for n in networks if bool(n[key]) == wanted]
         else:
             networks = [n for n in networks if str(n[key]) == wanted]
-    return networks
+    # a paged listing is sorted by id (neutron/api/api_common.py PaginationNativeHelper.update_args)
+    return sorted(networks, key=lambda n: str(n["id"])) if query.paged else networks
 
 
-@authenticated
+def _network_view(admin: bool) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """A network as the caller sees it: ``provider:*`` and ``segments`` only for administrators
+    (``get_network:provider:network_type``… are ADMIN, neutron/conf/policies/network.py)."""
+    def view(net: Mapping[str, Any]) -> dict[str, Any]:
+        if admin:
+            return dict(net)
+        return {k: v for k, v in net.items() if not k.startswith("provider:") and k != "segments"}
+    return view
+
+
+def _neutron_limit(request: Request, cap: int | None) -> int | None:
+    """The page size (neutron/api/api_common.py ``get_limit_and_marker``): ``limit`` (0: none),
+    at most the server's cap; ``None`` when the listing is not paged."""
+    value = _last(request, "limit")
+    try:
+        limit = int(value) if value is not None else 0
+    except ValueError:
+        limit = -1
+    if limit < 0:
+        raise BadRequest(f"Bad limit request: Limit must be an integer 0 or greater and not '{value}'.")
+    if cap:
+        limit = min(cap, limit) or cap
+    return limit or None
+
+
+def _neutron_link(cloud: Cloud, request: Request, marker: str | None, reverse: bool) -> str:
+    """A ``next`` or ``previous`` link: the request's query without its marker and ``page_reverse``,
+    then the new marker (and ``page_reverse=True`` for ``previous``) (api_common.py
+    ``get_next_link``/``get_previous_link``)."""
+    params = [(k, v) for k, v in request.args.items(multi=True) if k not in ("marker", "page_reverse")]
+    if marker is not None:
+        params.append(("marker", marker))
+    if reverse:
+        params.append(("page_reverse", "True"))
+    return f"{cloud.base_url}{request.path}?{urlencode(params)}"
+
+
+def _neutron_page(cloud: Cloud, request: Request, items: Listing, limit: int,
+                  visible: Callable[[str], dict[str, Any] | None]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """One page of an id-ordered listing after (or, with ``page_reverse``, before) the marker, and
+    its links (api_common.py ``get_pagination_links``: ``next`` unless a forward page is short,
+    ``previous`` unless a reverse page is short). An unknown marker is the lookup's 404
+    (neutron_lib/db/utils.py ``get_marker_obj``), raised as :class:`_MarkerNotFound`."""
+    marker = _last(request, "marker")
+    reverse = (_last(request, "page_reverse") or "False").lower() == "true"
+    rows = items.items
+    if marker:
+        marked = visible(marker)
+        if marked is None:
+            raise _MarkerNotFound(marker)
+        at = bisect.bisect_left(rows, str(marked["id"]), key=lambda n: str(n["id"]))
+        after = at + 1 if at < len(rows) and str(rows[at]["id"]) == str(marked["id"]) else at
+        chunk = rows[max(at - limit, 0):at] if reverse else rows[after:after + limit]
+    else:
+        chunk = rows[max(len(rows) - limit, 0):] if reverse else rows[:limit]
+    links = []
+    if not (len(chunk) < limit and not reverse):
+        links.append({"rel": "next", "href": _neutron_link(cloud, request, chunk[-1]["id"] if chunk else None,
+                                                           reverse=False)})
+    if not (len(chunk) < limit and reverse):
+        links.append({"rel": "previous", "href": _neutron_link(cloud, request, chunk[0]["id"] if chunk else None,
+                                                               reverse=True)})
+    return list(chunk), links
+
+
+class _MarkerNotFound(Exception):
+    """A Neutron marker naming no resource the caller sees."""
+
+
+@network_api
 def list_networks(cloud: Cloud, request: Request, region: RegionState) -> Response:
-    """Networks (filters, marker paging)."""
-    query = _network_query(request)
+    """Networks the caller sees (filters, marker paging in id order with ``next`` and
+    ``previous`` links, ``page_reverse``)."""
+    admin = _caller_is_admin(cloud, request)
+    viewer = None if admin else cloud.state.project_id
+    limit = _neutron_limit(request, cloud.faults.page_limit)
+    query = _NetworkQuery(_network_filters(request), viewer, limit is not None)
     networks = region.listing("networks", query, functools.partial(_filtered_networks, query))
-    return _paged(cloud, request, region, networks, "networks", "network/v2.0/networks", dict)
+    view = _network_view(admin)
+    if limit is None:
+        return json_response({"networks": [view(n) for n in networks.items]})
+    try:
+        chunk, links = _neutron_page(cloud, request, networks, limit,
+                                     lambda marker: _find_network(region, marker, viewer))
+    except _MarkerNotFound as exc:
+        return _neutron_error("NetworkNotFound", f"Network {exc} could not be found.")
+    return json_response({"networks": [view(n) for n in chunk], "networks_links": links})
 
 
-@authenticated
+def _find_network(region: RegionState, network_id: str, viewer: str | None) -> dict[str, Any] | None:
+    return next((n for n in region.networks if n["id"] == network_id and _sees_network(n, viewer)), None)
+
+
+@network_api
 def show_network(cloud: Cloud, request: Request, region: RegionState, network_id: str) -> Response:
-    """One network."""
-    net = next((n for n in region.networks if n["id"] == network_id), None)
+    """One network the caller sees."""
+    admin = _caller_is_admin(cloud, request)
+    net = _find_network(region, network_id, None if admin else cloud.state.project_id)
     if net is None:
         return _neutron_error("NetworkNotFound", f"Network {network_id} could not be found.")
-    return json_response({"network": dict(net)})
+    return json_response({"network": _network_view(admin)(net)})
+
+
+@network_api
+def delete_network(cloud: Cloud, request: Request, region: RegionState, network_id: str) -> Response:
+    """``DELETE /networks/{id}``: 404 for a network the caller does not see; 403 for one it sees
+    but does not own, a project user (neutron/pecan_wsgi/hooks/policy_enforcement.py: the
+    PolicyNotAuthorized of ``delete_network`` is raised when the caller may show the network);
+    deleted (204) otherwise."""
+    admin = _caller_is_admin(cloud, request)
+    net = _find_network(region, network_id, None if admin else cloud.state.project_id)
+    if net is None:
+        return _neutron_error("NetworkNotFound", f"Network {network_id} could not be found.")
+    if not admin and net["project_id"] != cloud.state.project_id:
+        return _neutron_error("PolicyNotAuthorized", "rule:delete_network is disallowed by policy", status=403)
+    cloud.state.remove_network(region.name, network_id)
+    return Response(status=204)
 
 
 def _extensions() -> list[dict[str, Any]]:

@@ -33,7 +33,9 @@ An entry with ``regions: [...]`` exists only in those regions; without it, in ev
 A user's ``roles`` default to ``[member, reader]`` (a project user); a user with ``admin``
 sees what only administrators see (Cinder's admin-only extra specs, ``qos_specs_id``, QoS specs).
 A flavor's ``extra_specs`` are what Nova answers; its ``os_extra_specs`` are what ECS v1 adds
-(Huawei documents ``cond:operation:status``/``cond:operation:az`` there, not in Nova).
+(Huawei documents ``cond:operation:status``/``cond:operation:az`` there, not in Nova). A private
+flavor (``is_public: false``) is seen by a project user only when its ``projects`` names the
+project (Nova's flavor access); an image's ``os_hash_algo``/``os_hash_value`` are null unless set.
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ class _Flavor(_Entry):
     description: str | None = None
     extra_specs: dict[str, str] = Field(default_factory=dict)
     os_extra_specs: dict[str, str] = Field(default_factory=dict)
+    projects: list[str] = Field(default_factory=list, description="projects (ids, or the fixture project's name) "
+                                "given access to a private flavor (Nova's flavor access)")
 
 
 class _Image(_Entry):
@@ -213,11 +217,12 @@ def _iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
 
 
-def _flavor(f: _Flavor) -> dict[str, Any]:
+def _flavor(f: _Flavor, projects: list[str]) -> dict[str, Any]:
     return {"id": f.id or _id("flavor", f.name), "name": f.name, "vcpus": f.vcpus, "ram": f.ram,
             "disk": f.disk, "swap": f.swap, "ephemeral": f.ephemeral, "is_public": f.is_public,
             "disabled": f.disabled, "description": f.description, "rxtx_factor": 1.0,
-            "extra_specs": dict(f.extra_specs), "os_extra_specs": {**f.extra_specs, **f.os_extra_specs}}
+            "extra_specs": dict(f.extra_specs), "os_extra_specs": {**f.extra_specs, **f.os_extra_specs},
+            "projects": projects}
 
 
 def _volume_type(vt: _VolumeType, qos_ids: Mapping[str, str]) -> dict[str, Any]:
@@ -368,7 +373,8 @@ class CloudState:
         r = RegionState(name=name, description=src.description, zones=list(src.zones),
                         volume_zones=list(src.volume_zones if src.volume_zones is not None else src.zones),
                         unavailable_zones=list(src.unavailable_zones))
-        r.flavors = [_flavor(f) for f in here(fx.flavors)]
+        r.flavors = [_flavor(f, [self.project_id if p == self.project_name else p for p in f.projects])
+                     for f in here(fx.flavors)]
         r.images = [self._image(im) for im in here(fx.images)]
         qos_ids = {q.name: (q.id or _id("qos", q.name)) for q in fx.qos_specs}
         r.qos_specs = [{"id": qos_ids[q.name], "name": q.name, "consumer": q.consumer, "specs": dict(q.specs)}
@@ -387,6 +393,8 @@ class CloudState:
             "size": extra.pop("size", 2361393152), "virtual_size": None,
             "min_disk": extra.pop("min_disk", 0), "min_ram": extra.pop("min_ram", 0),
             "checksum": _id("checksum", im.name), "os_hidden": False,
+            # Glance's multihash (glance/api/v2/images.py _format_image): null unless the fixture sets it
+            "os_hash_algo": extra.pop("os_hash_algo", None), "os_hash_value": extra.pop("os_hash_value", None),
             "owner": extra.pop("owner", self.project_id if im.visibility == "private"
                                else _id("project", "image-owner")),
             "created_at": _CREATED, "updated_at": _CREATED, "tags": extra.pop("tags", []),
@@ -436,6 +444,20 @@ class CloudState:
         target = self.regions[region]
         with self._lock:
             target.images[:] = [i for i in target.images if i["id"] != image_id]
+        target.changed()
+
+    def remove_flavor(self, region: str, flavor_id: str) -> None:
+        """Remove a flavor from ``region`` (Nova's ``DELETE /flavors/{id}`` by an administrator)."""
+        target = self.regions[region]
+        with self._lock:
+            target.flavors[:] = [f for f in target.flavors if f["id"] != flavor_id]
+        target.changed()
+
+    def remove_network(self, region: str, network_id: str) -> None:
+        """Remove a network from ``region`` (Neutron's ``DELETE /networks/{id}`` by its owner)."""
+        target = self.regions[region]
+        with self._lock:
+            target.networks[:] = [n for n in target.networks if n["id"] != network_id]
         target.changed()
 
     # -- identity ------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 Every URL is under the mock's base URL, and the catalog in each token points back here:
 Keystone at ``/identity``, the other services at ``/<region>/<service>``. Routes are tried in
-order; each service ends with catch-alls that answer unknown paths and methods as the real
-service does (behind its token: 405 for a write, 404 for an unknown read). The path is matched
+order; each service ends with catch-alls that answer, behind its token and in the service's own
+error form, 404 for an unknown read and 405 for a write the mock does not model (it changes
+nothing but what a route below says: Nova's flavor and Neutron's network deletes, refused to a
+project user by the default policies, as are Keystone's admin-only writes). The path is matched
 with empty segments dropped, and Nova's ``/v2.1/<project id>/…`` form is matched as ``/v2.1/…``
 (:func:`routed_path`). Handlers and what each service checks first are in :mod:`.responses`.
 """
@@ -26,12 +28,26 @@ KEYSTONE: list[Route[Handler]] = [
     Route("POST", "/identity/v3/auth/tokens", r.issue_token),
     Route(("GET", "HEAD"), "/identity/v3/auth/tokens", r.validate_token),
     Route(ANY, "/identity/v3/auth/tokens", r.method_not_allowed),
-    # below: X-Auth-Token required; any method reads
-    Route(ANY, "/identity/v3/regions", r.list_regions),
-    Route(ANY, "/identity/v3/regions/{region_id}", r.show_region),
-    Route(ANY, "/identity/v3/auth/catalog", r.show_catalog),
-    Route(ANY, "/identity/v3/auth/projects", r.list_projects),
-    Route(ANY, "/identity/v3/projects", r.list_projects),
+    # below: X-Auth-Token required (a method a path does not take is 405 first, as Flask routes);
+    # writes are admin-only: 403 to a project user
+    Route(("GET", "HEAD"), "/identity/v3/regions", r.list_regions),
+    Route("POST", "/identity/v3/regions", partial(r.refuse_identity_write, action="identity:create_region")),
+    Route(ANY, "/identity/v3/regions", r.method_not_allowed),
+    Route(("GET", "HEAD"), "/identity/v3/regions/{region_id}", r.show_region),
+    Route("PUT", "/identity/v3/regions/{region_id}",
+          partial(r.refuse_identity_write, action="identity:create_region")),
+    Route("PATCH", "/identity/v3/regions/{region_id}",
+          partial(r.refuse_identity_write, action="identity:update_region")),
+    Route("DELETE", "/identity/v3/regions/{region_id}",
+          partial(r.refuse_identity_write, action="identity:delete_region")),
+    Route("POST", "/identity/v3/regions/{region_id}", r.method_not_allowed),
+    Route(("GET", "HEAD"), "/identity/v3/auth/catalog", r.show_catalog),
+    Route(("GET", "HEAD"), "/identity/v3/auth/projects", r.list_auth_projects),
+    Route(ANY, "/identity/v3/auth/catalog", r.method_not_allowed),
+    Route(ANY, "/identity/v3/auth/projects", r.method_not_allowed),
+    Route(("GET", "HEAD"), "/identity/v3/projects", r.list_projects),
+    Route("POST", "/identity/v3/projects", partial(r.refuse_identity_write, action="identity:create_project")),
+    Route(ANY, "/identity/v3/projects", r.method_not_allowed),
     Route("GET", "/identity/v3/projects/{project_id}", r.show_project),
     Route("GET", "/identity/v3/users/{user_id}/projects", r.list_user_projects),
     Route(ANY, "/identity/v3/{rest:path}", r.identity_unserved),
@@ -49,6 +65,7 @@ NOVA: list[Route[Handler]] = [
     Route("GET", "/{region}/compute/v2.1/flavors", r.list_flavors),
     Route("GET", "/{region}/compute/v2.1/flavors/detail", r.list_flavors_detail),
     Route("GET", "/{region}/compute/v2.1/flavors/{flavor_id}", r.show_flavor),
+    Route("DELETE", "/{region}/compute/v2.1/flavors/{flavor_id}", r.delete_flavor),
     Route("GET", "/{region}/compute/v2.1/flavors/{flavor_id}/os-extra_specs", r.list_extra_specs),
     Route("GET", "/{region}/compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", r.show_extra_spec),
     Route("GET", "/{region}/compute/v2.1/os-availability-zone", r.list_compute_zones),
@@ -82,8 +99,8 @@ GLANCE: list[Route[Handler]] = [
     Route("GET", "/{region}/image/v2/images", r.list_images),
     Route("GET", "/{region}/image/v2/images/{image_id}", r.show_image),
     Route("GET", "/{region}/image/v2/schemas/{schema}", r.show_image_schema),
-    Route(ANY, "/{region}/image/v2/{rest:path}", r.unserved),
-    Route(ANY, "/{region}/image/{rest:path}", r.not_found),
+    Route(ANY, "/{region}/image/v2/{rest:path}", r.image_unserved),
+    Route(ANY, "/{region}/image/{rest:path}", r.routes_not_found),
 ]
 
 CINDER: list[Route[Handler]] = [
@@ -107,7 +124,7 @@ CINDER: list[Route[Handler]] = [
     Route("GET", "/{region}/volume/v3/{project}/os-quota-sets/{project_id}/defaults",
           partial(r.show_volume_quotas, view="defaults")),
     Route(ANY, "/{region}/volume/v3/{project}/{rest:path}", r.volume_unserved),
-    Route(ANY, "/{region}/volume/{rest:path}", r.not_found),
+    Route(ANY, "/{region}/volume/{rest:path}", r.routes_not_found),
 ]
 
 NEUTRON: list[Route[Handler]] = [
@@ -116,6 +133,7 @@ NEUTRON: list[Route[Handler]] = [
     Route(ANY, "/{region}/network/v2.0", r.list_network_resources),
     Route("GET", "/{region}/network/v2.0/networks", r.list_networks),
     Route("GET", "/{region}/network/v2.0/networks/{network_id}", r.show_network),
+    Route("DELETE", "/{region}/network/v2.0/networks/{network_id}", r.delete_network),
     Route("GET", "/{region}/network/v2.0/extensions", r.list_network_extensions),
     Route("GET", "/{region}/network/v2.0/extensions/{alias}", r.show_network_extension),
     Route("GET", "/{region}/network/v2.0/availability_zones", r.list_network_zones),
