@@ -1171,13 +1171,19 @@ def list_image_versions(cloud: Cloud, request: Request, region: RegionState) -> 
 def image_api(handler: Handler) -> Handler:
     """Glance's front: a token (keystonemiddleware's 401), then Glance's own errors, every one a
     bare webob error (glance/common/wsgi.py ``Resource``: webob's JSON, HTML or plain text)."""
+    return _refusing(handler, lambda request, message: _webob_error(request, 400, message))
+
+
+def _refusing(handler: Handler, refused: Callable[[Request, str], Response]) -> Handler:
+    """``handler`` behind a token check (keystonemiddleware's 401), a parameter it refuses
+    answered by ``refused`` (the request and the message)."""
     @authenticated
     @functools.wraps(handler)
     def served(cloud: Cloud, request: Request, **params: Any) -> Response:
         try:
             return handler(cloud, request, **params)
         except BadRequest as exc:
-            return _webob_error(request, 400, str(exc))
+            return refused(request, str(exc))
     return served
 
 
@@ -1642,14 +1648,7 @@ def _neutron_error(kind: str, message: str, status: int = 404) -> Response:
 def network_api(handler: Handler) -> Handler:
     """Neutron's front: a token (keystonemiddleware's 401), then a refused parameter as Neutron's
     ``BadRequest`` (neutron_lib/exceptions ``BadRequest``: "Bad <resource> request: <msg>.")."""
-    @authenticated
-    @functools.wraps(handler)
-    def served(cloud: Cloud, request: Request, **params: Any) -> Response:
-        try:
-            return handler(cloud, request, **params)
-        except BadRequest as exc:
-            return _neutron_error("BadRequest", str(exc), status=400)
-    return served
+    return _refusing(handler, lambda _request, message: _neutron_error("BadRequest", message, status=400))
 
 
 def list_network_versions(cloud: Cloud, request: Request, region: RegionState) -> Response:
