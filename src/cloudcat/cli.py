@@ -216,6 +216,17 @@ def _pick(columns: Sequence[tuple[str, str]], wanted: Sequence[str],
     return [(w, w) if w in keys else by_name.get(w, (w, w)) for w in wanted]
 
 
+def _first_keys(rows: Any) -> tuple[Any, Collection[str]]:
+    """``rows`` (a mapping, or an iterable of them, given back whole) and the keys of the first."""
+    if isinstance(rows, dict):
+        return rows, rows.keys()
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return rows, ()
+    return itertools.chain((first,), rows), first.keys()
+
+
 def _emit(rows: Any, fmt: str | None, *, columns: Sequence[tuple[str, str]] = (), wanted: Sequence[str] = (),
           default: Sequence[str] = (), raw_csv: bool = False, title: str | None = None, wrap: bool = False,
           **kwargs: Any) -> None:
@@ -223,14 +234,7 @@ def _emit(rows: Any, fmt: str | None, *, columns: Sequence[tuple[str, str]] = ()
     chosen: Format = fmt or default_format()  # type: ignore[assignment]
     keys: Collection[str] = ()
     if wanted and chosen != "table":  # the formats that write keys: a row's own key wins over a header
-        if isinstance(rows, dict):
-            keys = rows.keys()
-        else:
-            rows = iter(rows)
-            first = next(rows, None)
-            if first is not None:
-                keys = first.keys()
-                rows = itertools.chain((first,), rows)
+        rows, keys = _first_keys(rows)
     shown = _pick(columns, wanted, default, keys) if columns or wanted else []
     if isinstance(rows, dict):
         if wanted:
