@@ -150,11 +150,13 @@ def test_a_closed_standard_output_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def silent_server() -> Iterator[int]:
-    """A TCP server on 127.0.0.1 that accepts connections and never answers."""
+def silent_server() -> Iterator[tuple[int, threading.Event]]:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers; the event is set
+    once a client connected."""
     server = socket.create_server(("127.0.0.1", 0))
     server.settimeout(0.2)
     stop = threading.Event()
+    connected = threading.Event()
     held: list[socket.socket] = []
 
     def serve() -> None:
@@ -164,10 +166,11 @@ def silent_server() -> Iterator[int]:
                 held.append(server.accept()[0])
             except OSError:
                 continue
+            connected.set()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield server.getsockname()[1]
+    yield server.getsockname()[1], connected
     stop.set()
     thread.join(5)
     for conn in held:
@@ -175,10 +178,12 @@ def silent_server() -> Iterator[int]:
     server.close()
 
 
-def test_an_interrupt_stops_a_refresh_with_exit_130(tmp_path: Path, silent_server: int) -> None:
+def test_an_interrupt_stops_a_refresh_with_exit_130(tmp_path: Path,
+                                                    silent_server: tuple[int, threading.Event]) -> None:
+    port, connected = silent_server
     config = write(tmp_path / "c.yaml", {
         "backends": {"os": {"driver": "openstack", "options": {"auth": {
-            "auth_url": f"http://127.0.0.1:{silent_server}/v3", "username": "u", "password": "p",
+            "auth_url": f"http://127.0.0.1:{port}/v3", "username": "u", "password": "p",
             "project_name": "x", "user_domain_name": "Default", "project_domain_name": "Default"}}}},
         "brands": {"b": {"backend": "os"}}, "store": str(tmp_path / "s.db")})
     environ = {k: v for k, v in os.environ.items() if k != "CLOUDCAT_CONFIG"}
@@ -186,8 +191,8 @@ def test_an_interrupt_stops_a_refresh_with_exit_130(tmp_path: Path, silent_serve
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
                           env=environ) as proc:
         assert proc.stderr is not None
-        assert "refreshing" in proc.stderr.readline()  # the refresh is under way, waiting on the server
-        time.sleep(0.5)
+        assert "refreshing" in proc.stderr.readline()
+        assert connected.wait(60)  # the refresh is under way, waiting on the server
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "cloudcat: interrupted" in err and "Aborted!" not in err, err
