@@ -64,6 +64,7 @@ _COUNT = click.IntRange(min=0, max=2**63 - 1)
 #: A snapshot id as the store numbers them.
 _SNAPSHOT = click.IntRange(min=-(2**63), max=2**63 - 1)
 
+
 class _AsOf(click.ParamType[dt.datetime | dt.date]):
     """``--as-of``: a date (``YYYY-MM-DD``, meaning the end of that day) or a time
     (``YYYY-MM-DDTHH:MM:SS``, meaning that moment, midnight included), UTC."""
