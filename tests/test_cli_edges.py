@@ -251,3 +251,25 @@ def test_snapshot_with_refresh_is_a_usage_error(tmp_path: Path) -> None:
     proc = cloudcat("--config", str(config), "offers", "--snapshot", "1", "--refresh", cwd=tmp_path)
     assert proc.returncode == 2 and "--snapshot excludes --refresh" in proc.stderr
     assert not (tmp_path / "store.db").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--currency", "EURO"), "'EURO' is not an ISO 4217 currency code"),
+    (("--country", "ZZ"), "'ZZ' is not an ISO 3166-1 alpha-2 country code"),
+])
+def test_a_currency_or_country_no_offer_can_have_is_a_usage_error(tmp_path: Path, args: tuple[str, str],
+                                                                    message: str) -> None:
+    # a typo read as a filter matching nothing gave an empty list, as if no offer were priced so
+    config = write(tmp_path / "c.yaml", static_config(tmp_path))
+    assert cloudcat("--config", str(config), "refresh", cwd=tmp_path).returncode == 0
+    proc = cloudcat("--config", str(config), "offers", "--offline", *args, cwd=tmp_path)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_a_country_is_matched_as_regions_store_it(tmp_path: Path) -> None:
+    # regions keep ISO codes (UK is taken as GB): the filter reads its values the same way
+    config = write(tmp_path / "c.yaml", static_config(tmp_path))
+    assert cloudcat("--config", str(config), "refresh", cwd=tmp_path).returncode == 0
+    fr = cloudcat("--config", str(config), "offers", "--offline", "--country", "fr", "-f", "json", cwd=tmp_path)
+    assert fr.returncode == 0 and json.loads(fr.stdout)
+    assert all(o["country"] == "FR" for o in json.loads(fr.stdout))

@@ -30,6 +30,7 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, TypedDict, get_args, get_type_hints
 
 from .errors import ConfigError
+from .iso import check_country, check_currency
 from .models import Kind, LifecycleStatus, Offer
 
 __all__ = [
@@ -233,7 +234,11 @@ class OneOf(Filter):
             value = value.strip()
             if not value:
                 raise self.error("an empty value matches nothing")
-            value = self.normalize(value) if self.normalize else value
+            if self.normalize:
+                try:
+                    value = self.normalize(value)
+                except ValueError as exc:  # not a value the field can hold (an unknown currency code)
+                    raise self.error(str(exc)) from None
             allowed = self.allowed
             if allowed is not None and value not in allowed:
                 close = difflib.get_close_matches(value, allowed, n=1)
@@ -436,8 +441,8 @@ class OfferFilters(TypedDict, total=False):
         field="zones", column="zone_list", listed=True, read=offer_zones,
         help="Availability zone the offer is in or can be ordered in.")]
     country: Annotated[str | Sequence[str], OneOf(
-        field="country", column="country", normalize=str.upper, read=lambda o: _upper(o.country),
-        help="ISO 3166-1 alpha-2 country of the region (FR, DE…).")]
+        field="country", column="country", normalize=check_country, read=lambda o: _upper(o.country),
+        help="ISO 3166-1 alpha-2 country of the region (FR, DE…; UK is GB); another code is an error.")]
     labels: Annotated[str | Sequence[str], AllOf(
         field="labels", column="label_list", listed=True, cli="label", short="l", normalize=_label,
         read=_labels,
@@ -470,8 +475,9 @@ class OfferFilters(TypedDict, total=False):
         field="price.amount", column="price_amount", sized=True,
         help="Highest price amount; offers with an unknown price are left out.")]
     currency: Annotated[str | Sequence[str], OneOf(
-        field="price.currency", column="price_currency", normalize=str.upper, sized=True,
-        help="ISO 4217 currency of the price; offers with an unknown price are left out.")]
+        field="price.currency", column="price_currency", normalize=check_currency, sized=True,
+        help="ISO 4217 currency of the price (another code is an error); offers with an unknown price are left "
+             "out.")]
     lifecycle: Annotated[str | LifecycleStatus | Sequence[str | LifecycleStatus], OneOf(
         field="lifecycle.status", column="lifecycle_status", choices=LifecycleStatus, help="Lifecycle status.")]
     text: Annotated[str, Text(field="id", column="search", short="q",
