@@ -200,3 +200,13 @@ def test_template_deleted_between_the_two_passes_is_left_out() -> None:
             del m.platform.state_.entities[gone]
         images = {i.name for i in driver.read(Kind.IMAGE, Region(name="PAR-DC1"))}
     assert "tpl-rhel-9.4" not in images and {"tpl-ubuntu-22.04", "tpl-windows-2022"} <= images
+
+
+def test_a_ca_bundle_that_cannot_be_read_is_named(vcenter: MockHandle, tmp_path: Any) -> None:
+    # ssl's own error ("[X509] no certificate or crl found") names no file: the option's value is
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate\n")
+    with (pytest.raises(ConfigError, match=r"verify: cannot read the CA bundle '.*ca\.pem': ") as info,
+          VsphereDriver({**vcenter.backend["options"], "verify": str(bad)}) as driver):
+        list(driver.regions())
+    assert str(bad) in str(info.value)

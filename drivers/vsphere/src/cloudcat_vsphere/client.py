@@ -52,6 +52,7 @@ from cloudcat.errors import (
     BackendNotFoundError,
     BackendTimeoutError,
     CloudcatError,
+    ConfigError,
     PermissionDeniedError,
     UnavailableError,
 )
@@ -805,5 +806,8 @@ def _ssl_context(verify: bool | str) -> ssl.SSLContext:
         context.verify_mode = ssl.CERT_NONE
         return context
     if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
+        try:
+            return ssl.create_default_context(cafile=verify)
+        except (OSError, ssl.SSLError) as exc:  # ssl's own errors do not name the file
+            raise ConfigError(f"cannot read the CA bundle {verify!r}: {exc}", field="verify") from exc
     return ssl.create_default_context()
