@@ -451,6 +451,8 @@ class _Slow(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         server: Any = self.server
         server.requests.append((self.path, self.client_address))
+        if "gather" in self.path:  # answers once every call of the round has arrived
+            server.gathering.wait()
         body = gzip.compress(BODY) if "gzip" in self.path else BODY
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -490,13 +492,18 @@ class _Slow(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 64  # calls at once all connect (a backlog of 5 left some waiting seconds)
+
+
 @pytest.fixture
 def slow() -> Iterator[Any]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    server = _Server(("127.0.0.1", 0), _Slow)
     server.daemon_threads = True
     server.requests = []  # type: ignore[attr-defined]
     server.closed = []  # type: ignore[attr-defined]
     server.sent = 0  # type: ignore[attr-defined]
+    server.gathering = threading.Barrier(CALLS_AT_ONCE, timeout=10)  # type: ignore[attr-defined]
     server.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -567,6 +574,65 @@ def test_close_idle_closes_what_no_call_uses(slow: Any) -> None:
     close_idle(session)
     session.get(slow.url + "/whole", timeout=5)
     assert len({client for _, client in slow.requests}) == 2  # the idle one was closed: a new connection
+
+
+#: Calls at once in the tests of the pools: the default ``concurrency`` of a refresh.
+CALLS_AT_ONCE = 32
+
+
+def _calls_at_once(session: requests.Session, url: str) -> None:
+    """``CALLS_AT_ONCE`` calls of ``url`` in as many threads, all under way at the same time."""
+    failures: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            session.get(url, timeout=10).raise_for_status()
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(CALLS_AT_ONCE)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15)
+    assert failures == [] and not any(t.is_alive() for t in threads)
+
+
+def test_calls_at_once_keep_their_connections(slow: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # as many calls at once as a refresh makes by default, twice: the second round finds every
+    # connection of the first in the pool (a pool of 10 threw 22 of them away, and opened 22 again)
+    session = fit_session()
+    with caplog.at_level(logging.WARNING, logger="urllib3"):
+        for _ in range(2):
+            _calls_at_once(session, slow.url + "/whole?gather")
+    assert len(slow.requests) == 2 * CALLS_AT_ONCE
+    assert len({client for _, client in slow.requests}) == CALLS_AT_ONCE
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+
+
+def test_closing_idle_connections_among_calls_throws_none_away(slow: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # idle connections closed while calls take and give back others: closed where they wait, so
+    # no call opens a connection the pool has no room for when it ends
+    session = fit_session(pool_size=4)
+    stop = threading.Event()
+
+    def calls() -> None:
+        for _ in range(40):
+            if stop.is_set():
+                return
+            session.get(slow.url + "/whole", timeout=10)
+
+    with caplog.at_level(logging.WARNING, logger="urllib3"):
+        threads = [threading.Thread(target=calls) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads):
+            close_idle(session)
+        stop.set()
+        for thread in threads:
+            thread.join(15)
+    assert len(slow.requests) == 160
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
 
 
 def test_a_driver_releases_its_sessions(slow: Any) -> None:

@@ -405,14 +405,15 @@ class BaseDriver(abc.ABC):
         """Default credential check: list the regions."""
         self.list_regions()
 
-    def http_session(self, session: requests.Session | None = None, *, pool_size: int = 10) -> requests.Session:
+    def http_session(self, session: requests.Session | None = None, *,
+                     pool_size: int | None = None) -> requests.Session:
         """``session`` (a new one when ``None``; a vendor SDK's) fitted by
         :func:`cloudcat.http.fit_session`: its calls end at the backend's deadline, and
         :meth:`release_connections` (so :meth:`close` too) closes its connections, those of calls
         under way included. Keep using the session afterwards: it reconnects when next used."""
-        from .http import fit_session
+        from .http import POOL_SIZE, fit_session
 
-        fitted = fit_session(session, pool_size=pool_size)
+        fitted = fit_session(session, pool_size=POOL_SIZE if pool_size is None else pool_size)
         with _SESSIONS_LOCK:
             self.__dict__.setdefault("_http_sessions", weakref.WeakSet()).add(fitted)
         return fitted

@@ -285,7 +285,14 @@ def _capped(timeout: Any, left: float) -> tuple[float | None, float | None] | An
 
 
 # -- requests sessions that end at the deadline --------------------------------------------------------
-def fit_session(session: requests.Session | None = None, *, pool_size: int = 10) -> requests.Session:
+#: Connections each pool keeps per host: as many as a refresh runs calls at once at most (the
+#: configuration's ``concurrency`` goes up to 256), so that no call's connection is thrown away
+#: when it ends (urllib3 then says "connection pool is full") and opened again by the next call.
+#: Only connections calls used at the same time are kept; idle ones close when a backend's tasks end.
+POOL_SIZE = 256
+
+
+def fit_session(session: requests.Session | None = None, *, pool_size: int = POOL_SIZE) -> requests.Session:
     """``session`` (a new one when ``None``) with an adapter whose calls end at the deadline.
 
     Mounted for ``http://`` and ``https://`` (replacing the adapters there, an SDK's included),
@@ -319,20 +326,17 @@ def close_idle(session: requests.Session) -> None:
 
 
 def _close_idle_in(idle: queue.Queue[Any] | None) -> None:
-    """Close the connections waiting in one urllib3 pool's queue, and put them back closed (the
-    pool opens a closed one again when it hands it out): the pool itself stays open, so a call
-    about to take a connection from it never finds it closed."""
+    """Close the connections waiting in one urllib3 pool's queue where they wait (the pool opens
+    a closed one again when it hands it out): the pool itself stays open, so a call about to
+    take a connection from it never finds it closed. They are closed under the queue's lock and
+    left in it: taken out and put back, a call that found the queue empty meanwhile would open
+    a connection of its own, and the pool would find no room for it when the call ends."""
     if idle is None:
         return
-    taken = []
-    with contextlib.suppress(queue.Empty):
-        while True:
-            taken.append(idle.get(block=False))
-    for connection in taken:
-        if connection is not None:
-            connection.close()
-        with contextlib.suppress(queue.Full):  # the pool made others meanwhile: this one is dropped
-            idle.put(connection, block=False)
+    with idle.mutex:
+        for connection in idle.queue:  # the deque (a LifoQueue: list) behind the queue
+            if connection is not None:
+                connection.close()
 
 
 @functools.cache

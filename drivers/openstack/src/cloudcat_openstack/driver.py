@@ -244,7 +244,8 @@ class OpenStackDriver(BaseDriver):
     capabilities: ClassVar[Capabilities] = Capabilities(
         kinds=frozenset(Kind), zones=True, paging=True, lifecycle=True, prices=True)
     Options: ClassVar[type[DriverOptions]] = OpenStackOptions
-    # urllib3 warns "connection pool is full" when more threads than pooled connections share a host
+    # what the SDKs and urllib3 warn of (a header urllib3 could not parse, a retried call) the
+    # driver reports as the backend's error when it matters, with the backend named
     quiet_loggers: ClassVar[Mapping[str, int]] = {
         "keystoneauth": logging.WARNING, "openstack": logging.WARNING, "urllib3": logging.ERROR}
 
