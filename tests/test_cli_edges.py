@@ -113,6 +113,22 @@ def test_a_column_named_as_a_json_key_is_that_key_in_json_and_csv(tmp_path: Path
     assert rows and all(set(r) == {"vcpus"} for r in rows)
 
 
+def test_a_column_no_offer_has_is_a_usage_error(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", static_config(tmp_path))
+    assert cloudcat("--config", str(config), "refresh", cwd=tmp_path).returncode == 0
+    for fmt in ("json", "csv", "table"):
+        proc = cloudcat("--config", str(config), "offers", "--offline", "-c", "id", "-c", "vcpu", "-f", fmt,
+                        cwd=tmp_path)
+        assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+        assert "no offer column 'vcpu' (did you mean 'vcpus'?)" in proc.stderr
+    # dotted columns are checked by their first part: what an offer's extras hold is free
+    proc = cloudcat("--config", str(config), "offers", "--offline", "-c", "price.amount", "-c", "extras.flavor_id",
+                    "-c", "sizing", "-c", "MiB", "-f", "json", "-n", "2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert len(rows) == 2 and all(set(r) == {"price.amount", "extras.flavor_id", "sizing", "memory_mib"} for r in rows)
+
+
 @pytest.mark.parametrize("args", [
     ("offers", "--limit", "99999999999999999999999"),
     ("offers", "--snapshot", "9223372036854775808"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import difflib
 import functools
 import itertools
 import json
@@ -32,6 +33,7 @@ import click
 from . import __version__
 from .errors import CloudcatError, ConfigError, DriverError, NotSupportedError, OfferNotFoundError
 from .filters import FILTERS, AtLeast, Filter, Flag, OneOf
+from .models import Offer
 from .output import (
     FOCUS_CSV_COLUMNS,
     OFFER_CSV_COLUMNS,
@@ -397,6 +399,7 @@ def offers(config: str | None, store: str | None, columns: Sequence[str], fmt: s
     if snapshot is not None and refresh:
         raise click.UsageError("--snapshot excludes --refresh (a stored snapshot is read as it was)")
     columns, config = _split_columns(columns, config)
+    _check_offer_columns(columns)
     chosen = fmt or default_format()
     with _open(config, store) as catalog:
         if as_of is not None:
@@ -411,6 +414,18 @@ def offers(config: str | None, store: str | None, columns: Sequence[str], fmt: s
         else:
             _emit(rows, chosen, columns=OFFER_ALL_COLUMNS, wanted=columns, default=OFFER_DEFAULT_COLUMNS,
                   raw_csv=csv_raw)
+
+
+def _check_offer_columns(columns: Sequence[str]) -> None:
+    """Refuse a column no offer has (by its first part: ``price.amount``, ``extras.anything``),
+    which would otherwise show as empty on every row, as if no offer had a value."""
+    names = {n for pair in OFFER_ALL_COLUMNS for n in pair} | set(Offer.model_fields) | {"sizing"}
+    for column in columns:
+        if column.split(".", 1)[0] not in names:
+            near = difflib.get_close_matches(column, sorted(names), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise click.UsageError(f"no offer column {column!r}{hint}: the table's headers or an offer's JSON "
+                                   "keys, dotted for what they hold (price.amount)")
 
 
 def _snapshot_as_of(catalog: Any, when: dt.datetime | dt.date) -> int:
