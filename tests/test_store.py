@@ -516,6 +516,41 @@ def test_a_whole_listing_in_id_order_streams_from_an_index_with_no_sort(tmp_path
     conn.close()
 
 
+#: Amounts equal as floating point, not as decimals (and "0.1" twice, spelt differently).
+FLOAT_EQUAL = [Decimal(a) for a in ("0.1", "0.10", "0.1000000000000000000001", "0.0999999999999999999999",
+                                     "9.9999999999999999999", "10", "-0")]
+
+
+def test_prices_equal_as_floating_point_sort_by_their_exact_value(store: Store) -> None:
+    # ids in the opposite order of the amounts: an order by float, then id, gets every pair wrong
+    amounts = {"a": "10", "b": "9.9999999999999999999", "c": "0.1000000000000000000001", "d": "0.10",
+               "e": "0.1", "f": "0.0999999999999999999999", "g": "0.05", "h": "-0", "i": "0"}
+    offers = [offer(n, price=Price(amount=Decimal(a), currency="EUR", unit="hour")) for n, a in amounts.items()]
+    store.write_snapshot(items=[], offers=offers, statuses=[], config_hash=None)
+    assert names(store.query(OfferQuery(sort="price"))) == ["h", "i", "g", "f", "d", "e", "c", "b", "a"]
+    assert names(store.query(OfferQuery(sort="-price"))) == ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
+    assert names(store.query(OfferQuery(sort="price", offset=5, limit=2))) == ["e", "c"]
+    assert [o.id for o in store.query(OfferQuery(sort="price"))] == [o.id for o in run(offers, OfferQuery(
+        sort="price"))]
+
+
+def test_price_order_reads_the_index_and_sorts_only_equal_amounts(tmp_path: Path) -> None:
+    # the exact order adds a term after the amount: the index still gives the amounts' order (no
+    # sort of the whole listing before its first row), only runs of equal amounts are sorted
+    with Store(tmp_path / "s.db") as s:
+        s.write_snapshot(items=[], offers=CATALOG, statuses=[], config_hash=None)
+        ran: list[str] = []
+        s._conn.set_trace_callback(ran.append)  # type: ignore[union-attr]
+        list(s.query(OfferQuery(kind=[Kind.COMPUTE], region=["eu-west-0"], sort="price", limit=3)))
+        s._conn.set_trace_callback(None)  # type: ignore[union-attr]
+    [sql] = [sql for sql in ran if "FROM offers o" in sql]
+    conn = sqlite3.connect(tmp_path / "s.db")
+    conn.create_function("cc_price_key", 1, lambda text: text)
+    plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
+    conn.close()
+    assert "offers_by_region_price" in plan and "RIGHT PART OF ORDER BY" in plan, plan
+
+
 @st.composite
 def store_offer(draw: st.DrawFn) -> Offer:
     kind = draw(st.sampled_from([Kind.COMPUTE, Kind.COMPUTE, Kind.IMAGE, Kind.STORAGE]))
@@ -526,7 +561,8 @@ def store_offer(draw: st.DrawFn) -> Offer:
                               memory_step_mib=draw(st.sampled_from([4, 1024])),
                               price_per_vcpu=eur("0.01", "vcpu-hour"),
                               price_per_gib_memory=eur("0.004", "GiB-hour"))
-    amount = draw(st.one_of(st.none(), st.decimals(0, 100, places=4, allow_nan=False, allow_infinity=False)))
+    amount = draw(st.one_of(st.none(), st.decimals(0, 100, places=4, allow_nan=False, allow_infinity=False),
+                            st.sampled_from(FLOAT_EQUAL)))
     currency = draw(st.sampled_from(["EUR", "USD"]))
     return offer(
         draw(st.text("abXé.-\x1e\x1f0", min_size=1, max_size=5)),

@@ -51,6 +51,8 @@ CREATE OR REPLACE FUNCTION cc_decimal_le(text, text) RETURNS boolean LANGUAGE sq
     AS $$ SELECT $1 IS NOT NULL AND $1::numeric <= $2::numeric $$;
 CREATE OR REPLACE FUNCTION cc_decimal_le(text, numeric) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT $1 IS NOT NULL AND $1::numeric <= $2 $$;
+CREATE OR REPLACE FUNCTION cc_price_key(text) RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT $1::numeric $$;
 CREATE OR REPLACE FUNCTION cc_merge_patch(target jsonb, patch jsonb) RETURNS jsonb LANGUAGE plpgsql
     IMMUTABLE PARALLEL SAFE AS $$
 DECLARE

@@ -96,6 +96,17 @@ def decimal_le(exact: str | None, bound: str) -> bool:
         return False
 
 
+def price_key(exact: str | None) -> str | None:
+    """SQL function ``cc_price_key``: text whose order is the decimal order of a canonical amount
+    (:func:`canonical_amount`, never negative): its whole part's length, then the amount. It
+    orders amounts equal as floating point (``0.1`` and ``0.10000000000000000001``) exactly,
+    as :func:`cloudcat.query.sort_key` does in memory."""
+    if exact is None:
+        return None
+    whole, _, fraction = exact.removeprefix("-").partition(".")  # "-0" is the only negative spelling
+    return f"{len(whole):05d}{whole}.{fraction}"
+
+
 def text_in(search: str | None, needle: str) -> bool:
     """SQL function ``cc_text_in``: ``needle`` within one of the fields joined in ``search``."""
     if search is None:

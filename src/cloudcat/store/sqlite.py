@@ -48,6 +48,7 @@ from .schema import (
     batched,
     decimal_le,
     offer_values,
+    price_key,
     search_text,
     split_read_at,
     text_in,
@@ -164,8 +165,10 @@ CREATE INDEX IF NOT EXISTS offers_by_since ON offers (since);
 _ORDER_BY: dict[str, str] = {
     "id": "o.id",
     "name": "o.name, o.id",
-    "price": "o.price_amount IS NULL, o.price_amount, o.id",
-    "-price": "o.price_amount IS NULL, o.price_amount DESC, o.id",
+    # amounts equal as floating point are ordered by their exact value (the index gives the
+    # order of the first terms; only runs of equal ones are sorted)
+    "price": "o.price_amount IS NULL, o.price_amount, cc_price_key(o.price_exact), o.id",
+    "-price": "o.price_amount IS NULL, o.price_amount DESC, cc_price_key(o.price_exact) DESC, o.id",
     "vcpus": "o.vcpus IS NULL, o.vcpus, o.id",
     "-vcpus": "o.vcpus IS NULL, o.vcpus DESC, o.id",
     "memory_mib": "o.memory_mib IS NULL, o.memory_mib, o.id",
@@ -433,6 +436,7 @@ class Store:
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.create_function("cc_decimal_le", 2, decimal_le, deterministic=True)
         conn.create_function("cc_text_in", 2, text_in, deterministic=True)
+        conn.create_function("cc_price_key", 1, price_key, deterministic=True)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(f"snapshot store {self.location} has schema version {version}; this "
