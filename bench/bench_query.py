@@ -155,7 +155,8 @@ def _rows(count: int, snapshot_id: int, first_pk: int, seed: int = 7) -> Iterato
 def build(path: Path, count: int) -> None:
     """A store holding one snapshot of ``count`` generated offers."""
     path.unlink(missing_ok=True)
-    Store(path).close()  # the schema, as the store creates it
+    with Store(path) as store, store.lock_refresh():  # the schema, as the store creates it for a write
+        pass
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = OFF")
@@ -197,6 +198,8 @@ def build_postgres(url: str, count: int) -> str:
     with Store(location) as store:
         if store.latest() is not None:
             return location
+        with store.lock_refresh():  # the schema, as the store creates it for a write
+            pass
     with psycopg.connect(location) as conn:
         indexes = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
                                "AND tablename = 'offers' AND indexname NOT LIKE '%pkey'").fetchall()
@@ -310,7 +313,9 @@ def main() -> None:
     path = CACHE / f"bench-{args.offers}-v{DATA_VERSION}.db"
     if args.rebuild or not path.exists():
         start = time.perf_counter()
-        build(path, args.offers)
+        building = path.with_suffix(".building")
+        build(building, args.offers)
+        building.replace(path)  # a build that failed half way is not taken for the cache
         print(f"built {args.offers:,} offers in {time.perf_counter() - start:.1f} s -> {path}")
     else:
         print(f"using cached {path} (--rebuild to regenerate)")
