@@ -154,7 +154,8 @@ def _rows(count: int, snapshot_id: int, first_pk: int, seed: int = 7) -> Iterato
 
 def build(path: Path, count: int) -> None:
     """A store holding one snapshot of ``count`` generated offers."""
-    path.unlink(missing_ok=True)
+    for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):  # a failed build's log would be replayed
+        stale.unlink(missing_ok=True)
     with Store(path) as store, store.lock_refresh():  # the schema, as the store creates it for a write
         pass
     conn = sqlite3.connect(path, isolation_level=None)
